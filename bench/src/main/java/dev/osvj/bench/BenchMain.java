@@ -25,7 +25,12 @@ public final class BenchMain {
     }
 
     public static void main(final String[] args) throws Exception {
-        System.exit(run(args, System.out, System.err));
+        System.exit(execute(args));
+    }
+
+    /** Entry point for {@code osvj bench}: returns the exit code. */
+    public static int execute(final String[] args) throws Exception {
+        return run(args, System.out, System.err);
     }
 
     static int run(final String[] args, final PrintStream out, final PrintStream err) throws Exception {

@@ -1,0 +1,111 @@
+package dev.osvj.it;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code bin/osvj} as a user runs it: a fresh shell with java 17 first on PATH and no JAVA_HOME. */
+class LauncherIT {
+    private static final Duration BOOT = Duration.ofMinutes(3);
+    private static final Duration EXIT = Duration.ofSeconds(30);
+
+    @TempDir
+    Path dir;
+
+    @Test
+    void shouldHaveAnOlderDefaultJavaOnThisMachineKind() throws Exception {
+        // The launcher tests below are only meaningful if they run with a java < 25 first on PATH.
+        assertNotNull(OsvjProcess.olderJdk(), "expected the machine's default JDK 17 under /usr/lib/jvm");
+    }
+
+    @Test
+    void shouldBootTakeConsoleCommandsAndPowerOff() throws Exception {
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "run")) {
+            final String booted = osvj.awaitOut(l -> l.startsWith("Booted up in"), BOOT);
+            assertTrue(booted.matches("Booted up in \\d+\\.\\d\\d ms"), booted);
+            osvj.awaitOut(l -> l.equals("Cmdline: shell"), EXIT);
+            osvj.type("uptime");
+            final String uptime = osvj.awaitOut(l -> l.contains(" vCPUs"), EXIT);
+            assertTrue(uptime.matches("(/# )?\\d\\d:\\d\\d:\\d\\d up \\d+:\\d\\d:\\d\\d\\.\\d{3}, 2 vCPUs"), uptime);
+            osvj.type("poweroff");
+            osvj.awaitOut(l -> l.contains("Powering off."), EXIT);
+            assertEquals(0, osvj.awaitExit(EXIT), () -> "stderr: " + osvj.stderr());
+            final List<String> out = osvj.stdout();
+            assertTrue(out.get(0).startsWith("osvj v"), out.toString());
+            assertTrue(out.stream().anyMatch(l -> l.matches(" SMP launched: \\d+\\.\\d\\dms, \\(\\+\\d+\\.\\d\\dms\\)")), out.toString());
+        }
+    }
+
+    @Test
+    void shouldKeepRunningAfterStdinClosesUntilSigterm() throws Exception {
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "run")) {
+            osvj.awaitOut(l -> l.startsWith("Booted up in"), BOOT);
+            osvj.type("echo still here");
+            osvj.awaitOut(l -> l.endsWith("still here"), EXIT);
+            osvj.closeStdin();
+            osvj.awaitOut(l -> l.contains("console: end of input"), EXIT);
+            // End of input is not a poweroff: the kernel is still there a while later...
+            assertFalse(osvj.exitsWithin(Duration.ofSeconds(2)), () -> "exited on end of input: " + osvj.stdout());
+            // ...and SIGTERM shuts it down in order with exit code 0.
+            new ProcessBuilder("kill", "-TERM", Long.toString(osvj.pid())).start().waitFor();
+            assertEquals(0, osvj.awaitExit(EXIT), () -> "stderr: " + osvj.stderr());
+        }
+    }
+
+    @Test
+    void shouldExitTwoWithTheKeyExpectedAndGotForABadSetting() throws Exception {
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "run", "--set", "osvj.cpus=two")) {
+            assertEquals(2, osvj.awaitExit(BOOT));
+            assertTrue(osvj.stderr().contains("  osvj.cpus: expected an integer 1..64, got \"two\""), osvj.stderr().toString());
+            assertTrue(osvj.stdout().stream().noneMatch(l -> l.contains("Booted")), "nothing may start: " + osvj.stdout());
+        }
+    }
+
+    @Test
+    void shouldExitTwoForABadConfigurationFile() throws Exception {
+        final Path conf = dir.resolve("bad.conf");
+        Files.writeString(conf, "osvj {\n  cpu = 4\n  app.name = nginx\n}\n");
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "run", conf.toString())) {
+            assertEquals(2, osvj.awaitExit(BOOT));
+            assertEquals(List.of("osvj: invalid configuration (" + conf + "):",
+                "  osvj.app.name: expected one of shell, got \"nginx\"",
+                "  osvj.cpu: unknown key; did you mean osvj.cpus?"), osvj.stderr());
+        }
+    }
+
+    @Test
+    void shouldExitTwoForAnUnknownCommand() throws Exception {
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "frobnicate")) {
+            assertEquals(2, osvj.awaitExit(BOOT));
+            assertTrue(osvj.stderr().get(0).startsWith("osvj: Unmatched argument"), osvj.stderr().toString());
+        }
+    }
+
+    @Test
+    void shouldPrintTheVersion() throws Exception {
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "version")) {
+            assertEquals(0, osvj.awaitExit(BOOT));
+            assertTrue(osvj.stdout().get(0).matches("osvj \\S+ \\(Java 25.*, Pekko 1\\.7\\.0\\)"), osvj.stdout().toString());
+        }
+    }
+
+    @Test
+    void shouldSayWhatToInstallWhenThereIsNoJdk25() throws Exception {
+        final Path emptyJvmDir = Files.createDirectories(dir.resolve("jvm"));
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of("OSVJ_JVM_DIR", emptyJvmDir.toString()), "run")) {
+            assertEquals(2, osvj.awaitExit(EXIT));
+            assertEquals(1, osvj.stderr().size(), osvj.stderr().toString());
+            assertTrue(osvj.stderr().get(0).startsWith("osvj: needs a JDK 25 or newer"), osvj.stderr().toString());
+        }
+    }
+}

@@ -1,0 +1,63 @@
+package dev.osvj.system.boot;
+
+import com.typesafe.config.Config;
+import dev.osvj.kernel.KernelClock;
+import dev.osvj.kernel.KernelContext;
+import dev.osvj.kernel.Services;
+import dev.osvj.kernel.console.ConsoleCommands;
+import dev.osvj.kernel.log.KernelLog;
+import dev.osvj.kernel.trace.Tracepoints;
+
+/** A kernel context that delegates every call; subclasses add to it. */
+class ForwardingKernelContext implements KernelContext {
+    private final KernelContext delegate;
+
+    ForwardingKernelContext(final KernelContext delegate) {
+        this.delegate = delegate;
+    }
+
+    @Override
+    public String name() {
+        return delegate.name();
+    }
+
+    @Override
+    public Config config() {
+        return delegate.config();
+    }
+
+    @Override
+    public KernelLog log() {
+        return delegate.log();
+    }
+
+    @Override
+    public ConsoleCommands commands() {
+        return delegate.commands();
+    }
+
+    @Override
+    public Tracepoints tracepoints() {
+        return delegate.tracepoints();
+    }
+
+    @Override
+    public KernelClock clock() {
+        return delegate.clock();
+    }
+
+    @Override
+    public Services services() {
+        return delegate.services();
+    }
+
+    @Override
+    public long bootStartNanos() {
+        return delegate.bootStartNanos();
+    }
+
+    @Override
+    public void powerOff(final int exitCode) {
+        delegate.powerOff(exitCode);
+    }
+}
