@@ -126,7 +126,10 @@ class KernelTest {
         kernel.powerOff(0);
         assertEquals(0, kernel.awaitPoweredOff(Duration.ofSeconds(30)));
         final List<String> phases = new ArrayList<>();
-        for (final RecordedEvent event : RecordingFile.readAllEvents(jfr)) {
+        // Events come out of JFR's per-thread buffers, not in time order.
+        final List<RecordedEvent> events = new ArrayList<>(RecordingFile.readAllEvents(jfr));
+        events.sort(java.util.Comparator.comparing(RecordedEvent::getStartTime));
+        for (final RecordedEvent event : events) {
             if (event.getEventType().getName().equals("osvj.boot.Phase") && "traced".equals(event.getString("kernel"))) {
                 assertTrue(event.getBoolean("ok"));
                 phases.add(event.getString("phase"));
