@@ -108,4 +108,13 @@ class LauncherIT {
             assertTrue(osvj.stderr().get(0).startsWith("osvj: needs a JDK 25 or newer"), osvj.stderr().toString());
         }
     }
+
+    @Test
+    void shouldRejectAnUnknownBenchSuiteWithTheListOfSuites() throws Exception {
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "bench", "nosuch", "--quick")) {
+            assertEquals(2, osvj.awaitExit(BOOT));
+            assertTrue(osvj.stderr().stream().anyMatch(l -> l.startsWith("osvj bench: unknown suite nosuch; suites: ")),
+                osvj.stderr().toString());
+        }
+    }
 }

@@ -4,6 +4,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine;
 
 import java.lang.reflect.InvocationTargetException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -17,7 +18,7 @@ import java.util.concurrent.Callable;
 final class BenchCommand implements Callable<Integer> {
     /** Everything after {@code bench}, passed on as it is. */
     @CommandLine.Unmatched
-    List<String> args = List.of();
+    List<String> args = new ArrayList<>();
 
     @Override
     public Integer call() throws Exception {
