@@ -72,7 +72,9 @@ public final class BenchMain {
         } else if (suites.containsKey(suiteName)) {
             selected.add(suites.get(suiteName));
         } else {
-            err.println("osvj bench: unknown suite " + suiteName + "; suites: " + String.join(", ", suites.keySet()) + ", all");
+            final List<String> names = new ArrayList<>(suites.keySet());
+            names.add("all");
+            err.println("osvj bench: unknown suite " + suiteName + "; suites: " + String.join(", ", names));
             return 2;
         }
         final Path work = Files.createTempDirectory("osvj-bench");
