@@ -1,0 +1,162 @@
+package dev.osvj.mmu;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import dev.osvj.kernel.BootContext;
+import dev.osvj.kernel.KernelContext;
+import dev.osvj.kernel.Subsystem;
+import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSpec;
+import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.mmu.malloc.Malloc;
+import dev.osvj.mmu.phys.PageAllocator;
+import dev.osvj.mmu.phys.PhysicalMemory;
+import dev.osvj.mmu.vm.AddressSpace;
+import dev.osvj.mmu.vm.PageFaultEvent;
+import dev.osvj.mmu.vm.ThreadCpuBinding;
+import dev.osvj.mmu.vm.Tlb;
+import dev.osvj.mmu.vm.TlbActor;
+import dev.osvj.mmu.vm.TlbShootdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+import java.io.File;
+import java.time.Duration;
+
+/**
+ * The memory subsystem ("memory initialized"): creates guest physical memory ({@code osvj.memory}),
+ * the page-frame allocator, the address space with its linear map, one TLB and one {@link TlbActor}
+ * per vCPU, and malloc; publishes them as services; registers the console's {@code free}.
+ *
+ * <p>Services provided: {@link PhysicalMemory}, {@link PageAllocator}, {@link AddressSpace},
+ * {@link Malloc}, {@link MemoryStats}, {@link TlbShootdown}, and {@link VcpuTopology} when no earlier
+ * subsystem provided one (then it is a {@link ThreadCpuBinding}, where threads declare their vCPU).
+ */
+public final class MmuSubsystem implements Subsystem {
+    private static final long MIB = 1L << 20;
+
+    private volatile PhysicalMemory memory;
+    private volatile AddressSpace space;
+    private volatile Malloc malloc;
+
+    @Override
+    public String name() {
+        return "mmu";
+    }
+
+    @Override
+    public int order() {
+        return Order.MMU;
+    }
+
+    @Override
+    public String phase() {
+        return "memory initialized";
+    }
+
+    @Override
+    public void declareConfig(final ConfigSpec spec) {
+        spec.rule("osvj.memory", MmuSubsystem::checkMemory);
+        spec.oneOf("osvj.mmu.backing", "anonymous", "shared-file");
+        spec.string("osvj.mmu.shared-file");
+        spec.bool("osvj.mmu.huge-pages");
+        spec.integer("osvj.mmu.low-watermark-percent", 0, 50);
+        spec.rule("osvj.mmu.tlb-entries", (c, p, shown, out) -> {
+            final Object raw = c.getValue(p).unwrapped();
+            final long n = raw instanceof Integer || raw instanceof Long ? ((Number)raw).longValue() : -1;
+            if (n < 1 || n > 4096 || Long.bitCount(n) != 1) {
+                out.add(new ConfigProblem(shown, "expected a power of two 1..4096, got " + ConfigSpec.show(c.getValue(p))));
+            }
+        });
+        spec.duration("osvj.mmu.shootdown-timeout", Duration.ofMillis(100), Duration.ofMinutes(5));
+        spec.integer("osvj.mmu.malloc-l1-pages", 16, 65536);
+    }
+
+    private static void checkMemory(final Config c, final String path, final String shown,
+        final java.util.List<ConfigProblem> out) {
+        final String expected = "expected a size in bytes such as 512M, a multiple of 2M, 8M..64G";
+        try {
+            final long n = c.getBytes(path);
+            if (n < 8 * MIB || n > (64L << 30) || n % (2 * MIB) != 0) {
+                out.add(new ConfigProblem(shown, expected + ", got " + ConfigSpec.show(c.getValue(path))));
+            }
+        } catch (final ConfigException.WrongType | ConfigException.BadValue e) {
+            out.add(new ConfigProblem(shown, expected + ", got " + ConfigSpec.show(c.getValue(path))));
+        }
+    }
+
+    @Override
+    public void declareTracepoints(final Tracepoints tracepoints) {
+        tracepoints.declare(PageFaultEvent.class);
+    }
+
+    @Override
+    public void boot(final BootContext context) throws Exception {
+        final Config config = context.config();
+        final long size = config.getBytes("osvj.memory");
+        final int cpus = config.getInt("osvj.cpus");
+        final String backing = config.getString("osvj.mmu.backing");
+        if ("shared-file".equals(backing)) {
+            final String path = config.getString("osvj.mmu.shared-file");
+            if (path.isBlank()) {
+                throw new IllegalArgumentException("osvj.mmu.shared-file: needed when osvj.mmu.backing = shared-file");
+            }
+            memory = PhysicalMemory.mapFile(new File(path), size);
+        } else {
+            memory = PhysicalMemory.allocate(size);
+        }
+        final PageAllocator frames = new PageAllocator(memory, size * config.getInt("osvj.mmu.low-watermark-percent") / 100);
+        final VcpuTopology topology = context.services().find(VcpuTopology.class).orElse(null);
+        final VcpuTopology cpuView;
+        if (topology == null) {
+            final ThreadCpuBinding binding = new ThreadCpuBinding(cpus);
+            context.services().provide(VcpuTopology.class, binding);
+            context.services().provide(ThreadCpuBinding.class, binding);
+            cpuView = binding;
+        } else {
+            cpuView = topology;
+        }
+        final int tlbEntries = config.getInt("osvj.mmu.tlb-entries");
+        final Tlb[] tlbs = new Tlb[cpuView.cpus()];
+        @SuppressWarnings("unchecked")
+        final ActorRef<TlbActor.Command>[] actors = new ActorRef[tlbs.length];
+        for (int i = 0; i < tlbs.length; i++) {
+            tlbs[i] = new Tlb(i, tlbEntries);
+            actors[i] = context.actorContext().spawn(
+                Behaviors.supervise(TlbActor.create(tlbs[i])).onFailure(SupervisorStrategy.restart()), "tlb-" + i);
+        }
+        final TlbShootdown shootdown = new TlbShootdown(tlbs, cpuView, config.getDuration("osvj.mmu.shootdown-timeout").toNanos());
+        shootdown.setDoorbell(cpu -> actors[cpu].tell(TlbActor.Ipi.INSTANCE));
+        space = new AddressSpace(memory, frames, shootdown, config.getBoolean("osvj.mmu.huge-pages"));
+        malloc = new Malloc(memory, frames, cpuView, config.getInt("osvj.mmu.malloc-l1-pages"));
+        final MemoryStats stats = new MemoryStats(frames, space, malloc, shootdown);
+        context.services().provide(PhysicalMemory.class, memory);
+        context.services().provide(PageAllocator.class, frames);
+        context.services().provide(TlbShootdown.class, shootdown);
+        context.services().provide(AddressSpace.class, space);
+        context.services().provide(Malloc.class, malloc);
+        context.services().provide(MemoryStats.class, stats);
+        context.commands().register(new FreeCommand(stats));
+        context.note(String.format("%d MiB RAM (%s), %d pages, huge pages %s, %d TLBs of %d entries",
+            size / MIB, memory.backing(), size / AddressSpace.PAGE_SIZE,
+            config.getBoolean("osvj.mmu.huge-pages") ? "on" : "off", tlbs.length, tlbEntries));
+    }
+
+    /** Unmaps everything and releases guest RAM; later accesses throw instead of crashing. */
+    @Override
+    public void stop(final KernelContext context) {
+        final Malloc m = malloc;
+        if (m != null) {
+            m.close();
+        }
+        final AddressSpace s = space;
+        if (s != null) {
+            s.close();
+        }
+        final PhysicalMemory mem = memory;
+        if (mem != null) {
+            mem.close();
+        }
+    }
+}

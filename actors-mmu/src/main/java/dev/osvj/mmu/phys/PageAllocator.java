@@ -1,0 +1,418 @@
+package dev.osvj.mmu.phys;
+
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The page-frame allocator: a binary buddy allocator over the frames of {@link PhysicalMemory}. Hands
+ * out naturally aligned blocks of {@code 2^order} 4 KiB frames: order 0 is a 4 KiB page, order 9
+ * ({@link #HUGE_ORDER}) a 2 MiB huge page; {@link #allocPages} serves exact page counts (malloc's page
+ * ranges) by splitting a block and giving the tail back.
+ *
+ * <p>Blocks carry no header: the caller frees with the same (address, order) or (address, pages) it
+ * got, and may free any naturally aligned sub-block separately (a huge page split into 4 KiB pages by
+ * a partial {@code munmap} is freed page by page). A free-frame bitmap detects double frees and frees
+ * of never-allocated frames; both are kernel bugs and throw.
+ *
+ * <p>Reclaim (OSv's reclaimer): when an allocation leaves less than the low watermark free, or fails,
+ * the registered {@link Shrinker}s are asked for memory on the allocating thread (one reclaim at a
+ * time; a failed allocation retries once after it). Exhaustion is a return value ({@link #NO_MEMORY}),
+ * not an exception.
+ *
+ * <p>Thread-safety: one monitor guards the free lists; per-vCPU caches above it (malloc's L1 page
+ * pools) keep it off the common path. Statistics getters are racy snapshots.
+ */
+public final class PageAllocator {
+    public static final int PAGE_SHIFT = 12;
+    public static final long PAGE_SIZE = 1L << PAGE_SHIFT;
+    /** Order of a 2 MiB huge page (512 frames). */
+    public static final int HUGE_ORDER = 9;
+    /** Returned by the allocation methods when no block is available. */
+    public static final long NO_MEMORY = -1;
+
+    private static final int NONE = -1;
+
+    private final PhysicalMemory memory;
+    private final int frames;
+    private final int maxOrder;
+    /** Free-list links by frame number; valid only for the first frame of a free block. */
+    private final int[] next;
+    private final int[] prev;
+    /** Order of the free block starting at this frame, or -1. */
+    private final byte[] freeOrder;
+    private final int[] heads;
+    private final long[] freeBlocks;
+    /** One bit per frame: set when the frame is free. */
+    private final long[] freeBits;
+    private long freeFrames;
+
+    private final long lowWatermarkBytes;
+    private final List<Shrinker> shrinkers = new CopyOnWriteArrayList<>();
+    private final AtomicBoolean reclaiming = new AtomicBoolean();
+    private final AtomicLong allocations = new AtomicLong();
+    private final AtomicLong failures = new AtomicLong();
+    private final AtomicLong reclaims = new AtomicLong();
+    private final AtomicLong reclaimedBytes = new AtomicLong();
+
+    /**
+     * @param memory           the frames to manage (all of it).
+     * @param lowWatermarkBytes free memory below which shrinkers are called (OSv: 10 % of RAM).
+     */
+    public PageAllocator(final PhysicalMemory memory, final long lowWatermarkBytes) {
+        this.memory = memory;
+        final long n = memory.size() >>> PAGE_SHIFT;
+        if (n > Integer.MAX_VALUE / 2) {
+            throw new IllegalArgumentException("guest memory too large: " + memory.size());
+        }
+        this.frames = (int)n;
+        this.maxOrder = 63 - Long.numberOfLeadingZeros(n);
+        this.next = new int[frames];
+        this.prev = new int[frames];
+        this.freeOrder = new byte[frames];
+        this.heads = new int[maxOrder + 1];
+        this.freeBlocks = new long[maxOrder + 1];
+        this.freeBits = new long[(frames + 63) >>> 6];
+        this.lowWatermarkBytes = lowWatermarkBytes;
+        java.util.Arrays.fill(freeOrder, (byte)NONE);
+        java.util.Arrays.fill(heads, NONE);
+        int pfn = 0;
+        while (pfn < frames) {
+            int order = Math.min(maxOrder, Integer.numberOfTrailingZeros(pfn == 0 ? Integer.MIN_VALUE : pfn));
+            while (pfn + (1 << order) > frames) {
+                order--;
+            }
+            setFreeBits(pfn, 1 << order, true);
+            push(pfn, order);
+            freeFrames += 1L << order;
+            pfn += 1 << order;
+        }
+    }
+
+    public PhysicalMemory memory() {
+        return memory;
+    }
+
+    /** Register a cache to be shrunk under memory pressure. */
+    public void registerShrinker(final Shrinker shrinker) {
+        shrinkers.add(shrinker);
+    }
+
+    public void unregisterShrinker(final Shrinker shrinker) {
+        shrinkers.remove(shrinker);
+    }
+
+    /**
+     * Allocate a naturally aligned block of {@code 2^order} frames.
+     *
+     * @return its physical address, or {@link #NO_MEMORY}. The contents are not zeroed.
+     */
+    public long allocOrder(final int order) {
+        if (order < 0 || order > maxOrder) {
+            throw new IllegalArgumentException("order " + order);
+        }
+        long pa = tryAllocOrder(order);
+        if (pa == NO_MEMORY) {
+            reclaim(PAGE_SIZE << order);
+            pa = tryAllocOrder(order);
+            if (pa == NO_MEMORY) {
+                failures.incrementAndGet();
+                return NO_MEMORY;
+            }
+        }
+        afterAllocation();
+        return pa;
+    }
+
+    /** One 4 KiB frame, or {@link #NO_MEMORY}. */
+    public long allocPage() {
+        return allocOrder(0);
+    }
+
+    /** One 2 MiB-aligned huge page, or {@link #NO_MEMORY}. */
+    public long allocHugePage() {
+        return allocOrder(HUGE_ORDER);
+    }
+
+    /**
+     * Allocate {@code pages} contiguous frames aligned to {@code alignPages} frames (a power of two),
+     * for page ranges: a block of the next power of two is split and its tail given back.
+     *
+     * @return the physical address, or {@link #NO_MEMORY}.
+     */
+    public long allocPages(final long pages, final long alignPages) {
+        if (pages <= 0 || alignPages <= 0 || Long.bitCount(alignPages) != 1) {
+            throw new IllegalArgumentException("pages " + pages + " align " + alignPages);
+        }
+        final long span = Math.max(roundUpPow2(pages), alignPages);
+        final int order = Long.numberOfTrailingZeros(span);
+        if (order > maxOrder) {
+            failures.incrementAndGet();
+            return NO_MEMORY;
+        }
+        final long pa = allocOrder(order);
+        if (pa != NO_MEMORY && span > pages) {
+            freePages(pa + (pages << PAGE_SHIFT), span - pages);
+        }
+        return pa;
+    }
+
+    private static long roundUpPow2(final long n) {
+        return n <= 1 ? 1 : Long.highestOneBit(n - 1) << 1;
+    }
+
+    /** Free a block of {@code 2^order} frames at {@code pa} (naturally aligned). */
+    public void freeOrder(final long pa, final int order) {
+        final int pfn = checkBlock(pa, order);
+        synchronized (this) {
+            free(pfn, order);
+        }
+    }
+
+    /** Free {@code pages} frames at {@code pa}, any count: split into aligned blocks. */
+    public void freePages(final long pa, final long pages) {
+        int pfn = checkBlock(pa, 0);
+        if (pages < 0 || pfn + pages > frames) {
+            throw new IllegalArgumentException("free of " + pages + " pages at " + Long.toHexString(pa));
+        }
+        long left = pages;
+        synchronized (this) {
+            while (left > 0) {
+                int order = Math.min(Integer.numberOfTrailingZeros(pfn == 0 ? Integer.MIN_VALUE : pfn),
+                    63 - Long.numberOfLeadingZeros(left));
+                order = Math.min(order, maxOrder);
+                free(pfn, order);
+                pfn += 1 << order;
+                left -= 1L << order;
+            }
+        }
+    }
+
+    private int checkBlock(final long pa, final int order) {
+        if (pa < 0 || pa >= memory.size() || (pa & ((PAGE_SIZE << order) - 1)) != 0 || order < 0 || order > maxOrder) {
+            throw new IllegalArgumentException("bad block pa=0x" + Long.toHexString(pa) + " order=" + order);
+        }
+        return (int)(pa >>> PAGE_SHIFT);
+    }
+
+    private synchronized long tryAllocOrder(final int order) {
+        int o = order;
+        while (o <= maxOrder && heads[o] == NONE) {
+            o++;
+        }
+        if (o > maxOrder) {
+            return NO_MEMORY;
+        }
+        final int pfn = heads[o];
+        remove(pfn, o);
+        while (o > order) {
+            o--;
+            push(pfn + (1 << o), o);
+        }
+        setFreeBits(pfn, 1 << order, false);
+        freeFrames -= 1L << order;
+        allocations.incrementAndGet();
+        return (long)pfn << PAGE_SHIFT;
+    }
+
+    /** Caller holds the monitor. */
+    private void free(final int block, final int order) {
+        if (!rangeIs(block, 1 << order, false)) {
+            throw new IllegalStateException("double free or free of a free frame: pa=0x"
+                + Long.toHexString((long)block << PAGE_SHIFT) + " order=" + order);
+        }
+        setFreeBits(block, 1 << order, true);
+        freeFrames += 1L << order;
+        int pfn = block;
+        int o = order;
+        while (o < maxOrder) {
+            final int buddy = pfn ^ (1 << o);
+            if (buddy + (1 << o) > frames || freeOrder[buddy] != o) {
+                break;
+            }
+            remove(buddy, o);
+            pfn = Math.min(pfn, buddy);
+            o++;
+        }
+        push(pfn, o);
+    }
+
+    private void push(final int pfn, final int order) {
+        freeOrder[pfn] = (byte)order;
+        prev[pfn] = NONE;
+        next[pfn] = heads[order];
+        if (heads[order] != NONE) {
+            prev[heads[order]] = pfn;
+        }
+        heads[order] = pfn;
+        freeBlocks[order]++;
+    }
+
+    private void remove(final int pfn, final int order) {
+        final int n = next[pfn];
+        final int p = prev[pfn];
+        if (p == NONE) {
+            heads[order] = n;
+        } else {
+            next[p] = n;
+        }
+        if (n != NONE) {
+            prev[n] = p;
+        }
+        freeOrder[pfn] = (byte)NONE;
+        freeBlocks[order]--;
+    }
+
+    private void setFreeBits(final int pfn, final int count, final boolean free) {
+        for (int i = pfn; i < pfn + count; i++) {
+            if (free) {
+                freeBits[i >>> 6] |= 1L << i;
+            } else {
+                freeBits[i >>> 6] &= ~(1L << i);
+            }
+        }
+    }
+
+    private boolean rangeIs(final int pfn, final int count, final boolean free) {
+        for (int i = pfn; i < pfn + count; i++) {
+            if (((freeBits[i >>> 6] >>> i) & 1) != (free ? 1 : 0)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** True when the frame holding {@code pa} is free (tests and debugging). */
+    public synchronized boolean isFree(final long pa) {
+        final int pfn = (int)(pa >>> PAGE_SHIFT);
+        return ((freeBits[pfn >>> 6] >>> pfn) & 1) != 0;
+    }
+
+    private void afterAllocation() {
+        if (lowWatermarkBytes > 0 && freeBytes() < lowWatermarkBytes && !shrinkers.isEmpty()) {
+            reclaim(lowWatermarkBytes - freeBytes());
+        }
+    }
+
+    /**
+     * Ask the shrinkers for {@code bytesWanted}; one reclaim at a time (a concurrent caller returns at
+     * once and retries its allocation).
+     *
+     * @return bytes the shrinkers reported released.
+     */
+    public long reclaim(final long bytesWanted) {
+        if (shrinkers.isEmpty() || !reclaiming.compareAndSet(false, true)) {
+            return 0;
+        }
+        long released = 0;
+        try {
+            reclaims.incrementAndGet();
+            for (final Shrinker s : shrinkers) {
+                if (released >= bytesWanted) {
+                    break;
+                }
+                released += Math.max(0, s.shrink(bytesWanted - released));
+            }
+            reclaimedBytes.addAndGet(released);
+        } finally {
+            reclaiming.set(false);
+        }
+        return released;
+    }
+
+    // ---- statistics ----
+
+    public long totalBytes() {
+        return (long)frames << PAGE_SHIFT;
+    }
+
+    public synchronized long freeBytes() {
+        return freeFrames << PAGE_SHIFT;
+    }
+
+    public long lowWatermarkBytes() {
+        return lowWatermarkBytes;
+    }
+
+    /** Highest order a block can have (the largest power of two of frames that fits). */
+    public int maxOrder() {
+        return maxOrder;
+    }
+
+    /** Free blocks of exactly {@code order} (OSv's /sys/osv/memory/free_page_ranges by size). */
+    public synchronized long freeBlocks(final int order) {
+        return order < 0 || order > maxOrder ? 0 : freeBlocks[order];
+    }
+
+    /** Free 2 MiB huge pages obtainable without reclaim (blocks of order >= 9, in huge pages). */
+    public synchronized long freeHugePages() {
+        long n = 0;
+        for (int o = HUGE_ORDER; o <= maxOrder; o++) {
+            n += freeBlocks[o] << (o - HUGE_ORDER);
+        }
+        return n;
+    }
+
+    public long allocations() {
+        return allocations.get();
+    }
+
+    /** Allocations that returned {@link #NO_MEMORY}. */
+    public long failures() {
+        return failures.get();
+    }
+
+    public long reclaims() {
+        return reclaims.get();
+    }
+
+    public long reclaimedBytes() {
+        return reclaimedBytes.get();
+    }
+
+    /**
+     * Check the allocator's invariants (tests): free lists agree with the bitmap, blocks are aligned,
+     * no two free buddies are left unmerged, and the free count matches.
+     *
+     * @throws IllegalStateException naming the first broken invariant.
+     */
+    public synchronized void verify() {
+        long counted = 0;
+        final boolean[] seen = new boolean[frames];
+        for (int o = 0; o <= maxOrder; o++) {
+            long blocks = 0;
+            for (int pfn = heads[o]; pfn != NONE; pfn = next[pfn]) {
+                blocks++;
+                if ((pfn & ((1 << o) - 1)) != 0 || freeOrder[pfn] != o) {
+                    throw new IllegalStateException("misaligned or mislabelled free block " + pfn + " order " + o);
+                }
+                if (!rangeIs(pfn, 1 << o, true)) {
+                    throw new IllegalStateException("free block " + pfn + " order " + o + " has allocated frames");
+                }
+                for (int i = pfn; i < pfn + (1 << o); i++) {
+                    if (seen[i]) {
+                        throw new IllegalStateException("frame " + i + " on two free lists");
+                    }
+                    seen[i] = true;
+                }
+                final int buddy = pfn ^ (1 << o);
+                if (o < maxOrder && buddy + (1 << o) <= frames && freeOrder[buddy] == o) {
+                    throw new IllegalStateException("unmerged buddies " + pfn + "/" + buddy + " order " + o);
+                }
+                counted += 1L << o;
+            }
+            if (blocks != freeBlocks[o]) {
+                throw new IllegalStateException("order " + o + " count " + freeBlocks[o] + " but list has " + blocks);
+            }
+        }
+        for (int i = 0; i < frames; i++) {
+            if (seen[i] != (((freeBits[i >>> 6] >>> i) & 1) != 0)) {
+                throw new IllegalStateException("bitmap disagrees with free lists at frame " + i);
+            }
+        }
+        if (counted != freeFrames) {
+            throw new IllegalStateException("free count " + freeFrames + " but lists hold " + counted);
+        }
+    }
+}

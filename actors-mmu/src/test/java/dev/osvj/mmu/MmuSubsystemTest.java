@@ -1,0 +1,257 @@
+package dev.osvj.mmu;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
+import dev.osvj.kernel.BootContext;
+import dev.osvj.kernel.KernelClock;
+import dev.osvj.kernel.Services;
+import dev.osvj.kernel.Subsystem;
+import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSpec;
+import dev.osvj.kernel.console.ConsoleCommands;
+import dev.osvj.kernel.console.Terminal;
+import dev.osvj.kernel.log.KernelLog;
+import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.mmu.malloc.Malloc;
+import dev.osvj.mmu.phys.PhysicalMemory;
+import dev.osvj.mmu.vm.AddressSpace;
+import dev.osvj.mmu.vm.ThreadCpuBinding;
+import dev.osvj.mmu.vm.TlbShootdown;
+import dev.osvj.sched.SchedSubsystem;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.ServiceLoader;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class MmuSubsystemTest {
+    private static final ActorTestKit KIT = ActorTestKit.create();
+
+    @AfterAll
+    static void shutdown() {
+        KIT.shutdownTestKit();
+    }
+
+    private static ConfigSpec spec() {
+        final ConfigSpec spec = new ConfigSpec("osvj");
+        new SchedSubsystem().declareConfig(spec);
+        new MmuSubsystem().declareConfig(spec);
+        return spec;
+    }
+
+    @Test
+    void shouldBeFoundByServiceLoaderWithOrderAndPhase() {
+        final List<String> names = new ArrayList<>();
+        for (final Subsystem s : ServiceLoader.load(Subsystem.class)) {
+            names.add(s.name());
+            if (s.name().equals("mmu")) {
+                assertEquals(Subsystem.Order.MMU, s.order());
+                assertEquals("memory initialized", s.phase());
+            }
+        }
+        assertTrue(names.contains("mmu"), names.toString());
+    }
+
+    @Test
+    void shouldDeclareEveryReferenceConfKeyAndValidateIt() {
+        final Config reference = ConfigFactory.load();
+        final List<ConfigProblem> problems = spec().validate(reference);
+        assertTrue(problems.isEmpty(), problems.toString());
+        final ConfigSpec mine = new ConfigSpec("osvj");
+        new MmuSubsystem().declareConfig(mine);
+        for (final String key : mine.paths()) {
+            assertTrue(reference.hasPath(key), "declared but missing from reference.conf: " + key);
+        }
+        final List<ConfigProblem> bad = spec().validate(ConfigFactory.parseString(
+            "osvj.memory = 3M, osvj.mmu.tlb-entries = 100, osvj.mmu.backing = tmpfs, osvj.mmu.hugepages = true")
+            .withFallback(reference));
+        final String text = bad.toString();
+        assertTrue(text.contains("osvj.memory"), text);
+        assertTrue(text.contains("osvj.mmu.tlb-entries"), text);
+        assertTrue(text.contains("osvj.mmu.backing"), text);
+        assertTrue(text.contains("did you mean osvj.mmu.huge-pages"), text);
+    }
+
+    /** Runs boot() on a real supervisor actor and returns what it published. */
+    private static Services boot(final MmuSubsystem mmu, final Config config, final ConsoleCommands commands,
+        final List<String> notes) throws Exception {
+        final Services services = new Services();
+        final KernelLog log = new KernelLog("mmu-test", 64, System::nanoTime);
+        final CompletableFuture<Void> booted = new CompletableFuture<>();
+        KIT.spawn(Behaviors.<Void>setup(ctx -> {
+            try {
+                mmu.boot(context(ctx, config, services, commands, log, notes));
+                booted.complete(null);
+            } catch (final Exception e) {
+                booted.completeExceptionally(e);
+            }
+            return Behaviors.empty();
+        }));
+        booted.get(30, TimeUnit.SECONDS);
+        return services;
+    }
+
+    @Test
+    void shouldBootPublishServicesRegisterFreeAndStop() throws Exception {
+        final Config config = ConfigFactory.parseString("osvj.memory = 64M, osvj.cpus = 2").withFallback(ConfigFactory.load());
+        final MmuSubsystem mmu = new MmuSubsystem();
+        final ConsoleCommands commands = new ConsoleCommands();
+        final List<String> notes = new ArrayList<>();
+        final Services services = boot(mmu, config, commands, notes);
+        assertTrue(notes.get(0).startsWith("64 MiB RAM (anonymous), 16384 pages, huge pages on, 2 TLBs"), notes.toString());
+
+        final AddressSpace space = services.require(AddressSpace.class);
+        final ThreadCpuBinding cpus = services.require(ThreadCpuBinding.class);
+        cpus.bind(0, false);
+        try {
+            final long va = space.mmap(0, 4096, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS);
+            space.putLong(va, 1);
+            // A kernel caller IPIs the other vCPU through its TLB actor and waits for the ack.
+            assertEquals(0, space.munmap(va, 4096));
+            assertEquals(1, services.require(TlbShootdown.class).ipisSent());
+            final long p = services.require(Malloc.class).malloc(100);
+            assertTrue(p != 0);
+
+            final MemoryStats stats = services.require(MemoryStats.class);
+            assertEquals(64L << 20, stats.totalBytes());
+            assertTrue(stats.meminfo().startsWith("MemTotal:          65536 kB"), stats.meminfo());
+            assertTrue(stats.freePageRanges().contains("KiB x"));
+
+            final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            final Terminal terminal = terminal(bytes);
+            assertEquals(0, commands.find("free").run(List.of("-m"), terminal));
+            final String out = bytes.toString(StandardCharsets.UTF_8);
+            assertTrue(out.contains("total"), out);
+            assertTrue(out.matches("(?s).*Mem:\\s+64\\s+\\d+\\s+\\d+.*"), out);
+            assertEquals(1, commands.find("free").run(List.of("-x"), terminal));
+        } finally {
+            cpus.unbind();
+        }
+        final PhysicalMemory memory = services.require(PhysicalMemory.class);
+        mmu.stop(null);
+        assertTrue(!memory.isOpen());
+        final IllegalStateException late = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+            () -> memory.getLong(0));
+        assertTrue(late.getMessage() != null);
+    }
+
+    @Test
+    void shouldBackGuestMemoryWithSharedFile() throws Exception {
+        final Path file = Files.createTempFile("osvj-guest", ".ram");
+        try {
+            final Config config = ConfigFactory.parseString("osvj.memory = 16M, osvj.cpus = 1, osvj.mmu.backing = shared-file")
+                .withValue("osvj.mmu.shared-file", ConfigValueFactory.fromAnyRef(file.toString()))
+                .withFallback(ConfigFactory.load());
+            final MmuSubsystem mmu = new MmuSubsystem();
+            final Services services = boot(mmu, config, new ConsoleCommands(), new ArrayList<>());
+            final PhysicalMemory memory = services.require(PhysicalMemory.class);
+            final long pa = services.require(dev.osvj.mmu.phys.PageAllocator.class).allocPage();
+            memory.putLong(pa, 0x0123_4567_89AB_CDEFL);
+            assertEquals(16L << 20, Files.size(file));
+            // Another mapping of the file (another process would do the same) sees the bytes.
+            try (var channel = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+                final var buffer = channel.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, pa, 8)
+                    .order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                assertEquals(0x0123_4567_89AB_CDEFL, buffer.getLong(0));
+            }
+            mmu.stop(null);
+        } finally {
+            Files.deleteIfExists(file);
+        }
+    }
+
+    private static Terminal terminal(final ByteArrayOutputStream bytes) {
+        final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+        return new Terminal() {
+            @Override
+            public PrintStream out() {
+                return out;
+            }
+
+            @Override
+            public boolean interactive() {
+                return false;
+            }
+
+            @Override
+            public String pollLine(final long timeoutMs) {
+                return null;
+            }
+        };
+    }
+
+    private static BootContext context(final ActorContext<?> ctx, final Config config, final Services services,
+        final ConsoleCommands commands, final KernelLog log, final List<String> notes) {
+        final Tracepoints tracepoints = new Tracepoints();
+        return new BootContext() {
+            @Override
+            public ActorContext<?> actorContext() {
+                return ctx;
+            }
+
+            @Override
+            public void note(final String message) {
+                notes.add(message);
+            }
+
+            @Override
+            public String name() {
+                return "mmu-test";
+            }
+
+            @Override
+            public Config config() {
+                return config;
+            }
+
+            @Override
+            public KernelLog log() {
+                return log;
+            }
+
+            @Override
+            public ConsoleCommands commands() {
+                return commands;
+            }
+
+            @Override
+            public Tracepoints tracepoints() {
+                return tracepoints;
+            }
+
+            @Override
+            public KernelClock clock() {
+                return KernelClock.SYSTEM;
+            }
+
+            @Override
+            public Services services() {
+                return services;
+            }
+
+            @Override
+            public long bootStartNanos() {
+                return 0;
+            }
+
+            @Override
+            public void powerOff(final int exitCode) {
+            }
+        };
+    }
+}

@@ -1,0 +1,223 @@
+package dev.osvj.bench.mmu;
+
+import dev.osvj.bench.BenchContext;
+import dev.osvj.bench.BenchSuite;
+import dev.osvj.mmu.Mman;
+import dev.osvj.mmu.malloc.Malloc;
+import dev.osvj.mmu.phys.PageAllocator;
+import dev.osvj.mmu.phys.PhysicalMemory;
+import dev.osvj.mmu.vm.AddressSpace;
+import dev.osvj.mmu.vm.ThreadCpuBinding;
+import dev.osvj.mmu.vm.Tlb;
+import dev.osvj.mmu.vm.TlbShootdown;
+
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code bin/osvj bench mmu}: page faults, mmap/munmap latency and small-object malloc, each against
+ * a Linux/glibc baseline (a C program built with gcc in the same run) and, for malloc, against the JDK's
+ * own off-heap allocation ({@code Unsafe.allocateMemory}, {@code ByteBuffer.allocateDirect}).
+ *
+ * <p>The osvj side runs the MMU standalone (guest RAM, page allocator, one-vCPU TLB and address space,
+ * malloc) on the calling thread, bound to vCPU 0 as an application thread. Each measurement takes the
+ * best of several rounds after warm-up; ratios are computed so that the issue's targets read directly
+ * (faults: osvj/linux rate, higher better; mmap: osvj/linux latency, lower better; malloc: osvj/glibc
+ * rate, higher better).
+ */
+public final class MmuBenchSuite implements BenchSuite {
+    @Override
+    public String name() {
+        return "mmu";
+    }
+
+    @Override
+    public String description() {
+        return "page faults, mmap/munmap and malloc vs Linux/glibc (C baseline) and the JDK";
+    }
+
+    @Override
+    public void run(final BenchContext bench) throws Exception {
+        final boolean quick = bench.quick();
+        final Path baseline = buildBaseline(bench);
+        final int faultPages = 16_384; // 64 MiB of 4 KiB pages
+        final int rounds = quick ? 5 : 20;
+        final long mmapIterations = quick ? 50_000 : 300_000;
+        final long mallocOps = quick ? 5_000_000 : 30_000_000;
+
+        final PhysicalMemory memory = PhysicalMemory.allocate(256L << 20);
+        try {
+            final PageAllocator frames = new PageAllocator(memory, 0);
+            final ThreadCpuBinding cpus = new ThreadCpuBinding(1);
+            final TlbShootdown shootdown = new TlbShootdown(new Tlb[] {new Tlb(0, 256)}, cpus, TimeUnit.SECONDS.toNanos(5));
+            final AddressSpace space = new AddressSpace(memory, frames, shootdown, true);
+            final Malloc malloc = new Malloc(memory, frames, cpus, 512);
+            cpus.bind(0, true);
+
+            bench.progress("page faults (4 KiB)");
+            final double linuxFaults = Double.parseDouble(exec(baseline, "faults", faultPages, rounds));
+            faults(space, faultPages, rounds); // warm-up
+            final double osvjFaults = faults(space, faultPages, rounds);
+            bench.metric("faults.ratio_vs_linux", osvjFaults / linuxFaults, "ratio", "higher",
+                Map.of("osvj_faults_per_s", osvjFaults, "linux_faults_per_s", linuxFaults));
+
+            bench.progress("mmap/touch/munmap of 4 KiB");
+            final double linuxMmap = Double.parseDouble(exec(baseline, "mmap", mmapIterations));
+            mmapLoop(space, mmapIterations / 5);
+            double osvjMmap = Double.MAX_VALUE;
+            for (int r = 0; r < 3; r++) {
+                osvjMmap = Math.min(osvjMmap, mmapLoop(space, mmapIterations));
+            }
+            bench.metric("mmap_munmap.ratio_vs_linux", osvjMmap / linuxMmap, "ratio", "lower",
+                Map.of("osvj_ns", osvjMmap, "linux_ns", linuxMmap));
+
+            bench.progress("small-object malloc/free");
+            final double glibc = Double.parseDouble(exec(baseline, "malloc", mallocOps, 42));
+            mallocLoop(malloc::malloc, malloc::free, mallocOps / 5);
+            double osvjMalloc = 0;
+            for (int r = 0; r < 3; r++) {
+                osvjMalloc = Math.max(osvjMalloc, mallocLoop(malloc::malloc, malloc::free, mallocOps));
+            }
+            final sun.misc.Unsafe unsafe = unsafe();
+            mallocLoop(unsafe::allocateMemory, unsafe::freeMemory, mallocOps / 5);
+            final double unsafeRate = mallocLoop(unsafe::allocateMemory, unsafe::freeMemory, mallocOps);
+            final double directRate = directBuffers(mallocOps / 10);
+            bench.metric("malloc.ratio_vs_glibc", osvjMalloc / glibc, "ratio", "higher",
+                Map.of("osvj_ops_per_s", osvjMalloc, "glibc_ops_per_s", glibc));
+            bench.metric("malloc.ratio_vs_unsafe", osvjMalloc / unsafeRate, "ratio", "higher",
+                Map.of("osvj_ops_per_s", osvjMalloc, "unsafe_ops_per_s", unsafeRate, "allocate_direct_ops_per_s", directRate));
+            cpus.unbind();
+            malloc.close();
+            space.close();
+        } finally {
+            memory.close();
+        }
+    }
+
+    /** Faults per second: map, touch one byte per 4 KiB page (huge pages off), unmap; best round. */
+    static double faults(final AddressSpace space, final int pages, final int rounds) {
+        double best = 0;
+        for (int r = 0; r < rounds; r++) {
+            final long va = space.mmap(0, pages * 4096L, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS);
+            check(va);
+            check(space.madvise(va, pages * 4096L, Mman.MADV_NOHUGEPAGE));
+            final long t0 = System.nanoTime();
+            for (int i = 0; i < pages; i++) {
+                space.putByte(va + i * 4096L, (byte)i);
+            }
+            final long ns = System.nanoTime() - t0;
+            best = Math.max(best, pages * 1e9 / ns);
+            check(space.munmap(va, pages * 4096L));
+        }
+        return best;
+    }
+
+    /** Nanoseconds per mmap + one write + munmap of a 4 KiB anonymous page. */
+    static double mmapLoop(final AddressSpace space, final long iterations) {
+        final long t0 = System.nanoTime();
+        for (long i = 0; i < iterations; i++) {
+            final long va = space.mmap(0, 4096, Mman.PROT_READ | Mman.PROT_WRITE, Mman.MAP_PRIVATE | Mman.MAP_ANONYMOUS);
+            space.putByte(va, (byte)1);
+            space.munmap(va, 4096);
+        }
+        return (System.nanoTime() - t0) / (double)iterations;
+    }
+
+    interface Alloc {
+        long alloc(long size);
+    }
+
+    interface Free {
+        void free(long address);
+    }
+
+    /** The C program's loop: xorshift picks a slot of 1024; free it if taken, else malloc 8..1023 bytes. */
+    static double mallocLoop(final Alloc alloc, final Free free, final long ops) {
+        final long[] slot = new long[1024];
+        long x = 42;
+        final long t0 = System.nanoTime();
+        for (long i = 0; i < ops; i++) {
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+            final int s = (int)(x & 1023);
+            if (slot[s] != 0) {
+                free.free(slot[s]);
+                slot[s] = 0;
+            } else {
+                slot[s] = alloc.alloc(8 + ((x >>> 10) & 1015));
+            }
+        }
+        final double rate = ops * 1e9 / (System.nanoTime() - t0);
+        for (final long p : slot) {
+            if (p != 0) {
+                free.free(p);
+            }
+        }
+        return rate;
+    }
+
+    private static double directBuffers(final long ops) {
+        final ByteBuffer[] slot = new ByteBuffer[1024];
+        long x = 42;
+        final long t0 = System.nanoTime();
+        for (long i = 0; i < ops; i++) {
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+            final int s = (int)(x & 1023);
+            slot[s] = slot[s] != null ? null : ByteBuffer.allocateDirect((int)(8 + ((x >>> 10) & 1015)));
+        }
+        return ops * 1e9 / (System.nanoTime() - t0);
+    }
+
+    private static void check(final long rc) {
+        if (rc < 0) {
+            throw new IllegalStateException("mmu call failed: " + dev.osvj.kernel.Errno.fromResult(rc));
+        }
+    }
+
+    private static sun.misc.Unsafe unsafe() throws ReflectiveOperationException {
+        final var field = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+        field.setAccessible(true);
+        return (sun.misc.Unsafe)field.get(null);
+    }
+
+    private static Path buildBaseline(final BenchContext bench) throws Exception {
+        final Path source = bench.workDir().resolve("mmu_baseline.c");
+        try (InputStream in = MmuBenchSuite.class.getResourceAsStream("mmu_baseline.c")) {
+            if (in == null) {
+                throw new IllegalStateException("mmu_baseline.c missing from the bench jar");
+            }
+            Files.write(source, in.readAllBytes());
+        }
+        final Path binary = bench.workDir().resolve("mmu_baseline");
+        final Process gcc = new ProcessBuilder("gcc", "-O2", "-o", binary.toString(), source.toString())
+            .redirectErrorStream(true).start();
+        final String out = new String(gcc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (gcc.waitFor() != 0) {
+            throw new IllegalStateException("gcc failed: " + out);
+        }
+        return binary;
+    }
+
+    private static String exec(final Path binary, final Object... args) throws Exception {
+        final List<String> cmd = new java.util.ArrayList<>();
+        cmd.add(binary.toString());
+        for (final Object a : args) {
+            cmd.add(String.valueOf(a));
+        }
+        final Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        final String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException(cmd + " failed: " + out);
+        }
+        return out;
+    }
+}
