@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
  */
 @Command(name = "osvj", mixinStandardHelpOptions = true, versionProvider = VersionCommand.Provider.class,
     description = "An OSv-style unikernel for the JVM.",
-    subcommands = {RunCommand.class, VersionCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {RunCommand.class, MkImageCommand.class, VersionCommand.class, BenchCommand.class, CommandLine.HelpCommand.class},
     footer = {"", "Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.",
         "bin/osvj test runs the whole test suite (the launcher handles it)."})
 public final class Main implements Runnable {

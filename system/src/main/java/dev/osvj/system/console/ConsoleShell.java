@@ -2,6 +2,7 @@ package dev.osvj.system.console;
 
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.console.ConsoleCommand;
+import dev.osvj.kernel.console.OutputRedirect;
 import dev.osvj.kernel.console.Terminal;
 
 import java.io.BufferedReader;
@@ -23,6 +24,14 @@ import java.util.concurrent.TimeUnit;
  * {@code poweroff} or a signal.
  */
 public final class ConsoleShell implements Terminal {
+    /** Unquoted {@code >} and {@code >>} in a command line (compared by identity). */
+    static final String REDIRECT = new String(">");
+    static final String APPEND = new String(">>");
+
+    /** A parsed command line: the words, and where the output goes ({@code file} null = console). */
+    record CommandLine(List<String> words, String file, boolean append) {
+    }
+
     /** End of input marker in the line queue. */
     private static final String EOF = new String("<eof>");
 
@@ -107,13 +116,14 @@ public final class ConsoleShell implements Terminal {
 
     /** Run one command line; returns its status (127 for an unknown command, 2 for a syntax error). */
     public int execute(final String line) {
-        final List<String> words;
+        final CommandLine parsed;
         try {
-            words = split(line);
+            parsed = parse(line);
         } catch (final IllegalArgumentException e) {
             out.println("sh: " + e.getMessage());
             return 2;
         }
+        final List<String> words = parsed.words();
         if (words.isEmpty()) {
             return 0;
         }
@@ -123,9 +133,12 @@ public final class ConsoleShell implements Terminal {
             return 127;
         }
         try {
-            final int status = command.run(words.subList(1, words.size()), this);
-            out.flush();
-            return status;
+            if (parsed.file() == null) {
+                final int status = command.run(words.subList(1, words.size()), this);
+                out.flush();
+                return status;
+            }
+            return runRedirected(command, words, parsed);
         } catch (final InterruptedException e) {
             Thread.currentThread().interrupt();
             return 130;
@@ -136,7 +149,34 @@ public final class ConsoleShell implements Terminal {
         }
     }
 
-    /** Shell words: whitespace separated, '...' literal, "..." with backslash escapes. */
+    /**
+     * A command line: shell words, and an output redirection {@code > FILE} or {@code >> FILE} (one, at
+     * any position, as in sh).
+     */
+    static CommandLine parse(final String line) {
+        final List<String> words = new ArrayList<>(split(line));
+        String file = null;
+        boolean append = false;
+        for (int i = 0; i < words.size(); i++) {
+            final String w = words.get(i);
+            if (w == REDIRECT || w == APPEND) {
+                if (file != null) {
+                    throw new IllegalArgumentException("more than one output redirection");
+                }
+                if (i + 1 >= words.size() || words.get(i + 1) == REDIRECT || words.get(i + 1) == APPEND) {
+                    throw new IllegalArgumentException("syntax error: no file after " + w);
+                }
+                append = w == APPEND;
+                file = words.get(i + 1);
+                words.remove(i + 1);
+                words.remove(i);
+                i--;
+            }
+        }
+        return new CommandLine(List.copyOf(words), file, append);
+    }
+
+    /** Shell words: whitespace separated, '...' literal, "..." with backslash escapes; unquoted > and >> are tokens. */
     static List<String> split(final String line) {
         final List<String> words = new ArrayList<>();
         final StringBuilder word = new StringBuilder();
@@ -170,6 +210,18 @@ public final class ConsoleShell implements Terminal {
                     word.setLength(0);
                     inWord = false;
                 }
+            } else if (c == '>') {
+                if (inWord) {
+                    words.add(word.toString());
+                    word.setLength(0);
+                    inWord = false;
+                }
+                if (i + 1 < line.length() && line.charAt(i + 1) == '>') {
+                    i++;
+                    words.add(APPEND);
+                } else {
+                    words.add(REDIRECT);
+                }
             } else if (c == '#' && !inWord) {
                 break; // comment
             } else {
@@ -184,6 +236,41 @@ public final class ConsoleShell implements Terminal {
             words.add(word.toString());
         }
         return words;
+    }
+
+    private int runRedirected(final ConsoleCommand command, final List<String> words, final CommandLine parsed) throws Exception {
+        final OutputRedirect redirect = kernel.services().find(OutputRedirect.class).orElse(null);
+        if (redirect == null) {
+            out.println("sh: " + parsed.file() + ": output redirection needs a filesystem (no VFS in this kernel)");
+            return 1;
+        }
+        final java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        final PrintStream capture = new PrintStream(captured, true, StandardCharsets.UTF_8);
+        final Terminal into = new Terminal() {
+            @Override
+            public PrintStream out() {
+                return capture;
+            }
+
+            @Override
+            public boolean interactive() {
+                return false;
+            }
+
+            @Override
+            public String pollLine(final long timeoutMs) throws InterruptedException {
+                return ConsoleShell.this.pollLine(timeoutMs);
+            }
+        };
+        final int status = command.run(words.subList(1, words.size()), into);
+        capture.flush();
+        final long written = redirect.write(parsed.file(), captured.toByteArray(), parsed.append());
+        if (written < 0) {
+            final dev.osvj.kernel.Errno errno = dev.osvj.kernel.Errno.fromResult(written);
+            out.println("sh: " + parsed.file() + ": " + (errno == null ? "error " + written : errno.message()));
+            return 1;
+        }
+        return status;
     }
 
     @Override

@@ -39,4 +39,16 @@ class ConsoleShellTest {
         assertEquals("1:01:01.000", BuiltinCommands.formatUptime(3_661_000_000_000L));
         assertEquals("2 days, 0:00:00.000", BuiltinCommands.formatUptime(2 * 86_400_000_000_000L));
     }
+
+    @Test
+    void shouldParseOutputRedirections() {
+        assertEquals(new ConsoleShell.CommandLine(List.of("echo", "a", "b"), "/tmp/f", false), ConsoleShell.parse("echo a b > /tmp/f"));
+        assertEquals(new ConsoleShell.CommandLine(List.of("echo", "a"), "/tmp/f", true), ConsoleShell.parse("echo a>>/tmp/f"));
+        assertEquals(new ConsoleShell.CommandLine(List.of("echo", "a>b"), null, false), ConsoleShell.parse("echo 'a>b'"));
+        assertEquals(new ConsoleShell.CommandLine(List.of("echo", "x", "y"), "f", false), ConsoleShell.parse("echo x > f y"));
+        assertEquals("syntax error: no file after >",
+            assertThrows(IllegalArgumentException.class, () -> ConsoleShell.parse("echo a >")).getMessage());
+        assertEquals("more than one output redirection",
+            assertThrows(IllegalArgumentException.class, () -> ConsoleShell.parse("echo a > b > c")).getMessage());
+    }
 }

@@ -1,0 +1,255 @@
+package dev.osvj.vfs;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.osvj.kernel.BootContext;
+import dev.osvj.kernel.KernelClock;
+import dev.osvj.kernel.Services;
+import dev.osvj.kernel.Subsystem;
+import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSpec;
+import dev.osvj.kernel.console.ConsoleCommands;
+import dev.osvj.kernel.console.OutputRedirect;
+import dev.osvj.kernel.console.Terminal;
+import dev.osvj.kernel.log.KernelLog;
+import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.sched.SchedSubsystem;
+import dev.osvj.vfs.pseudo.DevFs;
+import dev.osvj.vfs.pseudo.ProcFs;
+import dev.osvj.vfs.pseudo.SysFs;
+import dev.osvj.vfs.rofs.MkImage;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.ServiceLoader;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class VfsSubsystemTest {
+    @TempDir
+    Path dir;
+
+    /** A boot context over a config, collecting notes. */
+    static final class Ctx implements BootContext {
+        final Config config;
+        final List<String> notes = new ArrayList<>();
+        final Services services = new Services();
+        final ConsoleCommands commands = new ConsoleCommands();
+        final Tracepoints tracepoints = new Tracepoints();
+        final KernelLog log = new KernelLog("test", 100, System::nanoTime);
+        final long boot = System.nanoTime();
+
+        Ctx(final Config config) {
+            this.config = config;
+        }
+
+        @Override
+        public ActorContext<?> actorContext() {
+            throw new UnsupportedOperationException("the VFS spawns no actors");
+        }
+
+        @Override
+        public void note(final String message) {
+            notes.add(message);
+        }
+
+        @Override
+        public String name() {
+            return "test";
+        }
+
+        @Override
+        public Config config() {
+            return config;
+        }
+
+        @Override
+        public KernelLog log() {
+            return log;
+        }
+
+        @Override
+        public ConsoleCommands commands() {
+            return commands;
+        }
+
+        @Override
+        public Tracepoints tracepoints() {
+            return tracepoints;
+        }
+
+        @Override
+        public KernelClock clock() {
+            return KernelClock.SYSTEM;
+        }
+
+        @Override
+        public Services services() {
+            return services;
+        }
+
+        @Override
+        public long bootStartNanos() {
+            return boot;
+        }
+
+        @Override
+        public void powerOff(final int exitCode) {
+        }
+
+        String run(final String line) throws Exception {
+            final String[] words = line.split(" ");
+            final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+            final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
+            final Terminal t = new Terminal() {
+                @Override
+                public PrintStream out() {
+                    return out;
+                }
+
+                @Override
+                public boolean interactive() {
+                    return false;
+                }
+
+                @Override
+                public String pollLine(final long timeoutMs) {
+                    return null;
+                }
+            };
+            final int status = commands.find(words[0]).run(List.of(words).subList(1, words.length), t);
+            return status + ":" + bytes.toString(StandardCharsets.UTF_8);
+        }
+    }
+
+    private static ConfigSpec spec() {
+        final ConfigSpec spec = new ConfigSpec("osvj");
+        new SchedSubsystem().declareConfig(spec);
+        new VfsSubsystem().declareConfig(spec);
+        return spec;
+    }
+
+    private static Config config(final String overrides) {
+        ConfigFactory.invalidateCaches();
+        return ConfigFactory.parseString(overrides).withFallback(ConfigFactory.defaultReference()).resolve();
+    }
+
+    @Test
+    void shouldDeclareExactlyTheKeysOfReferenceConf() {
+        final List<ConfigProblem> problems = spec().validate(config(""));
+        assertEquals(List.of(), problems);
+        final List<ConfigProblem> typo = spec().validate(config("osvj.vfs.max-fd = 3"));
+        assertTrue(typo.toString().contains("did you mean osvj.vfs.max-fds"), typo.toString());
+        final List<ConfigProblem> badMount = spec().validate(config("osvj.mounts = [{type = zfs, source = x, path = \"rel\", options = \"\"}]"));
+        assertEquals(2, badMount.size(), badMount.toString());
+    }
+
+    @Test
+    void shouldBeFoundByTheServiceLoader() {
+        boolean found = false;
+        for (final Subsystem s : ServiceLoader.load(Subsystem.class)) {
+            if (s instanceof VfsSubsystem v) {
+                found = true;
+                assertEquals(Subsystem.Order.VFS, v.order());
+                assertEquals("VFS initialized", v.phase());
+                assertEquals("vfs", v.name());
+            }
+        }
+        assertTrue(found);
+    }
+
+    @Test
+    void shouldMountTheDefaultsPublishServicesAndRunCommands() throws Exception {
+        final Ctx ctx = new Ctx(config(""));
+        final VfsSubsystem sub = new VfsSubsystem();
+        sub.declareTracepoints(ctx.tracepoints);
+        assertTrue(ctx.tracepoints.names().contains("osvj.vfs.Mount"));
+        sub.boot(ctx);
+        final Vfs vfs = ctx.services.require(Vfs.class);
+        ctx.services.require(DevFs.class);
+        ctx.services.require(SysFs.class);
+        final ProcFs proc = ctx.services.require(ProcFs.class);
+        assertEquals(List.of("/", "/dev", "/proc", "/sys", "/tmp"), vfs.mounts().stream().map(Mount::path).toList());
+        final String mounts = new String(vfs.readFile("/proc/mounts"), StandardCharsets.UTF_8);
+        assertTrue(mounts.contains("none /proc procfs rw 0 0"), mounts);
+        assertEquals("0-1\n", new String(vfs.readFile("/sys/devices/system/cpu/online"), StandardCharsets.UTF_8));
+        assertTrue(new String(vfs.readFile("/proc/meminfo"), StandardCharsets.UTF_8).startsWith("MemTotal:"));
+        assertEquals(4, vfs.readFile("/proc/cpuinfo").length > 0 ? 4 : 0);
+        // Another subsystem replaces an entry through the provider interface.
+        proc.file("meminfo", () -> "MemTotal: 42 kB\n");
+        assertEquals("MemTotal: 42 kB\n", new String(vfs.readFile("/proc/meminfo"), StandardCharsets.UTF_8));
+        proc.file("net/dev", () -> "eth0\n");
+        assertEquals("eth0\n", new String(vfs.readFile("/proc/net/dev"), StandardCharsets.UTF_8));
+        // devfs
+        final int z = vfs.open("/dev/zero", Posix.O_RDONLY);
+        final byte[] buf = {1, 2, 3};
+        assertEquals(3, vfs.read(z, buf, 0, 3));
+        assertEquals(0, buf[0] | buf[1] | buf[2]);
+        final int nul = vfs.open("/dev/null", Posix.O_RDWR);
+        assertEquals(3, vfs.write(nul, buf, 0, 3));
+        assertEquals(0, vfs.read(nul, buf, 0, 3));
+        final int rnd = vfs.open("/dev/urandom", Posix.O_RDONLY);
+        assertEquals(64, vfs.read(rnd, new byte[64], 0, 64));
+        assertTrue(vfs.stat("/dev/console").mode == (Posix.S_IFCHR | 0600));
+        // console commands
+        // the shell's > and >> go through the VFS's OutputRedirect service
+        final OutputRedirect redirect = ctx.services().require(OutputRedirect.class);
+        assertEquals(12, redirect.write("/tmp/greeting", "hello world\n".getBytes(StandardCharsets.UTF_8), false));
+        assertEquals(6, redirect.write("/tmp/greeting", "again\n".getBytes(StandardCharsets.UTF_8), true));
+        assertTrue(redirect.write("/proc/greeting", new byte[1], false) < 0, "procfs takes no new files");
+        assertEquals("0:hello world\nagain\n", ctx.run("cat /tmp/greeting"));
+        assertEquals("0:", ctx.run("mkdir -p /tmp/a/b/c"));
+        assertEquals("0:", ctx.run("cp /tmp/greeting /tmp/a/b"));
+        assertEquals("0:", ctx.run("mv /tmp/a/b/greeting /tmp/a/moved"));
+        assertEquals("0:b\nmoved\n", ctx.run("ls /tmp/a"));
+        assertTrue(ctx.run("ls -l /tmp/a").matches("(?s)0:drwxr-xr-x .* b\n-rw-r--r-- .* 18 .* moved\n"), ctx.run("ls -l /tmp/a"));
+        assertTrue(ctx.run("stat /tmp/a/moved").contains("regular file"));
+        assertEquals("1:rm: cannot remove '/tmp/a': Is a directory\n", ctx.run("rm /tmp/a"));
+        assertEquals("0:", ctx.run("rm -r /tmp/a"));
+        assertEquals("1:ls: cannot access '/tmp/a': No such file or directory\n", ctx.run("ls /tmp/a"));
+        assertTrue(ctx.run("df").contains("/tmp"));
+        assertTrue(ctx.run("mount").contains("none on /proc type procfs (rw)"));
+        assertEquals("1:mount: /tmp: Device or resource busy\n", ctx.run("mount -t ramfs none /tmp"));
+        assertEquals("0:", ctx.run("mkdir /tmp/m"));
+        assertEquals("0:", ctx.run("mount -t ramfs -o size=1M none /tmp/m"));
+        assertTrue(ctx.run("df /tmp/m").contains("1024"), ctx.run("df /tmp/m"));
+        assertEquals("0:", ctx.run("umount /tmp/m"));
+        assertEquals("1:umount: /: Device or resource busy\n", ctx.run("umount /"));
+        assertTrue(ctx.notes.contains("VFS: mounted procfs at /proc"), ctx.notes.toString());
+        sub.stop(ctx);
+    }
+
+    @Test
+    void shouldMountARofsDiskFromTheConfiguration() throws Exception {
+        final Path src = Files.createDirectories(dir.resolve("app"));
+        Files.writeString(src.resolve("main.txt"), "from the image");
+        final Path img = dir.resolve("app.img");
+        MkImage.build(src, img, (d, t) -> {
+        });
+        final Ctx ctx = new Ctx(config("osvj.vfs.disks = [{file = \"" + img + "\", read-only = true}]\n"
+            + "osvj.mounts = ${osvj.mounts} [{type = rofs, source = \"/dev/vblk0\", path = \"/app\", options = \"\"}]"));
+        final VfsSubsystem sub = new VfsSubsystem();
+        sub.boot(ctx);
+        final Vfs vfs = ctx.services.require(Vfs.class);
+        assertEquals("from the image", new String(vfs.readFile("/app/main.txt"), StandardCharsets.UTF_8));
+        assertEquals(Posix.S_IFBLK, vfs.stat("/dev/vblk0").mode & Posix.S_IFMT);
+        sub.stop(ctx);
+    }
+
+    @Test
+    void shouldFailTheBootClearlyWhenAMountFails() {
+        final Ctx ctx = new Ctx(config("osvj.mounts = [{type = rofs, source = \"/dev/vblk7\", path = \"/app\", options = \"\"}]"));
+        final IllegalStateException e = assertThrows(IllegalStateException.class, () -> new VfsSubsystem().boot(ctx));
+        assertEquals("VFS: mounting rofs /dev/vblk7 at /app failed: ENXIO (No such device or address)", e.getMessage());
+    }
+}
