@@ -59,6 +59,36 @@ public final class Syscalls {
     }
 
     /**
+     * File calls: the VFS (open, read, write, stat, mkdir, rename, getdents, pipe...; {@code -errno}
+     * results, constants in {@code dev.osvj.vfs.Posix}).
+     *
+     * @throws ErrnoException ENOSYS when this kernel has no VFS.
+     */
+    public dev.osvj.vfs.Vfs files() throws ErrnoException {
+        return subsystem(dev.osvj.vfs.Vfs.class);
+    }
+
+    /**
+     * Memory calls: the one address space (mmap, munmap, mprotect, madvise, msync, mincore, and
+     * get/put at virtual addresses; constants in {@code dev.osvj.mmu.Mman}).
+     *
+     * @throws ErrnoException ENOSYS when this kernel has no MMU.
+     */
+    public dev.osvj.mmu.vm.AddressSpace memory() throws ErrnoException {
+        return subsystem(dev.osvj.mmu.vm.AddressSpace.class);
+    }
+
+    /**
+     * The kernel's malloc, shared by kernel and application (malloc, calloc, realloc, free,
+     * posix_memalign).
+     *
+     * @throws ErrnoException ENOSYS when this kernel has no MMU.
+     */
+    public dev.osvj.mmu.malloc.Malloc malloc() throws ErrnoException {
+        return subsystem(dev.osvj.mmu.malloc.Malloc.class);
+    }
+
+    /**
      * A subsystem's published API (the VFS's file calls, the scheduler's thread calls...).
      *
      * @throws ErrnoException ENOSYS when this kernel instance has no such subsystem.

@@ -85,4 +85,19 @@ class SyscallsTest {
         assertEquals(Errno.ENOSYS, e.errno());
         assertEquals("Runnable: ENOSYS (Function not implemented)", e.getMessage());
     }
+
+    @Test
+    void shouldReachTheVfsAndTheMmuAsPlainMethodCalls() throws Exception {
+        final Syscalls sys = Syscalls.of(kernel);
+        final dev.osvj.vfs.Vfs vfs = sys.files();
+        final int fd = vfs.open("/tmp/syscall", dev.osvj.vfs.Posix.O_CREAT | dev.osvj.vfs.Posix.O_RDWR, 0644);
+        assertTrue(fd >= 0, "fd " + fd);
+        assertEquals(5, vfs.write(fd, "hello".getBytes(), 0, 5));
+        assertEquals(0, vfs.close(fd));
+        assertEquals(Errno.EBADF, Errno.fromResult(vfs.close(fd)));
+        assertEquals(Errno.ENOENT, Errno.fromResult(vfs.open("/nope/x", dev.osvj.vfs.Posix.O_RDONLY)));
+        final long p = sys.malloc().malloc(100);
+        assertTrue(p != 0);
+        sys.malloc().free(p);
+    }
 }
