@@ -64,7 +64,9 @@ public final class PhysicalMemory implements AutoCloseable {
      */
     public static PhysicalMemory allocate(final long size) {
         checkSize(size);
-        final BytesStore<?, Void> store = BytesStore.nativeStoreWithFixedCapacity(size);
+        // Lazy: no zero-fill. Touching every page at boot cost ~2 us per 4 KiB (8.5 s for 4G); frames are
+        // zeroed when handed out, so the kernel never relies on fresh memory being zero.
+        final BytesStore<?, Void> store = BytesStore.lazyNativeBytesStoreWithFixedCapacity(size);
         final Arena arena = Arena.ofShared();
         final MemorySegment segment = MemorySegment.ofAddress(store.addressForWrite(0))
             .reinterpret(size, arena, ignored -> store.releaseLast());
