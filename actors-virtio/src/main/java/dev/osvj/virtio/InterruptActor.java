@@ -1,0 +1,54 @@
+package dev.osvj.virtio;
+
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A driver's interrupt handler: the actor that receives the device's used buffer notifications (one
+ * message per queue, coalesced by the {@link InterruptLine}) and runs the driver's completion
+ * processing ({@link VirtioDriver#onInterrupt}) on a vCPU. The driver turns further interrupts off
+ * while it polls the queue and back on (with a re-check) when the queue is empty, so the device does
+ * not interrupt a driver that is already polling.
+ *
+ * <p>A driver exception is a kernel bug: it crashes the actor and the virtio supervisor restarts it.
+ */
+public final class InterruptActor extends AbstractBehavior<InterruptActor.Command> {
+    /** Messages of the interrupt actor. */
+    public sealed interface Command permits Interrupt {
+    }
+
+    /** A used buffer notification for {@code queue} ({@code -1}: config change). */
+    public record Interrupt(int queue, InterruptLine line) implements Command {
+    }
+
+    private final VirtioDriver driver;
+    private final AtomicLong handled;
+
+    private InterruptActor(final ActorContext<Command> context, final VirtioDriver driver, final AtomicLong handled) {
+        super(context);
+        this.driver = driver;
+        this.handled = handled;
+    }
+
+    /** @param handled counts interrupts handled (for lsdev), shared across restarts. */
+    public static Behavior<Command> create(final VirtioDriver driver, final AtomicLong handled) {
+        return Behaviors.setup(ctx -> new InterruptActor(ctx, driver, handled));
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder().onMessage(Interrupt.class, this::onInterrupt).build();
+    }
+
+    private Behavior<Command> onInterrupt(final Interrupt interrupt) {
+        interrupt.line().taken(interrupt.queue());
+        handled.incrementAndGet();
+        driver.onInterrupt(interrupt.queue());
+        return this;
+    }
+}

@@ -1,0 +1,223 @@
+package dev.osvj.virtio.net;
+
+import dev.osvj.virtio.DeviceType;
+import dev.osvj.virtio.VirtioDevice;
+import dev.osvj.virtio.VirtioFeatures;
+import dev.osvj.virtio.ring.DescriptorChain;
+import dev.osvj.virtio.ring.VirtqueueDevice;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The virtio-net device (backend side): moves frames between the guest's queues and a
+ * {@link FrameTransport}. Offers MAC, STATUS (link up), MTU and MRG_RXBUF.
+ *
+ * <p>Transmit (queue 1): each chain is a 12-byte header and a frame; a chain whose header and frame
+ * lie in one buffer is sent as a view into guest memory (zero copy), others are gathered into a
+ * scratch buffer first. Receive (queue 0): each frame from the transport is written into the next
+ * receive chain after a header; with MRG_RXBUF a frame larger than one buffer takes several (the
+ * header's {@code num_buffers}). When the guest has posted no buffer the frame is dropped and
+ * counted, as a NIC drops on an empty ring; chains taken for a frame that then did not fit are
+ * returned with length 0.
+ */
+public final class VirtioNetDevice extends VirtioDevice {
+    static final int BATCH = 64;
+    /** Largest frame the device gathers or receives (64 KiB covers any MTU up to 65535 + header). */
+    static final int MAX_FRAME = 65_536;
+
+    private final FrameTransport transport;
+    private final MemorySegment scratch = Arena.ofAuto().allocate(MAX_FRAME + VirtioNet.HEADER_LENGTH, 64);
+    private final AtomicLong txFrames = new AtomicLong();
+    private final AtomicLong txDropped = new AtomicLong();
+    private final AtomicLong rxFrames = new AtomicLong();
+    private final AtomicLong rxNoBuffer = new AtomicLong();
+    private final FrameSink rxSink = this::receive;
+    private DescriptorChain txChain;
+    private DescriptorChain rxChain;
+    private VirtqueueDevice rxq;
+
+    public VirtioNetDevice(final MemorySegment guest, final FrameTransport transport, final byte[] mac, final int mtu,
+        final int queueSize) {
+        super(DeviceType.NET, guest,
+            VirtioFeatures.bit(VirtioNet.F_MAC) | VirtioFeatures.bit(VirtioNet.F_STATUS)
+                | VirtioFeatures.bit(VirtioNet.F_MTU) | VirtioFeatures.bit(VirtioNet.F_MRG_RXBUF),
+            2, queueSize, VirtioNet.CONFIG_SIZE);
+        this.transport = transport;
+        for (int i = 0; i < 6; i++) {
+            config.set(ValueLayout.JAVA_BYTE, VirtioNet.CONFIG_MAC + i, mac[i]);
+        }
+        putConfig16(VirtioNet.CONFIG_STATUS, VirtioNet.S_LINK_UP);
+        putConfig16(VirtioNet.CONFIG_MAX_VIRTQUEUE_PAIRS, 1);
+        putConfig16(VirtioNet.CONFIG_MTU, mtu);
+    }
+
+    public FrameTransport frameTransport() {
+        return transport;
+    }
+
+    /** Change the link state (STATUS) and tell the driver with a config-change interrupt. */
+    public void linkUp(final boolean up) {
+        putConfig16(VirtioNet.CONFIG_STATUS, up ? VirtioNet.S_LINK_UP : 0);
+        configChanged();
+    }
+
+    @Override
+    protected void activate() {
+        txChain = queue(VirtioNet.TX_QUEUE) == null ? null : queue(VirtioNet.TX_QUEUE).newChain();
+        rxChain = queue(VirtioNet.RX_QUEUE) == null ? null : queue(VirtioNet.RX_QUEUE).newChain();
+    }
+
+    @Override
+    protected int doWork() {
+        int work = 0;
+        final VirtqueueDevice txq = queue(VirtioNet.TX_QUEUE);
+        if (txq != null) {
+            for (int i = 0; i < BATCH; i++) {
+                final int head = txq.pop(txChain);
+                if (head == VirtqueueDevice.NONE) {
+                    break;
+                }
+                work++;
+                if (head >= 0) {
+                    transmit(txChain);
+                    txq.pushUsed(head, 0);
+                }
+            }
+            txq.publishUsed();
+        }
+        rxq = queue(VirtioNet.RX_QUEUE);
+        if (rxq != null) {
+            // Take frames off the wire only while the guest has buffers for them (as QEMU's
+            // can_receive): without room they wait on the wire instead of being dropped, and the
+            // driver's refill kick (or the re-check before idling) resumes the receive.
+            final int room = rxq.availableChains();
+            rxStarved = room == 0;
+            if (room > 0) {
+                work += transport.poll(rxSink, Math.min(BATCH, room));
+                rxq.publishUsed();
+            }
+        }
+        return work;
+    }
+
+    @Override
+    protected boolean availableIsWork(final int queue) {
+        // Posted receive buffers are work only when the last cycle had none for the wire's frames.
+        return queue != VirtioNet.RX_QUEUE || rxStarved;
+    }
+
+    /** Backend thread: the last duty cycle found no receive buffer. */
+    private boolean rxStarved;
+
+    private void transmit(final DescriptorChain c) {
+        final long frameLength = c.readableBytes() - VirtioNet.HEADER_LENGTH;
+        if (frameLength <= 0 || frameLength > MAX_FRAME) {
+            txDropped.incrementAndGet();
+            return;
+        }
+        final int rc;
+        if (c.readableCount() >= 1 && c.len(0) == c.readableBytes()) {
+            rc = transport.send(guest(), c.addr(0) + VirtioNet.HEADER_LENGTH, (int)frameLength);
+        } else if (c.readableCount() == 2 && c.len(0) == VirtioNet.HEADER_LENGTH) {
+            rc = transport.send(guest(), c.addr(1), (int)frameLength);
+        } else {
+            c.copyFromReadable(VirtioNet.HEADER_LENGTH, scratch, 0, frameLength);
+            rc = transport.send(scratch, 0, (int)frameLength);
+        }
+        if (rc == 0) {
+            txFrames.incrementAndGet();
+        } else {
+            txDropped.incrementAndGet();
+        }
+    }
+
+    /** A frame from the wire: into the guest's next receive buffer(s). */
+    private void receive(final MemorySegment buffer, final long offset, final int length) {
+        final VirtqueueDevice q = rxq;
+        final boolean merge = negotiated(VirtioNet.F_MRG_RXBUF);
+        final long needed = (long)length + VirtioNet.HEADER_LENGTH;
+        int head = q.pop(rxChain);
+        while (head == VirtqueueDevice.MALFORMED) {
+            head = q.pop(rxChain);
+        }
+        if (head < 0) {
+            rxNoBuffer.incrementAndGet();
+            return;
+        }
+        if (!merge || rxChain.writableBytes() >= needed) {
+            if (rxChain.writableBytes() < needed) {
+                q.pushUsed(head, 0);
+                rxNoBuffer.incrementAndGet();
+                return;
+            }
+            final long hdrPa = rxChain.locate(true, 0);
+            if (rxChain.len(rxChain.readableCount()) >= VirtioNet.HEADER_LENGTH) {
+                VirtioNet.putHeader(guest(), hdrPa, 1);
+            } else {
+                VirtioNet.putHeader(scratch, 0, 1);
+                rxChain.copyToWritable(0, scratch, 0, VirtioNet.HEADER_LENGTH);
+            }
+            rxChain.copyToWritable(VirtioNet.HEADER_LENGTH, buffer, offset, length);
+            q.pushUsed(head, (int)needed);
+            rxFrames.incrementAndGet();
+            return;
+        }
+        // MRG_RXBUF: spread header + frame over as many buffers as it takes (the driver posts
+        // equal buffers, so the first one's size tells how many); the header goes to the first
+        // buffer and num_buffers is written once known.
+        final long firstHeaderPa = rxChain.locate(true, 0);
+        final long per = rxChain.writableBytes();
+        final long buffersNeeded = (needed + per - 1) / per;
+        if (rxChain.len(rxChain.readableCount()) < VirtioNet.HEADER_LENGTH || q.availableChains() < buffersNeeded - 1) {
+            q.pushUsed(head, 0);
+            rxNoBuffer.incrementAndGet();
+            return;
+        }
+        long frameDone = Math.min(length, per - VirtioNet.HEADER_LENGTH);
+        rxChain.copyToWritable(VirtioNet.HEADER_LENGTH, buffer, offset, frameDone);
+        q.pushUsed(head, (int)(frameDone + VirtioNet.HEADER_LENGTH));
+        int buffers = 1;
+        while (frameDone < length) {
+            head = q.pop(rxChain);
+            if (head < 0) {
+                break; // smaller buffers than the first: the frame arrives truncated, num_buffers says so
+            }
+            final long n = Math.min(length - frameDone, rxChain.writableBytes());
+            rxChain.copyToWritable(0, buffer, offset + frameDone, n);
+            q.pushUsed(head, (int)n);
+            frameDone += n;
+            buffers++;
+        }
+        VirtioNet.putHeader(guest(), firstHeaderPa, buffers);
+        rxFrames.incrementAndGet();
+    }
+
+    @Override
+    public String featureName(final int bit) {
+        return VirtioNet.featureName(bit);
+    }
+
+    @Override
+    public String deviceCounters() {
+        return "tx=" + txFrames.get() + " tx_dropped=" + txDropped.get() + " rx=" + rxFrames.get()
+            + " rx_no_buffer=" + rxNoBuffer.get();
+    }
+
+    public long rxNoBuffer() {
+        return rxNoBuffer.get();
+    }
+
+    @Override
+    public String location() {
+        return "in-process, " + transport.describe();
+    }
+
+    @Override
+    public void close() {
+        super.close();
+        transport.close();
+    }
+}

@@ -1,0 +1,203 @@
+package dev.osvj.virtio;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.osvj.kernel.BootContext;
+import dev.osvj.kernel.KernelClock;
+import dev.osvj.kernel.Services;
+import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSpec;
+import dev.osvj.kernel.console.ConsoleCommands;
+import dev.osvj.kernel.console.Terminal;
+import dev.osvj.kernel.log.KernelLog;
+import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.mmu.phys.PageAllocator;
+import dev.osvj.mmu.phys.PhysicalMemory;
+import dev.osvj.virtio.blk.BlockDevice;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.lang.foreign.MemorySegment;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class VirtioSubsystemTest {
+    private static final ActorTestKit TESTKIT = ActorTestKit.create();
+
+    @TempDir
+    Path dir;
+
+    @AfterAll
+    static void shutdown() {
+        TESTKIT.shutdownTestKit();
+    }
+
+    /** A boot context over a test actor's context. */
+    private record Boot(ActorContext<?> actorContext, Config config, Services services, ConsoleCommands commands,
+        List<String> notes, KernelLog log) implements BootContext {
+        @Override
+        public void note(final String message) {
+            notes.add(message);
+        }
+
+        @Override
+        public String name() {
+            return "test";
+        }
+
+        @Override
+        public Tracepoints tracepoints() {
+            return new Tracepoints();
+        }
+
+        @Override
+        public KernelClock clock() {
+            return KernelClock.SYSTEM;
+        }
+
+        @Override
+        public long bootStartNanos() {
+            return 0;
+        }
+
+        @Override
+        public void powerOff(final int exitCode) {
+        }
+    }
+
+    private Boot boot(final VirtioSubsystem subsystem, final Config config, final Services services) {
+        final TestProbe<Object> probe = TESTKIT.createTestProbe();
+        final List<String> notes = new ArrayList<>();
+        final ConsoleCommands commands = new ConsoleCommands();
+        final Boot[] boot = new Boot[1];
+        TESTKIT.spawn(Behaviors.setup(ctx -> {
+            boot[0] = new Boot(ctx, config, services, commands, notes, new KernelLog("test", 64, System::nanoTime));
+            try {
+                subsystem.boot(boot[0]);
+                probe.getRef().tell("booted");
+            } catch (final Exception e) {
+                probe.getRef().tell(e);
+            }
+            return Behaviors.empty();
+        }));
+        final Object result = probe.receiveMessage(Duration.ofSeconds(60));
+        if (result instanceof Exception e) {
+            throw new AssertionError("boot failed", e);
+        }
+        return boot[0];
+    }
+
+    private static String lsdev(final Boot boot) throws Exception {
+        final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        final PrintStream out = new PrintStream(bytes, true);
+        final int rc = boot.commands().find("lsdev").run(List.of(), new Terminal() {
+            @Override
+            public PrintStream out() {
+                return out;
+            }
+
+            @Override
+            public boolean interactive() {
+                return false;
+            }
+
+            @Override
+            public String pollLine(final long timeoutMs) {
+                return null;
+            }
+        });
+        assertEquals(0, rc);
+        return bytes.toString();
+    }
+
+    @Test
+    void shouldDeclareEveryKeyOfItsReferenceConf() {
+        final ConfigSpec spec = new ConfigSpec("osvj.virtio");
+        new VirtioSubsystem().declareConfig(spec);
+        assertEquals(List.of(), spec.validate(ConfigFactory.load()));
+        assertTrue(spec.paths().contains("osvj.devices"));
+    }
+
+    @Test
+    void shouldReportBadDeviceObjectsWithTheirPaths() {
+        final ConfigSpec spec = new ConfigSpec("osvj.virtio");
+        new VirtioSubsystem().declareConfig(spec);
+        final Config bad = ConfigFactory.parseString("""
+            osvj.devices = [ {type = blk}, {type = net, backend = carrier-pigeon}, {type = disk},
+                             {type = net, address = "unix:/x", colour = red}, {type = net, address = "unix:/x", mac = "nope"} ]
+            osvj.virtio.queue-size = 100
+            """).withFallback(ConfigFactory.load()).resolve();
+        final List<String> problems = spec.validate(bad).stream().map(ConfigProblem::toString).toList();
+        assertTrue(problems.contains("osvj.devices[0].path: needed: the host image file of the block device"), problems.toString());
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("osvj.devices[1].backend: expected one of stream, dgram, tap, user")), problems.toString());
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("osvj.devices[2].type: expected one of net, blk, rng")), problems.toString());
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("osvj.devices[3].colour: unknown key")), problems.toString());
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("osvj.devices[4].mac: expected a MAC address")), problems.toString());
+        assertTrue(problems.contains("osvj.virtio.queue-size: expected a power of two 2..32768, got 100"), problems.toString());
+    }
+
+    @Test
+    void shouldBootWithNoDevicesByDefault() {
+        final VirtioSubsystem s = new VirtioSubsystem();
+        final Boot b = boot(s, ConfigFactory.load(), new Services());
+        assertTrue(b.services().require(VirtioDevices.class).all().isEmpty());
+        assertTrue(b.notes().contains("virtio: no devices"));
+        s.stop(b);
+    }
+
+    @Test
+    void shouldBootBlkNetAndRngDevicesOnTheMmuMemoryAndListThem() throws Exception {
+        final Path image = dir.resolve("disk.img");
+        final byte[] data = new byte[64 * 1024];
+        data[512] = 42;
+        Files.write(image, data);
+        final Path sock = dir.resolve("net.sock");
+        try (PhysicalMemory ram = PhysicalMemory.allocate(32L << 20);
+             ServerSocketChannel peer = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            peer.bind(UnixDomainSocketAddress.of(sock));
+            final Services services = new Services();
+            services.provide(PhysicalMemory.class, ram);
+            services.provide(PageAllocator.class, new PageAllocator(ram, 0));
+            final Config config = ConfigFactory.parseString("osvj.devices = [ {type = blk, path = \"" + image
+                + "\", read-only = true}, {type = net, address = \"unix:" + sock + "\"}, {type = rng} ]")
+                .withFallback(ConfigFactory.load()).resolve();
+            final VirtioSubsystem s = new VirtioSubsystem();
+            final Boot b = boot(s, config, services);
+            final VirtioDevices devices = services.require(VirtioDevices.class);
+            assertEquals(3, devices.all().size());
+            final BlockDevice vblk0 = devices.block("vblk0").orElseThrow();
+            final MemorySegment buf = MemorySegment.ofArray(new byte[512]);
+            assertEquals(0, vblk0.read(512, buf, 0, 512));
+            assertEquals(42, buf.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
+            assertEquals(32, devices.entropy().orElseThrow().read(MemorySegment.ofArray(new byte[32]), 0, 32));
+            assertEquals("eth0", devices.net("eth0").orElseThrow().name());
+            final String listing = lsdev(b);
+            assertTrue(listing.contains("vblk0    virtio-blk  in-process"), listing);
+            assertTrue(listing.contains("eth0     virtio-net  in-process, stream unix:"), listing);
+            assertTrue(listing.contains("rng0     virtio-rng"), listing);
+            assertTrue(listing.contains("DRIVER_OK"), listing);
+            assertTrue(listing.contains("RO"), listing);
+            assertTrue(listing.contains("MRG_RXBUF"), listing);
+            assertTrue(listing.contains("vq0 size 256"), listing);
+            assertTrue(listing.contains("EVENT_IDX"), listing);
+            assertTrue(b.notes().stream().anyMatch(n -> n.startsWith("virtio: vblk0 virtio-blk")), b.notes().toString());
+            s.stop(b);
+        }
+    }
+}

@@ -1,0 +1,133 @@
+package dev.osvj.virtio.net;
+
+import dev.osvj.kernel.Errno;
+import dev.osvj.virtio.DeviceStatus;
+import dev.osvj.virtio.InterruptActor;
+import dev.osvj.virtio.InterruptLine;
+import dev.osvj.virtio.VirtioFeatures;
+import dev.osvj.virtio.ring.QueueCounters;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.HexFormat;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class VirtioNetTest {
+    private static final ActorTestKit TESTKIT = ActorTestKit.create();
+
+    @AfterAll
+    static void shutdown() {
+        TESTKIT.shutdownTestKit();
+    }
+
+    private static byte[] frame(final int length, final int seed) {
+        final byte[] f = new byte[length];
+        for (int i = 0; i < length; i++) {
+            f[i] = (byte)(seed * 7 + i);
+        }
+        return f;
+    }
+
+    @Test
+    void shouldLayOutTheNetHeaderAsSpecBytes() {
+        final MemorySegment b = Arena.ofAuto().allocate(16);
+        b.fill((byte)0xA5);
+        VirtioNet.putHeader(b, 2, 3);
+        assertArrayEquals(HexFormat.of().parseHex("a5a5" + "00" + "00" + "0000" + "0000" + "0000" + "0000" + "0300" + "a5a5"),
+            b.toArray(ValueLayout.JAVA_BYTE));
+        assertEquals(3, VirtioNet.numBuffers(b, 2));
+        assertEquals("52:54:00:12:34:56", VirtioNet.formatMac(VirtioNet.parseMac("52:54:00:12:34:56")));
+    }
+
+    @Test
+    void shouldNegotiateMacStatusMtuAndMergeableBuffers() {
+        try (NetHarness h = new NetHarness(new QueueTransport(), 1500, 64)) {
+            assertArrayEquals(NetHarness.MAC, h.driver.mac());
+            assertEquals(1500, h.driver.mtu());
+            assertTrue(h.driver.linkUp());
+            assertTrue(h.driver.hasFeature(VirtioNet.F_MRG_RXBUF));
+            assertTrue(h.driver.hasFeature(VirtioNet.F_STATUS));
+            assertTrue(h.driver.hasFeature(VirtioFeatures.EVENT_IDX));
+            assertTrue((h.device.status() & DeviceStatus.DRIVER_OK) != 0);
+            // config space bytes: mac, status LINK_UP, one queue pair, mtu 1500 (0x05dc)
+            final byte[] cfg = new byte[VirtioNet.CONFIG_SIZE];
+            for (int i = 0; i < cfg.length; i++) {
+                cfg[i] = (byte)h.device.readConfig(i, 1);
+            }
+            assertArrayEquals(HexFormat.of().parseHex("525400123456" + "0100" + "0100" + "dc05"), cfg);
+        }
+    }
+
+    @Test
+    void shouldDeliverFramesAsGuestMemoryViewsAndRefillReceiveBuffersInBatches() throws Exception {
+        final QueueTransport wire = new QueueTransport();
+        try (NetHarness h = new NetHarness(wire, 1500, 32)) {
+            final ActorRef<InterruptActor.Command> actor = TESTKIT.spawn(InterruptActor.create(h.driver, new AtomicLong()));
+            h.driver.interruptLine(new InterruptLine(actor, 2));
+            final int frames = 1000; // many times the 32 receive buffers: refill must keep up
+            for (int i = 0; i < frames; i++) {
+                wire.inbound.add(frame(60 + i % 1455, i));
+                if (i % 20 == 19) {
+                    // let the receive side catch up now and then, as a real wire's pace would
+                    for (int k = 0; k < 20; k++) {
+                        final byte[] got = h.received.poll(30, TimeUnit.SECONDS);
+                        assertNotNull(got, "frame " + (i - 19 + k) + " not received");
+                        assertArrayEquals(frame(60 + (i - 19 + k) % 1455, i - 19 + k), got);
+                    }
+                }
+            }
+            assertTrue(h.allViewsInGuestMemory, "frames are zero-copy views into guest memory");
+            assertEquals(0, h.device.rxNoBuffer());
+            final QueueCounters rx = h.driver.queues().get(0).counters();
+            // Refilled in batches: far fewer publishes than buffers posted.
+            assertTrue(rx.get(QueueCounters.CHAINS) >= frames);
+            assertTrue(rx.get(QueueCounters.NOTIFICATIONS) + rx.get(QueueCounters.SUPPRESSED) <= frames / 8,
+                "publishes " + rx);
+        }
+    }
+
+    @Test
+    void shouldTransmitByCopyAndByClaim() throws Exception {
+        final QueueTransport wire = new QueueTransport();
+        try (NetHarness h = new NetHarness(wire, 1500, 16)) {
+            for (int i = 0; i < 200; i++) {
+                final byte[] f = frame(64 + i, i);
+                int rc;
+                while ((rc = h.send(f)) == FrameTransport.BACK_PRESSURED) {
+                    Thread.onSpinWait(); // 16 transmit buffers: wait for the device to take some
+                }
+                assertEquals(0, rc);
+                assertArrayEquals(f, wire.outbound.poll(30, TimeUnit.SECONDS));
+            }
+            final int claim = h.driver.tryClaim(100);
+            assertTrue(claim >= 0);
+            MemorySegment.copy(frame(100, 9), 0, h.driver.guestMemory(), ValueLayout.JAVA_BYTE, h.driver.claimedOffset(claim), 100);
+            h.driver.commit(claim, 100);
+            assertArrayEquals(frame(100, 9), wire.outbound.poll(30, TimeUnit.SECONDS));
+            assertEquals(-Errno.EMSGSIZE.number(), h.driver.tryClaim(1515));
+        }
+    }
+
+    @Test
+    void shouldMergeAJumboFrameAcrossReceiveBuffers() throws Exception {
+        final QueueTransport wire = new QueueTransport();
+        try (NetHarness h = new NetHarness(wire, 9000, 32)) {
+            final byte[] jumbo = frame(9014, 5);
+            wire.inbound.add(jumbo);
+            wire.inbound.add(frame(64, 6));
+            assertArrayEquals(jumbo, h.received.poll(30, TimeUnit.SECONDS));
+            assertArrayEquals(frame(64, 6), h.received.poll(30, TimeUnit.SECONDS));
+        }
+    }
+}
