@@ -1,0 +1,148 @@
+package dev.osvj.net;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigList;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigValue;
+import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSpec;
+import dev.osvj.net.stack.StackSettings;
+import dev.osvj.net.tcp.TcpConfig;
+import dev.osvj.net.wire.Addresses;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Pattern;
+
+/**
+ * The {@code osvj.net.*} configuration: its declaration ({@link #declare}, the same keys actors-net's
+ * reference.conf documents) and its parsed form. {@code osvj.net.pcap} belongs to the kernel core and
+ * is not declared here.
+ */
+public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces, Duration tick) {
+    /** One {@code osvj.net.interfaces} entry after defaults are applied. */
+    public record InterfaceConfig(String name, String backend, int address, int netmask, int gateway, boolean dhcp,
+        int mtu, Config entry) {
+    }
+
+    static final Pattern IPV4 = Pattern.compile("^$|^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$");
+    static final Pattern NAME = Pattern.compile("^[a-z][a-z0-9]{0,14}$");
+    static final Pattern MAC = Pattern.compile("^$|^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$");
+
+    /** Defaults of an interface entry (every key but name and backend may be left out). */
+    static final Config ENTRY_DEFAULTS = ConfigFactory.parseString(
+        "address = \"\", netmask = \"255.255.255.0\", gateway = \"\", dhcp = false, mtu = 1500, mac = \"\"");
+
+    static ConfigSpec elementSpec() {
+        final ConfigSpec e = new ConfigSpec("");
+        e.string("name", NAME, "an interface name such as eth0 (lowercase letters and digits, at most 15)");
+        e.oneOf("backend", "loopback", "virtio");
+        e.string("address", IPV4, "an IPv4 address such as 10.0.2.15, or \"\"");
+        e.string("netmask", IPV4, "an IPv4 netmask such as 255.255.255.0");
+        e.string("gateway", IPV4, "an IPv4 address such as 10.0.2.2, or \"\"");
+        e.bool("dhcp");
+        e.integer("mtu", 68, 65536);
+        e.string("mac", MAC, "a MAC address such as 52:54:00:12:34:56, or \"\"");
+        return e;
+    }
+
+    public static void declare(final ConfigSpec spec) {
+        final ConfigSpec element = elementSpec();
+        spec.rule("osvj.net.interfaces", (c, p, shown, out) -> {
+            final ConfigValue v = c.getValue(p);
+            if (!(v instanceof ConfigList list)) {
+                out.add(new ConfigProblem(shown, "expected a list of objects, got " + ConfigSpec.show(v)));
+                return;
+            }
+            final List<String> names = new ArrayList<>();
+            for (int i = 0; i < list.size(); i++) {
+                if (!(list.get(i) instanceof ConfigObject obj)) {
+                    out.add(new ConfigProblem(shown + "[" + i + "]", "expected an object, got " + ConfigSpec.show(list.get(i))));
+                    continue;
+                }
+                final Config entry = obj.toConfig().withFallback(ENTRY_DEFAULTS);
+                final List<ConfigProblem> problems = element.validate(entry);
+                for (final ConfigProblem pr : problems) {
+                    out.add(new ConfigProblem(shown + "[" + i + "]." + pr.path(), pr.message()));
+                }
+                if (problems.isEmpty()) {
+                    final String name = entry.getString("name");
+                    if (names.contains(name)) {
+                        out.add(new ConfigProblem(shown + "[" + i + "].name", "interface " + name + " is listed twice"));
+                    }
+                    names.add(name);
+                    if (entry.getBoolean("dhcp") && !entry.getString("address").isEmpty()) {
+                        out.add(new ConfigProblem(shown + "[" + i + "]", "dhcp = true and a static address exclude each other"));
+                    }
+                    if (!entry.getString("netmask").isEmpty()
+                        && Addresses.prefixLength(Addresses.parseIpv4(entry.getString("netmask"))) < 0) {
+                        out.add(new ConfigProblem(shown + "[" + i + "].netmask", "expected a contiguous netmask, got \""
+                            + entry.getString("netmask") + "\""));
+                    }
+                }
+            }
+        });
+        spec.oneOf("osvj.net.receive-path", "netchannel", "layered");
+        spec.duration("osvj.net.tick", Duration.ofMillis(1), Duration.ofSeconds(1));
+        spec.duration("osvj.net.arp.timeout", Duration.ofSeconds(1), Duration.ofHours(24));
+        spec.integer("osvj.net.ip.ttl", 1, 255);
+        spec.integer("osvj.net.ip.reassembly.datagrams", 1, 1024);
+        spec.bytes("osvj.net.ip.reassembly.memory", 65536, 256L << 20);
+        spec.duration("osvj.net.ip.reassembly.timeout", Duration.ofSeconds(1), Duration.ofMinutes(5));
+        spec.integer("osvj.net.icmp.error-rate", 0, 1_000_000);
+        spec.bytes("osvj.net.udp.receive-buffer", 65536, 64L << 20);
+        spec.bytes("osvj.net.tcp.send-buffer", 4096, 64L << 20);
+        spec.bytes("osvj.net.tcp.receive-buffer", 4096, 64L << 20);
+        spec.duration("osvj.net.tcp.initial-rto", Duration.ofMillis(10), Duration.ofSeconds(60));
+        spec.duration("osvj.net.tcp.min-rto", Duration.ofMillis(1), Duration.ofSeconds(60));
+        spec.duration("osvj.net.tcp.max-rto", Duration.ofSeconds(1), Duration.ofMinutes(10));
+        spec.integer("osvj.net.tcp.max-retries", 1, 100);
+        spec.integer("osvj.net.tcp.syn-retries", 1, 100);
+        spec.duration("osvj.net.tcp.delayed-ack", Duration.ZERO, Duration.ofMillis(500));
+        spec.duration("osvj.net.tcp.time-wait", Duration.ZERO, Duration.ofMinutes(10));
+        spec.duration("osvj.net.tcp.fin-wait-2", Duration.ofSeconds(1), Duration.ofHours(1));
+        spec.duration("osvj.net.tcp.keepalive.idle", Duration.ofSeconds(1), Duration.ofDays(1));
+        spec.duration("osvj.net.tcp.keepalive.interval", Duration.ofSeconds(1), Duration.ofHours(1));
+        spec.integer("osvj.net.tcp.keepalive.count", 1, 100);
+        spec.bool("osvj.net.tcp.sack");
+        spec.bool("osvj.net.tcp.timestamps");
+        spec.integer("osvj.net.tcp.syn-backlog", 1, 1 << 20);
+        spec.bool("osvj.net.tcp.syn-cookies");
+        spec.integer("osvj.net.tcp.challenge-ack-limit", 1, 1_000_000);
+    }
+
+    private static long ns(final Config c, final String path) {
+        return c.getDuration(path).toNanos();
+    }
+
+    /** Parse a validated configuration. */
+    public static NetConfig from(final Config c) {
+        final TcpConfig tcp = new TcpConfig(
+            (int)c.getBytes("osvj.net.tcp.send-buffer").longValue(),
+            (int)c.getBytes("osvj.net.tcp.receive-buffer").longValue(),
+            ns(c, "osvj.net.tcp.initial-rto"), ns(c, "osvj.net.tcp.min-rto"), ns(c, "osvj.net.tcp.max-rto"),
+            c.getInt("osvj.net.tcp.max-retries"), c.getInt("osvj.net.tcp.syn-retries"),
+            ns(c, "osvj.net.tcp.delayed-ack"), ns(c, "osvj.net.tcp.time-wait"), ns(c, "osvj.net.tcp.fin-wait-2"),
+            ns(c, "osvj.net.tcp.keepalive.idle"), ns(c, "osvj.net.tcp.keepalive.interval"),
+            c.getInt("osvj.net.tcp.keepalive.count"), c.getBoolean("osvj.net.tcp.sack"),
+            c.getBoolean("osvj.net.tcp.timestamps"), c.getInt("osvj.net.tcp.syn-backlog"),
+            c.getBoolean("osvj.net.tcp.syn-cookies"), c.getInt("osvj.net.tcp.challenge-ack-limit"));
+        final StackSettings s = new StackSettings(tcp, "netchannel".equals(c.getString("osvj.net.receive-path")),
+            ns(c, "osvj.net.arp.timeout"), c.getInt("osvj.net.ip.reassembly.datagrams"),
+            c.getBytes("osvj.net.ip.reassembly.memory"), ns(c, "osvj.net.ip.reassembly.timeout"),
+            (int)c.getBytes("osvj.net.udp.receive-buffer").longValue(), c.getInt("osvj.net.ip.ttl"),
+            c.getInt("osvj.net.icmp.error-rate"), 4096);
+        final List<InterfaceConfig> ifs = new ArrayList<>();
+        for (final ConfigObject o : c.getObjectList("osvj.net.interfaces")) {
+            final Config e = o.toConfig().withFallback(ENTRY_DEFAULTS);
+            final String addr = e.getString("address");
+            final String gw = e.getString("gateway");
+            ifs.add(new InterfaceConfig(e.getString("name"), e.getString("backend"),
+                addr.isEmpty() ? 0 : Addresses.parseIpv4(addr), Addresses.parseIpv4(e.getString("netmask")),
+                gw.isEmpty() ? 0 : Addresses.parseIpv4(gw), e.getBoolean("dhcp"), e.getInt("mtu"), e));
+        }
+        return new NetConfig(s, List.copyOf(ifs), c.getDuration("osvj.net.tick"));
+    }
+}

@@ -1,0 +1,84 @@
+package dev.osvj.net;
+
+import dev.osvj.kernel.BootContext;
+import dev.osvj.kernel.KernelContext;
+import dev.osvj.kernel.Subsystem;
+import dev.osvj.kernel.config.ConfigSpec;
+import dev.osvj.kernel.console.ConsoleCommand;
+import dev.osvj.kernel.pcap.PcapWriter;
+import dev.osvj.net.dev.LoopbackDevice;
+import dev.osvj.net.dev.NetDevice;
+import dev.osvj.net.dev.NetDeviceProvider;
+import dev.osvj.net.kernel.NetActors;
+import dev.osvj.net.kernel.NetCommands;
+import dev.osvj.net.stack.NetInterface;
+import dev.osvj.net.stack.NetStack;
+import dev.osvj.net.stack.Sockets;
+import dev.osvj.net.wire.Addresses;
+
+/**
+ * The network subsystem ("Network initialized"): builds the stack from {@code osvj.net.*}, opens the
+ * interfaces (loopback here; other backends through a {@link NetDeviceProvider} service), spawns the
+ * actors that drive the stack (interface interrupt actors, the timer tick, the layered receive stage,
+ * the net-channel actors' supervisor), records frames into the kernel's pcap when one is set,
+ * publishes {@link Sockets} (the socket API the kernel API calls directly) and {@link NetStack}, and
+ * registers {@code ifconfig}, {@code route}, {@code arp} and {@code netstat}.
+ */
+public final class NetSubsystem implements Subsystem {
+    @Override
+    public String name() {
+        return "net";
+    }
+
+    @Override
+    public int order() {
+        return Order.NET;
+    }
+
+    @Override
+    public String phase() {
+        return "Network initialized";
+    }
+
+    @Override
+    public void declareConfig(final ConfigSpec spec) {
+        NetConfig.declare(spec);
+    }
+
+    @Override
+    public void boot(final BootContext context) {
+        final NetConfig config = NetConfig.from(context.config());
+        final NetStack stack = new NetStack(config.settings(), context.clock()::monotonicNanos);
+        context.services().find(PcapWriter.class).ifPresent(w -> stack.setPcap(w, context.clock()::realtimeNanos));
+        for (final NetConfig.InterfaceConfig i : config.interfaces()) {
+            final boolean loopback = "loopback".equals(i.backend());
+            final NetDevice device;
+            if (loopback) {
+                device = new LoopbackDevice(i.mtu());
+            } else {
+                final NetDeviceProvider provider = context.services().find(NetDeviceProvider.class)
+                    .orElseThrow(() -> new IllegalStateException("interface " + i.name() + ": no device provider for"
+                        + " backend " + i.backend() + " (the virtio-net driver is not part of this kernel)"));
+                device = provider.open(i.name(), i.backend(), i.entry());
+            }
+            final NetInterface ifc = stack.addInterface(device, loopback, i.address(), i.netmask(), i.gateway());
+            context.note(ifc.name() + ": " + (ifc.address() == 0 ? "no address" + (i.dhcp() ? " (dhcp)" : "")
+                : Addresses.ipv4(ifc.address()) + "/" + Addresses.prefixLength(ifc.netmask())) + ", mtu " + ifc.mtu());
+            if (i.dhcp()) {
+                context.log().append("WARN", "net", ifc.name() + ": dhcp is not implemented yet; no address");
+            }
+        }
+        NetActors.start(context.actorContext(), stack, config.tick());
+        context.services().provide(NetStack.class, stack);
+        context.services().provide(Sockets.class, stack.sockets());
+        for (final ConsoleCommand c : NetCommands.all(stack)) {
+            context.commands().register(c);
+        }
+        context.note("receive path: " + (config.settings().netChannels() ? "net channels" : "layered"));
+    }
+
+    @Override
+    public void stop(final KernelContext context) {
+        // the actors stop with the supervisor; sockets die with the instance
+    }
+}

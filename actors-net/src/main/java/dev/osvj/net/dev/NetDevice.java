@@ -1,0 +1,48 @@
+package dev.osvj.net.dev;
+
+import org.agrona.DirectBuffer;
+
+/**
+ * A network interface card as the stack sees it: Ethernet frames out through {@link #transmit}, frames
+ * in through {@link #poll}, and an "interrupt" ({@link #setRxNotifier}) when frames wait. This is the
+ * port the virtio-net driver is adapted to (its used-ring interrupt is the notifier, draining the used
+ * ring is {@code poll}).
+ *
+ * <p>Threads: {@code transmit} is called by any thread (application threads sending, the receive path
+ * answering); {@code poll} by one receive context at a time (the device's interrupt actor or thread).
+ * The notifier runs on the transmitting or device thread and must only schedule work (send a message,
+ * unpark), never process frames itself.
+ */
+public interface NetDevice {
+    /** Interface name ({@code lo}, {@code eth0}). */
+    String name();
+
+    /** MAC address in the low 48 bits (0 for loopback). */
+    long mac();
+
+    /** Largest IP packet the link carries (the Ethernet payload), in bytes. */
+    int mtu();
+
+    /**
+     * Send one frame; the device copies it before returning.
+     *
+     * @return true when the frame was queued, false when the device dropped it (queue full, down).
+     */
+    boolean transmit(DirectBuffer buffer, int offset, int length);
+
+    /**
+     * Deliver up to {@code budget} received frames to {@code handler}, in order.
+     *
+     * @return the number delivered; less than {@code budget} means the receive queue is now empty.
+     */
+    int poll(FrameHandler handler, int budget);
+
+    /**
+     * Register the receive "interrupt": run once when frames become available after the receive queue
+     * was drained by {@link #poll} (not once per frame).
+     */
+    void setRxNotifier(Runnable notifier);
+
+    /** Frames dropped by the device itself (queue overflow, impairments). */
+    long droppedFrames();
+}

@@ -1,0 +1,97 @@
+package dev.osvj.net.stack;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * Stack-wide counters, Aeron-style: health as numbers, not log lines. Drops are counted by reason;
+ * nothing malformed is ever thrown through the stack. Increments are atomic (any thread); reads are
+ * for the console, {@code /proc/net} and the REST API.
+ */
+public final class NetCounters {
+    /** Every counter, with the name {@code netstat -s} shows. */
+    public enum Counter {
+        RX_FRAMES("frames received"),
+        TX_FRAMES("frames sent"),
+        DROP_SHORT_FRAME("dropped: frame too short"),
+        DROP_OTHER_HOST("dropped: frame for another MAC"),
+        DROP_ETHERTYPE("dropped: unsupported ethertype"),
+        ARP_IN("arp packets received"),
+        DROP_ARP_MALFORMED("dropped: malformed arp"),
+        ARP_REQUESTS_SENT("arp requests sent"),
+        ARP_REPLIES_SENT("arp replies sent"),
+        DROP_ARP_UNRESOLVED("dropped: neighbour unresolved"),
+        IP_IN("ip packets received"),
+        DROP_IP_MALFORMED("dropped: malformed ip header"),
+        DROP_IP_CHECKSUM("dropped: bad ip checksum"),
+        DROP_IP_NOT_FOR_US("dropped: ip packet for another host"),
+        DROP_IP_PROTOCOL("dropped: unknown ip protocol"),
+        IP_FRAGMENTS_IN("ip fragments received"),
+        IP_REASSEMBLED("ip datagrams reassembled"),
+        DROP_IP_REASSEMBLY("dropped: fragment (malformed, evicted or out of memory)"),
+        IP_FRAGMENTS_OUT("ip fragments sent"),
+        DROP_NO_ROUTE("dropped: no route to host"),
+        DROP_DEVICE("dropped: device queue full"),
+        ICMP_IN("icmp messages received"),
+        DROP_ICMP_MALFORMED("dropped: malformed icmp"),
+        ICMP_ECHO_REPLIES("icmp echo replies sent"),
+        ICMP_UNREACH_SENT("icmp port unreachable sent"),
+        UDP_IN("udp datagrams received"),
+        DROP_UDP_MALFORMED("dropped: malformed udp"),
+        DROP_UDP_CHECKSUM("dropped: bad udp checksum"),
+        DROP_UDP_NO_PORT("dropped: udp to a closed port"),
+        DROP_UDP_QUEUE_FULL("dropped: udp receive queue full"),
+        UDP_OUT("udp datagrams sent"),
+        TCP_IN("tcp segments received"),
+        TCP_OUT("tcp segments sent"),
+        DROP_TCP_MALFORMED("dropped: malformed tcp header"),
+        DROP_TCP_CHECKSUM("dropped: bad tcp checksum"),
+        DROP_TCP_OPTIONS("dropped: malformed tcp options"),
+        TCP_RESETS_SENT("tcp resets sent for closed ports"),
+        TCP_ACTIVE_OPENS("tcp active opens"),
+        TCP_PASSIVE_OPENS("tcp passive opens"),
+        TCP_SYN_COOKIES_SENT("tcp syn cookies sent"),
+        TCP_SYN_COOKIES_VALID("tcp syn cookies accepted"),
+        TCP_SYN_COOKIES_INVALID("tcp syn cookies rejected"),
+        DROP_TCP_LISTEN_OVERFLOW("dropped: syn to a full listen queue"),
+        TCP_CHANNEL_PACKETS("tcp segments through net channels"),
+        TCP_CHANNEL_FULL("tcp segments to the general path: channel full"),
+        TCP_CHANNEL_WAKEUPS("net channel consumer wakeups"),
+        TCP_LAYERED_PACKETS("frames through the layered receive stage"),
+        DROP_RECEIVE_STAGE_FULL("dropped: layered receive stage full");
+
+        private final String description;
+
+        Counter(final String description) {
+            this.description = description;
+        }
+
+        public String description() {
+            return description;
+        }
+    }
+
+    private final AtomicLongArray values = new AtomicLongArray(Counter.values().length);
+
+    public void increment(final Counter c) {
+        values.incrementAndGet(c.ordinal());
+    }
+
+    public void add(final Counter c, final long n) {
+        values.addAndGet(c.ordinal(), n);
+    }
+
+    public long get(final Counter c) {
+        return values.get(c.ordinal());
+    }
+
+    /** All counters by name, in declaration order. */
+    public Map<String, Long> snapshot() {
+        final Map<String, Long> m = new LinkedHashMap<>();
+        for (final Counter c : Counter.values()) {
+            m.put(c.name().toLowerCase(java.util.Locale.ROOT), get(c));
+        }
+        return m;
+    }
+}

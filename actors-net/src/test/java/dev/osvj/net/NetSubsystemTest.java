@@ -1,0 +1,251 @@
+package dev.osvj.net;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.osvj.kernel.BootContext;
+import dev.osvj.kernel.KernelClock;
+import dev.osvj.kernel.Services;
+import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSpec;
+import dev.osvj.kernel.console.ConsoleCommands;
+import dev.osvj.kernel.console.Terminal;
+import dev.osvj.kernel.log.KernelLog;
+import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.net.stack.NetStack;
+import dev.osvj.net.stack.Sockets;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The subsystem: its configuration keys validate against the declared spec, it boots on a supervisor
+ * actor, publishes the socket API, registers its console commands, and its actors drive real traffic
+ * (loopback TCP in both receive modes).
+ */
+@Timeout(value = 60, unit = TimeUnit.SECONDS)
+class NetSubsystemTest {
+    private static final ActorTestKit KIT = ActorTestKit.create();
+
+    @AfterAll
+    static void shutdown() {
+        KIT.shutdownTestKit();
+    }
+
+    /** The reference configuration plus the kernel core's osvj.net.pcap (system's reference.conf). */
+    private static Config withCore() {
+        return ConfigFactory.parseString("osvj.net.pcap = \"\"").withFallback(ConfigFactory.load());
+    }
+
+    private static ConfigSpec spec() {
+        final ConfigSpec spec = new ConfigSpec("osvj.net");
+        new NetSubsystem().declareConfig(spec);
+        spec.string("osvj.net.pcap"); // declared by the kernel core
+        return spec;
+    }
+
+    @Test
+    void shouldDeclareEveryKeyOfReferenceConf() {
+        final List<ConfigProblem> problems = spec().validate(withCore());
+        assertEquals(List.of(), problems);
+        final NetConfig c = NetConfig.from(ConfigFactory.load());
+        assertEquals(1, c.interfaces().size());
+        assertEquals("lo", c.interfaces().get(0).name());
+        assertTrue(c.settings().netChannels());
+        assertEquals(32 * 1024, c.settings().tcp().sendBuffer());
+    }
+
+    @Test
+    void shouldReportBadInterfaceEntriesAndUnknownKeys() {
+        final Config bad = ConfigFactory.parseString("""
+            osvj.net.interfaces = [
+              { name = "eth0", backend = "virtio", dhcp = true, address = "10.0.0.1" },
+              { name = "Eth 1", backend = "carrier-pigeon", netmask = "255.0.255.0", speed = 10 },
+              { name = "eth0", backend = "virtio", address = "300.1.1.1" }
+            ]
+            osvj.net.tcp.delayed-ak = 10ms
+            """).withFallback(withCore());
+        final List<String> shown = new ArrayList<>();
+        for (final ConfigProblem p : spec().validate(bad)) {
+            shown.add(p.toString());
+        }
+        final String all = String.join("\n", shown);
+        assertTrue(all.contains("osvj.net.interfaces[0]: dhcp = true and a static address exclude each other"), all);
+        assertTrue(all.contains("osvj.net.interfaces[1].name"), all);
+        assertTrue(all.contains("osvj.net.interfaces[1].backend: expected one of loopback, virtio"), all);
+        assertTrue(all.contains("osvj.net.interfaces[1].speed: unknown key"), all);
+        assertTrue(all.contains("osvj.net.interfaces[2].address"), all);
+        assertTrue(all.contains("osvj.net.tcp.delayed-ak: unknown key; did you mean osvj.net.tcp.delayed-ack?"), all);
+    }
+
+    private record Booted(Services services, ConsoleCommands commands) {
+    }
+
+    private static Booted boot(final Config config) throws Exception {
+        final Services services = new Services();
+        final ConsoleCommands commands = new ConsoleCommands();
+        final KernelLog log = new KernelLog("nettest", 64, System::nanoTime);
+        final CompletableFuture<Void> done = new CompletableFuture<>();
+        KIT.spawn(Behaviors.setup(ctx -> {
+            try {
+                new NetSubsystem().boot(context(ctx, config, services, commands, log));
+                done.complete(null);
+            } catch (final Exception e) {
+                done.completeExceptionally(e);
+            }
+            return Behaviors.empty();
+        }));
+        done.get(30, TimeUnit.SECONDS);
+        return new Booted(services, commands);
+    }
+
+    @Test
+    void shouldBootPublishSocketsAndServeLoopbackTcpThroughItsActors() throws Exception {
+        for (final String path : new String[] {"netchannel", "layered"}) {
+            final Booted b = boot(ConfigFactory.parseString("osvj.net.receive-path = " + path)
+                .withFallback(ConfigFactory.load()));
+            final Sockets api = b.services().require(Sockets.class);
+            assertNotNull(b.services().require(NetStack.class));
+            final int l = api.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+            assertEquals(0, api.bind(l, 0, 7));
+            assertEquals(0, api.listen(l, 4));
+            final int c = api.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+            assertEquals(0, api.setsockopt(c, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 20_000));
+            assertEquals(0, api.connect(c, 0x7F000001, 7), path);
+            final int s = api.accept(l, null);
+            assertTrue(s > 0);
+            final byte[] msg = new byte[200_000];
+            java.util.Arrays.fill(msg, (byte)7);
+            final CompletableFuture<Integer> reader = CompletableFuture.supplyAsync(() -> {
+                final byte[] got = new byte[65536];
+                int total = 0;
+                int n;
+                while ((n = api.recv(s, got, 0, got.length, 0)) > 0) {
+                    total += n;
+                }
+                return total;
+            });
+            int off = 0;
+            while (off < msg.length) {
+                final int n = api.send(c, msg, off, msg.length - off, 0);
+                assertTrue(n > 0);
+                off += n;
+            }
+            api.close(c);
+            assertEquals(msg.length, reader.get(30, TimeUnit.SECONDS), path);
+            final String netstat = run(b.commands(), "netstat");
+            assertTrue(netstat.contains("LISTEN"), netstat);
+            final String ifconfig = run(b.commands(), "ifconfig");
+            assertTrue(ifconfig.contains("lo: flags=<UP,LOOPBACK>  mtu 65536"), ifconfig);
+            assertTrue(ifconfig.contains("inet 127.0.0.1  netmask 255.0.0.0"), ifconfig);
+            assertTrue(run(b.commands(), "route").contains("127.0.0.0"));
+            assertTrue(run(b.commands(), "netstat", "-s").contains("tcp_active_opens"));
+            assertNotNull(b.commands().find("arp"));
+        }
+    }
+
+    @Test
+    void shouldFailTheBootForAnInterfaceWithoutADeviceProvider() {
+        final Config c = ConfigFactory.parseString(
+            "osvj.net.interfaces = [{ name = eth0, backend = virtio, address = \"10.0.2.15\" }]")
+            .withFallback(ConfigFactory.load());
+        final Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> boot(c));
+        assertTrue(String.valueOf(e.getCause()).contains("no device provider"), String.valueOf(e));
+    }
+
+    private static String run(final ConsoleCommands commands, final String name, final String... args) throws Exception {
+        final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        final PrintStream out = new PrintStream(bytes, true);
+        final Terminal t = new Terminal() {
+            @Override
+            public PrintStream out() {
+                return out;
+            }
+
+            @Override
+            public boolean interactive() {
+                return false;
+            }
+
+            @Override
+            public String pollLine(final long timeoutMs) {
+                return null;
+            }
+        };
+        assertEquals(0, commands.find(name).run(List.of(args), t));
+        return bytes.toString();
+    }
+
+    private static BootContext context(final ActorContext<?> ctx, final Config config, final Services services,
+        final ConsoleCommands commands, final KernelLog log) {
+        final Tracepoints tracepoints = new Tracepoints();
+        return new BootContext() {
+            @Override
+            public ActorContext<?> actorContext() {
+                return ctx;
+            }
+
+            @Override
+            public void note(final String message) {
+                log.append("INFO", "net", message);
+            }
+
+            @Override
+            public String name() {
+                return "nettest";
+            }
+
+            @Override
+            public Config config() {
+                return config;
+            }
+
+            @Override
+            public KernelLog log() {
+                return log;
+            }
+
+            @Override
+            public ConsoleCommands commands() {
+                return commands;
+            }
+
+            @Override
+            public Tracepoints tracepoints() {
+                return tracepoints;
+            }
+
+            @Override
+            public KernelClock clock() {
+                return KernelClock.SYSTEM;
+            }
+
+            @Override
+            public Services services() {
+                return services;
+            }
+
+            @Override
+            public long bootStartNanos() {
+                return 0;
+            }
+
+            @Override
+            public void powerOff(final int exitCode) {
+            }
+        };
+    }
+}
