@@ -117,4 +117,42 @@ class LauncherIT {
                 osvj.stderr().toString());
         }
     }
+
+    @Test
+    void shouldStopInOrderOnSigint() throws Exception {
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "run")) {
+            osvj.awaitOut(l -> l.startsWith("Booted up in"), BOOT);
+            new ProcessBuilder("kill", "-INT", Long.toString(osvj.pid())).start().waitFor();
+            assertEquals(0, osvj.awaitExit(EXIT), () -> "stderr: " + osvj.stderr());
+        }
+    }
+
+    @Test
+    void shouldWriteTracepointsThatJfrPrintReadsAndAPcapFile() throws Exception {
+        final Path jfr = dir.resolve("boot.jfr");
+        final Path pcap = dir.resolve("frames.pcap");
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "run", "--trace", "boot.*", "--set", "osvj.trace.file=" + jfr,
+            "--pcap", pcap.toString())) {
+            osvj.awaitOut(l -> l.startsWith("Booted up in"), BOOT);
+            osvj.type("poweroff");
+            assertEquals(0, osvj.awaitExit(EXIT), () -> "stderr: " + osvj.stderr());
+        }
+        // The JDK's own jfr tool reads the recording: one osvj.boot.Phase event per subsystem.
+        final Path jfrTool = Path.of(ProcessHandle.current().info().command().orElseThrow()).resolveSibling("jfr");
+        final Process print = new ProcessBuilder(jfrTool.toString(), "print", "--events", "osvj.boot.Phase", jfr.toString())
+            .redirectErrorStream(true).start();
+        final String text = new String(print.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(0, print.waitFor(), text);
+        assertTrue(text.contains("osvj.boot.Phase {"), text);
+        assertTrue(text.contains("phase = \"SMP launched\""), text);
+        assertTrue(text.contains("phase = \"VFS initialized\""), text);
+        // An empty capture is still a valid pcap: the 24-byte global header with LINKTYPE_ETHERNET.
+        final byte[] header = Files.readAllBytes(pcap);
+        assertTrue(header.length >= 24, "pcap length " + header.length);
+        assertEquals((byte)0xd4, header[0]);
+        assertEquals((byte)0xc3, header[1]);
+        assertEquals((byte)0xb2, header[2]);
+        assertEquals((byte)0xa1, header[3]);
+        assertEquals(1, header[20]);
+    }
 }
