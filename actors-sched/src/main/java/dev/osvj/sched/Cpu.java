@@ -1,0 +1,799 @@
+package dev.osvj.sched;
+
+import dev.osvj.kernel.KernelClock;
+import org.apache.pekko.actor.typed.ActorRef;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * One vCPU: its run queue, its fairness factor {@code c}, its timer set, its incoming-wakeup queues,
+ * and the scheduler loop that its {@link VcpuActor} runs on the vCPU's dedicated carrier thread.
+ *
+ * <h2>Who runs what</h2>
+ * Everything in this class except {@link #pushWakeup}, {@link #timerInterrupt}, {@link #attention}
+ * and the statistics getters runs on this vCPU's carrier: either in the scheduler loop
+ * ({@link #runFor}, "scheduler context", like OSv's interrupt context) or in the kernel thread the
+ * carrier currently runs ({@link #reschedule} and friends, "thread context", like OSv's
+ * {@code reschedule_from_interrupt} which runs on the old thread's stack). Only one of them runs at a
+ * time, so the run queue, the timer set and the policy fields are plain fields.
+ *
+ * <h2>Switching</h2>
+ * A thread that must leave the vCPU picks its successor itself ({@link #next}) and suspends its
+ * context; the loop then resumes the successor. Keeping the current thread costs no switch at all.
+ *
+ * <h2>Remote wakeups and IPIs</h2>
+ * A waker on vCPU {@code s} pushes the thread onto {@code incoming[s]} and sets bit {@code s} of
+ * {@link #incomingMask}; wakers outside the vCPUs use the {@code foreign} queue and the
+ * {@link #IRQ_FOREIGN} interrupt bit. Only when the mask (or interrupt word) was empty and this vCPU
+ * is halted does the waker send the IPI, a message to the vCPU actor; a polling or running vCPU sees
+ * the bit by itself (a running one at its next preemption point). Halting is a Dekker protocol: the
+ * vCPU stores {@link #HALTED} into {@code runState}, then re-reads the mask and interrupts; wakers
+ * set their bit, then read {@code runState}. All four accesses are volatile.
+ */
+final class Cpu {
+    /** The vCPU whose scheduler loop the current carrier thread runs (null on other threads). */
+    static final ThreadLocal<Cpu> CARRIER = new ThreadLocal<>();
+
+    static final int RUNNING = 0;
+    static final int POLLING = 1;
+    static final int HALTED = 2;
+    static final int STOPPED = 3;
+
+    static final int IRQ_TIMER = 1;
+    static final int IRQ_FOREIGN = 2;
+    static final int IRQ_CONTROL = 4;
+
+    /** Why {@link #runFor} returned. */
+    enum Exit { HALTED, BUDGET, STOPPED }
+
+    private static final VarHandle MASK;
+    private static final VarHandle INTERRUPTS;
+    private static final VarHandle LOAD;
+    private static final VarHandle EPOCH;
+    private static final VarHandle RUNNING_THREAD;
+
+    static {
+        try {
+            final MethodHandles.Lookup l = MethodHandles.lookup();
+            MASK = l.findVarHandle(Cpu.class, "incomingMask", long.class);
+            INTERRUPTS = l.findVarHandle(Cpu.class, "interrupts", int.class);
+            LOAD = l.findVarHandle(Cpu.class, "load", int.class);
+            EPOCH = l.findVarHandle(Cpu.class, "mountEpoch", long.class);
+            RUNNING_THREAD = l.findVarHandle(Cpu.class, "running", KThread.class);
+        } catch (final ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    final int id;
+    final Scheduler scheduler;
+    private final KernelClock clock;
+    private ClockDevice device;
+    final RunQueue runqueue = new RunQueue();
+    final TimerHeap timers = new TimerHeap();
+    private final Timer preemptionTimer;
+    private final WakeQueue[] incoming;
+    private final WakeQueue foreign = new WakeQueue();
+    private final long budgetNanos;
+    private final long idleSpinNanos;
+
+    @SuppressWarnings("unused") // through MASK
+    private volatile long incomingMask;
+    @SuppressWarnings("unused") // through INTERRUPTS
+    private volatile int interrupts;
+    volatile int runState = HALTED;
+    @SuppressWarnings("unused") // through LOAD
+    private volatile int load;
+    @SuppressWarnings("unused") // through EPOCH
+    private volatile long mountEpoch;
+
+    // Policy state (OSv's cpu::c, renormalize_count, running_since).
+    double c = Policy.CINITIAL;
+    long renormalizeCount;
+    private long runningSince;
+    private long idleSince;
+
+    /** The thread mounted on the carrier right now (null in scheduler context). */
+    @SuppressWarnings("unused") // through RUNNING_THREAD (release, read by the watchdog)
+    private volatile KThread running;
+    /** The thread that owns the vCPU: running, or chosen to run next; null when idle. */
+    private KThread owner;
+    /** Successor chosen by a switching thread, resumed by the loop. */
+    private KThread next;
+    private boolean returnToMailbox;
+    private long loopEnteredHostNanos;
+    private int loopSwitches;
+
+    ActorRef<VcpuActor.Command> actor;
+    volatile Thread carrier;
+    volatile boolean stopRequested;
+    final CompletableFuture<Void> stopped = new CompletableFuture<>();
+
+    // The kernel dispatcher's per-vCPU task queue and worker thread.
+    final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    KThread worker;
+
+    // Statistics: plain fields written by this vCPU only, except the atomics.
+    long switches;
+    long preemptions;
+    long wakeupsIn;
+    long ipisSent;
+    long ipisSkipped;
+    long migrationsIn;
+    long migrationsOut;
+    long halts;
+    long busyNanos;
+    long idleNanos;
+    long renormalizations;
+    long pinnedRefusals;
+    long mailboxReturns;
+    long tasksRun;
+    long balanceTicks;
+    final AtomicLong ipisReceived = new AtomicLong();
+    final AtomicLong foreignIpis = new AtomicLong();
+    final AtomicLong timerInterrupts = new AtomicLong();
+    final AtomicLong timerWakeups = new AtomicLong();
+    final AtomicLong ticksScheduled = new AtomicLong();
+    final AtomicLong ticksDelivered = new AtomicLong();
+
+    Cpu(final int id, final Scheduler scheduler, final KernelClock clock, final int cpus, final SchedConfig config) {
+        this.id = id;
+        this.scheduler = scheduler;
+        this.clock = clock;
+        this.incoming = new WakeQueue[cpus];
+        for (int i = 0; i < cpus; i++) {
+            incoming[i] = new WakeQueue();
+        }
+        this.preemptionTimer = new Timer(this);
+        this.budgetNanos = config.mailboxInterval().toNanos();
+        this.idleSpinNanos = config.idleSpin().toNanos();
+        this.idleSince = clock.monotonicNanos();
+    }
+
+    void attach(final ClockDevice clockDevice, final ActorRef<VcpuActor.Command> vcpuActor) {
+        this.device = clockDevice;
+        this.actor = vcpuActor;
+    }
+
+    /** The vCPU the caller runs on (its kernel thread's, or the carrier's in scheduler context), or null. */
+    static Cpu current() {
+        final KThread t = KThread.current();
+        if (t != null) {
+            return t.cpu;
+        }
+        return CARRIER.get();
+    }
+
+    /** True when a preemption point must enter the scheduler: pending wakeups or interrupts. */
+    boolean attention() {
+        return ((long)MASK.getVolatile(this) | (int)INTERRUPTS.getVolatile(this)) != 0;
+    }
+
+    /** Runnable threads on this vCPU, including the one that owns it (balancer and {@code top}). */
+    int load() {
+        return (int)LOAD.getAcquire(this);
+    }
+
+    private void publishLoad() {
+        LOAD.setRelease(this, runqueue.size() + (owner != null ? 1 : 0));
+    }
+
+    KThread running() {
+        return (KThread)RUNNING_THREAD.getAcquire(this);
+    }
+
+    long mountEpoch() {
+        return (long)EPOCH.getAcquire(this);
+    }
+
+    // =============================================================================================
+    // Scheduler context: the vCPU loop
+
+    /**
+     * Run kernel threads until the vCPU goes idle (after polling), its mailbox budget is used up, or
+     * it stops. Called by the vCPU actor on its carrier.
+     */
+    Exit runFor() {
+        if (runState == STOPPED) {
+            return Exit.STOPPED;
+        }
+        carrier = Thread.currentThread();
+        CARRIER.set(this);
+        try {
+            return loop();
+        } finally {
+            CARRIER.remove();
+        }
+    }
+
+    private Exit loop() {
+        runState = RUNNING;
+        loopEnteredHostNanos = System.nanoTime();
+        while (true) {
+            if (stopping()) {
+                return Exit.STOPPED;
+            }
+            if (returnToMailbox) {
+                returnToMailbox = false;
+                mailboxReturns++;
+                return Exit.BUDGET;
+            }
+            KThread n = next;
+            if (n == null) {
+                n = pickFromIdle();
+                if (n == null) {
+                    if (idle()) {
+                        return Exit.HALTED;
+                    }
+                    continue;
+                }
+                if (returnToMailbox) {
+                    next = n;
+                    continue;
+                }
+            }
+            next = null;
+            RUNNING_THREAD.setRelease(this, n);
+            EPOCH.setRelease(this, mountEpoch + 1);
+            n.context.resume();
+            RUNNING_THREAD.setRelease(this, (KThread)null);
+            afterSwitchOut(n);
+            if ((++loopSwitches & 63) == 0 && System.nanoTime() - loopEnteredHostNanos >= budgetNanos) {
+                mailboxReturns++;
+                return Exit.BUDGET;
+            }
+        }
+    }
+
+    private boolean stopping() {
+        if (!stopRequested) {
+            return false;
+        }
+        if (scheduler.forced) {
+            return true;
+        }
+        final KThread w = worker;
+        return w == null || w.state() == ThreadState.TERMINATED;
+    }
+
+    /** Nothing owns the vCPU: take the best runnable thread, or null. */
+    private KThread pickFromIdle() {
+        final long now = clock.monotonicNanos();
+        handleInterrupts(now);
+        handleIncomingWakeups();
+        final KThread n = runqueue.pollFirst();
+        if (n == null) {
+            publishLoad();
+            return null;
+        }
+        idleNanos += Math.max(0, now - idleSince);
+        runningSince = now;
+        switchIn(n, false, now, false);
+        return n;
+    }
+
+    /**
+     * Idle: poll the wakeup queues for {@code idle-spin} (so wakers skip the IPI), then halt.
+     *
+     * @return true to halt (return to the actor's mailbox), false when work arrived.
+     */
+    private boolean idle() {
+        runState = POLLING;
+        final long spinEnd = System.nanoTime() + idleSpinNanos;
+        int i = 0;
+        while (true) {
+            if (attention()) {
+                runState = RUNNING;
+                return false;
+            }
+            if ((++i & 31) == 0 && System.nanoTime() >= spinEnd) {
+                break;
+            }
+            Thread.onSpinWait();
+        }
+        rearmDevice();
+        runState = HALTED;
+        if (attention()) {
+            runState = RUNNING;
+            return false;
+        }
+        halts++;
+        return true;
+    }
+
+    /** Back in the loop after {@code t} suspended or ended. */
+    private void afterSwitchOut(final KThread t) {
+        if (t.context.isDone()) {
+            final long now = clock.monotonicNanos();
+            account(t, now);
+            t.runtime.hysteresisRunStop(this);
+            for (Timer tm = t.timers; tm != null; tm = tm.ownedNext) {
+                timers.remove(tm);
+            }
+            while (t.timers != null) {
+                t.unlinkTimer(t.timers);
+            }
+            if (owner == t) {
+                owner = null;
+            }
+            idleSince = now;
+            publishLoad();
+            t.terminated();
+            scheduler.threadEnded(t);
+        } else if (t.migrateTo != null) {
+            final Cpu target = t.migrateTo;
+            t.migrateTo = null;
+            exportTo(t, target);
+        }
+    }
+
+    /** The balancer's and pin's hand-over: {@code t} is off every queue here and WAKING. */
+    private void exportTo(final KThread t, final Cpu target) {
+        for (Timer tm = t.timers; tm != null; tm = tm.ownedNext) {
+            if (tm.heapIndex >= 0) {
+                timers.remove(tm);
+                tm.suspended = true;
+            }
+        }
+        t.runtime.exportRuntime(this);
+        t.migrations++;
+        t.migrating = true;
+        migrationsOut++;
+        SchedEvents.migrated(t, id, target.id);
+        t.cpu = target;
+        target.pushWakeup(t, this);
+    }
+
+    /**
+     * OSv's load balancer step, on the balancer tick (scheduler context): when the least loaded vCPU
+     * has a load below ours minus one, hand it our last migratable queued thread.
+     */
+    void balance() {
+        balanceTicks++;
+        if (runState == STOPPED || runqueue.isEmpty()) {
+            return;
+        }
+        Cpu min = this;
+        for (final Cpu other : scheduler.cpus) {
+            if (other.runState != STOPPED && other.load() < min.load()) {
+                min = other;
+            }
+        }
+        if (min == this || min.load() >= load() - 1) {
+            return;
+        }
+        final KThread t = runqueue.lastMatching(x -> x.migrationLock == 0);
+        if (t == null) {
+            return;
+        }
+        runqueue.remove(t);
+        t.setState(ThreadState.WAKING);
+        publishLoad();
+        exportTo(t, min);
+    }
+
+    // =============================================================================================
+    // Thread context: scheduling decisions made by the running thread
+
+    /**
+     * Run the scheduler on behalf of the running thread {@code p} (OSv's
+     * {@code reschedule_from_interrupt}): drain interrupts and wakeups, charge {@code p}, and either
+     * keep it (re-arming the preemption deadline) or switch to the best queued thread. When {@code p}
+     * is WAITING it always leaves the vCPU. Returns when {@code p} runs again.
+     */
+    void reschedule(final KThread p, final boolean fromYield) {
+        final long now = clock.monotonicNanos();
+        handleInterrupts(now);
+        handleIncomingWakeups();
+        account(p, now);
+        if (p.state() == ThreadState.RUNNING) {
+            final KThread t = runqueue.first();
+            if (t == null) {
+                preemptionTimer.cancelForCpu();
+                rearmDevice();
+                publishLoad();
+                maybeToMailbox(p);
+                return;
+            }
+            if (!fromYield) {
+                if (p.realtimePriority > 0) {
+                    if (t.realtimePriority <= p.realtimePriority) {
+                        maybeToMailbox(p);
+                        return;
+                    }
+                } else if (t.realtimePriority == 0 && p.runtime.rtt < t.runtime.rtt) {
+                    armPreemption(now, p.runtime.timeUntil(this, t.runtime.rtt));
+                    maybeToMailbox(p);
+                    return;
+                }
+            }
+            p.runtime.hysteresisRunStop(this);
+            p.setState(ThreadState.QUEUED);
+            runqueue.enqueueFirstEqual(p);
+            p.preemptions++;
+            preemptions++;
+        } else {
+            p.runtime.hysteresisRunStop(this);
+        }
+        final KThread n = runqueue.pollFirst();
+        if (n == p) {
+            // p is queued but still the best (equal R''): keep it without a switch.
+            p.setState(ThreadState.RUNNING);
+            p.runtime.hysteresisRunStart(this);
+            armAfterPick(p, now, false);
+            publishLoad();
+            maybeToMailbox(p);
+            return;
+        }
+        if (n == null) {
+            owner = null;
+            idleSince = now;
+            preemptionTimer.cancelForCpu();
+            rearmDevice();
+            publishLoad();
+        } else {
+            switchIn(n, p.state() == ThreadState.QUEUED, now, false);
+        }
+        next = n;
+        switchOut(p, n);
+    }
+
+    /** OSv's {@code yield}: switch to the best queued thread unless none or it has idle priority. */
+    void yieldCurrent(final KThread p) {
+        final long now = clock.monotonicNanos();
+        handleInterrupts(now);
+        handleIncomingWakeups();
+        final KThread t = runqueue.first();
+        if (t == null || t.runtime.idlePriority() || t.realtimePriority < p.realtimePriority) {
+            maybeToMailbox(p);
+            return;
+        }
+        account(p, now);
+        p.runtime.hysteresisRunStop(this);
+        final KThread n = runqueue.pollFirst();
+        p.setState(ThreadState.QUEUED);
+        runqueue.enqueue(p);
+        switchIn(n, true, now, true);
+        next = n;
+        switchOut(p, n);
+    }
+
+    /** Move the running thread {@code p} to {@code target} (pinning): it leaves, the loop hands it over. */
+    void migrateCurrent(final KThread p, final Cpu target) {
+        final long now = clock.monotonicNanos();
+        handleInterrupts(now);
+        handleIncomingWakeups();
+        account(p, now);
+        p.runtime.hysteresisRunStop(this);
+        p.setState(ThreadState.WAKING);
+        p.migrateTo = target;
+        final KThread n = runqueue.pollFirst();
+        if (n == null) {
+            owner = null;
+            idleSince = now;
+            preemptionTimer.cancelForCpu();
+            rearmDevice();
+            publishLoad();
+        } else {
+            switchIn(n, false, now, false);
+        }
+        next = n;
+        if (!p.context.suspend()) {
+            p.migrateTo = null;
+            p.setState(ThreadState.RUNNING);
+            undoSwitch(p, n);
+            throw new IllegalStateException("cannot migrate a pinned continuation (native frame or critical section)");
+        }
+    }
+
+    /**
+     * After deciding to keep {@code p} (its preemption deadline re-armed): give the carrier to the
+     * actor's mailbox if a control request (stop, balancer tick) is pending or the budget is used up.
+     */
+    private void maybeToMailbox(final KThread p) {
+        if (returnToMailbox || System.nanoTime() - loopEnteredHostNanos >= budgetNanos) {
+            toMailbox(p);
+        }
+    }
+
+    /** Keep {@code p} as the owner but give the carrier back so the actor's mailbox runs. */
+    private void toMailbox(final KThread p) {
+        next = p;
+        returnToMailbox = true;
+        if (!p.context.suspend()) {
+            next = null;
+            returnToMailbox = false;
+        }
+    }
+
+    private void switchIn(final KThread n, final boolean displacedRunnable, final long now, final boolean fromYield) {
+        n.setState(ThreadState.RUNNING);
+        n.runtime.hysteresisRunStart(this);
+        if (displacedRunnable) {
+            n.runtime.addContextSwitchPenalty(this);
+        }
+        armAfterPick(n, now, fromYield);
+        n.switches++;
+        switches++;
+        owner = n;
+        publishLoad();
+        SchedEvents.switched(id, n);
+    }
+
+    /** OSv: after picking {@code n}, arm the preemption timer for when the next thread deserves the vCPU. */
+    private void armAfterPick(final KThread n, final long now, final boolean fromYield) {
+        if (n.realtimePriority > 0) {
+            preemptionTimer.cancelForCpu();
+        } else if (fromYield) {
+            preemptionTimer.setForCpu(now + Policy.THYST_NS);
+        } else {
+            final KThread t = runqueue.first();
+            if (t != null && t.realtimePriority == 0) {
+                armPreemption(now, n.runtime.timeUntil(this, t.runtime.rtt));
+                return;
+            }
+            preemptionTimer.cancelForCpu();
+        }
+        rearmDevice();
+    }
+
+    private void armPreemption(final long now, final long delta) {
+        if (delta > 0) {
+            preemptionTimer.setForCpu(now + delta);
+        } else {
+            preemptionTimer.cancelForCpu();
+        }
+        rearmDevice();
+    }
+
+    private void switchOut(final KThread p, final KThread n) {
+        if (!p.context.suspend()) {
+            undoSwitch(p, n);
+        }
+    }
+
+    /** The switch was refused (pinned continuation): put everything back and keep running {@code p}. */
+    private void undoSwitch(final KThread p, final KThread n) {
+        pinnedRefusals++;
+        next = null;
+        if (n != null && n != p) {
+            n.setState(ThreadState.QUEUED);
+            runqueue.enqueue(n);
+        }
+        if (p.inRunQueue) {
+            runqueue.remove(p);
+        }
+        if (p.state() == ThreadState.QUEUED) {
+            p.setState(ThreadState.RUNNING);
+        } else if (p.state() == ThreadState.WAITING) {
+            p.casState(ThreadState.WAITING, ThreadState.RUNNING);
+        }
+        owner = p;
+        publishLoad();
+        KThread.backOff();
+    }
+
+    /** Charge the thread that owned the vCPU since {@link #runningSince}. */
+    private void account(final KThread p, final long now) {
+        final long interval = now - runningSince;
+        runningSince = now;
+        if (interval > 0) {
+            p.cpuTimeNanos += interval;
+            busyNanos += interval;
+            p.runtime.ranFor(this, interval);
+        } else {
+            // OSv: a stuck or backward clock still charges something, so the policy cannot loop.
+            p.runtime.ranFor(this, Policy.CONTEXT_SWITCH_PENALTY_NS);
+        }
+    }
+
+    // =============================================================================================
+    // Interrupts, wakeups and timers (this vCPU's carrier)
+
+    private void handleInterrupts(final long now) {
+        int irq = (int)INTERRUPTS.getVolatile(this);
+        if (irq != 0) {
+            irq = (int)INTERRUPTS.getAndSet(this, 0);
+            if ((irq & IRQ_FOREIGN) != 0) {
+                drain(foreign);
+            }
+            if ((irq & IRQ_CONTROL) != 0) {
+                returnToMailbox = true;
+            }
+        }
+        if (timers.minDeadline() <= now) {
+            Timer t;
+            while ((t = timers.peek()) != null && t.deadline <= now) {
+                timers.poll();
+                if (t != preemptionTimer) {
+                    t.fire(this);
+                }
+            }
+            rearmDevice();
+        } else if ((irq & IRQ_TIMER) != 0) {
+            rearmDevice();
+        }
+    }
+
+    /** OSv's {@code handle_incoming_wakeups}: take the pending mask and drain the flagged queues. */
+    private void handleIncomingWakeups() {
+        long mask = (long)MASK.getVolatile(this);
+        if (mask == 0) {
+            return;
+        }
+        mask = (long)MASK.getAndSet(this, 0L);
+        while (mask != 0) {
+            final int src = Long.numberOfTrailingZeros(mask);
+            mask &= mask - 1;
+            drain(incoming[src]);
+        }
+        publishLoad();
+    }
+
+    private void drain(final WakeQueue q) {
+        KThread t = q.drainFifo();
+        final KThread self = running();
+        while (t != null) {
+            final KThread nx = t.wakeNext;
+            t.wakeNext = null;
+            t.wakeups++;
+            if (t == self) {
+                // Woken before it had a chance to switch out.
+                t.setState(ThreadState.RUNNING);
+            } else {
+                if (t.migrating) {
+                    t.migrating = false;
+                    migrationsIn++;
+                }
+                t.runtime.updateAfterSleep(this);
+                resumeTimers(t);
+                t.setState(ThreadState.QUEUED);
+                runqueue.enqueue(t);
+                wakeupsIn++;
+            }
+            t = nx;
+        }
+    }
+
+    private void resumeTimers(final KThread t) {
+        boolean any = false;
+        for (Timer tm = t.timers; tm != null; tm = tm.ownedNext) {
+            if (tm.suspended) {
+                tm.suspended = false;
+                tm.armedOn = this;
+                timers.add(tm);
+                any = true;
+            }
+        }
+        if (any) {
+            rearmDevice();
+        }
+    }
+
+    /** A timer was added to this vCPU's set: make sure the device fires for it. */
+    void timerArmed(final long deadlineNanos) {
+        if (deadlineNanos <= timers.minDeadline()) {
+            rearmDevice();
+        }
+    }
+
+    private void rearmDevice() {
+        final ClockDevice d = device;
+        if (d != null) {
+            d.set(this, timers.minDeadline());
+        }
+    }
+
+    /** Renormalise (see {@link Policy}): scale {@code c} and every queued R'' by 2^-126. */
+    void renormalize() {
+        c *= Policy.RENORMALIZE;
+        renormalizeCount++;
+        renormalizations++;
+        runqueue.forEach(t -> {
+            if (!t.runtime.idlePriority()) {
+                t.runtime.rtt *= Policy.RENORMALIZE;
+            }
+            t.runtime.renormalizeCount = renormalizeCount;
+        });
+    }
+
+    // =============================================================================================
+    // Any thread
+
+    /**
+     * Queue a WAKING thread {@code t} (owned by this vCPU) from {@code source} (null: a host thread
+     * outside the vCPUs) and send the IPI if this vCPU needs one (see the class documentation).
+     */
+    void pushWakeup(final KThread t, final Cpu source) {
+        if (source == null || source.scheduler != scheduler) {
+            foreign.push(t);
+            final int old = (int)INTERRUPTS.getAndBitwiseOr(this, IRQ_FOREIGN);
+            if (old == 0 && runState == HALTED) {
+                foreignIpis.incrementAndGet();
+                sendIpi();
+            }
+            return;
+        }
+        incoming[source.id].push(t);
+        final long old = (long)MASK.getAndBitwiseOr(this, 1L << source.id);
+        if (old == 0 && source != this) {
+            if (runState == HALTED) {
+                source.ipisSent++;
+                sendIpi();
+            } else {
+                source.ipisSkipped++;
+            }
+        }
+    }
+
+    private void sendIpi() {
+        final ActorRef<VcpuActor.Command> a = actor;
+        if (a != null) {
+            ipisReceived.incrementAndGet();
+            a.tell(VcpuActor.Ipi.WAKEUP);
+        }
+    }
+
+    /** The clock-event device's interrupt (device thread). */
+    void timerInterrupt() {
+        timerInterrupts.incrementAndGet();
+        final int old = (int)INTERRUPTS.getAndBitwiseOr(this, IRQ_TIMER);
+        if (old == 0 && runState == HALTED) {
+            timerWakeups.incrementAndGet();
+            final ActorRef<VcpuActor.Command> a = actor;
+            if (a != null) {
+                a.tell(VcpuActor.TimerIrq.FIRED);
+            }
+        }
+    }
+
+    /**
+     * A control request for the actor's mailbox (stop, balancer tick): raise the control interrupt, so
+     * a busy loop gives the carrier back to the mailbox at its next preemption point or switch.
+     */
+    void controlInterrupt() {
+        INTERRUPTS.getAndBitwiseOr(this, IRQ_CONTROL);
+    }
+
+    /**
+     * The balancer's period elapsed (Pekko scheduler thread). OSv's balancer does nothing when the
+     * run queue is empty, so the tick is only delivered when something is queued behind the running
+     * thread: idle vCPUs and vCPUs with one thread are left alone (no periodic wakeup anywhere).
+     */
+    void balancePeriodElapsed() {
+        ticksScheduled.incrementAndGet();
+        final ActorRef<VcpuActor.Command> a = actor;
+        if (runState == STOPPED || a == null || load() < 2) {
+            return;
+        }
+        ticksDelivered.incrementAndGet();
+        controlInterrupt();
+        a.tell(VcpuActor.BalanceTick.TICK);
+    }
+
+    /** Called once the loop reported STOPPED or the actor stopped. */
+    void markStopped() {
+        runState = STOPPED;
+        stopped.complete(null);
+    }
+
+    /** A snapshot of the counters. */
+    CpuStats stats() {
+        return new CpuStats(id, stateLabel(), load(), switches, preemptions, wakeupsIn, ipisSent, ipisReceived.get(),
+            ipisSkipped, migrationsIn, migrationsOut, timerInterrupts.get(), timerWakeups.get(), halts, busyNanos,
+            renormalizations, tasksRun, mailboxReturns, pinnedRefusals);
+    }
+
+    String stateLabel() {
+        return switch (runState) {
+            case RUNNING -> running() != null ? "running" : "scheduling";
+            case POLLING -> "polling";
+            case HALTED -> "halted";
+            default -> "stopped";
+        };
+    }
+}

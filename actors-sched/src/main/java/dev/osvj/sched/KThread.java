@@ -1,0 +1,517 @@
+package dev.osvj.sched;
+
+import dev.osvj.sched.arch.ContextSwitch;
+import dev.osvj.sched.arch.ThreadContext;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.function.BooleanSupplier;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A kernel thread (OSv's {@code sched::thread}): a context of the arch layer that the vCPUs run under
+ * OSv's fair policy. Create one with {@link Scheduler#newThread} or {@link Scheduler#spawn}.
+ *
+ * <p>The static methods act on the calling kernel thread ({@link #current()}): {@link #yield()},
+ * {@link #sleep}, {@link #waitUntil}, {@link #waitFor}, {@link #preemptionPoint()}, the preempt- and
+ * migrate-disable counters and {@link #pinCurrent}. Blocking and preemption are cooperative: a thread
+ * only leaves its vCPU at a preemption point, a blocking call, or when its body returns (see the
+ * package documentation for what that means for code that never reaches one).
+ *
+ * <p>Thread-safety: {@link #wake()}, the getters and {@link #join()} may be used from any thread; the
+ * scheduling fields are owned by the vCPU that runs the thread. Statistics are single-writer plain
+ * fields: readers on other threads may see slightly stale values.
+ */
+public final class KThread {
+    private static final VarHandle STATE;
+    private static final VarHandle JOINERS;
+    /** Joiner-stack sentinel: the thread has terminated, joiners need not wait. */
+    private static final WaitRecord CLOSED = new WaitRecord(new Object());
+
+    static {
+        try {
+            final MethodHandles.Lookup l = MethodHandles.lookup();
+            STATE = l.findVarHandle(KThread.class, "state", ThreadState.class);
+            JOINERS = l.findVarHandle(KThread.class, "joiners", WaitRecord.class);
+        } catch (final ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    final Scheduler scheduler;
+    private final long id;
+    private final String name;
+    private final Runnable body;
+    final ThreadContext context;
+    final ThreadRuntime runtime;
+    final int realtimePriority;
+    /** The vCPU the thread belongs to: changed only by that vCPU (balancer) or the thread itself (pin). */
+    volatile Cpu cpu;
+    private volatile ThreadState state;
+    private volatile boolean detached;
+    @SuppressWarnings("unused") // through JOINERS
+    private volatile WaitRecord joiners;
+    volatile Throwable failure;
+
+    /** Preemption points do nothing while above 0 (OSv's preempt_counter). Owner thread only. */
+    int preemptCount;
+    /** The balancer never moves a thread while above 0; pinning holds 1 (OSv's migration lock). */
+    int migrationLock;
+
+    // Run-queue and wake-queue links (owned by the vCPU / the queue holding the thread).
+    KThread rqPrev;
+    KThread rqNext;
+    boolean inRunQueue;
+    KThread wakeNext;
+    /** Self-migration request, handled by the carrier after the thread switched out. */
+    Cpu migrateTo;
+    /** In flight between two vCPUs (counted as a migration when the target drains it). */
+    boolean migrating;
+    /** The vCPU the attributes pin the thread to, or -1. */
+    final int pinnedCpu;
+    /** Head of the list of armed timers this thread owns (they follow it on migration). */
+    Timer timers;
+    private Timer sleepTimer;
+
+    // Statistics: written by the owning vCPU only.
+    long cpuTimeNanos;
+    long switches;
+    long preemptions;
+    long migrations;
+    long wakeups;
+
+    KThread(final Scheduler scheduler, final long id, final ThreadAttr attr, final Runnable body,
+        final ContextSwitch arch) {
+        this.scheduler = scheduler;
+        this.id = id;
+        this.name = attr.name();
+        this.body = body;
+        this.runtime = new ThreadRuntime(attr.priority());
+        this.realtimePriority = attr.realtimePriority();
+        this.detached = attr.detached();
+        this.migrationLock = attr.pinnedCpu() >= 0 ? 1 : 0;
+        this.pinnedCpu = attr.pinnedCpu();
+        this.state = ThreadState.UNSTARTED;
+        this.context = arch.create(name, this, this::main);
+    }
+
+    private void main() {
+        try {
+            body.run();
+        } catch (final Throwable e) {
+            if (ContextSwitch.isDisposal(e)) {
+                throw e;
+            }
+            failure = e;
+            scheduler.uncaught(this, e);
+        }
+        state = ThreadState.TERMINATING;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // The calling thread
+
+    /** The kernel thread the caller runs in, or null when called outside the vCPUs. */
+    public static KThread current() {
+        final ThreadContext ctx = ContextSwitch.currentContext();
+        return ctx != null && ctx.owner() instanceof KThread k ? k : null;
+    }
+
+    static KThread currentOrThrow() {
+        final KThread t = current();
+        if (t == null) {
+            throw new IllegalStateException("not on a kernel thread");
+        }
+        return t;
+    }
+
+    /**
+     * A preemption point: if the vCPU has pending wakeups or a fired timer (its preemption deadline)
+     * and preemption is enabled, run the scheduler now. Costs two volatile reads otherwise. Does
+     * nothing outside the vCPUs.
+     */
+    public static void preemptionPoint() {
+        final KThread t = current();
+        if (t != null && t.preemptCount == 0) {
+            final Cpu c = t.cpu;
+            if (c.attention()) {
+                c.reschedule(t, false);
+            }
+        }
+    }
+
+    /** Give the vCPU to the next runnable thread (never to an idle-priority one); arms thyst. */
+    public static void yield() {
+        final KThread t = currentOrThrow();
+        t.cpu.yieldCurrent(t);
+    }
+
+    /** Sleep {@code nanos} on the kernel clock (outside the vCPUs: a host sleep). */
+    public static void sleep(final long nanos) throws InterruptedException {
+        final KThread t = current();
+        if (t == null) {
+            Thread.sleep(nanos / 1_000_000, (int)(nanos % 1_000_000));
+            return;
+        }
+        if (t.sleepTimer == null) {
+            t.sleepTimer = new Timer();
+        }
+        final Timer timer = t.sleepTimer;
+        timer.setAfter(nanos);
+        waitUntil(timer::expired);
+    }
+
+    /** Disable preemption of the calling thread (nests). Blocking calls still switch. */
+    public static void preemptDisable() {
+        currentOrThrow().preemptCount++;
+    }
+
+    /** Re-enable preemption; at zero, a pending reschedule happens now. */
+    public static void preemptEnable() {
+        final KThread t = currentOrThrow();
+        if (t.preemptCount <= 0) {
+            throw new IllegalStateException("preemptEnable without preemptDisable");
+        }
+        if (--t.preemptCount == 0 && t.cpu.attention()) {
+            t.cpu.reschedule(t, false);
+        }
+    }
+
+    /** Keep the calling thread on its vCPU (nests with pinning). */
+    public static void migrateDisable() {
+        currentOrThrow().migrationLock++;
+    }
+
+    public static void migrateEnable() {
+        final KThread t = currentOrThrow();
+        if (t.migrationLock <= 0) {
+            throw new IllegalStateException("migrateEnable without migrateDisable");
+        }
+        t.migrationLock--;
+    }
+
+    /**
+     * Pin the calling thread to vCPU {@code cpuId} (moving it there first when needed); the balancer
+     * never moves a pinned thread.
+     */
+    public static void pinCurrent(final int cpuId) {
+        final KThread t = currentOrThrow();
+        final Cpu target = t.scheduler.cpu(cpuId);
+        if (t.migrationLock == 0) {
+            t.migrationLock = 1;
+        }
+        if (t.cpu != target) {
+            t.cpu.migrateCurrent(t, target);
+        }
+    }
+
+    /**
+     * Block until {@code condition} is true (OSv's {@code wait_until}). Whoever makes it true must
+     * then {@link #wake()} this thread; the condition should read volatile or atomic state. Returns at
+     * once when already true.
+     */
+    public static void waitUntil(final BooleanSupplier condition) {
+        if (condition.getAsBoolean()) {
+            return;
+        }
+        final KThread t = currentOrThrow();
+        while (true) {
+            t.preemptCount++;
+            t.state = ThreadState.WAITING;
+            if (condition.getAsBoolean()) {
+                t.preemptCount--;
+                t.stopWait();
+                return;
+            }
+            t.cpu.reschedule(t, false);
+            t.preemptCount--;
+            if (t.state != ThreadState.RUNNING) {
+                t.stopWait();
+            }
+        }
+    }
+
+    /**
+     * Block until {@code condition} is true, releasing {@code mutex} while blocked and holding it
+     * while the condition is evaluated (OSv's {@code wait_until(mutex, pred)}).
+     */
+    public static void waitUntil(final Mutex mutex, final BooleanSupplier condition) {
+        final KThread t = currentOrThrow();
+        while (!condition.getAsBoolean()) {
+            t.preemptCount++;
+            t.state = ThreadState.WAITING;
+            mutex.unlock();
+            t.cpu.reschedule(t, false);
+            t.preemptCount--;
+            if (t.state != ThreadState.RUNNING) {
+                t.stopWait();
+            }
+            mutex.lock();
+        }
+    }
+
+    /** Block until any of {@code waitables} polls true (OSv's {@code wait_for}). */
+    public static void waitFor(final Waitable... waitables) {
+        final KThread t = currentOrThrow();
+        for (final Waitable w : waitables) {
+            w.arm(t);
+        }
+        try {
+            waitUntil(() -> anyPolls(waitables));
+        } finally {
+            for (final Waitable w : waitables) {
+                w.disarm();
+            }
+        }
+    }
+
+    /**
+     * Block until any of {@code waitables} polls true or {@code timeoutNanos} passed on the kernel
+     * clock.
+     *
+     * @return true when a waitable fired, false on timeout.
+     */
+    public static boolean waitFor(final long timeoutNanos, final Waitable... waitables) {
+        final KThread t = currentOrThrow();
+        if (anyPolls(waitables)) {
+            return true;
+        }
+        final Timer timer = new Timer();
+        timer.setAfter(timeoutNanos);
+        final Waitable[] all = new Waitable[waitables.length + 1];
+        System.arraycopy(waitables, 0, all, 0, waitables.length);
+        all[waitables.length] = timer;
+        try {
+            waitFor(all);
+        } finally {
+            timer.cancel();
+        }
+        return anyPolls(waitables) || !timer.expired();
+    }
+
+    private static boolean anyPolls(final Waitable[] waitables) {
+        for (final Waitable w : waitables) {
+            if (w.poll()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** OSv's stop_wait: back to RUNNING, or wait until the vCPU has processed an in-flight wakeup. */
+    private void stopWait() {
+        if (STATE.compareAndSet(this, ThreadState.WAITING, ThreadState.RUNNING)) {
+            return;
+        }
+        while (state == ThreadState.WAKING) {
+            cpu.reschedule(this, false);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Any thread
+
+    /** Start the thread (UNSTARTED to runnable). */
+    public void start() {
+        scheduler.startThread(this);
+    }
+
+    /**
+     * Wake this thread if it is WAITING (OSv's {@code wake}): it becomes WAKING and is pushed onto its
+     * vCPU's incoming queue from the caller's vCPU (or the foreign queue from outside the vCPUs).
+     *
+     * @return true when this call woke it.
+     */
+    public boolean wake() {
+        return wakeFrom(Cpu.current());
+    }
+
+    boolean wakeFrom(final Cpu source) {
+        if (state != ThreadState.WAITING || !STATE.compareAndSet(this, ThreadState.WAITING, ThreadState.WAKING)) {
+            return false;
+        }
+        cpu.pushWakeup(this, source);
+        return true;
+    }
+
+    /** Wait for the thread to terminate (from a kernel thread or any host thread). */
+    public void join() {
+        final WaitRecord wr = joinRecord();
+        if (wr != null) {
+            wr.await();
+        }
+    }
+
+    /**
+     * Wait at most {@code timeoutNanos} (kernel clock on a kernel thread, host clock otherwise).
+     *
+     * @return true when the thread terminated.
+     */
+    public boolean join(final long timeoutNanos) {
+        final WaitRecord wr = joinRecord();
+        return wr == null || wr.await(timeoutNanos) || state == ThreadState.TERMINATED;
+    }
+
+    private WaitRecord joinRecord() {
+        if (current() == this) {
+            throw new IllegalStateException("a thread cannot join itself (EDEADLK)");
+        }
+        if (detached) {
+            throw new IllegalStateException("thread " + this + " is detached (EINVAL)");
+        }
+        final WaitRecord wr = new WaitRecord();
+        WaitRecord head;
+        do {
+            head = joiners;
+            if (head == CLOSED) {
+                return null;
+            }
+            wr.next = head;
+        } while (!JOINERS.compareAndSet(this, head, wr));
+        return wr;
+    }
+
+    /** Detach: the thread is reaped when it ends and can no longer be joined. */
+    public void detach() {
+        detached = true;
+        if (state == ThreadState.TERMINATED) {
+            scheduler.reap(this);
+        }
+    }
+
+    /** Called by the vCPU when the thread ended: TERMINATED, joiners woken, detached ones reaped. */
+    void terminated() {
+        state = ThreadState.TERMINATED;
+        WaitRecord wr = (WaitRecord)JOINERS.getAndSet(this, CLOSED);
+        while (wr != null) {
+            final WaitRecord next = wr.next;
+            wr.wake();
+            wr = next;
+        }
+        if (detached) {
+            scheduler.reap(this);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Timers owned by this thread
+
+    void linkTimer(final Timer t) {
+        t.linked = true;
+        t.ownedPrev = null;
+        t.ownedNext = timers;
+        if (timers != null) {
+            timers.ownedPrev = t;
+        }
+        timers = t;
+    }
+
+    void unlinkTimer(final Timer t) {
+        if (t.ownedPrev != null) {
+            t.ownedPrev.ownedNext = t.ownedNext;
+        } else {
+            timers = t.ownedNext;
+        }
+        if (t.ownedNext != null) {
+            t.ownedNext.ownedPrev = t.ownedPrev;
+        }
+        t.ownedPrev = null;
+        t.ownedNext = null;
+        t.linked = false;
+        t.suspended = false;
+    }
+
+    // ---------------------------------------------------------------------------------------------
+    // Getters
+
+    /** OSv-style thread id (wraps below 2^32 - 4096, skipping live ids). */
+    public long id() {
+        return id;
+    }
+
+    public String name() {
+        return name;
+    }
+
+    public ThreadState state() {
+        return state;
+    }
+
+    void setState(final ThreadState s) {
+        state = s;
+    }
+
+    boolean casState(final ThreadState expected, final ThreadState next) {
+        return STATE.compareAndSet(this, expected, next);
+    }
+
+    /** The vCPU the thread runs or will run on. */
+    public int cpuId() {
+        return cpu == null ? -1 : cpu.id;
+    }
+
+    public double priority() {
+        return runtime.priority;
+    }
+
+    public int realtimePriority() {
+        return realtimePriority;
+    }
+
+    public boolean isDetached() {
+        return detached;
+    }
+
+    public boolean isPinned() {
+        return migrationLock > 0;
+    }
+
+    /** CPU time accounted by the scheduler (kernel-clock nanoseconds), as of its last switch. */
+    public long cpuTimeNanos() {
+        return cpuTimeNanos;
+    }
+
+    /** Times the thread was switched in. */
+    public long switches() {
+        return switches;
+    }
+
+    /** Times the thread was preempted while runnable. */
+    public long preemptions() {
+        return preemptions;
+    }
+
+    public long migrations() {
+        return migrations;
+    }
+
+    /** Wakeups delivered to the thread. */
+    public long wakeups() {
+        return wakeups;
+    }
+
+    /** The throwable the body ended with, or null. */
+    public Throwable failure() {
+        return failure;
+    }
+
+    /** The scheduler this thread belongs to. */
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    /** Best-effort stack of the thread. */
+    public StackTraceElement[] stackTrace() {
+        return context.stackTrace();
+    }
+
+    @Override
+    public String toString() {
+        return "KThread[" + id + " " + name + " " + state + " cpu" + cpuId() + "]";
+    }
+
+    /** Park the host thread briefly: used when a switch was refused (pinned continuation). */
+    static void backOff() {
+        LockSupport.parkNanos(20_000);
+    }
+}

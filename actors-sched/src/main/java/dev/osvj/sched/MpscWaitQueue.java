@@ -1,0 +1,65 @@
+package dev.osvj.sched;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * OSv's {@code lockfree::queue_mpsc} of wait records: producers push onto a lock-free LIFO
+ * ({@code pushlist}, CAS); the single consumer pops from a private FIFO ({@code poplist}) that it
+ * refills by taking the whole push list at once and reversing it. In {@link Mutex} the responsibility
+ * hand-off protocol guarantees there is only ever one popper at a time.
+ *
+ * <p>{@link #isEmpty()} may be called by anyone (both lists are volatile).
+ */
+final class MpscWaitQueue {
+    private static final VarHandle PUSHLIST;
+
+    static {
+        try {
+            PUSHLIST = MethodHandles.lookup().findVarHandle(MpscWaitQueue.class, "pushlist", WaitRecord.class);
+        } catch (final ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    @SuppressWarnings("unused") // through PUSHLIST
+    private volatile WaitRecord pushlist;
+    private volatile WaitRecord poplist;
+
+    /** Any thread. */
+    void push(final WaitRecord r) {
+        WaitRecord h;
+        do {
+            h = pushlist;
+            r.next = h;
+        } while (!PUSHLIST.compareAndSet(this, h, r));
+    }
+
+    /** The single consumer: the oldest record, or null. */
+    WaitRecord pop() {
+        WaitRecord r = poplist;
+        if (r != null) {
+            poplist = r.next;
+            r.next = null;
+            return r;
+        }
+        r = (WaitRecord)PUSHLIST.getAndSet(this, (WaitRecord)null);
+        if (r == null) {
+            return null;
+        }
+        WaitRecord reversed = null;
+        while (r != null) {
+            final WaitRecord next = r.next;
+            r.next = reversed;
+            reversed = r;
+            r = next;
+        }
+        poplist = reversed.next;
+        reversed.next = null;
+        return reversed;
+    }
+
+    boolean isEmpty() {
+        return poplist == null && pushlist == null;
+    }
+}

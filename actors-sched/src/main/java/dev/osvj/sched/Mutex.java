@@ -1,0 +1,203 @@
+package dev.osvj.sched;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+
+/**
+ * OSv's {@code lockfree::mutex}: a recursive sleeping mutex with no spinlock inside, using Gidenstam
+ * and Papatriantafilou's responsibility hand-off (RHO) protocol ("LFthreads: a lock-free thread
+ * library", 2007).
+ *
+ * <p>State: {@code count} is the number of threads holding or trying to take the lock; {@code owner}
+ * and {@code depth} implement recursion; waiting lockers sit in an MPSC queue of {@link WaitRecord}s;
+ * {@code handoff} carries a non-zero sequence number while an unlocker could not find the waiter that
+ * its {@code count} promised (the waiter has incremented {@code count} but not pushed its record yet).
+ *
+ * <ul>
+ *   <li><b>lock</b>: {@code count++ == 0} takes it at once. Otherwise push a wait record; if a handoff
+ *       is on offer and the queue is non-empty, take the handoff (CAS to 0) and with it the
+ *       responsibility to pop one waiter and wake it (or take the lock if the popped record is our
+ *       own). Then sleep until an unlocker hands the lock over directly.</li>
+ *   <li><b>unlock</b>: {@code count-- == 1} means no contender. Otherwise pop and wake a waiter; when
+ *       the queue is empty, publish a fresh sequence in {@code handoff}; if the queue is still empty the
+ *       late locker will find the handoff; else try to take our own handoff back (CAS seq to 0) and
+ *       loop, or stop if a locker already took it. The sequence prevents ABA on {@code handoff}; RHO
+ *       guarantees one popper at a time.</li>
+ * </ul>
+ * The lock is handed over without being released, so a woken waiter never competes again. Works from
+ * kernel threads and host threads alike (the owner is the {@link KThread}, or the host {@link Thread}
+ * outside the vCPUs). Every {@link #lock()} is a kernel entry, hence a preemption point.
+ *
+ * <p>{@link #sendLock}/{@link #receiveLock} implement wait morphing for {@link CondVar} and
+ * {@link WaitQueue}: a woken condition waiter is queued on the mutex instead of being woken, and runs
+ * already owning it.
+ */
+public final class Mutex {
+    private static final VarHandle COUNT;
+    private static final VarHandle HANDOFF;
+
+    static {
+        try {
+            final MethodHandles.Lookup l = MethodHandles.lookup();
+            COUNT = l.findVarHandle(Mutex.class, "count", int.class);
+            HANDOFF = l.findVarHandle(Mutex.class, "handoff", int.class);
+        } catch (final ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    @SuppressWarnings("unused") // through COUNT
+    private volatile int count;
+    @SuppressWarnings("unused") // through HANDOFF
+    private volatile int handoff;
+    private volatile Object owner;
+    /** Recursion depth; touched by the owner only. */
+    private int depth;
+    /** Hand-off sequence; touched by unlockers only (one at a time: the lock holder). */
+    private int sequence;
+    private final MpscWaitQueue waitqueue = new MpscWaitQueue();
+
+    public void lock() {
+        KThread.preemptionPoint();
+        final Object self = WaitRecord.self();
+        if ((int)COUNT.getAndAdd(this, 1) == 0) {
+            owner = self;
+            depth = 1;
+            return;
+        }
+        if (owner == self) {
+            COUNT.getAndAdd(this, -1);
+            depth++;
+            return;
+        }
+        final WaitRecord waiter = new WaitRecord(self);
+        waitqueue.push(waiter);
+        final int oldHandoff = handoff;
+        if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
+            final WaitRecord other = waitqueue.pop();
+            if (other != waiter) {
+                other.wake();
+            } else {
+                owner = self;
+                depth = 1;
+                return;
+            }
+        }
+        waiter.await();
+        owner = self;
+        depth = 1;
+    }
+
+    /** Take the lock if that needs no waiting (free, already ours, or a pending handoff). */
+    public boolean tryLock() {
+        final Object self = WaitRecord.self();
+        if (COUNT.compareAndSet(this, 0, 1)) {
+            owner = self;
+            depth = 1;
+            return true;
+        }
+        if (owner == self) {
+            depth++;
+            return true;
+        }
+        final int oldHandoff = handoff;
+        if (oldHandoff != 0 && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
+            COUNT.getAndAdd(this, 1);
+            owner = self;
+            depth = 1;
+            return true;
+        }
+        return false;
+    }
+
+    public void unlock() {
+        if (owner != WaitRecord.self()) {
+            throw new IllegalMonitorStateException("unlock by a thread that does not own the mutex");
+        }
+        if (--depth > 0) {
+            return;
+        }
+        owner = null;
+        if ((int)COUNT.getAndAdd(this, -1) == 1) {
+            return;
+        }
+        ++sequence;
+        while (true) {
+            final WaitRecord other = waitqueue.pop();
+            if (other != null) {
+                other.wake();
+                return;
+            }
+            if (++sequence == 0) {
+                ++sequence;
+            }
+            final int ours = sequence;
+            handoff = ours;
+            if (waitqueue.isEmpty()) {
+                return;
+            }
+            if (!HANDOFF.compareAndSet(this, ours, 0)) {
+                return;
+            }
+        }
+    }
+
+    /** True when the calling thread holds the mutex. */
+    public boolean isOwnedByCurrent() {
+        return owner == WaitRecord.self();
+    }
+
+    /** True when some thread holds the mutex (a racy snapshot). */
+    public boolean isLocked() {
+        return count > 0;
+    }
+
+    /** The holder's recursion depth (call only while holding the mutex). */
+    int depth() {
+        return depth;
+    }
+
+    /**
+     * Wait morphing: take the lock on behalf of the thread waiting on {@code wr}. If the mutex is free
+     * it is taken and {@code wr} woken; otherwise {@code wr} is queued like a locker's own record (with
+     * the same handoff check), so the unlock that releases the mutex wakes it already owning it. The
+     * woken thread must call {@link #receiveLock}.
+     */
+    void sendLock(final WaitRecord wr) {
+        if ((int)COUNT.getAndAdd(this, 1) == 0) {
+            owner = wr.thread;
+            wr.wake();
+            return;
+        }
+        waitqueue.push(wr);
+        final int oldHandoff = handoff;
+        if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
+            final WaitRecord other = waitqueue.pop();
+            owner = other.thread;
+            other.wake();
+        }
+    }
+
+    /** The receiving side of {@link #sendLock}: the caller was woken owning the mutex. */
+    void receiveLock(final int restoreDepth) {
+        owner = WaitRecord.self();
+        depth = restoreDepth;
+    }
+
+    /** Release completely (whatever the depth) for a condition wait; returns the depth to restore. */
+    int unlockForWait() {
+        if (owner != WaitRecord.self()) {
+            throw new IllegalMonitorStateException("condition wait without owning the mutex");
+        }
+        final int d = depth;
+        depth = 1;
+        unlock();
+        return d;
+    }
+
+    /** Re-take after a condition wait that was not morphed (a timeout). */
+    void relockAfterWait(final int restoreDepth) {
+        lock();
+        depth = restoreDepth;
+    }
+}

@@ -1,0 +1,171 @@
+package dev.osvj.sched;
+
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * OSv's fair policy measured exactly: CPU-bound threads burn virtual time on a {@link ManualClock}
+ * (advance, then a preemption point), so the accounted runtimes do not depend on the host's load.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class FairnessTest {
+    /** Virtual time a hog burns between two preemption points. */
+    private static final long STEP = 50_000;
+    /** Virtual length of a run: long against tau (200 ms) and the 10 ms slices. */
+    private static final long RUN = 20_000_000_000L;
+
+    private final ActorTestKit kit = ActorTestKit.create("fairness-test");
+
+    @AfterAll
+    void shutdown() {
+        kit.shutdownTestKit();
+    }
+
+    private static Runnable hog(final ManualClock clock, final long end) {
+        return () -> {
+            while (clock.monotonicNanos() < end) {
+                clock.advance(STEP);
+                KThread.preemptionPoint();
+            }
+        };
+    }
+
+    private double[] shares(final double... priorities) {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final long end = clock.monotonicNanos() + RUN;
+            final List<KThread> hogs = new ArrayList<>();
+            for (int i = 0; i < priorities.length; i++) {
+                hogs.add(s.newThread(ThreadAttr.named("hog" + i).withPriority(priorities[i]), hog(clock, end)));
+            }
+            SchedTestSupport.startTogether(s, hogs);
+            hogs.forEach(SchedTestSupport::join);
+            double total = 0;
+            for (final KThread t : hogs) {
+                total += t.cpuTimeNanos();
+            }
+            final double[] out = new double[hogs.size()];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = hogs.get(i).cpuTimeNanos() / total;
+            }
+            return out;
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    private static void assertShares(final double[] shares, final double[] expected) {
+        for (int i = 0; i < shares.length; i++) {
+            final double error = Math.abs(shares[i] - expected[i]) / expected[i];
+            assertTrue(error <= 0.05, "thread " + i + " got " + shares[i] + ", expected " + expected[i]
+                + " (error " + error + ")");
+        }
+    }
+
+    @Test
+    void shouldShareOneVcpuEquallyBetweenTwoHogs() {
+        assertShares(shares(1, 1), new double[] {0.5, 0.5});
+    }
+
+    @Test
+    void shouldShareOneVcpuEquallyBetweenFourHogs() {
+        assertShares(shares(1, 1, 1, 1), new double[] {0.25, 0.25, 0.25, 0.25});
+    }
+
+    @Test
+    void shouldGivePriorityOneTwiceTheShareOfPriorityTwo() {
+        assertShares(shares(1, 2), new double[] {2.0 / 3, 1.0 / 3});
+    }
+
+    @Test
+    void shouldStayFairWhileControlRequestsInterruptTheVcpu() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final long end = clock.monotonicNanos() + RUN;
+            // Hogs that also raise balancer periods (control interrupt + mailbox turn), often in the
+            // same step in which their preemption deadline passes.
+            final Runnable hog = () -> {
+                long i = 0;
+                while (clock.monotonicNanos() < end) {
+                    clock.advance(STEP);
+                    if (++i % 7 == 0) {
+                        s.cpus[0].balancePeriodElapsed();
+                    }
+                    KThread.preemptionPoint();
+                }
+            };
+            final List<KThread> hogs = List.of(s.newThread(ThreadAttr.named("a"), hog), s.newThread(ThreadAttr.named("b"), hog));
+            SchedTestSupport.startTogether(s, hogs);
+            hogs.forEach(SchedTestSupport::join);
+            final double total = hogs.get(0).cpuTimeNanos() + hogs.get(1).cpuTimeNanos();
+            assertShares(new double[] {hogs.get(0).cpuTimeNanos() / total, hogs.get(1).cpuTimeNanos() / total},
+                new double[] {0.5, 0.5});
+            assertTrue(s.cpus[0].balanceTicks > 0, "no control request reached the mailbox");
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldGiveAWokenSleeperTheCpuWithinOneSlice() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final long end = clock.monotonicNanos() + 5_000_000_000L;
+            final AtomicLong worst = new AtomicLong();
+            final AtomicLong wakeups = new AtomicLong();
+            final KThread hog = s.newThread(ThreadAttr.named("hog"), hog(clock, end));
+            final KThread sleeper = s.newThread(ThreadAttr.named("sleeper"), () -> {
+                final Timer timer = new Timer();
+                while (clock.monotonicNanos() < end - 200_000_000L) {
+                    final long deadline = clock.monotonicNanos() + 50_000_000L;
+                    timer.set(deadline);
+                    KThread.waitUntil(timer::expired);
+                    worst.accumulateAndGet(clock.monotonicNanos() - deadline, Math::max);
+                    wakeups.incrementAndGet();
+                    clock.advance(1_000_000); // a little work after each wakeup
+                }
+            });
+            SchedTestSupport.startTogether(s, List.of(hog, sleeper));
+            SchedTestSupport.join(sleeper);
+            SchedTestSupport.join(hog);
+            assertTrue(wakeups.get() >= 50, "sleeper woke " + wakeups.get() + " times, worst latency " + worst.get());
+            // One slice: two equal threads alternate every 2 * thyst.
+            assertTrue(worst.get() <= 2 * Policy.THYST_NS, "worst wakeup latency " + worst.get() + " ns");
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldPreemptEqualHogsEveryTwoThystAtMost() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final long end = clock.monotonicNanos() + 2_000_000_000L;
+            final KThread a = s.newThread(ThreadAttr.named("a"), hog(clock, end));
+            final KThread b = s.newThread(ThreadAttr.named("b"), hog(clock, end));
+            SchedTestSupport.startTogether(s, List.of(a, b));
+            SchedTestSupport.join(a);
+            SchedTestSupport.join(b);
+            final long switches = a.switches() + b.switches();
+            // 2 s of alternation with slices of ~2 * thyst = 10 ms: about 200 switches, and never
+            // more than one preemption per thyst.
+            assertTrue(switches >= 100 && switches <= 2_000_000_000L / Policy.THYST_NS + 10,
+                "switches " + switches);
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+}

@@ -1,0 +1,379 @@
+package dev.osvj.sched;
+
+import dev.osvj.kernel.KernelClock;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** OSv's synchronisation primitives on kernel threads (and host threads) across vCPUs. */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class SyncTest {
+    private final ActorTestKit kit = ActorTestKit.create("sync-test");
+
+    @AfterAll
+    void shutdown() {
+        kit.shutdownTestKit();
+    }
+
+    private Scheduler start(final String arch) {
+        return SchedTestSupport.start(kit, SchedConfig.defaults(2).withArch(arch), KernelClock.SYSTEM);
+    }
+
+    private static Thread hostThread(final Runnable body) {
+        final Thread t = new Thread(body, "host-locker");
+        t.setDaemon(true);
+        t.start();
+        return t;
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"continuation", "platform"})
+    void shouldKeepACounterExactAcrossVcpus(final String arch) throws Exception {
+        final Scheduler s = start(arch);
+        try {
+            final Mutex mutex = new Mutex();
+            final int[] counter = {0};
+            final int threads = 8;
+            final int increments = "platform".equals(arch) ? 2_000 : 20_000;
+            final List<KThread> ts = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                ts.add(s.spawn("inc" + i, () -> {
+                    for (int j = 0; j < increments; j++) {
+                        mutex.lock();
+                        counter[0]++;
+                        mutex.unlock();
+                    }
+                }));
+            }
+            final Thread host = hostThread(() -> {
+                for (int j = 0; j < increments; j++) {
+                    mutex.lock();
+                    counter[0]++;
+                    mutex.unlock();
+                }
+            });
+            ts.forEach(SchedTestSupport::join);
+            host.join(SchedTestSupport.TIMEOUT.toMillis());
+            assertFalse(host.isAlive());
+            mutex.lock();
+            assertEquals((threads + 1) * increments, counter[0]);
+            mutex.unlock();
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldHandTheLockOverUnderHeavyContention() throws Exception {
+        final Scheduler s = start("continuation");
+        try {
+            final Mutex mutex = new Mutex();
+            final long[] counter = {0};
+            final AtomicInteger inside = new AtomicInteger();
+            final AtomicBoolean overlap = new AtomicBoolean();
+            final int threads = 32;
+            final int increments = 3_000;
+            final List<KThread> ts = new ArrayList<>();
+            for (int i = 0; i < threads; i++) {
+                ts.add(s.spawn("contender" + i, () -> {
+                    for (int j = 0; j < increments; j++) {
+                        mutex.lock();
+                        if (inside.incrementAndGet() != 1) {
+                            overlap.set(true);
+                        }
+                        counter[0]++;
+                        if ((j & 15) == 0) {
+                            KThread.yield(); // hold the lock across a switch: others must queue
+                        }
+                        inside.decrementAndGet();
+                        mutex.unlock();
+                    }
+                }));
+            }
+            final List<Thread> hosts = new ArrayList<>();
+            for (int h = 0; h < 2; h++) {
+                hosts.add(hostThread(() -> {
+                    for (int j = 0; j < increments; j++) {
+                        mutex.lock();
+                        if (inside.incrementAndGet() != 1) {
+                            overlap.set(true);
+                        }
+                        counter[0]++;
+                        inside.decrementAndGet();
+                        mutex.unlock();
+                    }
+                }));
+            }
+            ts.forEach(SchedTestSupport::join);
+            for (final Thread h : hosts) {
+                h.join(SchedTestSupport.TIMEOUT.toMillis());
+                assertFalse(h.isAlive());
+            }
+            assertFalse(overlap.get(), "two holders at once");
+            mutex.lock();
+            assertEquals((long)(threads + 2) * increments, counter[0]);
+            mutex.unlock();
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldTryLockAndRecurse() {
+        final Scheduler s = start("continuation");
+        try {
+            final Mutex mutex = new Mutex();
+            final AtomicBoolean held = new AtomicBoolean();
+            final AtomicBoolean release = new AtomicBoolean();
+            final KThread[] holder = new KThread[1];
+            holder[0] = s.spawn("holder", () -> {
+                mutex.lock();
+                mutex.lock();
+                assertTrue(mutex.tryLock());
+                held.set(true);
+                KThread.waitUntil(release::get);
+                mutex.unlock();
+                mutex.unlock();
+                assertTrue(mutex.isOwnedByCurrent());
+                mutex.unlock();
+                assertFalse(mutex.isOwnedByCurrent());
+            });
+            SchedTestSupport.await("held", held::get);
+            final AtomicBoolean tried = new AtomicBoolean(true);
+            SchedTestSupport.join(s.spawn("trier", () -> tried.set(mutex.tryLock())));
+            assertFalse(tried.get());
+            assertThrows(IllegalMonitorStateException.class, mutex::unlock);
+            release.set(true);
+            holder[0].wake();
+            SchedTestSupport.join(holder[0]);
+            final AtomicBoolean taken = new AtomicBoolean();
+            SchedTestSupport.join(s.spawn("taker", () -> {
+                taken.set(mutex.tryLock());
+                mutex.unlock();
+            }));
+            assertTrue(taken.get());
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldLoseNoWakeupsInAProducerConsumerQueue() throws Exception {
+        final Scheduler s = start("continuation");
+        try {
+            final Mutex mutex = new Mutex();
+            final CondVar notEmpty = new CondVar();
+            final CondVar notFull = new CondVar();
+            final ArrayDeque<Long> queue = new ArrayDeque<>();
+            final int capacity = 4;
+            final int producers = 4;
+            final int consumers = 4;
+            final long perProducer = 5_000;
+            final AtomicLong consumedSum = new AtomicLong();
+            final AtomicLong consumedCount = new AtomicLong();
+            final List<KThread> ts = new ArrayList<>();
+            for (int p = 0; p < producers; p++) {
+                final long base = p * perProducer;
+                ts.add(s.spawn("producer" + p, () -> {
+                    for (long i = 1; i <= perProducer; i++) {
+                        mutex.lock();
+                        while (queue.size() == capacity) {
+                            notFull.await(mutex);
+                        }
+                        queue.add(base + i);
+                        notEmpty.wakeOne();
+                        mutex.unlock();
+                    }
+                }));
+            }
+            final long total = producers * perProducer;
+            for (int c = 0; c < consumers; c++) {
+                ts.add(s.spawn("consumer" + c, () -> {
+                    while (true) {
+                        mutex.lock();
+                        while (queue.isEmpty() && consumedCount.get() < total) {
+                            notEmpty.await(mutex);
+                        }
+                        if (queue.isEmpty()) {
+                            mutex.unlock();
+                            return;
+                        }
+                        final long v = queue.poll();
+                        if (consumedCount.incrementAndGet() == total) {
+                            notEmpty.wakeAll(); // release the other consumers
+                        }
+                        notFull.wakeOne();
+                        mutex.unlock();
+                        consumedSum.addAndGet(v);
+                    }
+                }));
+            }
+            ts.forEach(SchedTestSupport::join);
+            assertEquals(total, consumedCount.get());
+            assertEquals(total * (total + 1) / 2, consumedSum.get(), "checksum");
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldTimeOutAConditionWaitHoldingTheMutex() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final Mutex mutex = new Mutex();
+            final CondVar cv = new CondVar();
+            final AtomicBoolean woken = new AtomicBoolean(true);
+            final AtomicBoolean owned = new AtomicBoolean();
+            final KThread t = s.spawn("timed-waiter", () -> {
+                mutex.lock();
+                woken.set(cv.await(mutex, 3_000_000));
+                owned.set(mutex.isOwnedByCurrent());
+                mutex.unlock();
+            });
+            SchedTestSupport.await("waiting", () -> t.state() == ThreadState.WAITING);
+            clock.advance(5_000_000);
+            SchedTestSupport.join(t);
+            assertFalse(woken.get());
+            assertTrue(owned.get());
+            assertFalse(cv.hasWaiters());
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldWakeWaitersThroughAWaitQueueOwningTheMutex() {
+        final Scheduler s = start("continuation");
+        try {
+            final Mutex mutex = new Mutex();
+            final WaitQueue wq = new WaitQueue();
+            final boolean[] flag = {false};
+            final AtomicInteger done = new AtomicInteger();
+            final List<KThread> waiters = new ArrayList<>();
+            final AtomicInteger waiting = new AtomicInteger();
+            for (int i = 0; i < 6; i++) {
+                waiters.add(s.spawn("wq" + i, () -> {
+                    mutex.lock();
+                    waiting.incrementAndGet();
+                    while (!flag[0]) {
+                        wq.await(mutex);
+                    }
+                    assertTrue(mutex.isOwnedByCurrent());
+                    done.incrementAndGet();
+                    mutex.unlock();
+                }));
+            }
+            SchedTestSupport.await("all waiting", () -> waiting.get() == 6
+                && waiters.stream().allMatch(w -> w.state() == ThreadState.WAITING));
+            SchedTestSupport.join(s.spawn("waker", () -> {
+                mutex.lock();
+                flag[0] = true;
+                wq.wakeAll(mutex);
+                mutex.unlock();
+            }));
+            waiters.forEach(SchedTestSupport::join);
+            assertEquals(6, done.get());
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldCountSemaphoreUnits() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(2), clock);
+        try {
+            final Semaphore sem = new Semaphore(2);
+            final AtomicInteger got = new AtomicInteger();
+            final AtomicBoolean timedOut = new AtomicBoolean();
+            assertTrue(sem.tryAcquire(2));
+            assertFalse(sem.tryAcquire(1));
+            final KThread big = s.spawn("big", () -> {
+                sem.acquire(3);
+                got.addAndGet(3);
+            });
+            final KThread small = s.spawn("small", () -> {
+                sem.acquire(1);
+                got.addAndGet(1);
+            });
+            final KThread timed = s.spawn("timed", () -> timedOut.set(!sem.acquire(10, 1_000_000)));
+            // Advance until the timed acquire gave up (it may still be queueing when time first moves).
+            while (timed.state() != ThreadState.TERMINATED) {
+                SchedTestSupport.await("timed waiter blocked or done", () -> timed.state() == ThreadState.WAITING
+                    || timed.state() == ThreadState.TERMINATED);
+                clock.advance(2_000_000);
+            }
+            SchedTestSupport.join(timed);
+            SchedTestSupport.await("blocked", () -> big.state() == ThreadState.WAITING && small.state() == ThreadState.WAITING);
+            assertTrue(timedOut.get());
+            sem.post(1); // small fits, big does not: small must not wait behind big
+            SchedTestSupport.join(small);
+            assertEquals(1, got.get());
+            sem.post(3);
+            SchedTestSupport.join(big);
+            assertEquals(4, got.get());
+            assertEquals(0, sem.value());
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldExcludeWritersFromReadersAndEachOther() {
+        final Scheduler s = start("continuation");
+        try {
+            final RwLock rw = new RwLock();
+            final long[] a = {0};
+            final long[] b = {0};
+            final AtomicBoolean torn = new AtomicBoolean();
+            final List<KThread> ts = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                ts.add(s.spawn("writer" + i, () -> {
+                    for (int j = 0; j < 2_000; j++) {
+                        rw.writeLock();
+                        a[0]++;
+                        if ((j & 7) == 0) {
+                            KThread.yield();
+                        }
+                        b[0]++;
+                        rw.writeUnlock();
+                    }
+                }));
+            }
+            for (int i = 0; i < 5; i++) {
+                ts.add(s.spawn("reader" + i, () -> {
+                    for (int j = 0; j < 4_000; j++) {
+                        rw.readLock();
+                        if (a[0] != b[0]) {
+                            torn.set(true);
+                        }
+                        rw.readUnlock();
+                    }
+                }));
+            }
+            ts.forEach(SchedTestSupport::join);
+            assertFalse(torn.get(), "a reader saw a half-done write");
+            assertEquals(6_000, a[0]);
+            assertEquals(6_000, b[0]);
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+}
