@@ -6,8 +6,12 @@ import dev.osvj.kernel.Subsystem;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
-import org.junit.jupiter.api.AfterAll;
+import org.apache.pekko.actor.testkit.typed.annotations.JUnit5TestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.JUnit5TestKitBuilder;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestKitJUnit5Extension;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.extension.ExtendWith;
 
 import java.time.Duration;
 import java.util.List;
@@ -22,14 +26,14 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The guardian's protocol: boot order, a failing phase, shutdown order, slow stop hooks. */
+@ExtendWith(TestKitJUnit5Extension.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class KernelGuardianTest {
-    private static final ActorTestKit TEST_KIT = ActorTestKit.create();
     private static final Duration WAIT = Duration.ofSeconds(20);
 
-    @AfterAll
-    static void shutdown() {
-        TEST_KIT.shutdownTestKit();
-    }
+    /** One actor system for the class, shut down by the extension after the last test. */
+    @JUnit5TestKit
+    public ActorTestKit testKit = new JUnit5TestKitBuilder().build();
 
     /** A subsystem that records its boot and stop into a shared journal. */
     private static final class Recorded implements Subsystem {
@@ -82,9 +86,9 @@ class KernelGuardianTest {
         }
     }
 
-    private static ActorRef<KernelGuardian.Command> spawn(final List<Subsystem> subsystems, final TestProbe<KernelEvent> probe,
+    private ActorRef<KernelGuardian.Command> spawn(final List<Subsystem> subsystems, final TestProbe<KernelEvent> probe,
         final ConcurrentLinkedQueue<String> notes, final Duration stopTimeout) {
-        return TEST_KIT.spawn(KernelGuardian.create(new TestKernelContext(), subsystems, probe.ref()::tell, notes::add, stopTimeout));
+        return testKit.spawn(KernelGuardian.create(new TestKernelContext(), subsystems, probe.ref()::tell, notes::add, stopTimeout));
     }
 
     private static String phaseOf(final KernelEvent e) {
@@ -95,7 +99,7 @@ class KernelGuardianTest {
     void shouldBootSubsystemsInDeclaredOrderWhateverTheDiscoveryOrder() {
         final ConcurrentLinkedQueue<String> journal = new ConcurrentLinkedQueue<>();
         final ConcurrentLinkedQueue<String> notes = new ConcurrentLinkedQueue<>();
-        final TestProbe<KernelEvent> probe = TEST_KIT.createTestProbe();
+        final TestProbe<KernelEvent> probe = testKit.createTestProbe();
         spawn(List.of(new Recorded("net", Subsystem.Order.NET, journal), new Recorded("sched", Subsystem.Order.SCHED, journal),
             new Recorded("app", Subsystem.Order.APP, journal), new Recorded("mmu", Subsystem.Order.MMU, journal)),
             probe, notes, WAIT);
@@ -116,7 +120,7 @@ class KernelGuardianTest {
     @Test
     void shouldStopBootedSubsystemsInReverseOrderWhenAPhaseFails() {
         final ConcurrentLinkedQueue<String> journal = new ConcurrentLinkedQueue<>();
-        final TestProbe<KernelEvent> probe = TEST_KIT.createTestProbe();
+        final TestProbe<KernelEvent> probe = testKit.createTestProbe();
         final Recorded mmu = new Recorded("mmu", Subsystem.Order.MMU, journal);
         mmu.failBoot = new IllegalStateException("guest memory: cannot map 64G");
         spawn(List.of(new Recorded("sched", Subsystem.Order.SCHED, journal), new Recorded("virtio", Subsystem.Order.VIRTIO, journal),
@@ -139,7 +143,7 @@ class KernelGuardianTest {
     @Test
     void shouldShutDownInReverseBootOrder() {
         final ConcurrentLinkedQueue<String> journal = new ConcurrentLinkedQueue<>();
-        final TestProbe<KernelEvent> probe = TEST_KIT.createTestProbe();
+        final TestProbe<KernelEvent> probe = testKit.createTestProbe();
         final ActorRef<KernelGuardian.Command> guardian = spawn(List.of(new Recorded("vfs", Subsystem.Order.VFS, journal),
             new Recorded("sched", Subsystem.Order.SCHED, journal), new Recorded("app", Subsystem.Order.APP, journal)),
             probe, new ConcurrentLinkedQueue<>(), WAIT);
@@ -159,7 +163,7 @@ class KernelGuardianTest {
     @Test
     void shouldGoOnWithTheNextStopHookWhenOneTimesOut() {
         final ConcurrentLinkedQueue<String> journal = new ConcurrentLinkedQueue<>();
-        final TestProbe<KernelEvent> probe = TEST_KIT.createTestProbe();
+        final TestProbe<KernelEvent> probe = testKit.createTestProbe();
         final Recorded stuck = new Recorded("net", Subsystem.Order.NET, journal);
         stuck.stopGate = new CountDownLatch(1);
         final ActorRef<KernelGuardian.Command> guardian = spawn(List.of(new Recorded("sched", Subsystem.Order.SCHED, journal), stuck),
@@ -182,7 +186,7 @@ class KernelGuardianTest {
     @Test
     void shouldFinishThePhaseInProgressThenStopWhenShutdownArrivesDuringBoot() {
         final ConcurrentLinkedQueue<String> journal = new ConcurrentLinkedQueue<>();
-        final TestProbe<KernelEvent> probe = TEST_KIT.createTestProbe();
+        final TestProbe<KernelEvent> probe = testKit.createTestProbe();
         final Recorded slow = new Recorded("mmu", Subsystem.Order.MMU, journal);
         slow.bootGate = new CountDownLatch(1);
         final ActorRef<KernelGuardian.Command> guardian = spawn(List.of(new Recorded("sched", Subsystem.Order.SCHED, journal), slow,
