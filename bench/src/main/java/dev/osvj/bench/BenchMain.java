@@ -101,9 +101,14 @@ public final class BenchMain {
 
                 @Override
                 public void metric(final String name, final double value, final String unit, final String better,
-                    final Map<String, Object> detail) {
+                    Map<String, Object> detail) {
                     final Map<String, Object> m = new LinkedHashMap<>();
-                    m.put("value", value);
+                    // JSON has no Infinity or NaN (a ratio over a zero baseline): null, and say why.
+                    m.put("value", Double.isFinite(value) ? value : null);
+                    if (!Double.isFinite(value)) {
+                        detail = new LinkedHashMap<>(detail);
+                        detail.put("not_finite", String.valueOf(value));
+                    }
                     m.put("unit", unit);
                     m.put("better", better);
                     m.put("detail", new TreeMap<>(detail));
