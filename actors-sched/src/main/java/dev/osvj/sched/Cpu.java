@@ -8,6 +8,7 @@ import java.lang.invoke.VarHandle;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * One vCPU: its run queue, its fairness factor {@code c}, its timer set, its incoming-wakeup queues,
@@ -110,6 +111,12 @@ final class Cpu {
 
     ActorRef<VcpuActor.Command> actor;
     volatile Thread carrier;
+    /**
+     * The carrier that finishes this vCPU after its actor was stopped ({@link #finishAfterActorStopped}),
+     * else null. Its mailbox is gone, so wakers that would send the actor an IPI also unpark this
+     * thread; they read it after reading {@code runState == HALTED}, which it is set before.
+     */
+    private volatile Thread finishingCarrier;
     volatile boolean stopRequested;
     final CompletableFuture<Void> stopped = new CompletableFuture<>();
 
@@ -736,6 +743,14 @@ final class Cpu {
             ipisReceived.incrementAndGet();
             a.tell(VcpuActor.Ipi.WAKEUP);
         }
+        unparkFinishingCarrier();
+    }
+
+    private void unparkFinishingCarrier() {
+        final Thread t = finishingCarrier;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
     }
 
     /** The clock-event device's interrupt (device thread). */
@@ -748,6 +763,7 @@ final class Cpu {
             if (a != null) {
                 a.tell(VcpuActor.TimerIrq.FIRED);
             }
+            unparkFinishingCarrier();
         }
     }
 
@@ -773,6 +789,50 @@ final class Cpu {
         ticksDelivered.incrementAndGet();
         controlInterrupt();
         a.tell(VcpuActor.BalanceTick.TICK);
+    }
+
+    /**
+     * A stop request for the loop (stop, forced stop): raise the control interrupt so a running loop
+     * looks at it at its next switch or preemption point, and wake a halted finishing carrier.
+     */
+    void kick() {
+        controlInterrupt();
+        unparkFinishingCarrier();
+    }
+
+    /**
+     * The vCPU actor was stopped (by its parent, normally right after the sched stop hook) before its
+     * loop reported STOPPED: kernel threads may still be suspended on this vCPU, among them the
+     * dispatcher worker in the middle of its queue or of a mailbox run, and no mailbox is left to
+     * deliver IPIs. Run the loop here on the carrier until it stops, halting by parking (wakers
+     * unpark {@link #finishingCarrier}), so the worker runs or spills every task it has. Called on the
+     * carrier, in the actor's {@code PostStop}, after {@link Scheduler#requestStop}.
+     *
+     * @return false when the loop did not stop within {@code timeoutNanos} of host time (a thread
+     *     that does not reach a preemption point or never ends); the caller then forces the stop.
+     */
+    boolean finishAfterActorStopped(final long timeoutNanos) {
+        final long deadline = System.nanoTime() + timeoutNanos;
+        finishingCarrier = Thread.currentThread();
+        try {
+            while (true) {
+                final Exit exit = runFor();
+                if (exit == Exit.STOPPED) {
+                    return true;
+                }
+                final long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                if (exit == Exit.HALTED && !attention() && !stopping()) {
+                    // Dekker with the wakers: runState is HALTED and finishingCarrier set, then we
+                    // re-read the wakeup bits; a waker sets its bit, then reads both.
+                    LockSupport.parkNanos(this, left);
+                }
+            }
+        } finally {
+            finishingCarrier = null;
+        }
     }
 
     /** Called once the loop reported STOPPED or the actor stopped. */

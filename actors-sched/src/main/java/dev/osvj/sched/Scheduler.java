@@ -47,6 +47,8 @@ public final class Scheduler {
     private static final ConcurrentHashMap<String, Scheduler> REGISTRY = new ConcurrentHashMap<>();
     /** OSv wraps thread ids below UINT_MAX - 4096. */
     private static final long ID_WRAP = 0xFFFF_FFFFL - 4096;
+    /** How long a vCPU stopped by its parent may take to finish when {@link #stop} did not say. */
+    private static final long DEFAULT_DRAIN_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(3);
 
     /** How {@link #start} spawns the vCPU actors: an {@code ActorContext} or an {@code ActorTestKit}. */
     @FunctionalInterface
@@ -69,8 +71,10 @@ public final class Scheduler {
     private BlockedCarrierWatchdog watchdog;
     private volatile boolean started;
     private volatile boolean accepting;
+    private boolean stopRequested; // guarded by prestarted
     volatile boolean stopping;
     volatile boolean forced;
+    private volatile long drainTimeoutNanos = DEFAULT_DRAIN_TIMEOUT_NANOS;
     private volatile Consumer<Runnable> taskSpill = Runnable::run;
 
     private Scheduler(final String name, final SchedConfig config, final KernelClock clock, final KernelLog log) {
@@ -154,23 +158,19 @@ public final class Scheduler {
      * called on a vCPU (it must not wait for itself); after the timeout the vCPUs stop at their next
      * switch whatever runs.
      *
+     * <p>The vCPU actors may be stopped by their parent before their loops have finished (the
+     * kernel's subsystem supervisor stops right after this stop hook returns, and its children with
+     * it): each then finishes its vCPU on its carrier in {@code PostStop} (see
+     * {@link VcpuActor}), so the stop completes either way.
+     *
      * @return true when every vCPU stopped within the timeout (always false when called on a vCPU).
      */
     public boolean stop(final Duration timeout) {
         if (!started || stopping) {
             return !started || allStopped();
         }
-        REGISTRY.remove(name, this);
-        accepting = false;
-        stopping = true;
-        for (final Cpu cpu : cpus) {
-            cpu.stopRequested = true;
-            cpu.controlInterrupt();
-            if (cpu.worker != null) {
-                cpu.worker.wake();
-            }
-            cpu.actor.tell(VcpuActor.Stop.REQUEST);
-        }
+        drainTimeoutNanos = timeout.toNanos();
+        requestStop();
         final CompletableFuture<Void> all = CompletableFuture.allOf(
             java.util.Arrays.stream(cpus).map(c -> c.stopped).toArray(CompletableFuture[]::new));
         final boolean onVcpu = Cpu.current() != null && Cpu.current().scheduler == this;
@@ -180,18 +180,63 @@ public final class Scheduler {
                 all.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
                 ok = true;
             } catch (final Exception e) {
-                forced = true;
-                for (final Cpu cpu : cpus) {
-                    cpu.controlInterrupt();
-                    cpu.actor.tell(VcpuActor.Resume.CONTINUE);
-                }
+                force();
             }
         }
-        all.whenComplete((v, e) -> shutdownDevices());
         if (ok) {
-            shutdownDevices();
+            shutdownDevices(); // done when we return (requestStop's callback may still be running)
         }
         return ok;
+    }
+
+    /**
+     * Begin stopping without waiting (idempotent): unregister (new dispatcher tasks go to the spill),
+     * refuse tasks, and ask every vCPU to stop once its worker has drained its queue. Also called by
+     * a vCPU actor that was stopped before {@link #stop} ran.
+     */
+    void requestStop() {
+        synchronized (prestarted) {
+            if (!started || stopRequested) {
+                return;
+            }
+            stopRequested = true;
+        }
+        REGISTRY.remove(name, this);
+        // Order matters (see submit): accepting is cleared before stopping is set, and a worker only
+        // ends after it has seen stopping.
+        accepting = false;
+        stopping = true;
+        for (final Cpu cpu : cpus) {
+            cpu.stopRequested = true;
+            cpu.kick();
+            if (cpu.worker != null) {
+                cpu.worker.wake();
+            }
+            cpu.actor.tell(VcpuActor.Stop.REQUEST);
+        }
+        final CompletableFuture<Void> all = CompletableFuture.allOf(
+            java.util.Arrays.stream(cpus).map(c -> c.stopped).toArray(CompletableFuture[]::new));
+        all.whenComplete((v, e) -> shutdownDevices());
+    }
+
+    /**
+     * The stop did not finish in time: every vCPU stops at its next switch whatever runs; kernel
+     * threads still alive are abandoned and the dispatcher tasks still queued are spilled.
+     */
+    void force() {
+        if (forced) {
+            return;
+        }
+        forced = true;
+        for (final Cpu cpu : cpus) {
+            cpu.kick();
+            cpu.actor.tell(VcpuActor.Resume.CONTINUE);
+        }
+    }
+
+    /** How long a vCPU whose actor was stopped may take to finish its loop ({@link #stop}'s timeout). */
+    long drainTimeoutNanos() {
+        return drainTimeoutNanos;
     }
 
     private synchronized void shutdownDevices() {
@@ -383,8 +428,13 @@ public final class Scheduler {
                 }
             }
         }
-        if (!accepting) {
-            rescueTasks();
+        // A stop may have raced with the offer, and target's worker may already have drained and
+        // ended. It ends only after reading stopping (set after accepting is cleared) and then polling
+        // its own queue empty (workerLoop's final drain), so if it missed our offer we read
+        // accepting == false here (all volatile: one synchronization order). Take the task back if
+        // nobody has; if somebody has polled it, that thread runs it or spills it.
+        if (!accepting && target.tasks.remove(task)) {
+            return false;
         }
         return true;
     }
@@ -394,13 +444,12 @@ public final class Scheduler {
         this.taskSpill = spill;
     }
 
+    /** Every vCPU has stopped: spill what is still queued (a forced stop leaves tasks behind). */
     private void rescueTasks() {
         for (final Cpu cpu : cpus) {
-            if (cpu.worker == null || cpu.worker.state() == ThreadState.TERMINATED || forced) {
-                Runnable r;
-                while ((r = cpu.tasks.poll()) != null) {
-                    taskSpill.accept(r);
-                }
+            Runnable r;
+            while ((r = cpu.tasks.poll()) != null) {
+                taskSpill.accept(r);
             }
         }
     }

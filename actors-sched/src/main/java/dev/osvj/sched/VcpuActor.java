@@ -1,6 +1,7 @@
 package dev.osvj.sched;
 
 import org.apache.pekko.actor.Cancellable;
+import org.apache.pekko.actor.DeadLetterSuppression;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
@@ -35,10 +36,20 @@ import java.time.Duration;
  *   <li>{@link Stop}: the kernel stops; the loop ends once this vCPU's dispatcher worker has drained
  *       its queue, then the actor stops.</li>
  * </ul>
+ *
+ * <p>Stopped from outside: the sched subsystem's supervisor stops right after the stop hook, and a
+ * stopping parent stops its children first, so a vCPU actor often gets Pekko's terminate signal
+ * before it has processed {@link Stop} (which then goes to dead letters, unlogged) or a pending
+ * {@link Resume}. Its {@code PostStop} then runs the loop to the end on the carrier
+ * ({@link Cpu#finishAfterActorStopped}), bounded by the stop timeout: the dispatcher worker suspended
+ * on this vCPU finishes its mailbox run and runs or spills its queue, so no task is stranded.
  */
 final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
-    /** Messages of the vCPU. */
-    sealed interface Command permits Start, Ipi, TimerIrq, Resume, BalanceTick, Stop {
+    /**
+     * Messages of the vCPU. They are interrupts: once the actor has stopped (its parent stopped it,
+     * see the class documentation) they mean nothing, so they are not logged as dead letters.
+     */
+    sealed interface Command extends DeadLetterSuppression permits Start, Ipi, TimerIrq, Resume, BalanceTick, Stop {
     }
 
     enum Start implements Command { BOOT }
@@ -111,6 +122,18 @@ final class VcpuActor extends AbstractBehavior<VcpuActor.Command> {
     private Behavior<Command> onPostStop() {
         if (balanceTimer != null) {
             balanceTimer.cancel();
+        }
+        if (!cpu.stopped.isDone()) {
+            // Stopped from outside (the parent stopped) before the loop finished: the kernel threads
+            // of this vCPU, its dispatcher worker among them, must not be left suspended with
+            // mailbox runs in hand. Finish the vCPU here, on its carrier.
+            final Scheduler s = cpu.scheduler;
+            s.requestStop();
+            if (!cpu.finishAfterActorStopped(s.drainTimeoutNanos())) {
+                s.warn("vCPU " + cpu.id + " did not stop within " + s.drainTimeoutNanos() / 1_000_000
+                    + " ms after its actor stopped; abandoning its kernel threads");
+                s.force();
+            }
         }
         cpu.markStopped();
         return this;

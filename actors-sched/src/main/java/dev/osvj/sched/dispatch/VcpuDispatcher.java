@@ -28,10 +28,14 @@ import dev.osvj.sched.Scheduler;
  *       round-robin. Each vCPU's {@code dispatcher/N} kernel thread runs its queue with a
  *       preemption point after every mailbox run and steals from the other queues when idle. Tasks
  *       still queued on the boot CPU are forwarded to the vCPUs.</li>
- *   <li><b>After stop.</b> The scheduler unregisters first, so new tasks go back to the boot CPU;
- *       each vCPU worker runs or spills (to the boot CPU, see {@link #attach}) what it had queued before
- *       the vCPUs stop. No task is lost and nothing waits for a stopped vCPU, so the ActorSystem
- *       terminates normally.</li>
+ *   <li><b>After stop.</b> The scheduler unregisters first, so new tasks go back to the boot CPU
+ *       (a submit that races with the stop takes its task back); each vCPU worker runs or spills (to
+ *       the boot CPU, see {@link #attach}) what it had queued before the vCPUs stop. The kernel's
+ *       subsystem supervisor stops right after the sched stop hook and stops the vCPU actors with it,
+ *       usually before their loops have finished: each vCPU then finishes its loop on its carrier in
+ *       the actor's {@code PostStop}, so a worker suspended there (in its queue or in a mailbox run)
+ *       still completes. No task is lost and nothing waits for a stopped vCPU, so the ActorSystem
+ *       terminates normally: Pekko's own system actors and CoordinatedShutdown run on the boot CPU.</li>
  * </ol>
  *
  * <h2>shutdown-timeout</h2>

@@ -10,6 +10,7 @@ import dev.osvj.kernel.log.KernelLog;
 import dev.osvj.kernel.pcap.PcapWriter;
 import dev.osvj.kernel.trace.TraceSession;
 import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.sched.dispatch.VcpuDispatcher;
 import dev.osvj.system.console.BuiltinCommands;
 import org.apache.pekko.actor.typed.ActorSystem;
 
@@ -101,10 +102,12 @@ public final class Kernel implements KernelContext {
             services.provide(PcapWriter.class, pcap);
             log.append("INFO", "net", "capturing frames to " + pcapFile);
         }
+        // Every mailbox of the kernel runs on its vCPUs (the boot CPU before and after them): the
+        // kernel dispatcher's overrides go in front of the configuration.
         system = ActorSystem.create(
             KernelGuardian.create(this, subsystems, this::onEvent, this::onNote,
                 config.getDuration("osvj.shutdown.timeout")),
-            name, config);
+            name, VcpuDispatcher.pekkoConfig().withFallback(config));
         system.getWhenTerminated().whenComplete((done, error) -> onTerminated());
         try {
             final long end = booted.get();
