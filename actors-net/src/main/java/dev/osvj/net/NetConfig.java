@@ -21,19 +21,73 @@ import java.util.regex.Pattern;
  * reference.conf documents) and its parsed form. {@code osvj.net.pcap} belongs to the kernel core and
  * is not declared here.
  */
-public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces, Duration tick) {
-    /** One {@code osvj.net.interfaces} entry after defaults are applied. */
+public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces, Duration tick, DhcpSettings dhcp,
+    UserNetwork user) {
+    /**
+     * One {@code osvj.net.interfaces} entry after defaults are applied. {@code device} is the virtio
+     * device behind a {@code virtio} interface (defaults to the interface name); {@code fallback*} is the
+     * static configuration a {@code dhcp} interface takes when no server answers (address 0 = none);
+     * {@code hostfwd} are the port forwards of a {@code user}-backed device's gateway.
+     */
     public record InterfaceConfig(String name, String backend, int address, int netmask, int gateway, boolean dhcp,
-        int mtu, Config entry) {
+        int mtu, Config entry, String device, int fallbackAddress, int fallbackNetmask, List<HostForward> hostfwd) {
+    }
+
+    /** {@code osvj.net.dhcp.*}: the client's retransmission policy (see {@code DhcpClient.Settings}). */
+    public record DhcpSettings(Duration initialTimeout, Duration maxTimeout, int attempts) {
+    }
+
+    /**
+     * {@code osvj.net.user.*}: the network the embedded {@code user} gateway simulates (QEMU's
+     * defaults): its own address and netmask, the address its DHCP server leases to the guest, and the
+     * lease time.
+     */
+    public record UserNetwork(int gateway, int netmask, int guest, Duration lease) {
+    }
+
+    /**
+     * One {@code hostfwd} rule, QEMU's syntax {@code tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT}:
+     * connections to the host's {@code hostAddress:hostPort} (default 127.0.0.1; port 0 = any free
+     * port) are carried to the guest's {@code guestAddress:guestPort} (0 = the guest's address).
+     */
+    public record HostForward(String hostAddress, int hostPort, int guestAddress, int guestPort) {
+        static final Pattern SYNTAX = Pattern.compile(
+            "^tcp:([0-9.]*):(\\d{1,5})-([0-9.]*):(\\d{1,5})$");
+
+        /** Parse one rule; null when it does not follow the syntax. */
+        public static HostForward parse(final String text) {
+            final java.util.regex.Matcher m = SYNTAX.matcher(text);
+            if (!m.matches()) {
+                return null;
+            }
+            final String host = m.group(1).isEmpty() ? "127.0.0.1" : m.group(1);
+            final String guest = m.group(3);
+            final int hostPort = Integer.parseInt(m.group(2));
+            final int guestPort = Integer.parseInt(m.group(4));
+            if (!IPV4.matcher(host).matches() || !IPV4.matcher(guest).matches() || hostPort > 65535 || guestPort < 1
+                || guestPort > 65535) {
+                return null;
+            }
+            return new HostForward(host, hostPort, guest.isEmpty() ? 0 : Addresses.parseIpv4(guest), guestPort);
+        }
+
+        @Override
+        public String toString() {
+            return "tcp:" + hostAddress + ":" + hostPort + "-" + (guestAddress == 0 ? "" : Addresses.ipv4(guestAddress))
+                + ":" + guestPort;
+        }
     }
 
     static final Pattern IPV4 = Pattern.compile("^$|^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)$");
     static final Pattern NAME = Pattern.compile("^[a-z][a-z0-9]{0,14}$");
     static final Pattern MAC = Pattern.compile("^$|^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$");
+    static final Pattern CIDR = Pattern.compile("^$|^((25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)/(3[0-2]|[12]?\\d)$");
+    static final Pattern DEVICE = Pattern.compile("^$|^[a-zA-Z0-9_-]{1,32}$");
 
     /** Defaults of an interface entry (every key but name and backend may be left out). */
     static final Config ENTRY_DEFAULTS = ConfigFactory.parseString(
-        "address = \"\", netmask = \"255.255.255.0\", gateway = \"\", dhcp = false, mtu = 1500, mac = \"\"");
+        "address = \"\", netmask = \"255.255.255.0\", gateway = \"\", dhcp = false, mtu = 1500, mac = \"\", "
+        + "device = \"\", fallback = \"\", hostfwd = []");
 
     static ConfigSpec elementSpec() {
         final ConfigSpec e = new ConfigSpec("");
@@ -45,6 +99,9 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
         e.bool("dhcp");
         e.integer("mtu", 68, 65536);
         e.string("mac", MAC, "a MAC address such as 52:54:00:12:34:56, or \"\"");
+        e.string("device", DEVICE, "a virtio device name such as eth0, or \"\" (the interface name)");
+        e.string("fallback", CIDR, "an address with a prefix length such as 10.0.2.15/24, or \"\"");
+        e.stringList("hostfwd");
         return e;
     }
 
@@ -73,6 +130,21 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
                         out.add(new ConfigProblem(shown + "[" + i + "].name", "interface " + name + " is listed twice"));
                     }
                     names.add(name);
+                    if (!entry.getString("fallback").isEmpty() && !entry.getBoolean("dhcp")) {
+                        out.add(new ConfigProblem(shown + "[" + i + "].fallback", "a static fallback needs dhcp = true"));
+                    }
+                    final List<String> fwds = entry.getStringList("hostfwd");
+                    for (int k = 0; k < fwds.size(); k++) {
+                        if (HostForward.parse(fwds.get(k)) == null) {
+                            out.add(new ConfigProblem(shown + "[" + i + "].hostfwd[" + k + "]",
+                                "expected tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT such as "
+                                    + "\"tcp:127.0.0.1:8080-:80\", got \"" + fwds.get(k) + "\""));
+                        }
+                    }
+                    if (!fwds.isEmpty() && !"virtio".equals(entry.getString("backend"))) {
+                        out.add(new ConfigProblem(shown + "[" + i + "].hostfwd", "port forwards need a virtio interface "
+                            + "whose device has backend = user"));
+                    }
                     if (entry.getBoolean("dhcp") && !entry.getString("address").isEmpty()) {
                         out.add(new ConfigProblem(shown + "[" + i + "]", "dhcp = true and a static address exclude each other"));
                     }
@@ -111,6 +183,13 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
         spec.integer("osvj.net.tcp.syn-backlog", 1, 1 << 20);
         spec.bool("osvj.net.tcp.syn-cookies");
         spec.integer("osvj.net.tcp.challenge-ack-limit", 1, 1_000_000);
+        spec.duration("osvj.net.dhcp.initial-timeout", Duration.ofMillis(100), Duration.ofMinutes(1));
+        spec.duration("osvj.net.dhcp.max-timeout", Duration.ofMillis(100), Duration.ofMinutes(10));
+        spec.integer("osvj.net.dhcp.attempts", 1, 100);
+        spec.string("osvj.net.user.address", IPV4, "an IPv4 address such as 10.0.2.2");
+        spec.string("osvj.net.user.netmask", IPV4, "an IPv4 netmask such as 255.255.255.0");
+        spec.string("osvj.net.user.guest", IPV4, "an IPv4 address such as 10.0.2.15");
+        spec.duration("osvj.net.user.lease", Duration.ofSeconds(10), Duration.ofDays(365));
     }
 
     private static long ns(final Config c, final String path) {
@@ -139,10 +218,21 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
             final Config e = o.toConfig().withFallback(ENTRY_DEFAULTS);
             final String addr = e.getString("address");
             final String gw = e.getString("gateway");
+            final String fb = e.getString("fallback");
+            final int slash = fb.indexOf('/');
             ifs.add(new InterfaceConfig(e.getString("name"), e.getString("backend"),
                 addr.isEmpty() ? 0 : Addresses.parseIpv4(addr), Addresses.parseIpv4(e.getString("netmask")),
-                gw.isEmpty() ? 0 : Addresses.parseIpv4(gw), e.getBoolean("dhcp"), e.getInt("mtu"), e));
+                gw.isEmpty() ? 0 : Addresses.parseIpv4(gw), e.getBoolean("dhcp"), e.getInt("mtu"), e,
+                e.getString("device").isEmpty() ? e.getString("name") : e.getString("device"),
+                fb.isEmpty() ? 0 : Addresses.parseIpv4(fb.substring(0, slash)),
+                fb.isEmpty() ? 0 : Addresses.netmask(Integer.parseInt(fb.substring(slash + 1))),
+                e.getStringList("hostfwd").stream().map(HostForward::parse).toList()));
         }
-        return new NetConfig(s, List.copyOf(ifs), c.getDuration("osvj.net.tick"));
+        final DhcpSettings dhcp = new DhcpSettings(c.getDuration("osvj.net.dhcp.initial-timeout"),
+            c.getDuration("osvj.net.dhcp.max-timeout"), c.getInt("osvj.net.dhcp.attempts"));
+        final UserNetwork user = new UserNetwork(Addresses.parseIpv4(c.getString("osvj.net.user.address")),
+            Addresses.parseIpv4(c.getString("osvj.net.user.netmask")), Addresses.parseIpv4(c.getString("osvj.net.user.guest")),
+            c.getDuration("osvj.net.user.lease"));
+        return new NetConfig(s, List.copyOf(ifs), c.getDuration("osvj.net.tick"), dhcp, user);
     }
 }

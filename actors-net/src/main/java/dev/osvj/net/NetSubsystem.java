@@ -7,6 +7,7 @@ import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.console.ConsoleCommand;
 import dev.osvj.kernel.pcap.PcapWriter;
 import dev.osvj.net.dev.LoopbackDevice;
+import dev.osvj.net.dhcp.DhcpClient;
 import dev.osvj.net.dev.NetDevice;
 import dev.osvj.net.dev.NetDeviceProvider;
 import dev.osvj.net.kernel.NetActors;
@@ -21,8 +22,8 @@ import dev.osvj.net.wire.Addresses;
  * interfaces (loopback here; other backends through a {@link NetDeviceProvider} service), spawns the
  * actors that drive the stack (interface interrupt actors, the timer tick, the layered receive stage,
  * the net-channel actors' supervisor), records frames into the kernel's pcap when one is set,
- * publishes {@link Sockets} (the socket API the kernel API calls directly) and {@link NetStack}, and
- * registers {@code ifconfig}, {@code route}, {@code arp} and {@code netstat}.
+ * starts a DHCP client actor for each {@code dhcp = true} interface, publishes {@link Sockets} (the
+ * socket API the kernel API calls directly) and {@link NetStack}, and registers {@code ifconfig}, {@code route}, {@code arp} and {@code netstat}.
  */
 public final class NetSubsystem implements Subsystem {
     @Override
@@ -50,6 +51,8 @@ public final class NetSubsystem implements Subsystem {
         final NetConfig config = NetConfig.from(context.config());
         final NetStack stack = new NetStack(config.settings(), context.clock()::monotonicNanos);
         context.services().find(PcapWriter.class).ifPresent(w -> stack.setPcap(w, context.clock()::realtimeNanos));
+        final java.util.List<NetInterface> dhcp = new java.util.ArrayList<>();
+        final java.util.List<NetConfig.InterfaceConfig> dhcpConfig = new java.util.ArrayList<>();
         for (final NetConfig.InterfaceConfig i : config.interfaces()) {
             final boolean loopback = "loopback".equals(i.backend());
             final NetDevice device;
@@ -65,10 +68,19 @@ public final class NetSubsystem implements Subsystem {
             context.note(ifc.name() + ": " + (ifc.address() == 0 ? "no address" + (i.dhcp() ? " (dhcp)" : "")
                 : Addresses.ipv4(ifc.address()) + "/" + Addresses.prefixLength(ifc.netmask())) + ", mtu " + ifc.mtu());
             if (i.dhcp()) {
-                context.log().append("WARN", "net", ifc.name() + ": dhcp is not implemented yet; no address");
+                dhcp.add(ifc);
+                dhcpConfig.add(i);
             }
         }
         NetActors.start(context.actorContext(), stack, config.tick());
+        final DhcpClient.Settings dhcpSettings = new DhcpClient.Settings(config.dhcp().initialTimeout().toNanos(),
+            Math.max(config.dhcp().initialTimeout().toNanos(), config.dhcp().maxTimeout().toNanos()),
+            config.dhcp().attempts());
+        for (int k = 0; k < dhcp.size(); k++) {
+            final NetConfig.InterfaceConfig i = dhcpConfig.get(k);
+            NetActors.startDhcp(context.actorContext(), stack, dhcp.get(k), dhcpSettings, i.fallbackAddress(),
+                i.fallbackNetmask(), i.gateway(), context.log());
+        }
         context.services().provide(NetStack.class, stack);
         context.services().provide(Sockets.class, stack.sockets());
         for (final ConsoleCommand c : NetCommands.all(stack)) {

@@ -95,9 +95,11 @@ class NetSubsystemTest {
     }
 
     private static Booted boot(final Config config) throws Exception {
-        final Services services = new Services();
+        return boot(config, new Services(), new KernelLog("nettest", 64, System::nanoTime));
+    }
+
+    private static Booted boot(final Config config, final Services services, final KernelLog log) throws Exception {
         final ConsoleCommands commands = new ConsoleCommands();
-        final KernelLog log = new KernelLog("nettest", 64, System::nanoTime);
         final CompletableFuture<Void> done = new CompletableFuture<>();
         KIT.spawn(Behaviors.setup(ctx -> {
             try {
@@ -155,6 +157,118 @@ class NetSubsystemTest {
             assertTrue(run(b.commands(), "netstat", "-s").contains("tcp_active_opens"));
             assertNotNull(b.commands().find("arp"));
         }
+    }
+
+    @Test
+    void shouldReportBadFallbacksAndHostForwards() {
+        final Config bad = ConfigFactory.parseString("""
+            osvj.net.interfaces = [
+              { name = "eth0", backend = "virtio", fallback = "10.0.2.15/24" },
+              { name = "eth1", backend = "virtio", dhcp = true, fallback = "10.0.2.15" },
+              { name = "eth2", backend = "virtio", dhcp = true, hostfwd = ["tcp::8080-:80", "udp::53-:53"] },
+              { name = "lo", backend = "loopback", hostfwd = ["tcp::1-:1"] }
+            ]
+            """).withFallback(withCore());
+        final String all = String.join("\n", spec().validate(bad).stream().map(ConfigProblem::toString).toList());
+        assertTrue(all.contains("osvj.net.interfaces[0].fallback: a static fallback needs dhcp = true"), all);
+        assertTrue(all.contains("osvj.net.interfaces[1].fallback: expected an address with a prefix length"), all);
+        assertTrue(all.contains("osvj.net.interfaces[2].hostfwd[1]: expected tcp:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT"), all);
+        assertTrue(!all.contains("hostfwd[0]"), all);
+        assertTrue(all.contains("osvj.net.interfaces[3].hostfwd: port forwards need a virtio interface"), all);
+    }
+
+    /** A provider that hands out {@code device}, under the interface's name, for every non-loopback interface. */
+    private static Services providing(final dev.osvj.net.dev.NetDevice device) {
+        final Services services = new Services();
+        services.provide(dev.osvj.net.dev.NetDeviceProvider.class, (name, backend, entry) -> new dev.osvj.net.dev.NetDevice() {
+            @Override
+            public String name() {
+                return name;
+            }
+
+            @Override
+            public long mac() {
+                return 0x525400123456L;
+            }
+
+            @Override
+            public int mtu() {
+                return device.mtu();
+            }
+
+            @Override
+            public boolean transmit(final org.agrona.DirectBuffer buffer, final int offset, final int length) {
+                return device.transmit(buffer, offset, length);
+            }
+
+            @Override
+            public int poll(final dev.osvj.net.dev.FrameHandler handler, final int budget) {
+                return device.poll(handler, budget);
+            }
+
+            @Override
+            public void setRxNotifier(final Runnable notifier) {
+                device.setRxNotifier(notifier);
+            }
+
+            @Override
+            public long droppedFrames() {
+                return device.droppedFrames();
+            }
+        });
+        return services;
+    }
+
+    /** Wait (30 s at most) for a dmesg line containing {@code text}; the actor logs after configuring. */
+    private static void awaitLog(final KernelLog log, final String text) {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (log.lines().stream().noneMatch(l -> l.contains(text))) {
+            assertTrue(System.nanoTime() < deadline, () -> "no \"" + text + "\" in dmesg: " + log.lines());
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+        }
+    }
+
+    @Test
+    void shouldConfigureAnInterfaceByDhcpThroughItsActor() throws Exception {
+        final NetConfig.UserNetwork net = new NetConfig.UserNetwork(0x0A000202, 0xFFFFFF00, 0x0A00020F,
+            java.time.Duration.ofHours(1));
+        try (dev.osvj.net.user.UserGateway gateway = dev.osvj.net.user.UserGateway.start("eth0", net, 1500, List.of())) {
+            final KernelLog log = new KernelLog("nettest", 64, System::nanoTime);
+            final Booted b = boot(ConfigFactory.parseString("""
+                osvj.net.interfaces = [{ name = eth0, backend = virtio, dhcp = true }]
+                """).withFallback(ConfigFactory.load()), providing(gateway.guestEnd()), log);
+            final NetStack stack = b.services().require(NetStack.class);
+            awaitLog(log, "eth0: dhcp: bound to 10.0.2.15/24 gw 10.0.2.2 from 10.0.2.2, lease 3600 s");
+            assertEquals(0x0A00020F, stack.interfaceByName("eth0").address());
+            assertEquals(0xFFFFFF00, stack.interfaceByName("eth0").netmask());
+            assertEquals(0x0A000202, stack.interfaceByName("eth0").gateway());
+            assertTrue(run(b.commands(), "netstat").contains(":68"), "the DHCP client's socket is listed");
+        }
+    }
+
+    @Test
+    void shouldTakeTheStaticFallbackWhenNoDhcpServerAnswers() throws Exception {
+        final dev.osvj.net.dev.Wire wire = new dev.osvj.net.dev.Wire(1500); // nobody at the other end
+        final KernelLog log = new KernelLog("nettest", 64, System::nanoTime);
+        final Booted b = boot(ConfigFactory.parseString("""
+            osvj.net.interfaces = [{ name = eth0, backend = virtio, dhcp = true, fallback = "10.9.9.9/16", gateway = "10.9.0.1" }]
+            osvj.net.dhcp { initial-timeout = 100ms, max-timeout = 200ms, attempts = 2 }
+            """).withFallback(ConfigFactory.load()), providing(wire.a()), log);
+        final NetStack stack = b.services().require(NetStack.class);
+        awaitLog(log, "eth0: dhcp: no DHCPOFFER after 2 DISCOVERs; using the static fallback 10.9.9.9/16 and still trying");
+        assertEquals(0x0A090909, stack.interfaceByName("eth0").address());
+        assertEquals(0xFFFF0000, stack.interfaceByName("eth0").netmask());
+        assertEquals(0x0A090001, stack.interfaceByName("eth0").gateway());
+        assertTrue(log.lines().stream().anyMatch(l -> l.contains("ERROR") && l.contains("no DHCPOFFER")), log.lines().toString());
+        // the DISCOVERs went out on the wire as broadcasts from 0.0.0.0:68 to 255.255.255.255:67
+        final int[] discovers = {0};
+        wire.b().poll((buf, off, len) -> {
+            if (len > 42 && buf.getShort(off + 12, java.nio.ByteOrder.BIG_ENDIAN) == 0x0800
+                && buf.getShort(off + 36, java.nio.ByteOrder.BIG_ENDIAN) == 67) {
+                discovers[0]++;
+            }
+        }, 100);
+        assertTrue(discovers[0] >= 2, "DISCOVERs seen: " + discovers[0]);
     }
 
     @Test

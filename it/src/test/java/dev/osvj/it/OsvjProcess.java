@@ -19,8 +19,8 @@ import java.util.function.Predicate;
  * {@code bin/osvj} as a real child process, the way a user starts it: stdout and stderr collected line
  * by line, stdin writable, waits on output with a deadline instead of sleeping.
  */
-final class OsvjProcess implements AutoCloseable {
-    static final Path HOME = Path.of(System.getProperty("osvj.home", "..")).toAbsolutePath().normalize();
+public final class OsvjProcess implements AutoCloseable {
+    public static final Path HOME = Path.of(System.getProperty("osvj.home", "..")).toAbsolutePath().normalize();
 
     private final Process process;
     private final List<String> out = new ArrayList<>();
@@ -40,7 +40,7 @@ final class OsvjProcess implements AutoCloseable {
      * Start {@code bin/osvj ARGS} with the default java (17 on this machine kind) first on PATH and no
      * JAVA_HOME, as on a fresh machine.
      */
-    static OsvjProcess start(final Map<String, String> extraEnv, final String... args) throws IOException {
+    public static OsvjProcess start(final Map<String, String> extraEnv, final String... args) throws IOException {
         final List<String> command = new ArrayList<>();
         command.add(HOME.resolve("bin/osvj").toString());
         command.addAll(List.of(args));
@@ -85,7 +85,7 @@ final class OsvjProcess implements AutoCloseable {
     }
 
     /** Wait until a stdout line matches; fails with everything seen when the deadline passes. */
-    String awaitOut(final Predicate<String> match, final Duration timeout) throws InterruptedException {
+    public String awaitOut(final Predicate<String> match, final Duration timeout) throws InterruptedException {
         return await(out, match, timeout);
     }
 
@@ -112,7 +112,7 @@ final class OsvjProcess implements AutoCloseable {
         }
     }
 
-    void type(final String line) throws IOException {
+    public void type(final String line) throws IOException {
         stdin.write(line + "\n");
         stdin.flush();
     }
@@ -121,7 +121,7 @@ final class OsvjProcess implements AutoCloseable {
         stdin.close();
     }
 
-    int awaitExit(final Duration timeout) throws InterruptedException {
+    public int awaitExit(final Duration timeout) throws InterruptedException {
         if (!process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
             throw new AssertionError("still running after " + timeout + "\nstdout: " + stdout() + "\nstderr: " + stderr());
         }
@@ -136,19 +136,42 @@ final class OsvjProcess implements AutoCloseable {
         return process.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
-    List<String> stdout() {
+    public List<String> stdout() {
         synchronized (out) {
             return List.copyOf(out);
         }
     }
 
-    List<String> stderr() {
+    public List<String> stderr() {
         synchronized (err) {
             return List.copyOf(err);
+        }
+    }
+
+    /**
+     * Like {@link #awaitOut} but returns null instead of failing when no stdout line matches within
+     * {@code timeout} (for a caller that retries a console command until its output changes).
+     */
+    public String pollOut(final Predicate<String> match, final Duration timeout) throws InterruptedException {
+        final long deadline = System.nanoTime() + timeout.toNanos();
+        int seen = 0;
+        synchronized (out) {
+            while (true) {
+                for (; seen < out.size(); seen++) {
+                    if (match.test(out.get(seen))) {
+                        return out.get(seen);
+                    }
+                }
+                final long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return null;
+                }
+                TimeUnit.NANOSECONDS.timedWait(out, left);
+            }
         }
     }
 

@@ -45,4 +45,18 @@ public interface NetDevice {
 
     /** Frames dropped by the device itself (queue overflow, impairments). */
     long droppedFrames();
+
+    /**
+     * Push mode, for a device whose driver has a receive context of its own (the virtio-net driver's
+     * interrupt actor draining the used ring): the stack hands its receive path over once, and the
+     * device calls {@code receivePath} with each frame as a view into the receive buffer, from that one
+     * context, instead of waiting to be {@link #poll polled}. This is OSv's design, where the driver's
+     * receive routine runs the classifier, and it avoids a copy into an intermediate queue.
+     *
+     * @return true when the device delivers this way from now on (then {@link #poll} delivers nothing
+     *     and the stack needs no receive actor for it); false (the default) for polled devices.
+     */
+    default boolean deliverInline(final FrameHandler receivePath) {
+        return false;
+    }
 }

@@ -23,6 +23,8 @@ public final class NetInterface {
     final ReentrantLock txLock = new ReentrantLock();
     /** The receive path's entry for this interface (what the device's poll delivers to). */
     dev.osvj.net.dev.FrameHandler rxHandler;
+    /** True when the device pushes frames from its own receive context ({@link NetDevice#deliverInline}). */
+    boolean inlineReceive;
     final UnsafeBuffer txBuffer;
     final AtomicLong rxPackets = new AtomicLong();
     final AtomicLong rxBytes = new AtomicLong();
@@ -76,6 +78,11 @@ public final class NetInterface {
 
     public long mac() {
         return device.mac();
+    }
+
+    /** True when the device delivers frames itself (push mode); no receive actor polls it. */
+    public boolean inlineReceive() {
+        return inlineReceive;
     }
 
     public boolean up() {

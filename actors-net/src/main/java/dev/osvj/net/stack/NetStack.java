@@ -201,6 +201,7 @@ public final class NetStack implements TcpConnection.Output {
         interfaces.add(ifc);
         addRoutes(ifc);
         ifc.rxHandler = (buffer, offset, length) -> onFrame(ifc, buffer, offset, length);
+        ifc.inlineReceive = device.deliverInline(ifc.rxHandler);
         return ifc;
     }
 

@@ -36,6 +36,12 @@ public final class Sockets {
     public static final int SO_SNDBUF = 7;
     public static final int SO_RCVBUF = 8;
     public static final int SO_KEEPALIVE = 9;
+    /**
+     * UDP: send and receive only through the interface with this index ({@link NetInterface#index},
+     * -1 unbinds); Linux takes a name, we take the index. A DHCP client binds its socket this way
+     * before the interface has an address.
+     */
+    public static final int SO_BINDTODEVICE = 25;
     /** Value: linger seconds, or -1 for off (struct linger folded into one int). */
     public static final int SO_LINGER = 13;
     /** Value in milliseconds (struct timeval folded into one int); 0 = no timeout. */
@@ -410,6 +416,15 @@ public final class Sockets {
                         if (s instanceof UdpSocket u) {
                             u.broadcast = value != 0;
                         }
+                    }
+                    case SO_BINDTODEVICE -> {
+                        if (!(s instanceof UdpSocket u)) {
+                            return -Errno.ENOPROTOOPT.number();
+                        }
+                        if (value < -1 || value >= stack.interfaces().size()) {
+                            return -Errno.ENODEV.number();
+                        }
+                        u.boundIfIndex = value;
                     }
                     case SO_KEEPALIVE -> {
                         if (t != null) {

@@ -1,0 +1,269 @@
+package dev.osvj.net.user;
+
+import dev.osvj.net.NetConfig;
+import dev.osvj.net.dev.NetDevice;
+import dev.osvj.net.dev.Wire;
+import dev.osvj.net.stack.NetInterface;
+import dev.osvj.net.stack.NetStack;
+import dev.osvj.net.stack.Sockets;
+import dev.osvj.net.stack.StackDriver;
+import dev.osvj.net.stack.StackSettings;
+import dev.osvj.net.wire.Addresses;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The embedded {@code user} network backend (DESIGN.md §2), QEMU's user-mode networking inside the
+ * JVM: the guest's NIC is cabled ({@link #guestEnd}) to a gateway that runs a second osvj
+ * {@link NetStack} as the guest's peer on the virtual network (10.0.2.2/24 by default). Because the
+ * peer is a real TCP/IP stack, the guest sees real frames: ARP, ICMP echo replies from the gateway,
+ * DHCP (the gateway's {@link DhcpServer} leases {@code osvj.net.user.guest}), and TCP.
+ *
+ * <p>Port forwards ({@code hostfwd}): for each rule the gateway listens on a host loopback TCP port
+ * with a JVM socket. Every host connection it accepts is terminated there, and the gateway's stack
+ * opens a TCP connection to the guest's address and port; two pump threads (virtual threads, one per
+ * direction) copy bytes between the host socket and the gateway's socket, and carry half-closes
+ * (EOF becomes a FIN the other way). A refused guest connection closes the host connection.
+ *
+ * <p>Threads: the gateway is the "hypervisor" side, outside the guest's vCPUs: one {@link StackDriver}
+ * thread drives its stack (receive, timers), one thread accepts per forward, one serves DHCP, and two
+ * virtual threads pump each forwarded connection. The guest end is polled by whoever carries the
+ * frames (the virtio-net device's backend thread through the system module's glue).
+ *
+ * <p>Not implemented: connections from the guest out to the host (NAT), UDP forwards, DNS.
+ */
+public final class UserGateway implements AutoCloseable {
+    /** Bytes one pump moves per call: a buffer per direction per connection, none per packet. */
+    static final int PUMP_CHUNK = 64 * 1024;
+
+    private final String name;
+    private final NetConfig.UserNetwork network;
+    private final NetStack stack;
+    private final Wire wire;
+    private final StackDriver driver;
+    private final DhcpServer dhcp;
+    private final List<Forward> forwards = new ArrayList<>();
+    private final ConcurrentHashMap<SocketChannel, Integer> open = new ConcurrentHashMap<>();
+    private final AtomicLong accepted = new AtomicLong();
+    private final AtomicLong refused = new AtomicLong();
+    private volatile boolean closed;
+
+    /** One listening forward: the rule and the host address it is bound to (the real port for port 0). */
+    public record Forward(NetConfig.HostForward rule, InetSocketAddress bound, ServerSocketChannel channel) {
+        @Override
+        public String toString() {
+            return "tcp:" + bound.getAddress().getHostAddress() + ":" + bound.getPort() + "-"
+                + (rule.guestAddress() == 0 ? "" : Addresses.ipv4(rule.guestAddress())) + ":" + rule.guestPort();
+        }
+    }
+
+    private UserGateway(final String name, final NetConfig.UserNetwork network, final int mtu) {
+        this.name = name;
+        this.network = network;
+        this.stack = new NetStack(StackSettings.defaults(), System::nanoTime);
+        this.wire = new Wire(mtu);
+        final NetInterface ifc = stack.addInterface(wire.a(), false, network.gateway(), network.netmask(), 0);
+        this.driver = new StackDriver(stack, name + "-gw");
+        this.dhcp = new DhcpServer(stack.sockets(), ifc, network, name + "-dhcp");
+    }
+
+    /**
+     * Start a gateway for the guest NIC of interface {@code name}: its stack, DHCP server and the
+     * listening host sockets of {@code forwards}.
+     *
+     * @throws IOException when a host port cannot be bound (already in use...): a configuration error.
+     */
+    public static UserGateway start(final String name, final NetConfig.UserNetwork network, final int mtu,
+        final List<NetConfig.HostForward> forwards) throws IOException {
+        final UserGateway g = new UserGateway(name, network, mtu);
+        try {
+            for (final NetConfig.HostForward f : forwards) {
+                g.listen(f);
+            }
+        } catch (final IOException | RuntimeException e) {
+            g.close();
+            throw e;
+        }
+        return g;
+    }
+
+    private void listen(final NetConfig.HostForward rule) throws IOException {
+        final ServerSocketChannel server = ServerSocketChannel.open();
+        try {
+            server.bind(new InetSocketAddress(rule.hostAddress(), rule.hostPort()));
+        } catch (final IOException e) {
+            server.close();
+            throw new IOException(name + ": hostfwd " + rule + ": cannot listen on " + rule.hostAddress() + ":"
+                + rule.hostPort() + ": " + e.getMessage(), e);
+        }
+        final Forward f = new Forward(rule, (InetSocketAddress)server.getLocalAddress(), server);
+        forwards.add(f);
+        Thread.ofPlatform().daemon().name(name + "-hostfwd-" + f.bound().getPort()).start(() -> acceptLoop(f));
+    }
+
+    private void acceptLoop(final Forward f) {
+        while (!closed) {
+            final SocketChannel host;
+            try {
+                host = f.channel().accept();
+            } catch (final IOException e) {
+                return; // closed
+            }
+            accepted.incrementAndGet();
+            Thread.ofVirtual().name(name + "-fwd-connect").start(() -> carry(f, host));
+        }
+    }
+
+    /** Connect the gateway's stack to the guest for one host connection, then pump both ways. */
+    private void carry(final Forward f, final SocketChannel host) {
+        final Sockets sockets = stack.sockets();
+        final int fd = sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+        try {
+            if (fd < 0) {
+                closeQuietly(host);
+                return;
+            }
+            final int guest = f.rule().guestAddress() != 0 ? f.rule().guestAddress() : network.guest();
+            final int r = sockets.connect(fd, guest, f.rule().guestPort());
+            if (r < 0) {
+                refused.incrementAndGet();
+                closeQuietly(host);
+                sockets.close(fd);
+                return;
+            }
+            open.put(host, fd);
+            final Thread toGuest = Thread.ofVirtual().name(name + "-fwd-in").start(() -> hostToGuest(host, fd));
+            guestToHost(fd, host);
+            toGuest.join();
+        } catch (final InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            open.remove(host);
+            closeQuietly(host);
+            if (fd >= 0) {
+                sockets.close(fd);
+            }
+        }
+    }
+
+    private void hostToGuest(final SocketChannel host, final int fd) {
+        final Sockets sockets = stack.sockets();
+        final byte[] chunk = new byte[PUMP_CHUNK];
+        final ByteBuffer buf = ByteBuffer.wrap(chunk);
+        try {
+            while (true) {
+                buf.clear();
+                final int n = host.read(buf);
+                if (n < 0) {
+                    sockets.shutdown(fd, Sockets.SHUT_WR); // host EOF: FIN to the guest
+                    return;
+                }
+                int sent = 0;
+                while (sent < n) {
+                    final int w = sockets.send(fd, chunk, sent, n - sent, 0);
+                    if (w < 0) {
+                        closeQuietly(host);
+                        return;
+                    }
+                    sent += w;
+                }
+            }
+        } catch (final IOException e) {
+            sockets.shutdown(fd, Sockets.SHUT_RDWR);
+        }
+    }
+
+    private void guestToHost(final int fd, final SocketChannel host) {
+        final Sockets sockets = stack.sockets();
+        final byte[] chunk = new byte[PUMP_CHUNK];
+        try {
+            while (true) {
+                final int n = sockets.recv(fd, chunk, 0, chunk.length, 0);
+                if (n == 0) {
+                    host.shutdownOutput(); // guest FIN: EOF to the host client
+                    return;
+                }
+                if (n < 0) {
+                    closeQuietly(host); // reset or error
+                    return;
+                }
+                final ByteBuffer buf = ByteBuffer.wrap(chunk, 0, n);
+                while (buf.hasRemaining()) {
+                    host.write(buf);
+                }
+            }
+        } catch (final IOException e) {
+            sockets.shutdown(fd, Sockets.SHUT_RDWR);
+        }
+    }
+
+    private static void closeQuietly(final SocketChannel c) {
+        try {
+            c.close();
+        } catch (final IOException e) {
+            // already gone
+        }
+    }
+
+    /**
+     * The guest NIC's end of the cable: {@link NetDevice#transmit} takes a frame the guest sent (copied
+     * into the gateway's receive ring), {@link NetDevice#poll} hands out the frames the gateway sends
+     * to the guest (views valid during the call). One poller at a time.
+     */
+    public NetDevice guestEnd() {
+        return wire.b();
+    }
+
+    /** The gateway's own stack (ifconfig-style statistics, tests). */
+    public NetStack stack() {
+        return stack;
+    }
+
+    public List<Forward> forwards() {
+        return List.copyOf(forwards);
+    }
+
+    /** Host connections accepted, and those the guest refused. */
+    public long accepted() {
+        return accepted.get();
+    }
+
+    public long refused() {
+        return refused.get();
+    }
+
+    /** "user 10.0.2.2/24, dhcp 10.0.2.15, hostfwd tcp:127.0.0.1:8007-:7", for lsdev and boot notes. */
+    public String describe() {
+        final StringBuilder b = new StringBuilder("user ").append(Addresses.ipv4(network.gateway())).append('/')
+            .append(Addresses.prefixLength(network.netmask())).append(", dhcp ").append(Addresses.ipv4(network.guest()));
+        for (final Forward f : forwards) {
+            b.append(", hostfwd ").append(f);
+        }
+        return b.toString();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (final Forward f : forwards) {
+            try {
+                f.channel().close();
+            } catch (final IOException e) {
+                // ignore
+            }
+        }
+        for (final SocketChannel c : open.keySet()) {
+            closeQuietly(c);
+        }
+        dhcp.close();
+        driver.close();
+    }
+}

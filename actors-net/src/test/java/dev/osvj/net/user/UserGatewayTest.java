@@ -1,0 +1,248 @@
+package dev.osvj.net.user;
+
+import dev.osvj.net.NetConfig;
+import dev.osvj.net.dev.FrameHandler;
+import dev.osvj.net.dev.NetDevice;
+import dev.osvj.net.dhcp.DhcpClient;
+import dev.osvj.net.dhcp.DhcpMessage;
+import dev.osvj.net.stack.NetInterface;
+import dev.osvj.net.stack.NetStack;
+import dev.osvj.net.stack.SockAddr;
+import dev.osvj.net.stack.Sockets;
+import dev.osvj.net.stack.StackDriver;
+import dev.osvj.net.stack.StackSettings;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.atomic.AtomicReference;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The user gateway with a guest osvj stack cabled to its guest end (no virtio here; the system
+ * module's end-to-end test adds it): the guest gets its address from the gateway's DHCP server, and
+ * a host client on 127.0.0.1 reaches an echo service in the guest through a hostfwd.
+ */
+class UserGatewayTest {
+    private static final NetConfig.UserNetwork NET = new NetConfig.UserNetwork(0x0A000202, 0xFFFFFF00, 0x0A00020F,
+        Duration.ofHours(1));
+    private static final long MAC = 0x525400123456L;
+
+    /** The guest NIC: a cable into the gateway's guest end. */
+    private static final class Cable implements NetDevice {
+        private final NetDevice end;
+
+        Cable(final NetDevice end) {
+            this.end = end;
+        }
+
+        @Override
+        public String name() {
+            return "eth0";
+        }
+
+        @Override
+        public long mac() {
+            return MAC;
+        }
+
+        @Override
+        public int mtu() {
+            return 1500;
+        }
+
+        @Override
+        public boolean transmit(final DirectBuffer buffer, final int offset, final int length) {
+            return end.transmit(buffer, offset, length);
+        }
+
+        @Override
+        public int poll(final FrameHandler handler, final int budget) {
+            return end.poll(handler, budget);
+        }
+
+        @Override
+        public void setRxNotifier(final Runnable notifier) {
+            end.setRxNotifier(notifier);
+        }
+
+        @Override
+        public long droppedFrames() {
+            return end.droppedFrames();
+        }
+    }
+
+    private UserGateway gateway;
+    private NetStack guest;
+    private NetInterface eth0;
+    private StackDriver driver;
+    private Thread echo;
+
+    @BeforeEach
+    void setUp() throws Exception {
+        gateway = UserGateway.start("eth0", NET, 1500, List.of(NetConfig.HostForward.parse("tcp:127.0.0.1:0-:7")));
+        guest = new NetStack(StackSettings.defaults(), System::nanoTime);
+        eth0 = guest.addInterface(new Cable(gateway.guestEnd()), false, 0, 0xFFFFFF00, 0);
+        driver = new StackDriver(guest, "guest");
+    }
+
+    @AfterEach
+    void tearDown() throws Exception {
+        if (echo != null) {
+            echo.interrupt();
+        }
+        driver.close();
+        gateway.close();
+    }
+
+    /** Run a DHCP client over the guest's sockets until it is bound (the kernel's DhcpActor does the same). */
+    private DhcpClient.Lease dhcp() throws Exception {
+        final Sockets s = guest.sockets();
+        final int fd = s.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+        assertEquals(0, s.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_BROADCAST, 1));
+        assertEquals(0, s.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, eth0.index()));
+        assertEquals(0, s.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 50));
+        assertEquals(0, s.bind(fd, 0, DhcpMessage.CLIENT_PORT));
+        final AtomicReference<DhcpClient.Lease> bound = new AtomicReference<>();
+        final byte[] tx = new byte[600];
+        final DhcpClient client = new DhcpClient(MAC, 7, new DhcpClient.Settings(1_000_000_000L, 4_000_000_000L, 30),
+            new DhcpClient.Output() {
+                @Override
+                public void send(final int dstIp, final DirectBuffer b, final int off, final int len) {
+                    b.getBytes(off, tx, 0, len);
+                    s.sendto(fd, tx, 0, len, 0, dstIp, DhcpMessage.SERVER_PORT);
+                }
+
+                @Override
+                public void bound(final DhcpClient.Lease lease) {
+                    guest.configure(eth0, lease.address(), lease.netmask(), lease.gateway());
+                    bound.set(lease);
+                }
+
+                @Override
+                public void unbound(final String reason) {
+                }
+
+                @Override
+                public void failed(final String reason) {
+                }
+            });
+        client.start(guest.now());
+        final byte[] rx = new byte[1500];
+        final SockAddr from = new SockAddr();
+        final long deadline = System.nanoTime() + 60_000_000_000L;
+        while (bound.get() == null && System.nanoTime() < deadline) {
+            client.poll(guest.now());
+            final int n = s.recvfrom(fd, rx, 0, rx.length, 0, from);
+            if (n > 0) {
+                client.input(guest.now(), new UnsafeBuffer(rx), 0, n);
+            }
+        }
+        s.close(fd);
+        return bound.get();
+    }
+
+    private void startEcho() {
+        final Sockets s = guest.sockets();
+        final int listener = s.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+        assertEquals(0, s.bind(listener, 0, 7));
+        assertEquals(0, s.listen(listener, 16));
+        echo = Thread.ofPlatform().daemon().name("guest-echo").start(() -> {
+            while (true) {
+                final int c = s.accept(listener, null);
+                if (c < 0) {
+                    return;
+                }
+                Thread.ofVirtual().start(() -> {
+                    final byte[] b = new byte[8192];
+                    int n;
+                    while ((n = s.recv(c, b, 0, b.length, 0)) > 0) {
+                        int w = 0;
+                        while (w < n) {
+                            w += s.send(c, b, w, n - w, 0);
+                        }
+                    }
+                    s.close(c);
+                });
+            }
+        });
+    }
+
+    @Test
+    void shouldLeaseTheGuestItsAddressByDhcp() throws Exception {
+        final DhcpClient.Lease lease = dhcp();
+        assertNotNull(lease, "no lease from the gateway");
+        assertEquals(0x0A00020F, lease.address());
+        assertEquals(0xFFFFFF00, lease.netmask());
+        assertEquals(0x0A000202, lease.gateway());
+        assertEquals(3600, lease.seconds());
+        assertEquals(0x0A00020F, eth0.address());
+    }
+
+    @Test
+    void shouldCarryAHostConnectionThroughTheForwardToTheGuest() throws Exception {
+        assertNotNull(dhcp());
+        startEcho();
+        final int port = gateway.forwards().get(0).bound().getPort();
+        assertTrue(port > 0);
+        assertTrue(gateway.describe().contains("hostfwd tcp:127.0.0.1:" + port + "-:7"), gateway.describe());
+        final byte[] data = new byte[1 << 20];
+        new Random(1).nextBytes(data);
+        try (Socket host = new Socket("127.0.0.1", port)) {
+            host.setSoTimeout(60_000);
+            final OutputStream out = host.getOutputStream();
+            final InputStream in = host.getInputStream();
+            final Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    out.write(data);
+                    host.shutdownOutput();
+                } catch (final Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            final byte[] back = in.readAllBytes(); // ends when the guest closes after our FIN
+            writer.join();
+            assertEquals(data.length, back.length);
+            assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(data),
+                MessageDigest.getInstance("SHA-256").digest(back));
+        }
+        try (Socket host = new Socket("127.0.0.1", port)) {
+            host.setSoTimeout(60_000);
+            host.getOutputStream().write("hello\n".getBytes(StandardCharsets.US_ASCII));
+            final byte[] b = new byte[6];
+            int got = 0;
+            while (got < 6) {
+                final int n = host.getInputStream().read(b, got, 6 - got);
+                assertTrue(n > 0);
+                got += n;
+            }
+            assertEquals("hello\n", new String(b, StandardCharsets.US_ASCII));
+        }
+        assertEquals(2, gateway.accepted());
+    }
+
+    @Test
+    void shouldCloseTheHostConnectionWhenTheGuestRefuses() throws Exception {
+        assertNotNull(dhcp()); // no echo service: the guest answers the SYN with a RST
+        final int port = gateway.forwards().get(0).bound().getPort();
+        try (Socket host = new Socket("127.0.0.1", port)) {
+            host.setSoTimeout(60_000);
+            assertEquals(-1, host.getInputStream().read());
+        }
+        assertEquals(1, gateway.refused());
+    }
+}
