@@ -62,4 +62,12 @@ public final class AppSubsystem implements Subsystem {
         final List<String> args = List.copyOf(context.config().getStringList("osvj.app.args"));
         context.services().provide(AppLauncher.class, new AppLauncher(app, args));
     }
+
+    @Override
+    public void stop(final KernelContext context) throws Exception {
+        final AppLauncher launcher = context.services().find(AppLauncher.class).orElse(null);
+        if (launcher != null) {
+            launcher.application().stop(context);
+        }
+    }
 }

@@ -20,4 +20,12 @@ public interface Application {
      * its own). Throwing reports the failure and powers the kernel off with exit code 1.
      */
     void start(KernelContext kernel, List<String> args) throws Exception;
+
+    /**
+     * Stop the application at poweroff, before any other subsystem stops (the application boots
+     * last): close its sockets and files and end its threads, so nothing of it touches the network
+     * stack or guest memory after they are gone. Must return within a few seconds.
+     */
+    default void stop(final KernelContext kernel) throws Exception {
+    }
 }

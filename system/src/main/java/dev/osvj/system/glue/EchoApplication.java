@@ -21,6 +21,11 @@ import java.util.List;
  * {@code Cmdline: echo} line is printed.
  */
 public final class EchoApplication implements Application {
+    /** The listening sockets while the application runs (closed by {@link #stop}). */
+    private volatile Sockets sockets;
+    private volatile int tcpListener = -1;
+    private volatile int udpSocket = -1;
+
     /** RFC 862's port. */
     public static final int DEFAULT_PORT = 7;
 
@@ -53,9 +58,27 @@ public final class EchoApplication implements Application {
         check(sockets.listen(tcp, 128), "listen");
         final int udp = sockets.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
         check(sockets.bind(udp, 0, port), "bind udp port " + port);
+        this.sockets = sockets;
+        this.tcpListener = tcp;
+        this.udpSocket = udp;
         Thread.ofPlatform().daemon().name("echo-accept").start(() -> acceptLoop(sockets, tcp));
         Thread.ofPlatform().daemon().name("echo-udp").start(() -> udpLoop(sockets, udp));
         kernel.log().append("INFO", "app", "echo: listening on tcp and udp port " + port);
+    }
+
+    /** Close the listeners: the accept and datagram loops end; open connections end with the stack. */
+    @Override
+    public void stop(final KernelContext kernel) {
+        final Sockets s = sockets;
+        if (s != null) {
+            if (tcpListener >= 0) {
+                s.close(tcpListener);
+            }
+            if (udpSocket >= 0) {
+                s.close(udpSocket);
+            }
+            sockets = null;
+        }
     }
 
     private static void check(final int result, final String what) {

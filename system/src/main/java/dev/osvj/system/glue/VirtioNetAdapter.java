@@ -79,15 +79,38 @@ public final class VirtioNetAdapter implements NetDevice {
         }
         final MemorySegment guest = port.guestMemory();
         final long dst = port.claimedOffset(claim);
-        if (guest.isNative()) {
-            UnsafeApi.copyMemory(buffer.byteArray(), buffer.addressOffset() + offset, null, guest.address() + dst, length);
-        } else {
-            for (int i = 0; i < length; i++) { // heap guest memory (tests only): byte by byte, no allocation
-                guest.set(java.lang.foreign.ValueLayout.JAVA_BYTE, dst + i, buffer.getByte(offset + i));
-            }
-        }
+        // Through the guest-memory segment, never a raw address: the segment is bound to guest RAM's
+        // arena, so a frame sent while the kernel powers off (RAM already released) is an
+        // IllegalStateException for the sender, not a write into freed memory.
+        MemorySegment.copy(sourceOf(buffer), sourceOffset(buffer) + offset, guest, dst, length);
         port.commit(claim, length);
         return true;
+    }
+
+    /** A transmit buffer and the segment over its memory (one immutable pair: senders race freely). */
+    private record Source(DirectBuffer buffer, MemorySegment segment) {
+    }
+
+    /** The last one used: the stack sends from a few long-lived buffers, so this rarely changes. */
+    private volatile Source lastSource;
+
+    /** A segment over the Agrona buffer's memory (its byte array, or its native range). */
+    private MemorySegment sourceOf(final DirectBuffer buffer) {
+        final Source last = lastSource;
+        if (last != null && last.buffer() == buffer && last.segment().byteSize() >= buffer.capacity()) {
+            return last.segment();
+        }
+        final byte[] array = buffer.byteArray();
+        final MemorySegment segment = array != null
+            ? MemorySegment.ofArray(array)
+            : MemorySegment.ofAddress(buffer.addressOffset()).reinterpret(buffer.capacity());
+        lastSource = new Source(buffer, segment);
+        return segment;
+    }
+
+    /** Where the buffer's index 0 lies in {@link #sourceOf}'s segment. */
+    private static long sourceOffset(final DirectBuffer buffer) {
+        return buffer.byteArray() != null ? buffer.addressOffset() - UnsafeApi.arrayBaseOffset(byte[].class) : 0;
     }
 
     @Override

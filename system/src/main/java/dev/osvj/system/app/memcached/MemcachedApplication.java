@@ -37,4 +37,12 @@ public final class MemcachedApplication implements Application {
             + server.port() + ", " + (options.memoryLimit() >> 20) + " MiB, " + options.threads() + " threads, "
             + options.maxConnections() + " connections at most");
     }
+
+    @Override
+    public void stop(final KernelContext kernel) throws InterruptedException {
+        final MemcachedServer server = kernel.services().find(MemcachedServer.class).orElse(null);
+        if (server != null) {
+            server.close();
+        }
+    }
 }
