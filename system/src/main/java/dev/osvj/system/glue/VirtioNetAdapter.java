@@ -21,8 +21,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * into a pooled packet buffer). The view is only touched by the interrupt actor, one message at a time.
  *
  * <p>Transmit: claim a transmit buffer in guest memory ({@link NetDevicePort#tryClaim}), copy the
- * frame into it with one {@code Unsafe.copyMemory} (no allocation; the stack's frame is in its
- * per-interface transmit buffer), commit. No free buffer is a dropped frame, counted, as with a full
+ * frame into it with one {@code MemorySegment.copy} into the guest-memory segment (no allocation on
+ * the steady path; the stack's frame is in its per-interface transmit buffer; a send after guest RAM
+ * was released is an exception, not a write into freed memory), commit. No free buffer is a dropped frame, counted, as with a full
  * NIC ring; TCP retransmits.
  */
 public final class VirtioNetAdapter implements NetDevice {
