@@ -1,0 +1,437 @@
+package dev.osvj.bench.apps;
+
+import com.typesafe.config.Config;
+import dev.osvj.bench.Tools;
+import dev.osvj.kernel.KernelClock;
+import dev.osvj.kernel.Subsystem;
+import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.net.stack.Sockets;
+import dev.osvj.system.app.AppSubsystem;
+import dev.osvj.system.boot.Kernel;
+import dev.osvj.system.boot.Subsystems;
+import dev.osvj.system.config.KernelConfigLoader;
+import org.HdrHistogram.Histogram;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * memcached, osvj against Linux, with one Java client for both (the apps suite and the claims suite's
+ * row of the OSv paper's table).
+ *
+ * <p>What is compared, exactly: <b>osvj</b> is a kernel booted in this JVM with the built-in
+ * memcached-compatible application ({@code osvj.app.name = memcached}); the client threads call the
+ * kernel's socket API ({@link Sockets}) and reach the server over the kernel's own loopback interface,
+ * so the client's TCP work runs in osvj's stack too. <b>Linux</b> is Debian's {@code memcached} process;
+ * the same client logic uses JDK sockets over the host's loopback, so the client's TCP work runs in the
+ * Linux kernel. Neither setup crosses a real NIC; the paper drove memcached over 40 GbE with memaslap at
+ * concurrency 120 (UDP), which a 2-core machine cannot reproduce.
+ *
+ * <p>The workload: {@code connections} closed-loop clients, each on its own thread, 90% get and 10% set
+ * of 100-byte values over a preloaded key space (memaslap's default get/set mix), text protocol. Each
+ * request's latency (send to full reply) is recorded in an HdrHistogram after a warm-up of a tenth of
+ * the run.
+ */
+public final class MemcachedBench {
+    /** Value size in bytes. */
+    static final int VALUE = 100;
+    /** Keys preloaded before a run. */
+    static final int KEYS = 10_000;
+    private static final int LOOPBACK = 0x7F000001;
+    private static final int KERNEL_PORT = 11211;
+
+    private MemcachedBench() {
+    }
+
+    /**
+     * One run's outcome.
+     *
+     * @param opsPerSecond requests completed per second over all connections.
+     * @param latencyNanos request latency, nanoseconds.
+     */
+    public record Result(double opsPerSecond, Histogram latencyNanos) {
+        public double p50Us() {
+            return latencyNanos.getValueAtPercentile(50) / 1000.0;
+        }
+
+        public double p99Us() {
+            return latencyNanos.getValueAtPercentile(99) / 1000.0;
+        }
+    }
+
+    /** One byte stream to a memcached server. */
+    interface Conn extends AutoCloseable {
+        void write(byte[] b, int len) throws IOException;
+
+        /** Up to {@code len} bytes into {@code b} at {@code off}; -1 at EOF. */
+        int read(byte[] b, int off, int len) throws IOException;
+
+        @Override
+        void close() throws IOException;
+    }
+
+    /** Something the client can open connections to. */
+    public interface Target extends AutoCloseable {
+        Conn open() throws IOException;
+
+        /** One line: what this target is. */
+        String describe();
+
+        @Override
+        void close() throws Exception;
+    }
+
+    // ----- targets -------------------------------------------------------------------------------
+
+    /**
+     * Boot a kernel with the built-in memcached ({@code -t workers}) and return it as a target reached
+     * through the kernel's loopback.
+     */
+    public static Target bootOsvj(final String name, final int workers) throws Exception {
+        final List<Subsystem> subsystems = Subsystems.discover();
+        final Tracepoints tracepoints = new Tracepoints();
+        subsystems.forEach(s -> s.declareTracepoints(tracepoints));
+        final Config config = KernelConfigLoader.load(null, List.of("osvj.name=" + name, "osvj.app.name=memcached",
+                "osvj.app.args=[\"-p\", \"" + KERNEL_PORT + "\", \"-m\", \"64\", \"-t\", \"" + workers + "\", \"-c\", \"1024\"]"),
+            new Properties(), subsystems, tracepoints);
+        final Kernel kernel = Kernel.boot(config, subsystems, tracepoints,
+            new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), KernelClock.SYSTEM);
+        try {
+            kernel.services().require(AppSubsystem.AppLauncher.class).start(kernel);
+        } catch (final Exception e) {
+            kernel.powerOff(1);
+            kernel.awaitPoweredOff(Duration.ofSeconds(30));
+            throw e;
+        }
+        final Sockets sockets = kernel.services().require(Sockets.class);
+        final Target target = new Target() {
+            @Override
+            public Conn open() throws IOException {
+                return new OsvjConn(sockets);
+            }
+
+            @Override
+            public String describe() {
+                return "osvj's built-in memcached, client on the kernel's socket API over the kernel's loopback";
+            }
+
+            @Override
+            public void close() throws Exception {
+                kernel.powerOff(0);
+                kernel.awaitPoweredOff(Duration.ofSeconds(30));
+            }
+        };
+        awaitReachable(target);
+        return target;
+    }
+
+    /** Start Debian's memcached on a free host loopback port ({@code -t workers}). */
+    public static Target startNative(final int workers) throws Exception {
+        final Path exe = Tools.find("memcached").orElseThrow(() -> new IllegalStateException(
+            "memcached is not installed (Debian: apt-get install memcached)"));
+        final int port;
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            port = probe.getLocalPort();
+        }
+        final List<String> cmd = new ArrayList<>(List.of(exe.toString(), "-l", "127.0.0.1", "-p", Integer.toString(port),
+            "-U", "0", "-m", "64", "-t", Integer.toString(workers), "-c", "1024"));
+        if ("root".equals(System.getProperty("user.name"))) {
+            cmd.addAll(List.of("-u", "root")); // memcached refuses to run as root unless told which user
+        }
+        final Process process = new ProcessBuilder(cmd).redirectErrorStream(true)
+            .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        final Target target = new Target() {
+            @Override
+            public Conn open() throws IOException {
+                return new HostConn(new Socket(InetAddress.getLoopbackAddress(), port));
+            }
+
+            @Override
+            public String describe() {
+                return "Debian's memcached, client on JDK sockets over the host's loopback";
+            }
+
+            @Override
+            public void close() throws Exception {
+                process.destroy();
+                if (!process.waitFor(10, TimeUnit.SECONDS)) {
+                    process.destroyForcibly();
+                }
+            }
+        };
+        try {
+            awaitReachable(target);
+        } catch (final Exception e) {
+            target.close();
+            throw new IllegalStateException("memcached did not come up on port " + port + " (exit "
+                + (process.isAlive() ? "none" : process.exitValue()) + ")", e);
+        }
+        return target;
+    }
+
+    private static void awaitReachable(final Target target) throws Exception {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try (Conn c = target.open()) {
+                final Client client = new Client(c);
+                client.set("probe", new byte[VALUE]);
+                return;
+            } catch (final IOException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+            }
+        }
+    }
+
+    // ----- the load --------------------------------------------------------------------------------
+
+    /**
+     * Preload {@link #KEYS} keys, then run {@code connections} closed-loop clients for {@code durationNanos}
+     * (plus a tenth as warm-up, not recorded).
+     */
+    public static Result run(final Target target, final int connections, final long durationNanos) throws Exception {
+        final byte[] value = new byte[VALUE];
+        for (int i = 0; i < VALUE; i++) {
+            value[i] = (byte)('a' + i % 26);
+        }
+        try (Conn c = target.open()) {
+            final Client client = new Client(c);
+            for (int k = 0; k < KEYS; k++) {
+                client.set(key(k), value);
+            }
+        }
+        final CyclicBarrier start = new CyclicBarrier(connections);
+        final List<CompletableFuture<long[]>> done = new ArrayList<>();
+        final List<Histogram> histograms = new ArrayList<>();
+        for (int t = 0; t < connections; t++) {
+            final Histogram h = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
+            histograms.add(h);
+            final int seed = t;
+            final CompletableFuture<long[]> f = new CompletableFuture<>();
+            done.add(f);
+            Thread.ofPlatform().name("memcached-client-" + t).daemon().start(() -> {
+                try (Conn c = target.open()) {
+                    final Client client = new Client(c);
+                    final SplittableRandom random = new SplittableRandom(seed);
+                    start.await(30, TimeUnit.SECONDS);
+                    final long warmEnd = System.nanoTime() + durationNanos / 10;
+                    while (System.nanoTime() < warmEnd) {
+                        client.op(random, value);
+                    }
+                    final long t0 = System.nanoTime();
+                    final long end = t0 + durationNanos;
+                    long n = 0;
+                    long now = t0;
+                    while (now < end) {
+                        client.op(random, value);
+                        final long after = System.nanoTime();
+                        h.recordValue(Math.min(after - now, h.getHighestTrackableValue()));
+                        now = after;
+                        n++;
+                    }
+                    f.complete(new long[] {n, now - t0});
+                } catch (final Throwable e) {
+                    f.completeExceptionally(e);
+                }
+            });
+        }
+        double ops = 0;
+        for (final CompletableFuture<long[]> f : done) {
+            final long[] r = f.get(durationNanos / 1_000_000 + 120_000, TimeUnit.MILLISECONDS);
+            ops += r[0] * 1e9 / r[1];
+        }
+        final Histogram all = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
+        histograms.forEach(all::add);
+        return new Result(ops, all);
+    }
+
+    static String key(final int k) {
+        return String.format("key:%06d", k);
+    }
+
+    /** The text-protocol client: one request at a time on one connection. */
+    static final class Client {
+        private final Conn conn;
+        private final byte[] out = new byte[4096];
+        private final byte[] in = new byte[4096];
+
+        Client(final Conn conn) {
+            this.conn = conn;
+        }
+
+        /** One request of the 90/10 mix on a random preloaded key. */
+        void op(final SplittableRandom random, final byte[] value) throws IOException {
+            final String key = key(random.nextInt(KEYS));
+            if (random.nextInt(10) == 0) {
+                set(key, value);
+            } else {
+                get(key);
+            }
+        }
+
+        void set(final String key, final byte[] value) throws IOException {
+            final byte[] head = ("set " + key + " 0 0 " + value.length + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
+            System.arraycopy(head, 0, out, 0, head.length);
+            System.arraycopy(value, 0, out, head.length, value.length);
+            out[head.length + value.length] = '\r';
+            out[head.length + value.length + 1] = '\n';
+            conn.write(out, head.length + value.length + 2);
+            final int n = readReply(false);
+            if (!startsWith(n, "STORED\r\n")) {
+                throw new IOException("set " + key + ": " + new String(in, 0, n, StandardCharsets.ISO_8859_1));
+            }
+        }
+
+        void get(final String key) throws IOException {
+            final byte[] req = ("get " + key + "\r\n").getBytes(StandardCharsets.ISO_8859_1);
+            conn.write(req, req.length);
+            final int n = readReply(true);
+            if (!startsWith(n, "VALUE ")) {
+                throw new IOException("get " + key + ": " + new String(in, 0, n, StandardCharsets.ISO_8859_1));
+            }
+        }
+
+        /**
+         * Read one reply: a get's ends with {@code END\r\n} (the value bytes are letters, so the marker
+         * cannot appear inside them), a set's is one line.
+         */
+        private int readReply(final boolean get) throws IOException {
+            int n = 0;
+            while (true) {
+                final int r = conn.read(in, n, in.length - n);
+                if (r < 0) {
+                    throw new IOException("server closed the connection");
+                }
+                n += r;
+                if (n >= 2 && in[n - 2] == '\r' && in[n - 1] == '\n') {
+                    if (!get || endsWith(n, "END\r\n") || startsWith(n, "ERROR") || startsWith(n, "SERVER_ERROR")
+                        || startsWith(n, "CLIENT_ERROR")) {
+                        return n;
+                    }
+                }
+                if (n == in.length) {
+                    throw new IOException("reply too long");
+                }
+            }
+        }
+
+        private boolean startsWith(final int n, final String s) {
+            if (n < s.length()) {
+                return false;
+            }
+            for (int i = 0; i < s.length(); i++) {
+                if (in[i] != s.charAt(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        private boolean endsWith(final int n, final String s) {
+            if (n < s.length()) {
+                return false;
+            }
+            for (int i = 0; i < s.length(); i++) {
+                if (in[n - s.length() + i] != s.charAt(i)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    private static final class OsvjConn implements Conn {
+        private final Sockets api;
+        private final int fd;
+
+        OsvjConn(final Sockets api) throws IOException {
+            this.api = api;
+            final int fd = api.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+            if (fd < 0) {
+                throw new IOException("socket: errno " + -fd);
+            }
+            this.fd = fd;
+            api.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
+            api.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 30_000);
+            final int r = api.connect(fd, LOOPBACK, KERNEL_PORT);
+            if (r < 0) {
+                api.close(fd);
+                throw new IOException("connect: errno " + -r);
+            }
+        }
+
+        @Override
+        public void write(final byte[] b, final int len) throws IOException {
+            int off = 0;
+            while (off < len) {
+                final int n = api.send(fd, b, off, len - off, 0);
+                if (n <= 0) {
+                    throw new IOException("send: " + n);
+                }
+                off += n;
+            }
+        }
+
+        @Override
+        public int read(final byte[] b, final int off, final int len) throws IOException {
+            final int n = api.recv(fd, b, off, len, 0);
+            if (n < 0) {
+                throw new IOException("recv: errno " + -n);
+            }
+            return n == 0 ? -1 : n;
+        }
+
+        @Override
+        public void close() {
+            api.close(fd);
+        }
+    }
+
+    private static final class HostConn implements Conn {
+        private final Socket socket;
+        private final InputStream in;
+        private final OutputStream out;
+
+        HostConn(final Socket socket) throws IOException {
+            this.socket = socket;
+            socket.setTcpNoDelay(true);
+            socket.setSoTimeout(30_000);
+            this.in = socket.getInputStream();
+            this.out = socket.getOutputStream();
+        }
+
+        @Override
+        public void write(final byte[] b, final int len) throws IOException {
+            out.write(b, 0, len);
+        }
+
+        @Override
+        public int read(final byte[] b, final int off, final int len) throws IOException {
+            return in.read(b, off, len);
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+}
