@@ -85,7 +85,10 @@ final class PseudoDefaults {
         return sb.toString();
     }
 
-    /** Fallback meminfo: total from the configuration; free from the JVM heap until the mmu registers its own. */
+    /**
+     * Fallback meminfo: total from the configuration, free from the JVM heap; replaced by the mmu's
+     * numbers when the system module's proc glue boots.
+     */
     private static String meminfo(final long memoryBytes, final String prefix) {
         final Runtime rt = Runtime.getRuntime();
         final long used = rt.totalMemory() - rt.freeMemory();

@@ -9,6 +9,7 @@ import dev.osvj.kernel.console.OutputRedirect;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.trace.Tracepoints;
 import dev.osvj.vfs.blk.BlockDevice;
+import dev.osvj.vfs.blk.BlockDeviceProvider;
 import dev.osvj.vfs.blk.MappedFileBlockDevice;
 import dev.osvj.vfs.pseudo.DevFs;
 import dev.osvj.vfs.pseudo.ProcFs;
@@ -18,13 +19,16 @@ import dev.osvj.vfs.rofs.RofsFs;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Pattern;
 
 /**
- * The VFS subsystem ("VFS initialized"): builds the {@link Vfs}, attaches the configured disk images as
- * {@code /dev/vblkN}, mounts ramfs at {@code /} and then {@code osvj.mounts} in order (creating mount
+ * The VFS subsystem ("VFS initialized"): builds the {@link Vfs}, attaches the devices of a published
+ * {@link BlockDeviceProvider} (virtio-blk, through the system module's glue) under their names and then
+ * the configured disk images as the first free {@code /dev/vblkN}, mounts ramfs at {@code /} and then {@code osvj.mounts} in order (creating mount
  * points), fills /proc and /sys, registers the file console commands, and publishes the services
  * {@link Vfs} (the file system calls), {@link DevFs}, {@link ProcFs} and {@link SysFs} (their provider
  * interfaces). A mount that fails fails the boot with the mount, the errno and its meaning.
@@ -84,9 +88,23 @@ public final class VfsSubsystem implements Subsystem {
         vfs.registerFileSystem(procfs);
         vfs.registerFileSystem(sysfs);
 
+        final Set<String> names = new HashSet<>();
+        for (final BlockDevice dev : context.services().find(BlockDeviceProvider.class)
+            .map(BlockDeviceProvider::blockDevices).orElse(List.of())) {
+            if (!names.add(dev.name())) {
+                throw new IllegalStateException("VFS: two block devices are named " + dev.name());
+            }
+            devfs.attach(dev);
+            context.note("VFS: /dev/" + dev.name() + " is " + dev + " (" + dev.size() / 1024 + " KiB"
+                + (dev.readOnly() ? ", read-only" : "") + ")");
+        }
         int n = 0;
         for (final Config disk : c.getConfigList("osvj.vfs.disks")) {
             final Path file = Path.of(disk.getString("file"));
+            while (names.contains("vblk" + n)) {
+                n++;
+            }
+            names.add("vblk" + n);
             final BlockDevice dev = MappedFileBlockDevice.open("vblk" + n++, file, disk.getBoolean("read-only"));
             disks.add(dev);
             devfs.attach(dev);

@@ -14,6 +14,9 @@ import dev.osvj.kernel.console.Terminal;
 import dev.osvj.kernel.log.KernelLog;
 import dev.osvj.kernel.trace.Tracepoints;
 import dev.osvj.sched.SchedSubsystem;
+import dev.osvj.vfs.blk.BlockDevice;
+import dev.osvj.vfs.blk.BlockDeviceProvider;
+import dev.osvj.vfs.blk.MemoryBlockDevice;
 import dev.osvj.vfs.pseudo.DevFs;
 import dev.osvj.vfs.pseudo.ProcFs;
 import dev.osvj.vfs.pseudo.SysFs;
@@ -244,6 +247,40 @@ class VfsSubsystemTest {
         assertEquals("from the image", new String(vfs.readFile("/app/main.txt"), StandardCharsets.UTF_8));
         assertEquals(Posix.S_IFBLK, vfs.stat("/dev/vblk0").mode & Posix.S_IFMT);
         sub.stop(ctx);
+    }
+
+    @Test
+    void shouldMountARofsImageOfAProvidedDeviceAndNumberTheDisksAfterIt() throws Exception {
+        final Path src = Files.createDirectories(dir.resolve("prov"));
+        Files.writeString(src.resolve("hello.txt"), "through the provider");
+        final Path img = dir.resolve("prov.img");
+        MkImage.build(src, img, (d, t) -> {
+        });
+        final Path disk = dir.resolve("disk.img");
+        Files.write(disk, new byte[4096]);
+        final Ctx ctx = new Ctx(config("osvj.vfs.disks = [{file = \"" + disk + "\", read-only = true}]\n"
+            + "osvj.mounts = ${osvj.mounts} [{type = rofs, source = \"/dev/vblk0\", path = \"/app\", options = \"\"}]"));
+        final BlockDevice provided = new MemoryBlockDevice("vblk0", Files.readAllBytes(img), true);
+        ctx.services.provide(BlockDeviceProvider.class, () -> List.of(provided));
+        final VfsSubsystem sub = new VfsSubsystem();
+        sub.boot(ctx);
+        final Vfs vfs = ctx.services.require(Vfs.class);
+        assertEquals("through the provider", new String(vfs.readFile("/app/hello.txt"), StandardCharsets.UTF_8));
+        final Stat st = new Stat();
+        assertEquals(0, vfs.stat("/dev/vblk1", st));
+        assertEquals(4096, st.size, "the disk image takes the first free name");
+        assertEquals(0, vfs.stat("/dev/vblk0", st));
+        assertEquals(provided.size(), st.size);
+        sub.stop(ctx);
+    }
+
+    @Test
+    void shouldRefuseTwoProvidedDevicesWithOneName() {
+        final Ctx ctx = new Ctx(config(""));
+        ctx.services.provide(BlockDeviceProvider.class, () -> List.of(
+            new MemoryBlockDevice("vblk0", new byte[512], true), new MemoryBlockDevice("vblk0", new byte[512], true)));
+        final IllegalStateException e = assertThrows(IllegalStateException.class, () -> new VfsSubsystem().boot(ctx));
+        assertEquals("VFS: two block devices are named vblk0", e.getMessage());
     }
 
     @Test

@@ -9,16 +9,19 @@ import java.util.Random;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** The contract every {@link BlockDevice} passes (STYLE habit 10). */
-abstract class BlockDeviceContract {
+/**
+ * The contract every {@link BlockDevice} passes (STYLE habit 10). Public and shipped in the module's
+ * test jar so that adapters in other modules (the system module's virtio-blk adapter) run it too.
+ */
+public abstract class BlockDeviceContract {
     /** A writable device of {@code sectors} sectors, zero-filled. */
-    abstract BlockDevice writable(long sectors) throws Exception;
+    protected abstract BlockDevice writable(long sectors) throws Exception;
 
     /** A read-only device holding {@code content}. */
-    abstract BlockDevice readOnly(byte[] content) throws Exception;
+    protected abstract BlockDevice readOnly(byte[] content) throws Exception;
 
     @Test
-    void shouldReadBackWhatWasWritten() throws Exception {
+    public void shouldReadBackWhatWasWritten() throws Exception {
         try (BlockDevice dev = writable(64)) {
             assertEquals(64, dev.sectors());
             assertEquals(64 * 512, dev.size());
@@ -37,7 +40,7 @@ abstract class BlockDeviceContract {
     }
 
     @Test
-    void shouldRefuseMisalignedAndOutOfRangeTransfers() throws Exception {
+    public void shouldRefuseMisalignedAndOutOfRangeTransfers() throws Exception {
         try (BlockDevice dev = writable(8)) {
             assertEquals(Errno.EINVAL.negative(), dev.read(0, ByteBuffer.allocate(100)));
             assertEquals(Errno.EINVAL.negative(), dev.write(0, ByteBuffer.allocate(513)));
@@ -50,7 +53,7 @@ abstract class BlockDeviceContract {
     }
 
     @Test
-    void shouldRefuseWritesWhenReadOnly() throws Exception {
+    public void shouldRefuseWritesWhenReadOnly() throws Exception {
         final byte[] content = new byte[1024];
         content[600] = 42;
         try (BlockDevice dev = readOnly(content)) {

@@ -14,12 +14,12 @@ class MappedFileBlockDeviceTest extends BlockDeviceContract {
     Path dir;
 
     @Override
-    BlockDevice writable(final long sectors) throws Exception {
+    protected BlockDevice writable(final long sectors) throws Exception {
         return MappedFileBlockDevice.create("vblk0", dir.resolve("disk.img"), sectors * 512);
     }
 
     @Override
-    BlockDevice readOnly(final byte[] content) throws Exception {
+    protected BlockDevice readOnly(final byte[] content) throws Exception {
         final Path f = dir.resolve("ro.img");
         Files.write(f, content);
         return MappedFileBlockDevice.open("vblk1", f, true);

@@ -2,12 +2,12 @@ package dev.osvj.vfs.blk;
 
 class MemoryBlockDeviceTest extends BlockDeviceContract {
     @Override
-    BlockDevice writable(final long sectors) {
+    protected BlockDevice writable(final long sectors) {
         return new MemoryBlockDevice("mem0", new byte[(int)sectors * 512], false);
     }
 
     @Override
-    BlockDevice readOnly(final byte[] content) {
+    protected BlockDevice readOnly(final byte[] content) {
         return new MemoryBlockDevice("mem0", content, true);
     }
 }
