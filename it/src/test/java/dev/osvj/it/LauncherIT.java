@@ -79,7 +79,7 @@ class LauncherIT {
         try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "run", conf.toString())) {
             assertEquals(2, osvj.awaitExit(BOOT));
             assertEquals(List.of("osvj: invalid configuration (" + conf + "):",
-                "  osvj.app.name: expected one of echo, httpd, memcached, shell, got \"nginx\"",
+                "  osvj.app.name: expected one of echo, httpd, java, memcached, shell, got \"nginx\"",
                 "  osvj.cpu: unknown key; did you mean osvj.cpus?"), osvj.stderr());
         }
     }

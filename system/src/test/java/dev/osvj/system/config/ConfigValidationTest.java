@@ -107,7 +107,7 @@ class ConfigValidationTest {
 
     @Test
     void shouldRejectAnUnknownApplication() {
-        assertEquals(List.of("osvj.app.name: expected one of echo, httpd, memcached, shell, got \"nginx\""), problems("osvj.app.name = nginx"));
+        assertEquals(List.of("osvj.app.name: expected one of echo, httpd, java, memcached, shell, got \"nginx\""), problems("osvj.app.name = nginx"));
     }
 
     @Test
