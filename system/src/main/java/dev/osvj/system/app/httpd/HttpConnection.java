@@ -1,5 +1,7 @@
 package dev.osvj.system.app.httpd;
 
+import dev.osvj.system.app.EpollServer;
+
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -123,7 +125,7 @@ final class HttpConnection {
     }
 
     /** Bytes waiting to be sent, readable from {@code array()[readIndex(), readIndex()+readable())}. */
-    static final class OutBuffer {
+    static final class OutBuffer implements EpollServer.Output {
         private byte[] buf = new byte[4096];
         private int read;
         private int write;
@@ -141,19 +143,23 @@ final class HttpConnection {
             write += b.length;
         }
 
-        byte[] array() {
+        @Override
+        public byte[] array() {
             return buf;
         }
 
-        int readIndex() {
+        @Override
+        public int readIndex() {
             return read;
         }
 
-        int readable() {
+        @Override
+        public int readable() {
             return write - read;
         }
 
-        void consume(final int n) {
+        @Override
+        public void consume(final int n) {
             read += n;
             if (read == write) {
                 read = 0;

@@ -1,6 +1,7 @@
 package dev.osvj.system.app.memcached;
 
 import dev.osvj.mmu.phys.PhysicalMemory;
+import dev.osvj.system.app.EpollServer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -10,7 +11,7 @@ import java.util.Arrays;
  * {@code [readIndex, writeIndex)} and {@link #consume}s what the socket took. Single-threaded (owned by one
  * connection).
  */
-final class OutBuffer {
+final class OutBuffer implements EpollServer.Output {
     private static final byte[] DIGITS = "0123456789".getBytes(StandardCharsets.US_ASCII);
 
     private byte[] buf;
@@ -21,21 +22,25 @@ final class OutBuffer {
         buf = new byte[Math.max(16, initialCapacity)];
     }
 
-    byte[] array() {
+    @Override
+    public byte[] array() {
         return buf;
     }
 
-    int readIndex() {
+    @Override
+    public int readIndex() {
         return readIndex;
     }
 
     /** Bytes waiting to be sent. */
-    int readable() {
+    @Override
+    public int readable() {
         return writeIndex - readIndex;
     }
 
     /** Mark {@code n} bytes as sent; an empty buffer rewinds to the start. */
-    void consume(final int n) {
+    @Override
+    public void consume(final int n) {
         readIndex += n;
         if (readIndex == writeIndex) {
             readIndex = 0;

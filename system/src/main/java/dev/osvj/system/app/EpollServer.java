@@ -1,0 +1,386 @@
+package dev.osvj.system.app;
+
+import dev.osvj.kernel.Errno;
+import dev.osvj.net.stack.SockAddr;
+import dev.osvj.net.stack.Sockets;
+
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The TCP server skeleton the built-in applications (memcached, httpd) share, over the kernel's socket
+ * API {@link Sockets}: a listening socket, one acceptor thread and {@code threads} epoll workers. What the
+ * bytes mean is the {@link Protocol}'s business: it makes one {@link Session} per connection, which takes
+ * received bytes and leaves its replies in an {@link Output}.
+ *
+ * <pre>
+ *   listen fd ──accept4──▶ acceptor ──round robin──▶ worker 0: epoll ─▶ conns { fd ─▶ Session }
+ *                           (limit, overload reply)   worker 1: epoll ─▶ conns { fd ─▶ Session }
+ *                                                     ...
+ * </pre>
+ *
+ * <p><b>Threads and ownership.</b> Threads are platform daemon threads named {@code <name>-acceptor}
+ * and {@code <name>-worker-<i>}; they wake at least every {@link #WAKE_MS} ms to notice {@link #close()}.
+ * The acceptor creates a connection's {@link Session} (with {@link Protocol#open()}) and registers the
+ * socket on one worker's epoll instance (epoll is thread-safe; the per-worker connection map is a
+ * concurrent map, which publishes the session to the worker). From then on only that worker touches
+ * the session and the socket: {@link Session#receive}, {@link Session#output}, {@link Session#flushed}
+ * and {@link Session#closed} all run on it, so sessions need no locking of their own. The
+ * {@link Protocol} hooks ({@link Protocol#accepted}, {@link Protocol#rejected}, {@link Protocol#sent}) run
+ * on the acceptor or any worker and must be thread-safe.
+ *
+ * <p><b>Connection limit.</b> The caller's {@code open} counter holds the connections open now; the
+ * acceptor increments it, the worker that closes a connection decrements it. A connection accepted while
+ * {@code maxConnections} are open is refused: the {@link Protocol#overloadReply()} (if any) is sent
+ * without blocking, best effort, and the socket is closed.
+ *
+ * <p><b>Back pressure.</b> A worker reads a readable connection in up to 16 rounds of 64 KiB, hands each
+ * round to the session and sends its output with non-blocking {@code send}. When the socket does not
+ * take all of it, the connection stops being read (its epoll interest becomes EPOLLOUT instead of
+ * EPOLLIN) until the pending output is sent; so a client that does not read its replies cannot make the
+ * server buffer without bound. {@link Session#flushed} runs each time the pending output has been sent
+ * completely (actions that must follow a response). A session whose {@code receive} returns false is
+ * closed once its output is sent.
+ *
+ * <p><b>Shutdown.</b> {@link #close()} stops the threads, closes every connection (each session's
+ * {@link Session#closed}) and the listening socket, and waits for the threads.
+ */
+public final class EpollServer implements AutoCloseable {
+    /** Longest sleep of a worker or the acceptor before it re-checks that the server still runs, in ms. */
+    public static final int WAKE_MS = 200;
+    private static final int EAGAIN = Errno.EAGAIN.number();
+    private static final int READ_BUFFER = 64 * 1024;
+    private static final int READ_ROUNDS = 16;
+    private static final int BACKLOG = 1024;
+
+    /**
+     * Bytes waiting to be sent, readable from {@code array()[readIndex(), readIndex() + readable())}.
+     * Owned by one session (single-threaded).
+     */
+    public interface Output {
+        byte[] array();
+
+        int readIndex();
+
+        /** Bytes waiting to be sent. */
+        int readable();
+
+        /** Mark {@code n} bytes as sent. */
+        void consume(int n);
+    }
+
+    /** The protocol state of one connection; used only by the worker that owns the connection. */
+    public interface Session {
+        /**
+         * Take received bytes and leave the replies in {@link #output()}.
+         *
+         * @return false once the connection is to be closed after the pending output is sent.
+         */
+        boolean receive(byte[] b, int off, int len);
+
+        /** The replies waiting to be sent. */
+        Output output();
+
+        /** All pending output has been sent (called after every successful flush). */
+        default void flushed() {
+        }
+
+        /** The connection is closed: release what the session holds. Called once. */
+        default void closed() {
+        }
+    }
+
+    /** What a server speaks; the hooks are called from the acceptor and every worker (thread-safe). */
+    public interface Protocol {
+        /** A new session for a connection just accepted (on the acceptor thread). */
+        Session open();
+
+        /** Sent (best effort, non-blocking) to a connection refused by the limit; null for none. */
+        default byte[] overloadReply() {
+            return null;
+        }
+
+        /** A connection was accepted and counted as open. */
+        default void accepted() {
+        }
+
+        /** A connection was refused because {@code maxConnections} were open. */
+        default void rejected() {
+        }
+
+        /** {@code bytes} of output were sent on some connection. */
+        default void sent(final int bytes) {
+        }
+    }
+
+    private final String name;
+    private final Sockets sockets;
+    private final Protocol protocol;
+    private final int maxConnections;
+    private final AtomicLong open;
+    private final int listenFd;
+    private final int port;
+    private final Worker[] workers;
+    private final Thread acceptor;
+    private final CountDownLatch stopped;
+    private volatile boolean running = true;
+
+    private EpollServer(final String name, final Sockets sockets, final Protocol protocol, final int threads,
+        final int maxConnections, final AtomicLong open, final int listenFd, final int port) {
+        this.name = name;
+        this.sockets = sockets;
+        this.protocol = protocol;
+        this.maxConnections = maxConnections;
+        this.open = open;
+        this.listenFd = listenFd;
+        this.port = port;
+        this.workers = new Worker[threads];
+        this.stopped = new CountDownLatch(workers.length + 1);
+        for (int i = 0; i < workers.length; i++) {
+            workers[i] = new Worker(i);
+        }
+        this.acceptor = Thread.ofPlatform().daemon().name(name + "-acceptor").unstarted(this::acceptLoop);
+    }
+
+    /**
+     * Bind, listen and start the threads.
+     *
+     * @param name           prefix of the thread names and of error messages ({@code "memcached"}).
+     * @param listenIp       IPv4 address in host order; 0 = any.
+     * @param port           TCP port; 0 = an ephemeral one (see {@link #port()}).
+     * @param threads        worker threads, at least 1.
+     * @param open           the counter of connections open now, maintained by the server.
+     * @throws IllegalStateException naming the errno when the socket cannot be set up.
+     */
+    public static EpollServer start(final String name, final Sockets sockets, final int listenIp, final int port,
+        final int threads, final int maxConnections, final AtomicLong open, final Protocol protocol) {
+        final int fd = check(name, sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0), "socket");
+        try {
+            check(name, sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1), "setsockopt SO_REUSEADDR");
+            check(name, sockets.bind(fd, listenIp, port), "bind port " + port);
+            check(name, sockets.listen(fd, BACKLOG), "listen");
+            check(name, sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, WAKE_MS), "setsockopt SO_RCVTIMEO");
+        } catch (final IllegalStateException e) {
+            sockets.close(fd);
+            throw e;
+        }
+        final SockAddr local = new SockAddr();
+        sockets.getsockname(fd, local);
+        final EpollServer server = new EpollServer(name, sockets, protocol, threads, maxConnections, open, fd,
+            local.port);
+        for (final Worker w : server.workers) {
+            w.thread.start();
+        }
+        server.acceptor.start();
+        return server;
+    }
+
+    private static int check(final String name, final int result, final String what) {
+        if (result < 0) {
+            throw new IllegalStateException(name + ": " + what + ": " + Errno.fromResult(result));
+        }
+        return result;
+    }
+
+    /** The port it listens on. */
+    public int port() {
+        return port;
+    }
+
+    /** True until {@link #close()} is called. */
+    public boolean running() {
+        return running;
+    }
+
+    /** Stop accepting, close every connection; waits (up to 30 s) for the threads. Idempotent. */
+    @Override
+    public void close() throws InterruptedException {
+        if (!running) {
+            return;
+        }
+        running = false;
+        acceptor.interrupt();
+        for (final Worker w : workers) {
+            w.thread.interrupt();
+        }
+        stopped.await(30, TimeUnit.SECONDS);
+        sockets.close(listenFd);
+    }
+
+    private void acceptLoop() {
+        int next = 0;
+        final SockAddr peer = new SockAddr();
+        try {
+            while (running) {
+                final int fd = sockets.accept4(listenFd, peer, Sockets.SOCK_NONBLOCK);
+                if (fd < 0) {
+                    if (fd == -EAGAIN || fd == -Errno.EINTR.number() || fd == -Errno.ECONNABORTED.number()) {
+                        continue;
+                    }
+                    break;
+                }
+                if (open.get() >= maxConnections) {
+                    protocol.rejected();
+                    final byte[] reply = protocol.overloadReply();
+                    if (reply != null) {
+                        sockets.send(fd, reply, 0, reply.length, Sockets.MSG_DONTWAIT);
+                    }
+                    sockets.close(fd);
+                    continue;
+                }
+                open.incrementAndGet();
+                protocol.accepted();
+                sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
+                workers[next].adopt(fd);
+                next = (next + 1) % workers.length;
+            }
+        } finally {
+            stopped.countDown();
+        }
+    }
+
+    /** One connection: its session and its back-pressure state. Owned by one worker. */
+    private static final class Conn {
+        final int fd;
+        final Session session;
+        boolean writeBlocked;
+        boolean closing;
+
+        Conn(final int fd, final Session session) {
+            this.fd = fd;
+            this.session = session;
+        }
+    }
+
+    private final class Worker {
+        final Thread thread;
+        final int epfd;
+        final ConcurrentHashMap<Integer, Conn> conns = new ConcurrentHashMap<>();
+        final byte[] buf = new byte[READ_BUFFER];
+
+        Worker(final int index) {
+            epfd = check(name, sockets.epollCreate(), "epoll_create");
+            thread = Thread.ofPlatform().daemon().name(name + "-worker-" + index).unstarted(this::loop);
+        }
+
+        /** Called by the acceptor: the worker's epoll is thread-safe. */
+        void adopt(final int fd) {
+            final Conn c = new Conn(fd, protocol.open());
+            conns.put(fd, c);
+            if (sockets.epollCtl(epfd, Sockets.EPOLL_CTL_ADD, fd, Sockets.EPOLLIN | Sockets.EPOLLRDHUP, fd) < 0) {
+                conns.remove(fd);
+                sockets.close(fd);
+                c.session.closed();
+                open.decrementAndGet();
+            }
+        }
+
+        private void loop() {
+            final int[] fds = new int[256];
+            final int[] events = new int[256];
+            final long[] data = new long[256];
+            try {
+                while (running) {
+                    final int n = sockets.epollWait(epfd, fds, events, data, fds.length, WAKE_MS);
+                    if (n < 0) {
+                        if (n == -Errno.EINTR.number()) {
+                            continue;
+                        }
+                        break;
+                    }
+                    for (int i = 0; i < n; i++) {
+                        final Conn c = conns.get((int)data[i]);
+                        if (c != null) {
+                            serve(c);
+                        }
+                    }
+                }
+            } finally {
+                for (final Conn c : conns.values()) {
+                    closeConn(c);
+                }
+                sockets.close(epfd);
+                stopped.countDown();
+            }
+        }
+
+        private void serve(final Conn c) {
+            if (c.writeBlocked) {
+                if (!flush(c)) {
+                    return;
+                }
+                c.writeBlocked = false;
+                if (c.closing) {
+                    closeConn(c);
+                    return;
+                }
+                sockets.epollCtl(epfd, Sockets.EPOLL_CTL_MOD, c.fd, Sockets.EPOLLIN | Sockets.EPOLLRDHUP, c.fd);
+            }
+            for (int round = 0; round < READ_ROUNDS; round++) {
+                final int r = sockets.recv(c.fd, buf, 0, buf.length, Sockets.MSG_DONTWAIT);
+                if (r == -EAGAIN) {
+                    return;
+                }
+                if (r <= 0) {
+                    closeConn(c);
+                    return;
+                }
+                final boolean keep = c.session.receive(buf, 0, r);
+                final boolean sent = flush(c);
+                if (c.closing) {
+                    return;
+                }
+                if (!keep) {
+                    c.closing = true;
+                }
+                if (!sent) {
+                    c.writeBlocked = true;
+                    sockets.epollCtl(epfd, Sockets.EPOLL_CTL_MOD, c.fd, Sockets.EPOLLOUT, c.fd);
+                    return;
+                }
+                if (!keep) {
+                    closeConn(c);
+                    return;
+                }
+                if (r < buf.length) {
+                    return;
+                }
+            }
+        }
+
+        /**
+         * Send what is pending, then tell the session; false when the socket is full (or failed: then the
+         * connection is closed).
+         */
+        private boolean flush(final Conn c) {
+            final Output out = c.session.output();
+            while (out.readable() > 0) {
+                final int r = sockets.send(c.fd, out.array(), out.readIndex(), out.readable(), Sockets.MSG_DONTWAIT);
+                if (r > 0) {
+                    protocol.sent(r);
+                    out.consume(r);
+                } else if (r == -EAGAIN || r == 0) {
+                    return false;
+                } else {
+                    closeConn(c);
+                    return false;
+                }
+            }
+            c.session.flushed();
+            return true;
+        }
+
+        private void closeConn(final Conn c) {
+            if (conns.remove(c.fd) == null) {
+                return;
+            }
+            c.closing = true;
+            sockets.epollCtl(epfd, Sockets.EPOLL_CTL_DEL, c.fd, 0, 0);
+            sockets.close(c.fd);
+            c.session.closed();
+            open.decrementAndGet();
+        }
+    }
+}
