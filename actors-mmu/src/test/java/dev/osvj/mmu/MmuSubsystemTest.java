@@ -3,16 +3,11 @@ package dev.osvj.mmu;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
-import dev.osvj.kernel.BootContext;
-import dev.osvj.kernel.KernelClock;
 import dev.osvj.kernel.Services;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigProblem;
 import dev.osvj.kernel.config.ConfigSpec;
-import dev.osvj.kernel.console.ConsoleCommands;
-import dev.osvj.kernel.console.Terminal;
-import dev.osvj.kernel.log.KernelLog;
-import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.kernel.testing.StandaloneKernel;
 import dev.osvj.mmu.malloc.Malloc;
 import dev.osvj.mmu.phys.PhysicalMemory;
 import dev.osvj.mmu.vm.AddressSpace;
@@ -20,21 +15,14 @@ import dev.osvj.mmu.vm.ThreadCpuBinding;
 import dev.osvj.mmu.vm.TlbShootdown;
 import dev.osvj.sched.SchedSubsystem;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -87,32 +75,13 @@ class MmuSubsystemTest {
         assertTrue(text.contains("did you mean osvj.mmu.huge-pages"), text);
     }
 
-    /** Runs boot() on a real supervisor actor and returns what it published. */
-    private static Services boot(final MmuSubsystem mmu, final Config config, final ConsoleCommands commands,
-        final List<String> notes) throws Exception {
-        final Services services = new Services();
-        final KernelLog log = new KernelLog("mmu-test", 64, System::nanoTime);
-        final CompletableFuture<Void> booted = new CompletableFuture<>();
-        KIT.spawn(Behaviors.<Void>setup(ctx -> {
-            try {
-                mmu.boot(context(ctx, config, services, commands, log, notes));
-                booted.complete(null);
-            } catch (final Exception e) {
-                booted.completeExceptionally(e);
-            }
-            return Behaviors.empty();
-        }));
-        booted.get(30, TimeUnit.SECONDS);
-        return services;
-    }
-
     @Test
     void shouldBootPublishServicesRegisterFreeAndStop() throws Exception {
-        final Config config = ConfigFactory.parseString("osvj.memory = 64M, osvj.cpus = 2").withFallback(ConfigFactory.load());
+        final StandaloneKernel kernel = new StandaloneKernel("mmu-test", StandaloneKernel.config("osvj.memory = 64M, osvj.cpus = 2"));
         final MmuSubsystem mmu = new MmuSubsystem();
-        final ConsoleCommands commands = new ConsoleCommands();
-        final List<String> notes = new ArrayList<>();
-        final Services services = boot(mmu, config, commands, notes);
+        kernel.bootOnActor(KIT, mmu);
+        final Services services = kernel.services();
+        final List<String> notes = kernel.notes();
         assertTrue(notes.get(0).startsWith("64 MiB RAM (anonymous), 16384 pages, huge pages on, 2 TLBs"), notes.toString());
 
         final AddressSpace space = services.require(AddressSpace.class);
@@ -132,13 +101,12 @@ class MmuSubsystemTest {
             assertTrue(stats.meminfo().startsWith("MemTotal:          65536 kB"), stats.meminfo());
             assertTrue(stats.freePageRanges().contains("KiB x"));
 
-            final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            final Terminal terminal = terminal(bytes);
-            assertEquals(0, commands.find("free").run(List.of("-m"), terminal));
-            final String out = bytes.toString(StandardCharsets.UTF_8);
+            final StandaloneKernel.CommandResult free = kernel.execute("free", "-m");
+            assertEquals(0, free.status());
+            final String out = free.output();
             assertTrue(out.contains("total"), out);
             assertTrue(out.matches("(?s).*Mem:\\s+64\\s+\\d+\\s+\\d+.*"), out);
-            assertEquals(1, commands.find("free").run(List.of("-x"), terminal));
+            assertEquals(1, kernel.execute("free", "-x").status());
         } finally {
             cpus.unbind();
         }
@@ -158,7 +126,9 @@ class MmuSubsystemTest {
                 .withValue("osvj.mmu.shared-file", ConfigValueFactory.fromAnyRef(file.toString()))
                 .withFallback(ConfigFactory.load());
             final MmuSubsystem mmu = new MmuSubsystem();
-            final Services services = boot(mmu, config, new ConsoleCommands(), new ArrayList<>());
+            final StandaloneKernel kernel = new StandaloneKernel("mmu-test", config);
+            kernel.bootOnActor(KIT, mmu);
+            final Services services = kernel.services();
             final PhysicalMemory memory = services.require(PhysicalMemory.class);
             final long pa = services.require(dev.osvj.mmu.phys.PageAllocator.class).allocPage();
             memory.putLong(pa, 0x0123_4567_89AB_CDEFL);
@@ -173,85 +143,5 @@ class MmuSubsystemTest {
         } finally {
             Files.deleteIfExists(file);
         }
-    }
-
-    private static Terminal terminal(final ByteArrayOutputStream bytes) {
-        final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        return new Terminal() {
-            @Override
-            public PrintStream out() {
-                return out;
-            }
-
-            @Override
-            public boolean interactive() {
-                return false;
-            }
-
-            @Override
-            public String pollLine(final long timeoutMs) {
-                return null;
-            }
-        };
-    }
-
-    private static BootContext context(final ActorContext<?> ctx, final Config config, final Services services,
-        final ConsoleCommands commands, final KernelLog log, final List<String> notes) {
-        final Tracepoints tracepoints = new Tracepoints();
-        return new BootContext() {
-            @Override
-            public ActorContext<?> actorContext() {
-                return ctx;
-            }
-
-            @Override
-            public void note(final String message) {
-                notes.add(message);
-            }
-
-            @Override
-            public String name() {
-                return "mmu-test";
-            }
-
-            @Override
-            public Config config() {
-                return config;
-            }
-
-            @Override
-            public KernelLog log() {
-                return log;
-            }
-
-            @Override
-            public ConsoleCommands commands() {
-                return commands;
-            }
-
-            @Override
-            public Tracepoints tracepoints() {
-                return tracepoints;
-            }
-
-            @Override
-            public KernelClock clock() {
-                return KernelClock.SYSTEM;
-            }
-
-            @Override
-            public Services services() {
-                return services;
-            }
-
-            @Override
-            public long bootStartNanos() {
-                return 0;
-            }
-
-            @Override
-            public void powerOff(final int exitCode) {
-            }
-        };
     }
 }

@@ -2,26 +2,17 @@ package dev.osvj.net;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.osvj.kernel.BootContext;
-import dev.osvj.kernel.KernelClock;
-import dev.osvj.kernel.Services;
 import dev.osvj.kernel.config.ConfigProblem;
 import dev.osvj.kernel.config.ConfigSpec;
-import dev.osvj.kernel.console.ConsoleCommands;
-import dev.osvj.kernel.console.Terminal;
 import dev.osvj.kernel.log.KernelLog;
-import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.kernel.testing.StandaloneKernel;
 import dev.osvj.net.stack.NetStack;
 import dev.osvj.net.stack.Sockets;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -91,34 +82,20 @@ class NetSubsystemTest {
         assertTrue(all.contains("osvj.net.tcp.delayed-ak: unknown key; did you mean osvj.net.tcp.delayed-ack?"), all);
     }
 
-    private record Booted(Services services, ConsoleCommands commands) {
+    /** Boots the net subsystem on a supervisor actor of a standalone kernel over {@code config}. */
+    private static StandaloneKernel boot(final Config config) throws Exception {
+        return boot(new StandaloneKernel("nettest", config));
     }
 
-    private static Booted boot(final Config config) throws Exception {
-        return boot(config, new Services(), new KernelLog("nettest", 64, System::nanoTime));
-    }
-
-    private static Booted boot(final Config config, final Services services, final KernelLog log) throws Exception {
-        final ConsoleCommands commands = new ConsoleCommands();
-        final CompletableFuture<Void> done = new CompletableFuture<>();
-        KIT.spawn(Behaviors.setup(ctx -> {
-            try {
-                new NetSubsystem().boot(context(ctx, config, services, commands, log));
-                done.complete(null);
-            } catch (final Exception e) {
-                done.completeExceptionally(e);
-            }
-            return Behaviors.empty();
-        }));
-        done.get(30, TimeUnit.SECONDS);
-        return new Booted(services, commands);
+    private static StandaloneKernel boot(final StandaloneKernel kernel) throws Exception {
+        kernel.bootOnActor(KIT, new NetSubsystem());
+        return kernel;
     }
 
     @Test
     void shouldBootPublishSocketsAndServeLoopbackTcpThroughItsActors() throws Exception {
         for (final String path : new String[] {"netchannel", "layered"}) {
-            final Booted b = boot(ConfigFactory.parseString("osvj.net.receive-path = " + path)
-                .withFallback(ConfigFactory.load()));
+            final StandaloneKernel b = boot(StandaloneKernel.config("osvj.net.receive-path = " + path));
             final Sockets api = b.services().require(Sockets.class);
             assertNotNull(b.services().require(NetStack.class));
             final int l = api.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
@@ -148,13 +125,13 @@ class NetSubsystemTest {
             }
             api.close(c);
             assertEquals(msg.length, reader.get(30, TimeUnit.SECONDS), path);
-            final String netstat = run(b.commands(), "netstat");
+            final String netstat = run(b, "netstat");
             assertTrue(netstat.contains("LISTEN"), netstat);
-            final String ifconfig = run(b.commands(), "ifconfig");
+            final String ifconfig = run(b, "ifconfig");
             assertTrue(ifconfig.contains("lo: flags=<UP,LOOPBACK>  mtu 65536"), ifconfig);
             assertTrue(ifconfig.contains("inet 127.0.0.1  netmask 255.0.0.0"), ifconfig);
-            assertTrue(run(b.commands(), "route").contains("127.0.0.0"));
-            assertTrue(run(b.commands(), "netstat", "-s").contains("tcp_active_opens"));
+            assertTrue(run(b, "route").contains("127.0.0.0"));
+            assertTrue(run(b, "netstat", "-s").contains("tcp_active_opens"));
             assertNotNull(b.commands().find("arp"));
         }
     }
@@ -177,10 +154,10 @@ class NetSubsystemTest {
         assertTrue(all.contains("osvj.net.interfaces[3].hostfwd: port forwards need a virtio interface"), all);
     }
 
-    /** A provider that hands out {@code device}, under the interface's name, for every non-loopback interface. */
-    private static Services providing(final dev.osvj.net.dev.NetDevice device) {
-        final Services services = new Services();
-        services.provide(dev.osvj.net.dev.NetDeviceProvider.class, (name, backend, entry) -> new dev.osvj.net.dev.NetDevice() {
+    /** A kernel whose provider hands out {@code device}, under the interface's name, for every non-loopback interface. */
+    private static StandaloneKernel providing(final Config config, final dev.osvj.net.dev.NetDevice device) {
+        final StandaloneKernel kernel = new StandaloneKernel("nettest", config);
+        kernel.services().provide(dev.osvj.net.dev.NetDeviceProvider.class, (name, backend, entry) -> new dev.osvj.net.dev.NetDevice() {
             @Override
             public String name() {
                 return name;
@@ -216,7 +193,7 @@ class NetSubsystemTest {
                 return device.droppedFrames();
             }
         });
-        return services;
+        return kernel;
     }
 
     /** Wait (30 s at most) for a dmesg line containing {@code text}; the actor logs after configuring. */
@@ -233,27 +210,27 @@ class NetSubsystemTest {
         final NetConfig.UserNetwork net = new NetConfig.UserNetwork(0x0A000202, 0xFFFFFF00, 0x0A00020F,
             java.time.Duration.ofHours(1));
         try (dev.osvj.net.user.UserGateway gateway = dev.osvj.net.user.UserGateway.start("eth0", net, 1500, List.of())) {
-            final KernelLog log = new KernelLog("nettest", 64, System::nanoTime);
-            final Booted b = boot(ConfigFactory.parseString("""
+            final StandaloneKernel b = boot(providing(StandaloneKernel.config("""
                 osvj.net.interfaces = [{ name = eth0, backend = virtio, dhcp = true }]
-                """).withFallback(ConfigFactory.load()), providing(gateway.guestEnd()), log);
+                """), gateway.guestEnd()));
+            final KernelLog log = b.log();
             final NetStack stack = b.services().require(NetStack.class);
             awaitLog(log, "eth0: dhcp: bound to 10.0.2.15/24 gw 10.0.2.2 from 10.0.2.2, lease 3600 s");
             assertEquals(0x0A00020F, stack.interfaceByName("eth0").address());
             assertEquals(0xFFFFFF00, stack.interfaceByName("eth0").netmask());
             assertEquals(0x0A000202, stack.interfaceByName("eth0").gateway());
-            assertTrue(run(b.commands(), "netstat").contains(":68"), "the DHCP client's socket is listed");
+            assertTrue(run(b, "netstat").contains(":68"), "the DHCP client's socket is listed");
         }
     }
 
     @Test
     void shouldTakeTheStaticFallbackWhenNoDhcpServerAnswers() throws Exception {
         final dev.osvj.net.dev.Wire wire = new dev.osvj.net.dev.Wire(1500); // nobody at the other end
-        final KernelLog log = new KernelLog("nettest", 64, System::nanoTime);
-        final Booted b = boot(ConfigFactory.parseString("""
+        final StandaloneKernel b = boot(providing(StandaloneKernel.config("""
             osvj.net.interfaces = [{ name = eth0, backend = virtio, dhcp = true, fallback = "10.9.9.9/16", gateway = "10.9.0.1" }]
             osvj.net.dhcp { initial-timeout = 100ms, max-timeout = 200ms, attempts = 2 }
-            """).withFallback(ConfigFactory.load()), providing(wire.a()), log);
+            """), wire.a()));
+        final KernelLog log = b.log();
         final NetStack stack = b.services().require(NetStack.class);
         awaitLog(log, "eth0: dhcp: no DHCPOFFER after 2 DISCOVERs; using the static fallback 10.9.9.9/16 and still trying");
         assertEquals(0x0A090909, stack.interfaceByName("eth0").address());
@@ -280,86 +257,10 @@ class NetSubsystemTest {
         assertTrue(String.valueOf(e.getCause()).contains("no device provider"), String.valueOf(e));
     }
 
-    private static String run(final ConsoleCommands commands, final String name, final String... args) throws Exception {
-        final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        final PrintStream out = new PrintStream(bytes, true);
-        final Terminal t = new Terminal() {
-            @Override
-            public PrintStream out() {
-                return out;
-            }
-
-            @Override
-            public boolean interactive() {
-                return false;
-            }
-
-            @Override
-            public String pollLine(final long timeoutMs) {
-                return null;
-            }
-        };
-        assertEquals(0, commands.find(name).run(List.of(args), t));
-        return bytes.toString();
-    }
-
-    private static BootContext context(final ActorContext<?> ctx, final Config config, final Services services,
-        final ConsoleCommands commands, final KernelLog log) {
-        final Tracepoints tracepoints = new Tracepoints();
-        return new BootContext() {
-            @Override
-            public ActorContext<?> actorContext() {
-                return ctx;
-            }
-
-            @Override
-            public void note(final String message) {
-                log.append("INFO", "net", message);
-            }
-
-            @Override
-            public String name() {
-                return "nettest";
-            }
-
-            @Override
-            public Config config() {
-                return config;
-            }
-
-            @Override
-            public KernelLog log() {
-                return log;
-            }
-
-            @Override
-            public ConsoleCommands commands() {
-                return commands;
-            }
-
-            @Override
-            public Tracepoints tracepoints() {
-                return tracepoints;
-            }
-
-            @Override
-            public KernelClock clock() {
-                return KernelClock.SYSTEM;
-            }
-
-            @Override
-            public Services services() {
-                return services;
-            }
-
-            @Override
-            public long bootStartNanos() {
-                return 0;
-            }
-
-            @Override
-            public void powerOff(final int exitCode) {
-            }
-        };
+    /** Runs a console command that must succeed and returns its output. */
+    private static String run(final StandaloneKernel kernel, final String name, final String... args) throws Exception {
+        final StandaloneKernel.CommandResult result = kernel.execute(name, args);
+        assertEquals(0, result.status());
+        return result.output();
     }
 }

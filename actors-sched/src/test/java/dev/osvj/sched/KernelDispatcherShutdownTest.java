@@ -2,7 +2,7 @@ package dev.osvj.sched;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.osvj.sched.SchedSubsystemTest.FakeContext;
+import dev.osvj.kernel.testing.StandaloneKernel;
 import dev.osvj.sched.dispatch.VcpuDispatcher;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -59,17 +59,16 @@ class KernelDispatcherShutdownTest {
     /** Like the kernel's SubsystemSupervisor: boot phase, then stop hook and stop (children go with it). */
     static Behavior<SupervisorCmd> supervisor(final SchedSubsystem sched, final AtomicReference<Scheduler> scheduler) {
         return Behaviors.setup(ctx -> {
-            final FakeContext[] boot = new FakeContext[1];
+            final StandaloneKernel kernel = new StandaloneKernel(ctx.getSystem().name(), ctx.getSystem().settings().config());
             return Behaviors.receive(SupervisorCmd.class)
                 .onMessage(BootSched.class, b -> {
-                    boot[0] = new FakeContext(ctx);
-                    sched.boot(boot[0]);
-                    scheduler.set(boot[0].services().require(Scheduler.class));
+                    sched.boot(kernel.bootContext(sched, ctx));
+                    scheduler.set(kernel.services().require(Scheduler.class));
                     b.replyTo().tell(new Booted());
                     return Behaviors.same();
                 })
                 .onMessage(StopSched.class, s -> {
-                    sched.stop(boot[0]);
+                    sched.stop(kernel);
                     s.replyTo().tell(new StopDone());
                     return Behaviors.stopped();
                 })

@@ -2,26 +2,16 @@ package dev.osvj.sched;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.osvj.kernel.BootContext;
-import dev.osvj.kernel.KernelClock;
-import dev.osvj.kernel.Services;
 import dev.osvj.kernel.config.ConfigSpec;
-import dev.osvj.kernel.console.ConsoleCommands;
-import dev.osvj.kernel.console.Terminal;
-import dev.osvj.kernel.log.KernelLog;
-import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.kernel.testing.StandaloneKernel;
 import dev.osvj.sched.dispatch.VcpuDispatcher;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -57,20 +47,19 @@ class SchedSubsystemTest {
     }
 
     /** A stand-in for the kernel's subsystem supervisor: boots and stops the sched subsystem. */
-    static Behavior<Cmd> supervisor(final SchedSubsystem sched, final FakeContext[] holder) {
+    static Behavior<Cmd> supervisor(final SchedSubsystem sched, final StandaloneKernel kernel) {
         return Behaviors.setup(ctx -> Behaviors.receive(Cmd.class)
             .onMessage(Ping.class, p -> {
                 p.replyTo().tell(here());
                 return Behaviors.same();
             })
             .onMessage(Boot.class, b -> {
-                holder[0] = new FakeContext(ctx);
-                sched.boot(holder[0]);
+                sched.boot(kernel.bootContext(sched, ctx));
                 b.replyTo().tell("booted");
                 return Behaviors.same();
             })
             .onMessage(Stop.class, s -> {
-                sched.stop(holder[0]);
+                sched.stop(kernel);
                 s.replyTo().tell("stopped");
                 return Behaviors.same();
             })
@@ -95,8 +84,8 @@ class SchedSubsystemTest {
             sched.declareConfig(spec);
             assertEquals(List.of(), spec.validate(config), "reference.conf matches the spec");
 
-            final FakeContext[] holder = new FakeContext[1];
-            final ActorRef<Cmd> supervisor = kit.spawn(supervisor(sched, holder), "sched");
+            final StandaloneKernel kernel = new StandaloneKernel(kit.system().name(), kit.system().settings().config());
+            final ActorRef<Cmd> supervisor = kit.spawn(supervisor(sched, kernel), "sched");
             final List<ActorRef<Cmd>> echoes = new ArrayList<>();
             for (int i = 0; i < 8; i++) {
                 echoes.add(kit.spawn(echo(), "echo" + i));
@@ -109,9 +98,9 @@ class SchedSubsystemTest {
             final TestProbe<String> done = kit.createTestProbe();
             supervisor.tell(new Boot(done.ref()));
             done.expectMessage(Duration.ofSeconds(30), "booted");
-            final Scheduler s = holder[0].services().require(Scheduler.class);
+            final Scheduler s = kernel.services().require(Scheduler.class);
             assertTrue(Scheduler.lookup(name).isPresent());
-            assertTrue(holder[0].notes.get(0).endsWith("2 CPUs detected"), holder[0].notes.toString());
+            assertTrue(kernel.notes().get(0).endsWith("2 CPUs detected"), kernel.notes().toString());
 
             for (int round = 0; round < 20; round++) {
                 for (final ActorRef<Cmd> e : echoes) {
@@ -125,14 +114,14 @@ class SchedSubsystemTest {
             }
             assertTrue(s.cpuStats().stream().mapToLong(CpuStats::tasksRun).sum() >= 160);
 
-            final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            final Terminal terminal = terminal(bytes);
-            assertEquals(0, holder[0].commands().find("ps").run(List.of(), terminal));
-            assertEquals(0, holder[0].commands().find("top").run(List.of("-n", "1", "-d", "20"), terminal));
-            final String out = bytes.toString(StandardCharsets.UTF_8);
+            final StandaloneKernel.CommandResult ps = kernel.execute("ps");
+            assertEquals(0, ps.status());
+            final StandaloneKernel.CommandResult top = kernel.execute("top", "-n", "1", "-d", "20");
+            assertEquals(0, top.status());
+            final String out = ps.output() + top.output();
             assertTrue(out.contains("dispatcher/0") && out.contains("dispatcher/1"), out);
             assertTrue(out.contains("SWITCH/s") && out.contains("TIMER/s"), out);
-            assertEquals(2, holder[0].commands().find("top").run(List.of("-x"), terminal));
+            assertEquals(2, kernel.execute("top", "-x").status());
 
             supervisor.tell(new Stop(done.ref()));
             done.expectMessage(Duration.ofSeconds(30), "stopped");
@@ -149,94 +138,4 @@ class SchedSubsystemTest {
             kit.shutdownTestKit();
         }
     }
-
-    static Terminal terminal(final ByteArrayOutputStream bytes) {
-        final PrintStream ps = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-        return new Terminal() {
-            @Override
-            public PrintStream out() {
-                return ps;
-            }
-
-            @Override
-            public boolean interactive() {
-                return false;
-            }
-
-            @Override
-            public String pollLine(final long timeoutMs) {
-                return null;
-            }
-        };
-    }
-
-    /** A BootContext for a test supervisor. */
-    static final class FakeContext implements BootContext {
-        final ActorContext<?> ctx;
-        final List<String> notes = new ArrayList<>();
-        private final Services services = new Services();
-        private final ConsoleCommands commands = new ConsoleCommands();
-        private final Tracepoints tracepoints = new Tracepoints();
-        private final KernelLog log;
-
-        FakeContext(final ActorContext<?> ctx) {
-            this.ctx = ctx;
-            this.log = new KernelLog(ctx.getSystem().name(), 256, System::nanoTime);
-        }
-
-        @Override
-        public ActorContext<?> actorContext() {
-            return ctx;
-        }
-
-        @Override
-        public void note(final String message) {
-            notes.add(message);
-        }
-
-        @Override
-        public String name() {
-            return ctx.getSystem().name();
-        }
-
-        @Override
-        public Config config() {
-            return ctx.getSystem().settings().config();
-        }
-
-        @Override
-        public KernelLog log() {
-            return log;
-        }
-
-        @Override
-        public ConsoleCommands commands() {
-            return commands;
-        }
-
-        @Override
-        public Tracepoints tracepoints() {
-            return tracepoints;
-        }
-
-        @Override
-        public KernelClock clock() {
-            return KernelClock.SYSTEM;
-        }
-
-        @Override
-        public Services services() {
-            return services;
-        }
-
-        @Override
-        public long bootStartNanos() {
-            return 0;
-        }
-
-        @Override
-        public void powerOff(final int exitCode) {
-        }
-    }
-
 }

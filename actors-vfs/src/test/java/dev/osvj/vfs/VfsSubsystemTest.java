@@ -2,17 +2,11 @@ package dev.osvj.vfs;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
-import dev.osvj.kernel.BootContext;
-import dev.osvj.kernel.KernelClock;
-import dev.osvj.kernel.Services;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigProblem;
 import dev.osvj.kernel.config.ConfigSpec;
-import dev.osvj.kernel.console.ConsoleCommands;
 import dev.osvj.kernel.console.OutputRedirect;
-import dev.osvj.kernel.console.Terminal;
-import dev.osvj.kernel.log.KernelLog;
-import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.kernel.testing.StandaloneKernel;
 import dev.osvj.sched.SchedSubsystem;
 import dev.osvj.vfs.blk.BlockDevice;
 import dev.osvj.vfs.blk.BlockDeviceProvider;
@@ -21,16 +15,12 @@ import dev.osvj.vfs.pseudo.DevFs;
 import dev.osvj.vfs.pseudo.ProcFs;
 import dev.osvj.vfs.pseudo.SysFs;
 import dev.osvj.vfs.rofs.MkImage;
-import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.ServiceLoader;
 
@@ -42,97 +32,9 @@ class VfsSubsystemTest {
     @TempDir
     Path dir;
 
-    /** A boot context over a config, collecting notes. */
-    static final class Ctx implements BootContext {
-        final Config config;
-        final List<String> notes = new ArrayList<>();
-        final Services services = new Services();
-        final ConsoleCommands commands = new ConsoleCommands();
-        final Tracepoints tracepoints = new Tracepoints();
-        final KernelLog log = new KernelLog("test", 100, System::nanoTime);
-        final long boot = System.nanoTime();
-
-        Ctx(final Config config) {
-            this.config = config;
-        }
-
-        @Override
-        public ActorContext<?> actorContext() {
-            throw new UnsupportedOperationException("the VFS spawns no actors");
-        }
-
-        @Override
-        public void note(final String message) {
-            notes.add(message);
-        }
-
-        @Override
-        public String name() {
-            return "test";
-        }
-
-        @Override
-        public Config config() {
-            return config;
-        }
-
-        @Override
-        public KernelLog log() {
-            return log;
-        }
-
-        @Override
-        public ConsoleCommands commands() {
-            return commands;
-        }
-
-        @Override
-        public Tracepoints tracepoints() {
-            return tracepoints;
-        }
-
-        @Override
-        public KernelClock clock() {
-            return KernelClock.SYSTEM;
-        }
-
-        @Override
-        public Services services() {
-            return services;
-        }
-
-        @Override
-        public long bootStartNanos() {
-            return boot;
-        }
-
-        @Override
-        public void powerOff(final int exitCode) {
-        }
-
-        String run(final String line) throws Exception {
-            final String[] words = line.split(" ");
-            final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-            final PrintStream out = new PrintStream(bytes, true, StandardCharsets.UTF_8);
-            final Terminal t = new Terminal() {
-                @Override
-                public PrintStream out() {
-                    return out;
-                }
-
-                @Override
-                public boolean interactive() {
-                    return false;
-                }
-
-                @Override
-                public String pollLine(final long timeoutMs) {
-                    return null;
-                }
-            };
-            final int status = commands.find(words[0]).run(List.of(words).subList(1, words.length), t);
-            return status + ":" + bytes.toString(StandardCharsets.UTF_8);
-        }
+    /** A standalone kernel over a config; the VFS boots on the test thread (it spawns no actors). */
+    private static StandaloneKernel kernel(final Config config) {
+        return new StandaloneKernel("test", config);
     }
 
     private static ConfigSpec spec() {
@@ -173,15 +75,15 @@ class VfsSubsystemTest {
 
     @Test
     void shouldMountTheDefaultsPublishServicesAndRunCommands() throws Exception {
-        final Ctx ctx = new Ctx(config(""));
+        final StandaloneKernel ctx = kernel(config(""));
         final VfsSubsystem sub = new VfsSubsystem();
-        sub.declareTracepoints(ctx.tracepoints);
-        assertTrue(ctx.tracepoints.names().contains("osvj.vfs.Mount"));
-        sub.boot(ctx);
-        final Vfs vfs = ctx.services.require(Vfs.class);
-        ctx.services.require(DevFs.class);
-        ctx.services.require(SysFs.class);
-        final ProcFs proc = ctx.services.require(ProcFs.class);
+        sub.declareTracepoints(ctx.tracepoints());
+        assertTrue(ctx.tracepoints().names().contains("osvj.vfs.Mount"));
+        ctx.boot(sub);
+        final Vfs vfs = ctx.services().require(Vfs.class);
+        ctx.services().require(DevFs.class);
+        ctx.services().require(SysFs.class);
+        final ProcFs proc = ctx.services().require(ProcFs.class);
         assertEquals(List.of("/", "/dev", "/proc", "/sys", "/tmp"), vfs.mounts().stream().map(Mount::path).toList());
         final String mounts = new String(vfs.readFile("/proc/mounts"), StandardCharsets.UTF_8);
         assertTrue(mounts.contains("none /proc procfs rw 0 0"), mounts);
@@ -228,7 +130,7 @@ class VfsSubsystemTest {
         assertTrue(ctx.run("df /tmp/m").contains("1024"), ctx.run("df /tmp/m"));
         assertEquals("0:", ctx.run("umount /tmp/m"));
         assertEquals("1:umount: /: Device or resource busy\n", ctx.run("umount /"));
-        assertTrue(ctx.notes.contains("VFS: mounted procfs at /proc"), ctx.notes.toString());
+        assertTrue(ctx.notes().contains("VFS: mounted procfs at /proc"), ctx.notes().toString());
         sub.stop(ctx);
     }
 
@@ -239,11 +141,11 @@ class VfsSubsystemTest {
         final Path img = dir.resolve("app.img");
         MkImage.build(src, img, (d, t) -> {
         });
-        final Ctx ctx = new Ctx(config("osvj.vfs.disks = [{file = \"" + img + "\", read-only = true}]\n"
+        final StandaloneKernel ctx = kernel(config("osvj.vfs.disks = [{file = \"" + img + "\", read-only = true}]\n"
             + "osvj.mounts = ${osvj.mounts} [{type = rofs, source = \"/dev/vblk0\", path = \"/app\", options = \"\"}]"));
         final VfsSubsystem sub = new VfsSubsystem();
-        sub.boot(ctx);
-        final Vfs vfs = ctx.services.require(Vfs.class);
+        ctx.boot(sub);
+        final Vfs vfs = ctx.services().require(Vfs.class);
         assertEquals("from the image", new String(vfs.readFile("/app/main.txt"), StandardCharsets.UTF_8));
         assertEquals(Posix.S_IFBLK, vfs.stat("/dev/vblk0").mode & Posix.S_IFMT);
         sub.stop(ctx);
@@ -258,13 +160,13 @@ class VfsSubsystemTest {
         });
         final Path disk = dir.resolve("disk.img");
         Files.write(disk, new byte[4096]);
-        final Ctx ctx = new Ctx(config("osvj.vfs.disks = [{file = \"" + disk + "\", read-only = true}]\n"
+        final StandaloneKernel ctx = kernel(config("osvj.vfs.disks = [{file = \"" + disk + "\", read-only = true}]\n"
             + "osvj.mounts = ${osvj.mounts} [{type = rofs, source = \"/dev/vblk0\", path = \"/app\", options = \"\"}]"));
         final BlockDevice provided = new MemoryBlockDevice("vblk0", Files.readAllBytes(img), true);
-        ctx.services.provide(BlockDeviceProvider.class, () -> List.of(provided));
+        ctx.services().provide(BlockDeviceProvider.class, () -> List.of(provided));
         final VfsSubsystem sub = new VfsSubsystem();
-        sub.boot(ctx);
-        final Vfs vfs = ctx.services.require(Vfs.class);
+        ctx.boot(sub);
+        final Vfs vfs = ctx.services().require(Vfs.class);
         assertEquals("through the provider", new String(vfs.readFile("/app/hello.txt"), StandardCharsets.UTF_8));
         final Stat st = new Stat();
         assertEquals(0, vfs.stat("/dev/vblk1", st));
@@ -276,17 +178,17 @@ class VfsSubsystemTest {
 
     @Test
     void shouldRefuseTwoProvidedDevicesWithOneName() {
-        final Ctx ctx = new Ctx(config(""));
-        ctx.services.provide(BlockDeviceProvider.class, () -> List.of(
+        final StandaloneKernel ctx = kernel(config(""));
+        ctx.services().provide(BlockDeviceProvider.class, () -> List.of(
             new MemoryBlockDevice("vblk0", new byte[512], true), new MemoryBlockDevice("vblk0", new byte[512], true)));
-        final IllegalStateException e = assertThrows(IllegalStateException.class, () -> new VfsSubsystem().boot(ctx));
+        final IllegalStateException e = assertThrows(IllegalStateException.class, () -> ctx.boot(new VfsSubsystem()));
         assertEquals("VFS: two block devices are named vblk0", e.getMessage());
     }
 
     @Test
     void shouldFailTheBootClearlyWhenAMountFails() {
-        final Ctx ctx = new Ctx(config("osvj.mounts = [{type = rofs, source = \"/dev/vblk7\", path = \"/app\", options = \"\"}]"));
-        final IllegalStateException e = assertThrows(IllegalStateException.class, () -> new VfsSubsystem().boot(ctx));
+        final StandaloneKernel ctx = kernel(config("osvj.mounts = [{type = rofs, source = \"/dev/vblk7\", path = \"/app\", options = \"\"}]"));
+        final IllegalStateException e = assertThrows(IllegalStateException.class, () -> ctx.boot(new VfsSubsystem()));
         assertEquals("VFS: mounting rofs /dev/vblk7 at /app failed: ENXIO (No such device or address)", e.getMessage());
     }
 }

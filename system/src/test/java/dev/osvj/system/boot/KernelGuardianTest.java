@@ -3,6 +3,7 @@ package dev.osvj.system.boot;
 import dev.osvj.kernel.BootContext;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.Subsystem;
+import dev.osvj.kernel.testing.StandaloneKernel;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -88,7 +89,7 @@ class KernelGuardianTest {
 
     private ActorRef<KernelGuardian.Command> spawn(final List<Subsystem> subsystems, final TestProbe<KernelEvent> probe,
         final ConcurrentLinkedQueue<String> notes, final Duration stopTimeout) {
-        return testKit.spawn(KernelGuardian.create(new TestKernelContext(), subsystems, probe.ref()::tell, notes::add, stopTimeout));
+        return testKit.spawn(KernelGuardian.create(new StandaloneKernel("test"), subsystems, probe.ref()::tell, notes::add, stopTimeout));
     }
 
     private static String phaseOf(final KernelEvent e) {
