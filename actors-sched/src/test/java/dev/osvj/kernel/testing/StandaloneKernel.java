@@ -3,6 +3,7 @@ package dev.osvj.kernel.testing;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.osvj.kernel.BootContext;
+import dev.osvj.kernel.ForwardingKernelContext;
 import dev.osvj.kernel.KernelClock;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.Services;
@@ -220,11 +221,12 @@ public final class StandaloneKernel implements KernelContext {
     }
 
     /** The kernel context plus one subsystem's supervisor and note sink. */
-    private final class Boot implements BootContext {
+    private final class Boot extends ForwardingKernelContext implements BootContext {
         private final String source;
         private final ActorContext<?> actorContext;
 
         Boot(final String source, final ActorContext<?> actorContext) {
+            super(StandaloneKernel.this);
             this.source = source;
             this.actorContext = actorContext;
         }
@@ -239,53 +241,8 @@ public final class StandaloneKernel implements KernelContext {
 
         @Override
         public void note(final String message) {
-            log.append("INFO", source, message);
+            log().append("INFO", source, message);
             notes.add(message);
-        }
-
-        @Override
-        public String name() {
-            return name;
-        }
-
-        @Override
-        public Config config() {
-            return config;
-        }
-
-        @Override
-        public KernelLog log() {
-            return log;
-        }
-
-        @Override
-        public ConsoleCommands commands() {
-            return commands;
-        }
-
-        @Override
-        public Tracepoints tracepoints() {
-            return tracepoints;
-        }
-
-        @Override
-        public KernelClock clock() {
-            return clock;
-        }
-
-        @Override
-        public Services services() {
-            return services;
-        }
-
-        @Override
-        public long bootStartNanos() {
-            return bootStartNanos;
-        }
-
-        @Override
-        public void powerOff(final int exitCode) {
-            StandaloneKernel.this.powerOff(exitCode);
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.osvj.system.boot;
 
 import dev.osvj.kernel.BootContext;
+import dev.osvj.kernel.ForwardingKernelContext;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.trace.BootPhaseEvent;

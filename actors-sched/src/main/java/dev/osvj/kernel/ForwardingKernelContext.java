@@ -1,18 +1,18 @@
-package dev.osvj.system.boot;
+package dev.osvj.kernel;
 
 import com.typesafe.config.Config;
-import dev.osvj.kernel.KernelClock;
-import dev.osvj.kernel.KernelContext;
-import dev.osvj.kernel.Services;
 import dev.osvj.kernel.console.ConsoleCommands;
 import dev.osvj.kernel.log.KernelLog;
 import dev.osvj.kernel.trace.Tracepoints;
 
-/** A kernel context that delegates every call; subclasses add to it. */
-class ForwardingKernelContext implements KernelContext {
+/**
+ * A kernel context that delegates every call to another; subclasses add to it (a boot phase's
+ * context adds the supervisor's actor context and boot notes).
+ */
+public class ForwardingKernelContext implements KernelContext {
     private final KernelContext delegate;
 
-    ForwardingKernelContext(final KernelContext delegate) {
+    public ForwardingKernelContext(final KernelContext delegate) {
         this.delegate = delegate;
     }
 
