@@ -28,6 +28,12 @@ import java.util.concurrent.locks.ReentrantLock;
  * interrupt handler ({@link #onInterrupt}, on the interrupt actor) turns interrupts off, consumes the
  * used ring, marks each slot done and unparks its caller, and turns interrupts back on with a
  * re-check. A device status of IOERR is {@code -EIO}, UNSUPP {@code -EOPNOTSUPP}.
+ *
+ * <p>Asynchronous requests ({@link #submitRead}, {@link #submitWrite}) take a slot without waiting
+ * ({@code -EAGAIN} when all are busy), and report their result to a {@link Completion} from the
+ * interrupt handler once the used ring has been consumed (the slot is free again by then, and the
+ * queue lock is reentrant, so a completion may submit the next request; it must not block).
+ * That is how a caller keeps several requests in flight (queue depth), as OSv's bio layer does.
  */
 public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
     /** Most requests in flight at once (slots). */
@@ -54,7 +60,19 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
     private final Thread[] waiters;
     private final ScatterList[] lists;
     private final VirtqueueDriver.UsedHandler completion = (cookie, len) -> complete((int)cookie);
+    /** Per slot: the completion of an asynchronous request, or null for a waiting caller. */
+    private final Completion[] completions;
+    private final long[] tags;
+    /** Asynchronous slots completed in one pass over the used ring (guarded by the queue lock). */
+    private final int[] finished;
+    private int finishedCount;
     private volatile String id;
+
+    /** The result of an asynchronous request: 0 or a negative errno, called once on the interrupt context; must not block. */
+    @FunctionalInterface
+    public interface Completion {
+        void complete(long tag, int result);
+    }
 
     /**
      * Initialise the device behind {@code transport}: negotiate, read the config, set up the request
@@ -90,6 +108,9 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
         this.state = new AtomicIntegerArray(slots);
         this.waiters = new Thread[slots];
         this.lists = new ScatterList[slots];
+        this.completions = new Completion[slots];
+        this.tags = new long[slots];
+        this.finished = new int[slots];
         for (int i = 0; i < slots; i++) {
             free.add(i);
             lists[i] = new ScatterList(3);
@@ -210,6 +231,57 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
     /** Send one request from {@code slot} and wait for its status. */
     private int submit(final int slot, final int type, final long sector, final long dataPa, final int dataLength,
         final boolean deviceWrites) {
+        waiters[slot] = Thread.currentThread();
+        post(slot, type, sector, dataPa, dataLength, deviceWrites);
+        // A polling device answers within microseconds: spin briefly before paying for a park/unpark.
+        for (int spin = 0; spin < SPINS_BEFORE_PARK && state.get(slot) == PENDING; spin++) {
+            Thread.onSpinWait();
+        }
+        while (state.get(slot) == PENDING) {
+            LockSupport.park(this);
+        }
+        return status(slot);
+    }
+
+    /**
+     * Start reading {@code length} bytes at device {@code offset} into guest memory at physical address
+     * {@code guestPa} without waiting; {@code done} gets {@code tag} and the result.
+     *
+     * @return 0 when the request is in flight, {@code -EAGAIN} when every slot is busy (nothing was
+     *         started), {@code -EINVAL} for a misaligned or empty request or one larger than the device's
+     *         largest segment.
+     */
+    public int submitRead(final long offset, final long guestPa, final int length, final long tag, final Completion done) {
+        return submitAsync(VirtioBlk.T_IN, offset, guestPa, length, tag, done);
+    }
+
+    /** {@link #submitRead} for a write from guest memory; {@code -EROFS} on a read-only device. */
+    public int submitWrite(final long offset, final long guestPa, final int length, final long tag, final Completion done) {
+        if (readOnly) {
+            return -Errno.EROFS.number();
+        }
+        return submitAsync(VirtioBlk.T_OUT, offset, guestPa, length, tag, done);
+    }
+
+    private int submitAsync(final int type, final long offset, final long guestPa, final int length, final long tag,
+        final Completion done) {
+        if (offset < 0 || length <= 0 || offset % SECTOR_SIZE != 0 || length % SECTOR_SIZE != 0 || length > sizeMax
+            || guestPa < 0 || done == null) {
+            return -Errno.EINVAL.number();
+        }
+        final Integer slot = free.poll();
+        if (slot == null) {
+            return -Errno.EAGAIN.number();
+        }
+        completions[slot] = done;
+        tags[slot] = tag;
+        post(slot, type, offset / SECTOR_SIZE, guestPa, length, type == VirtioBlk.T_IN);
+        return 0;
+    }
+
+    /** Put the request of {@code slot} on the queue and notify the device. */
+    private void post(final int slot, final int type, final long sector, final long dataPa, final int dataLength,
+        final boolean deviceWrites) {
         final MemorySegment guest = memory.segment();
         final long hdr = headersPa + (long)slot * SLOT_HEADER_BYTES;
         final long statusPa = hdr + VirtioBlk.HEADER_LENGTH;
@@ -224,7 +296,6 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
             }
         }
         sg.writable(statusPa, 1);
-        waiters[slot] = Thread.currentThread();
         state.set(slot, PENDING);
         queueLock.lock();
         try {
@@ -237,14 +308,12 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
         } finally {
             queueLock.unlock();
         }
-        // A polling device answers within microseconds: spin briefly before paying for a park/unpark.
-        for (int spin = 0; spin < SPINS_BEFORE_PARK && state.get(slot) == PENDING; spin++) {
-            Thread.onSpinWait();
-        }
-        while (state.get(slot) == PENDING) {
-            LockSupport.park(this);
-        }
-        final int status = guest.get(ValueLayout.JAVA_BYTE, statusPa) & 0xff;
+    }
+
+    /** The device's status byte of {@code slot}'s completed request as 0 or a negative errno. */
+    private int status(final int slot) {
+        final long statusPa = headersPa + (long)slot * SLOT_HEADER_BYTES + VirtioBlk.HEADER_LENGTH;
+        final int status = memory.segment().get(ValueLayout.JAVA_BYTE, statusPa) & 0xff;
         return switch (status) {
             case VirtioBlk.S_OK -> 0;
             case VirtioBlk.S_UNSUPP -> -Errno.EOPNOTSUPP.number();
@@ -256,9 +325,29 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
         if (slot < 0 || slot >= slots) {
             return;
         }
+        if (completions[slot] != null) {
+            finished[finishedCount++] = slot; // reported once the used ring has been consumed
+            return;
+        }
         final Thread waiter = waiters[slot];
         state.set(slot, DONE);
         LockSupport.unpark(waiter);
+    }
+
+    /** Report the asynchronous requests {@link #complete} collected; their slots are free again first. */
+    private void reportFinished() {
+        final int n = finishedCount;
+        finishedCount = 0;
+        for (int i = 0; i < n; i++) {
+            final int slot = finished[i];
+            final Completion done = completions[slot];
+            final long tag = tags[slot];
+            final int result = status(slot);
+            completions[slot] = null;
+            state.set(slot, DONE);
+            release(slot);
+            done.complete(tag, result);
+        }
     }
 
     @Override
@@ -271,6 +360,7 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
             queue.disableInterrupts();
             do {
                 queue.poll(completion, Integer.MAX_VALUE);
+                reportFinished();
             } while (queue.enableInterrupts());
         } finally {
             queueLock.unlock();

@@ -14,6 +14,10 @@ import org.junit.jupiter.api.Test;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -87,5 +91,61 @@ class VirtioBlkTest extends BlockDeviceContract {
         final String before = device.deviceCounters();
         assertEquals(-Errno.EIO.number(), d.read(IMAGE_BYTES, buf, 0, 512));
         assertTrue(device.deviceCounters().contains("ioerr=1"), before + " -> " + device.deviceCounters());
+    }
+
+    @Test
+    void shouldCompleteManyAsynchronousReadsInFlightWithTheirTagsAndData() throws Exception {
+        final VirtioBlkDriver d = (VirtioBlkDriver)open(image(), false);
+        closeLater(d);
+        final int requests = 200;
+        final long buffers = guest.allocate(4096L * requests);
+        final ConcurrentHashMap<Long, Integer> results = new ConcurrentHashMap<>();
+        final CountDownLatch all = new CountDownLatch(requests);
+        final VirtioBlkDriver.Completion done = (tag, result) -> {
+            results.put(tag, result);
+            all.countDown();
+        };
+        for (int i = 0; i < requests; i++) {
+            final long offset = (long)(i * 7 % (IMAGE_BYTES / 4096)) * 4096;
+            int rc;
+            while ((rc = d.submitRead(offset, buffers + 4096L * i, 4096, i, done)) == -Errno.EAGAIN.number()) {
+                Thread.onSpinWait(); // every slot busy: wait for a completion to free one
+            }
+            assertEquals(0, rc);
+        }
+        assertTrue(all.await(30, TimeUnit.SECONDS), "completions: " + results.size());
+        assertEquals(requests, results.size());
+        for (int i = 0; i < requests; i++) {
+            assertEquals(0, results.get((long)i), "request " + i);
+            final long offset = (long)(i * 7 % (IMAGE_BYTES / 4096)) * 4096;
+            assertEquals(pattern(offset), guest.segment().get(ValueLayout.JAVA_BYTE, buffers + 4096L * i));
+            assertEquals(pattern(offset + 4095), guest.segment().get(ValueLayout.JAVA_BYTE, buffers + 4096L * i + 4095));
+        }
+    }
+
+    @Test
+    void shouldRefuseAsynchronousRequestsThatCannotStart() throws Exception {
+        final VirtioBlkDriver ro = (VirtioBlkDriver)open(image(), true);
+        closeLater(ro);
+        final long pa = guest.allocate(4096);
+        final VirtioBlkDriver.Completion never = (tag, result) -> {
+            throw new AssertionError("no request should have started");
+        };
+        assertEquals(-Errno.EROFS.number(), ro.submitWrite(0, pa, 4096, 1, never));
+        assertEquals(-Errno.EINVAL.number(), ro.submitRead(100, pa, 4096, 1, never));
+        assertEquals(-Errno.EINVAL.number(), ro.submitRead(0, pa, 0, 1, never));
+        assertEquals(-Errno.EINVAL.number(), ro.submitRead(0, -1, 4096, 1, never));
+    }
+
+    @Test
+    void shouldReportAnOutOfRangeAsynchronousReadAsEio() throws Exception {
+        final VirtioBlkDriver d = (VirtioBlkDriver)open(image(), false);
+        closeLater(d);
+        final long pa = guest.allocate(4096);
+        final CompletableFuture<Integer> result = new CompletableFuture<>();
+        assertEquals(0, d.submitRead(IMAGE_BYTES, pa, 4096, 42, (tag, rc) -> result.complete(tag == 42 ? rc : 1)));
+        assertEquals(-Errno.EIO.number(), result.get(30, TimeUnit.SECONDS));
+        // the slot came back: a synchronous read still works
+        assertEquals(0, d.read(0, guest.segment(), pa, 4096));
     }
 }
