@@ -24,8 +24,10 @@ record DeviceConfig(String type, String name, String backend, Config options) {
     /** Defaults per type (the reference.conf comment lists the same). */
     static Config defaults(final String type) {
         return com.typesafe.config.ConfigFactory.parseMap(switch (type) {
-            case "net" -> Map.of("name", "", "backend", "stream", "address", "", "local", "", "remote", "",
-                "ifname", "tap0", "netns", "", "mac", "", "mtu", 1500, "pcap", "");
+            case "net" -> Map.ofEntries(Map.entry("name", ""), Map.entry("backend", "stream"), Map.entry("address", ""),
+                Map.entry("local", ""), Map.entry("remote", ""), Map.entry("ifname", "tap0"), Map.entry("netns", ""),
+                Map.entry("mac", ""), Map.entry("mtu", 1500), Map.entry("pcap", ""), Map.entry("switch", ""),
+                Map.entry("channel", ""), Map.entry("aeron-dir", ""), Map.entry("port-name", ""));
             case "blk" -> Map.of("name", "", "backend", "file", "path", "", "read-only", false, "process", "in-jvm");
             default -> Map.of("name", "", "backend", "random");
         });
@@ -35,8 +37,9 @@ record DeviceConfig(String type, String name, String backend, Config options) {
     static ConfigSpec spec(final String type) {
         final ConfigSpec s = new ConfigSpec("").oneOf("type", "net", "blk", "rng").string("name");
         switch (type) {
-            case "net" -> s.oneOf("backend", "stream", "dgram", "tap", "user").string("address").string("local")
-                .string("remote").string("ifname").string("netns").string("mac").integer("mtu", 68, 65_535).string("pcap");
+            case "net" -> s.oneOf("backend", "stream", "dgram", "tap", "user", "vswitch").string("address").string("local")
+                .string("remote").string("ifname").string("netns").string("mac").integer("mtu", 68, 65_535).string("pcap")
+                .string("switch").string("channel").string("aeron-dir").string("port-name");
             case "blk" -> s.oneOf("backend", "file").string("path").bool("read-only").oneOf("process", "in-jvm", "child-jvm");
             default -> s.oneOf("backend", "random");
         }
@@ -87,6 +90,21 @@ record DeviceConfig(String type, String name, String backend, Config options) {
                 }
                 if ("dgram".equals(backend) && (merged.getString("local").isEmpty() || merged.getString("remote").isEmpty())) {
                     out.add(new ConfigProblem(at + ".local", "backend dgram needs local and remote (udp:host:port)"));
+                }
+                if ("vswitch".equals(backend)) {
+                    final String channel = merged.getString("channel");
+                    if (merged.getString("switch").isEmpty()) {
+                        out.add(new ConfigProblem(at + ".switch", "backend vswitch needs the switch's name (switch = \"fabric0\"): "
+                            + "a switch in this JVM, or with channel = \"aeron:udp?endpoint=host:port\" one in another process"));
+                    }
+                    if (!channel.isEmpty() && !channel.startsWith("aeron:ipc") && !channel.startsWith("aeron:udp")) {
+                        out.add(new ConfigProblem(at + ".channel", "expected an Aeron channel aeron:ipc or "
+                            + "aeron:udp?endpoint=host:port, got \"" + channel + "\""));
+                    }
+                    if (channel.startsWith("aeron:ipc") && merged.getString("aeron-dir").isEmpty()) {
+                        out.add(new ConfigProblem(at + ".aeron-dir", "channel aeron:ipc to a switch in another process "
+                            + "needs that switch's aeron-dir"));
+                    }
                 }
             } else if ("blk".equals(type) && merged.getString("path").isEmpty()) {
                 out.add(new ConfigProblem(at + ".path", "needed: the host image file of the block device"));

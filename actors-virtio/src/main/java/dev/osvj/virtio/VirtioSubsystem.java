@@ -111,7 +111,7 @@ public final class VirtioSubsystem implements Subsystem {
                 final VirtioDevices.Entry e = switch (d.type()) {
                     case "net" -> net(context, d, name, nets++, guest, queueSize, agent);
                     case "blk" -> blk(context, d, name, blks++, guest, queueSize, agent);
-                    default -> rng(context, name, rngs++, guest, queueSize, agent);
+                    default -> rng(context, d, name, rngs++, guest, queueSize, agent);
                 };
                 created.add(e);
                 context.note("virtio: " + name + " " + e.type().label() + " (" + e.transport().location() + "): "
@@ -158,27 +158,27 @@ public final class VirtioSubsystem implements Subsystem {
         };
     }
 
-    private VirtioDevices.Entry wire(final BootContext context, final String name, final VirtioDriver driver,
-        final VirtioTransport transport, final PluggableTransport user) {
+    private VirtioDevices.Entry wire(final BootContext context, final DeviceConfig d, final String name,
+        final VirtioDriver driver, final VirtioTransport transport, final PluggableTransport pluggable) {
         final AtomicLong handled = new AtomicLong();
         final ActorRef<InterruptActor.Command> irq = context.actorContext().spawn(
             Behaviors.supervise(InterruptActor.create(driver, handled)).onFailure(SupervisorStrategy.restart()),
             "irq-" + name);
         driver.interruptLine(new InterruptLine(irq, transport.queueCount()));
-        return new VirtioDevices.Entry(name, transport.type(), driver, transport, handled, user);
+        return new VirtioDevices.Entry(name, transport.type(), driver, transport, handled, d.backend(), d.options(), pluggable);
     }
 
     private VirtioDevices.Entry net(final BootContext context, final DeviceConfig d, final String name, final int index,
         final GuestMemory guest, final int queueSize, final DeviceAgent agent) throws Exception {
         final Config o = d.options();
-        PluggableTransport user = null;
+        PluggableTransport pluggable = null;
         FrameTransport wire = switch (d.backend()) {
             case "stream" -> StreamTransport.connect(o.getString("address"));
             case "dgram" -> DgramTransport.open(o.getString("local"), o.getString("remote"));
             case "tap" -> TapTransport.open(o.getString("ifname"),
                 o.getString("netns").isEmpty() || o.getString("netns").startsWith("/") ? o.getString("netns")
                     : "/var/run/netns/" + o.getString("netns"));
-            default -> user = new PluggableTransport(name + " user");
+            default -> pluggable = new PluggableTransport(name + " " + d.backend()); // user, vswitch: attached later
         };
         if (!o.getString("pcap").isEmpty()) {
             wire = new PcapTransport(wire, new PcapWriter(Path.of(o.getString("pcap")), 65_535), true,
@@ -188,14 +188,26 @@ public final class VirtioSubsystem implements Subsystem {
         if (kernelPcap != null) {
             wire = new PcapTransport(wire, kernelPcap, false, () -> context.clock().realtimeNanos());
         }
-        final byte[] mac = o.getString("mac").isEmpty()
-            ? new byte[] {0x52, 0x54, 0x00, 0x12, 0x34, (byte)(0x56 + index)}
-            : VirtioNet.parseMac(o.getString("mac"));
+        final byte[] mac = !o.getString("mac").isEmpty() ? VirtioNet.parseMac(o.getString("mac"))
+            : "vswitch".equals(d.backend()) ? switchMac(context.name(), name)
+            : new byte[] {0x52, 0x54, 0x00, 0x12, 0x34, (byte)(0x56 + index)};
         final VirtioNetDevice device = new VirtioNetDevice(guest.segment(), wire, mac, o.getInt("mtu"), queueSize);
         agent.add(device);
         final VirtioNetDriver driver = new VirtioNetDriver(name, device, guest, queueSize,
             context.config().getInt("osvj.virtio.rx-refill-threshold"));
-        return wire(context, name, driver, device, user);
+        return wire(context, d, name, driver, device, pluggable);
+    }
+
+    /**
+     * The default MAC of a device on a virtual switch, where many instances share one L2 segment and
+     * QEMU's 52:54:00:12:34:56 would collide: 52:54 then 32 bits of a hash of the instance's and the
+     * device's names (a locally administered unicast address; distinct names collide with
+     * probability about n^2 / 2^33 for n instances).
+     */
+    static byte[] switchMac(final String instance, final String device) {
+        final int h = java.util.Arrays.hashCode((instance + "/" + device).getBytes(java.nio.charset.StandardCharsets.UTF_8))
+            * 0x9E3779B1;
+        return new byte[] {0x52, 0x54, (byte)(h >>> 24), (byte)(h >>> 16), (byte)(h >>> 8), (byte)h};
     }
 
     private VirtioDevices.Entry blk(final BootContext context, final DeviceConfig d, final String name, final int index,
@@ -218,14 +230,14 @@ public final class VirtioSubsystem implements Subsystem {
             agent.add(device);
             transport = device;
         }
-        return wire(context, name, new VirtioBlkDriver(name, transport, guest, queueSize), transport, null);
+        return wire(context, d, name, new VirtioBlkDriver(name, transport, guest, queueSize), transport, null);
     }
 
-    private VirtioDevices.Entry rng(final BootContext context, final String name, final int index, final GuestMemory guest,
-        final int queueSize, final DeviceAgent agent) {
+    private VirtioDevices.Entry rng(final BootContext context, final DeviceConfig d, final String name, final int index,
+        final GuestMemory guest, final int queueSize, final DeviceAgent agent) {
         final VirtioRngDevice device = new VirtioRngDevice(guest.segment(), new SecureRandom(), Math.min(queueSize, 64));
         agent.add(device);
-        return wire(context, name, new VirtioRngDriver(name, device, guest, queueSize), device, null);
+        return wire(context, d, name, new VirtioRngDriver(name, device, guest, queueSize), device, null);
     }
 
     /** Reset every device (drivers first), stop the backend thread, close backends and transports. */

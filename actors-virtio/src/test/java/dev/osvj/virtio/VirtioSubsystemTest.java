@@ -153,6 +153,52 @@ class VirtioSubsystemTest {
     }
 
     @Test
+    void shouldCheckTheVswitchBackendsKeys() {
+        final ConfigSpec spec = new ConfigSpec("osvj.virtio");
+        new VirtioSubsystem().declareConfig(spec);
+        final Config bad = ConfigFactory.parseString("""
+            osvj.devices = [ {type = net, backend = vswitch}, {type = net, backend = vswitch, switch = s, channel = "tcp:x:1"},
+                             {type = net, backend = vswitch, switch = s, channel = "aeron:ipc"},
+                             {type = net, backend = vswitch, switch = "fabric0", port-name = "a"},
+                             {type = net, backend = vswitch, switch = s, channel = "aeron:udp?endpoint=127.0.0.1:40123"} ]
+            """).withFallback(ConfigFactory.load()).resolve();
+        final List<String> problems = spec.validate(bad).stream().map(ConfigProblem::toString).toList();
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("osvj.devices[0].switch: backend vswitch needs")), problems.toString());
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("osvj.devices[1].channel: expected an Aeron channel")), problems.toString());
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("osvj.devices[2].aeron-dir: channel aeron:ipc")), problems.toString());
+        assertTrue(problems.stream().noneMatch(p -> p.startsWith("osvj.devices[3]") || p.startsWith("osvj.devices[4]")),
+            problems.toString());
+    }
+
+    @Test
+    void shouldOfferAnAttachPointPerPluggableBackendWithTheDevicesOptions() throws Exception {
+        final Config config = ConfigFactory.parseString("""
+            osvj.devices = [ {type = net, backend = user},
+                             {type = net, backend = vswitch, switch = "fabric0", port-name = "web-1"} ]
+            """).withFallback(ConfigFactory.load()).resolve();
+        final VirtioSubsystem s = new VirtioSubsystem();
+        final Boot b = boot(s, config, new Services());
+        final VirtioDevices devices = b.services().require(VirtioDevices.class);
+        assertTrue(devices.userTransport("eth0").isPresent());
+        assertTrue(devices.userTransport("eth1").isEmpty(), "a vswitch slot is not the user gateway's");
+        final List<VirtioDevices.Entry> ports = devices.pluggableOf("vswitch");
+        assertEquals(List.of("eth1"), ports.stream().map(VirtioDevices.Entry::name).toList());
+        final dev.osvj.virtio.net.PluggableTransport slot = ports.get(0).pluggable();
+        assertEquals("vswitch", ports.get(0).backend());
+        assertEquals("fabric0", ports.get(0).options().getString("switch"));
+        assertEquals("web-1", ports.get(0).options().getString("port-name"));
+        assertEquals(1500, ports.get(0).options().getInt("mtu"), "defaults merged in");
+        assertEquals(-dev.osvj.kernel.Errno.ENETDOWN.number(), slot.send(MemorySegment.ofArray(new byte[64]), 0, 64),
+            "down until attached");
+        assertTrue(lsdev(b).contains("eth1 vswitch (not attached)"), lsdev(b));
+        assertTrue(java.util.Arrays.equals(VirtioSubsystem.switchMac("test", "eth1"), devices.net("eth1").orElseThrow().mac()),
+            "a switch port's default MAC comes from the instance's and device's names");
+        assertTrue(!java.util.Arrays.equals(VirtioSubsystem.switchMac("web-1", "eth0"), VirtioSubsystem.switchMac("web-2", "eth0")));
+        assertEquals(0x52, VirtioSubsystem.switchMac("web-1", "eth0")[0]);
+        s.stop(b);
+    }
+
+    @Test
     void shouldBootWithNoDevicesByDefault() {
         final VirtioSubsystem s = new VirtioSubsystem();
         final Boot b = boot(s, ConfigFactory.load(), new Services());

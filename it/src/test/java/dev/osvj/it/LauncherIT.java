@@ -1,8 +1,13 @@
 package dev.osvj.it;
 
+import dev.osvj.it.net.NetIT;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -29,11 +34,17 @@ class LauncherIT {
     }
 
     @Test
-    void shouldBootTakeConsoleCommandsAndPowerOff() throws Exception {
+    void shouldBootServeMemcachedOnHostPort11211TakeConsoleCommandsAndPowerOff() throws Exception {
         try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "run")) {
             final String booted = osvj.awaitOut(l -> l.startsWith("Booted up in"), BOOT);
             assertTrue(booted.matches("Booted up in \\d+\\.\\d\\d ms"), booted);
-            osvj.awaitOut(l -> l.equals("Cmdline: shell"), EXIT);
+            osvj.awaitOut(l -> l.equals("Cmdline: memcached -m 64 -p 11211 -c 1024"), EXIT);
+            // conf/default.conf serves memcached at once, through the user gateway's forward of host port 11211
+            // (to the guest's DHCP address: wait until it has it)
+            NetIT.consoleUntil(osvj, "ifconfig eth0", l -> l.contains("inet 10.0.2.15  netmask 255.255.255.0"));
+            assertEquals("VERSION 1.6.21\r\n", memcached("version\r\n", "VERSION 1.6.21\r\n".length()));
+            assertEquals("STORED\r\nVALUE k 0 2\r\nhi\r\nEND\r\n",
+                memcached("set k 0 0 2\r\nhi\r\nget k\r\n", "STORED\r\nVALUE k 0 2\r\nhi\r\nEND\r\n".length()));
             osvj.type("uptime");
             // "/# 15:01:12 up 0:00:03.118, 2 vCPUs": the shell's answer, not a boot line.
             final String uptime = osvj.awaitOut(l -> l.matches("(/# )?\\d\\d:\\d\\d:\\d\\d up \\d+:\\d\\d:\\d\\d\\.\\d{3}, 2 vCPUs"), EXIT);
@@ -44,6 +55,25 @@ class LauncherIT {
             final List<String> out = osvj.stdout();
             assertTrue(out.get(0).startsWith("osvj v"), out.toString());
             assertTrue(out.stream().anyMatch(l -> l.matches(" SMP launched: \\d+\\.\\d\\dms, \\(\\+\\d+\\.\\d\\dms\\)")), out.toString());
+        }
+    }
+
+    /** One request to memcached at 127.0.0.1:11211; {@code length} bytes of the reply. */
+    private static String memcached(final String request, final int length) throws IOException {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", 11211), 30_000);
+            s.setSoTimeout(60_000);
+            s.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            return new String(s.getInputStream().readNBytes(length), StandardCharsets.US_ASCII);
+        }
+    }
+
+    @Test
+    void shouldBootTheConsoleShellConfiguration() throws Exception {
+        try (OsvjProcess osvj = OsvjProcess.start(Map.of(), "run", OsvjProcess.HOME.resolve("conf/shell.conf").toString())) {
+            osvj.awaitOut(l -> l.equals("Cmdline: shell"), BOOT);
+            osvj.type("poweroff");
+            assertEquals(0, osvj.awaitExit(EXIT), () -> "stderr: " + osvj.stderr());
         }
     }
 

@@ -2,6 +2,8 @@ package dev.osvj.bench.apps;
 
 import dev.osvj.bench.BenchContext;
 import dev.osvj.bench.BenchSuite;
+import dev.osvj.bench.MetricGuard;
+import dev.osvj.bench.NetNamespace;
 import dev.osvj.bench.Tools;
 
 import java.util.LinkedHashMap;
@@ -10,18 +12,35 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * {@code bin/osvj bench apps}: the built-in applications against their native peers, in the same run.
- * Now: memcached (see {@link MemcachedBench} for exactly what is compared) with one connection (pure
- * request/response latency) and with four (throughput on two cores), 90/10 get/set of 100-byte values.
+ * memcached (see {@link MemcachedBench} for exactly what is compared): 90/10 get/set of 100-byte values,
+ * one Java client for every server; HTTP (see {@link HttpBench}): one keep-alive Java client.
  *
- * <p>Metrics, for {@code N} in {@code 1} and {@code 4}: {@code memcached.cN.ops_ratio_vs_native}
- * (requests per second, osvj over Debian's memcached, higher is better) and
- * {@code memcached.cN.p99_ratio_vs_native} (99th-percentile request latency, lower is better), with the
- * latency distributions of both servers.
+ * <p>Metrics:
+ * <ul>
+ *   <li>{@code memcached.ratio_vs_native} (target >= 0.8): requests per second of osvj's memcached
+ *       reached from host JDK sockets through the embedded {@code user} gateway's port forward, over
+ *       Debian's memcached 1.6 over the host's loopback, {@value #LOAD_CONNECTIONS} connections; p50 and
+ *       p99 of both in the detail.</li>
+ *   <li>{@code memcached.tap_ratio_vs_native}: the same with the kernel on a {@code tap} device in a
+ *       network namespace the suite creates (client sockets inside it, so Linux's TCP is the peer);
+ *       null with the reason without root or iproute2.</li>
+ *   <li>{@code http.ratio_vs_host}: requests per second of osvj's httpd through the user gateway over
+ *       the same server code on host JDK sockets, {@value #LOAD_CONNECTIONS} connections, p50/p99 too.</li>
+ *   <li>{@code memcached.cN.ops_ratio_vs_native} and {@code memcached.cN.p99_ratio_vs_native} for
+ *       {@code N} in 1 and 4: the client inside the kernel on its socket API over the kernel's own
+ *       loopback (no network device), with the latency distributions.</li>
+ * </ul>
+ * A metric whose setup fails is null with the failure as {@code detail.reason}; the others still run.
  */
 public final class AppsSuite implements BenchSuite {
     private static final AtomicInteger KERNELS = new AtomicInteger();
     static final int[] CONNECTIONS = {1, 4};
+    /** Connections of the load behind the named metrics (throughput on two cores). */
+    static final int LOAD_CONNECTIONS = 4;
     private static final int WORKERS = 2;
+    private static final String TAP = "osvjbtap1";
+    private static final String TAP_KERNEL_IP = "10.98.1.2";
+    private static final String TAP_LINUX_IP = "10.98.1.1";
 
     @Override
     public String name() {
@@ -30,16 +49,35 @@ public final class AppsSuite implements BenchSuite {
 
     @Override
     public String description() {
-        return "memcached: osvj's built-in server vs Debian's memcached, same Java client, 1 and 4 connections";
+        return "memcached vs Debian's memcached (kernel loopback, user gateway, tap), httpd vs the same code on "
+            + "host sockets";
     }
 
     @Override
     public void run(final BenchContext bench) throws Exception {
-        if (Tools.find("memcached").isEmpty()) {
-            throw new IllegalStateException("memcached is not installed (Debian: apt-get install memcached): "
-                + "the apps suite has no native peer to compare with");
-        }
         final long ns = (bench.quick() ? 3 : 15) * 1_000_000_000L;
+        if (Tools.find("memcached").isEmpty()) {
+            MetricGuard.unavailable(bench, "memcached is not installed (Debian: apt-get install memcached): no native peer",
+                "memcached.ratio_vs_native", "memcached.tap_ratio_vs_native");
+        } else {
+            memcached(bench, ns);
+        }
+        MetricGuard.run(bench, () -> {
+            bench.progress("http: osvj's httpd through the user gateway, and the same code on host sockets");
+            final HttpBench.Results r = HttpBench.run("osvj-bench-apps-" + KERNELS.incrementAndGet(), LOAD_CONNECTIONS, ns);
+            bench.metric("http.ratio_vs_host", r.osvj().opsPerSecond() / r.host().opsPerSecond(), "ratio", "higher",
+                detail("osvj_req_per_s", r.osvj().opsPerSecond(), "host_req_per_s", r.host().opsPerSecond(),
+                    "osvj_p50_us", r.osvj().p50Us(), "host_p50_us", r.host().p50Us(), "osvj_p99_us", r.osvj().p99Us(),
+                    "host_p99_us", r.host().p99Us(), "connections", LOAD_CONNECTIONS, "file_bytes", HttpBench.FILE_BYTES,
+                    "compared", "osvj httpd (--root /tmp) reached through the user gateway vs the same HttpConnection "
+                        + "and StaticFiles code on JDK sockets over the host loopback; one keep-alive Java client "
+                        + "(GET of a 1 KiB file)"));
+            bench.latency("http.latency", "osvj", r.osvj().latencyNanos());
+            bench.latency("http.latency", "host", r.host().latencyNanos());
+        }, "http.ratio_vs_host");
+    }
+
+    private void memcached(final BenchContext bench, final long ns) throws Exception {
         final Map<Integer, MemcachedBench.Result> osvj = new LinkedHashMap<>();
         final Map<Integer, MemcachedBench.Result> linux = new LinkedHashMap<>();
         bench.progress("memcached: native (Debian) over the host's loopback");
@@ -48,6 +86,38 @@ public final class AppsSuite implements BenchSuite {
                 bench.progress("memcached native, " + c + " connection(s)");
                 linux.put(c, MemcachedBench.run(t, c, ns));
             }
+        }
+        final MemcachedBench.Result nativeLoad = linux.get(LOAD_CONNECTIONS);
+        MetricGuard.run(bench, () -> {
+            bench.progress("memcached osvj through the user gateway, " + LOAD_CONNECTIONS + " connections");
+            try (MemcachedBench.Target t = MemcachedBench.bootOsvjUser("osvj-bench-apps-" + KERNELS.incrementAndGet(),
+                WORKERS)) {
+                final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns);
+                bench.metric("memcached.ratio_vs_native", o.opsPerSecond() / nativeLoad.opsPerSecond(), "ratio", "higher",
+                    loadDetail(o, nativeLoad, "osvj memcached reached from host JDK sockets through the embedded user "
+                        + "gateway (hostfwd) vs Debian memcached over the host loopback; the same Java client"));
+                bench.latency("memcached.user.latency", "osvj", o.latencyNanos());
+                bench.latency("memcached.user.latency", "native", nativeLoad.latencyNanos());
+            }
+        }, "memcached.ratio_vs_native");
+        final String noTap = NetNamespace.unavailable();
+        if (noTap != null) {
+            MetricGuard.unavailable(bench, noTap, "memcached.tap_ratio_vs_native");
+        } else {
+            MetricGuard.run(bench, () -> {
+                bench.progress("memcached osvj on a tap in a network namespace, " + LOAD_CONNECTIONS + " connections");
+                try (NetNamespace netns = NetNamespace.create();
+                    MemcachedBench.Target t = MemcachedBench.bootOsvjTap("osvj-bench-apps-" + KERNELS.incrementAndGet(),
+                        WORKERS, netns, TAP, TAP_KERNEL_IP, TAP_LINUX_IP)) {
+                    final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns);
+                    bench.metric("memcached.tap_ratio_vs_native", o.opsPerSecond() / nativeLoad.opsPerSecond(), "ratio",
+                        "higher", loadDetail(o, nativeLoad, "osvj memcached on a tap device in a network namespace, "
+                            + "reached from JDK sockets inside it (Linux's TCP) vs Debian memcached over the host "
+                            + "loopback; the same Java client"));
+                    bench.latency("memcached.tap.latency", "osvj", o.latencyNanos());
+                    bench.latency("memcached.tap.latency", "native", nativeLoad.latencyNanos());
+                }
+            }, "memcached.tap_ratio_vs_native");
         }
         bench.progress("memcached: booting an osvj kernel with the built-in memcached");
         try (MemcachedBench.Target t = MemcachedBench.bootOsvj("osvj-bench-apps-" + KERNELS.incrementAndGet(), WORKERS)) {
@@ -69,6 +139,13 @@ public final class AppsSuite implements BenchSuite {
             bench.latency("memcached.c" + c + ".latency", "osvj", o.latencyNanos());
             bench.latency("memcached.c" + c + ".latency", "native", l.latencyNanos());
         }
+    }
+
+    private static Map<String, Object> loadDetail(final MemcachedBench.Result o, final MemcachedBench.Result n,
+        final String compared) {
+        return detail("osvj_ops_per_s", o.opsPerSecond(), "native_ops_per_s", n.opsPerSecond(), "osvj_p50_us", o.p50Us(),
+            "native_p50_us", n.p50Us(), "osvj_p99_us", o.p99Us(), "native_p99_us", n.p99Us(), "connections",
+            LOAD_CONNECTIONS, "compared", compared);
     }
 
     static Map<String, Object> detail(final Object... kv) {

@@ -1,34 +1,23 @@
 package dev.osvj.bench.apps;
 
-import com.typesafe.config.Config;
+import dev.osvj.bench.BenchKernel;
+import dev.osvj.bench.ClosedLoop;
+import dev.osvj.bench.NetNamespace;
 import dev.osvj.bench.Tools;
-import dev.osvj.kernel.KernelClock;
-import dev.osvj.kernel.Subsystem;
-import dev.osvj.kernel.trace.Tracepoints;
 import dev.osvj.net.stack.Sockets;
-import dev.osvj.system.app.AppSubsystem;
-import dev.osvj.system.boot.Kernel;
-import dev.osvj.system.boot.Subsystems;
-import dev.osvj.system.config.KernelConfigLoader;
 import org.HdrHistogram.Histogram;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.io.PrintStream;
 import java.net.InetAddress;
-import java.net.ServerSocket;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Properties;
 import java.util.SplittableRandom;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
@@ -44,6 +33,11 @@ import java.util.concurrent.locks.LockSupport;
  * Linux kernel. Neither setup crosses a real NIC; the paper drove memcached over 40 GbE with memaslap at
  * concurrency 120 (UDP), which a 2-core machine cannot reproduce.
  *
+ * <p>Two more osvj targets cross a network device: {@link #bootOsvjUser} (host JDK sockets through the
+ * embedded {@code user} gateway's port forward, the default configuration's path) and
+ * {@link #bootOsvjTap} (JDK sockets inside a network namespace, so Linux's TCP talks to the kernel over
+ * a TAP). The client logic is the same for every target.
+ *
  * <p>The workload: {@code connections} closed-loop clients, each on its own thread, 90% get and 10% set
  * of 100-byte values over a preloaded key space (memaslap's default get/set mix), text protocol. Each
  * request's latency (send to full reply) is recorded in an HdrHistogram after a warm-up of a tenth of
@@ -56,6 +50,8 @@ public final class MemcachedBench {
     static final int KEYS = 10_000;
     private static final int LOOPBACK = 0x7F000001;
     private static final int KERNEL_PORT = 11211;
+    /** The tap's MTU: Ethernet's (and the virtio device's default). */
+    private static final int TAP_MTU = 1500;
 
     private MemcachedBench() {
     }
@@ -105,40 +101,83 @@ public final class MemcachedBench {
      * through the kernel's loopback.
      */
     public static Target bootOsvj(final String name, final int workers) throws Exception {
-        final List<Subsystem> subsystems = Subsystems.discover();
-        final Tracepoints tracepoints = new Tracepoints();
-        subsystems.forEach(s -> s.declareTracepoints(tracepoints));
-        final Config config = KernelConfigLoader.load(null, List.of("osvj.name=" + name, "osvj.app.name=memcached",
-                "osvj.app.args=[\"-p\", \"" + KERNEL_PORT + "\", \"-m\", \"64\", \"-t\", \"" + workers + "\", \"-c\", \"1024\"]"),
-            new Properties(), subsystems, tracepoints);
-        final Kernel kernel = Kernel.boot(config, subsystems, tracepoints,
-            new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), KernelClock.SYSTEM);
+        final BenchKernel kernel = BenchKernel.boot(name, appOverrides(workers), true);
+        final Sockets sockets = kernel.sockets();
+        return reachable(kernel, () -> new OsvjConn(sockets),
+            "osvj's built-in memcached, client on the kernel's socket API over the kernel's loopback");
+    }
+
+    /**
+     * Boot a kernel with the built-in memcached ({@code -t workers}) behind the embedded {@code user}
+     * gateway, and return it as a target reached from host JDK sockets through the gateway's port
+     * forward (host loopback port to guest port 11211).
+     */
+    public static Target bootOsvjUser(final String name, final int workers) throws Exception {
+        final int hostPort = BenchKernel.freeLoopbackPort();
+        final List<String> overrides = new ArrayList<>(appOverrides(workers));
+        overrides.addAll(BenchKernel.userNetwork(hostPort, KERNEL_PORT));
+        final BenchKernel kernel = BenchKernel.boot(name, overrides, true);
+        return reachable(kernel, () -> new HostConn(new Socket(InetAddress.getLoopbackAddress(), hostPort)),
+            "osvj's built-in memcached behind the user gateway (hostfwd 127.0.0.1:" + hostPort + "), client on JDK "
+                + "sockets");
+    }
+
+    /**
+     * Boot a kernel with the built-in memcached ({@code -t workers}) on a {@code tap} device inside
+     * {@code netns} (kernel {@code kernelIp}/24, Linux's end {@code linuxIp}/24), and return it as a
+     * target reached from JDK sockets created inside the namespace, so Linux's TCP is the client's stack.
+     */
+    public static Target bootOsvjTap(final String name, final int workers, final NetNamespace netns, final String ifname,
+        final String kernelIp, final String linuxIp) throws Exception {
+        final List<String> overrides = new ArrayList<>(appOverrides(workers));
+        overrides.addAll(BenchKernel.tapNetwork(netns.name(), ifname, kernelIp, TAP_MTU));
+        final BenchKernel kernel = BenchKernel.boot(name, overrides, true);
         try {
-            kernel.services().require(AppSubsystem.AppLauncher.class).start(kernel);
+            netns.linkUp(ifname, linuxIp + "/24", TAP_MTU);
         } catch (final Exception e) {
-            kernel.powerOff(1);
-            kernel.awaitPoweredOff(Duration.ofSeconds(30));
+            kernel.close();
             throw e;
         }
-        final Sockets sockets = kernel.services().require(Sockets.class);
+        final InetSocketAddress at = new InetSocketAddress(kernelIp, KERNEL_PORT);
+        return reachable(kernel, () -> new HostConn(netns.connect(at, 10_000)),
+            "osvj's built-in memcached on a tap in namespace " + netns.name() + ", client on JDK sockets (Linux TCP)");
+    }
+
+    private static List<String> appOverrides(final int workers) {
+        return List.of("osvj.app.name=memcached", "osvj.app.args=[\"-p\", \"" + KERNEL_PORT
+            + "\", \"-m\", \"64\", \"-t\", \"" + workers + "\", \"-c\", \"1024\"]");
+    }
+
+    /** Opens one connection of a target. */
+    private interface Opener {
+        Conn open() throws IOException;
+    }
+
+    /** A booted kernel as a target, once a request through {@code opener} succeeds; powers it off otherwise. */
+    private static Target reachable(final BenchKernel kernel, final Opener opener, final String description)
+        throws Exception {
         final Target target = new Target() {
             @Override
             public Conn open() throws IOException {
-                return new OsvjConn(sockets);
+                return opener.open();
             }
 
             @Override
             public String describe() {
-                return "osvj's built-in memcached, client on the kernel's socket API over the kernel's loopback";
+                return description;
             }
 
             @Override
             public void close() throws Exception {
-                kernel.powerOff(0);
-                kernel.awaitPoweredOff(Duration.ofSeconds(30));
+                kernel.close();
             }
         };
-        awaitReachable(target);
+        try {
+            awaitReachable(target);
+        } catch (final Exception e) {
+            target.close();
+            throw e;
+        }
         return target;
     }
 
@@ -146,10 +185,7 @@ public final class MemcachedBench {
     public static Target startNative(final int workers) throws Exception {
         final Path exe = Tools.find("memcached").orElseThrow(() -> new IllegalStateException(
             "memcached is not installed (Debian: apt-get install memcached)"));
-        final int port;
-        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            port = probe.getLocalPort();
-        }
+        final int port = BenchKernel.freeLoopbackPort();
         final List<String> cmd = new ArrayList<>(List.of(exe.toString(), "-l", "127.0.0.1", "-p", Integer.toString(port),
             "-U", "0", "-m", "64", "-t", Integer.toString(workers), "-c", "1024"));
         if ("root".equals(System.getProperty("user.name"))) {
@@ -219,49 +255,22 @@ public final class MemcachedBench {
                 client.set(key(k), value);
             }
         }
-        final CyclicBarrier start = new CyclicBarrier(connections);
-        final List<CompletableFuture<long[]>> done = new ArrayList<>();
-        final List<Histogram> histograms = new ArrayList<>();
-        for (int t = 0; t < connections; t++) {
-            final Histogram h = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
-            histograms.add(h);
-            final int seed = t;
-            final CompletableFuture<long[]> f = new CompletableFuture<>();
-            done.add(f);
-            Thread.ofPlatform().name("memcached-client-" + t).daemon().start(() -> {
-                try (Conn c = target.open()) {
-                    final Client client = new Client(c);
-                    final SplittableRandom random = new SplittableRandom(seed);
-                    start.await(30, TimeUnit.SECONDS);
-                    final long warmEnd = System.nanoTime() + durationNanos / 10;
-                    while (System.nanoTime() < warmEnd) {
-                        client.op(random, value);
-                    }
-                    final long t0 = System.nanoTime();
-                    final long end = t0 + durationNanos;
-                    long n = 0;
-                    long now = t0;
-                    while (now < end) {
-                        client.op(random, value);
-                        final long after = System.nanoTime();
-                        h.recordValue(Math.min(after - now, h.getHighestTrackableValue()));
-                        now = after;
-                        n++;
-                    }
-                    f.complete(new long[] {n, now - t0});
-                } catch (final Throwable e) {
-                    f.completeExceptionally(e);
+        final ClosedLoop.Result r = ClosedLoop.run(index -> {
+            final Client client = new Client(target.open());
+            final SplittableRandom random = new SplittableRandom(index);
+            return new ClosedLoop.Client() {
+                @Override
+                public void request() throws IOException {
+                    client.op(random, value);
                 }
-            });
-        }
-        double ops = 0;
-        for (final CompletableFuture<long[]> f : done) {
-            final long[] r = f.get(durationNanos / 1_000_000 + 120_000, TimeUnit.MILLISECONDS);
-            ops += r[0] * 1e9 / r[1];
-        }
-        final Histogram all = new Histogram(TimeUnit.SECONDS.toNanos(60), 3);
-        histograms.forEach(all::add);
-        return new Result(ops, all);
+
+                @Override
+                public void close() throws IOException {
+                    client.conn.close();
+                }
+            };
+        }, connections, durationNanos);
+        return new Result(r.opsPerSecond(), r.latencyNanos());
     }
 
     static String key(final int k) {
@@ -406,7 +415,8 @@ public final class MemcachedBench {
         }
     }
 
-    private static final class HostConn implements Conn {
+    /** A JDK socket over the host's network (TCP_NODELAY, 30 s read timeout). */
+    static final class HostConn implements Conn {
         private final Socket socket;
         private final InputStream in;
         private final OutputStream out;

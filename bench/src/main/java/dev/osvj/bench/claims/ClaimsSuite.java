@@ -156,7 +156,7 @@ public final class ClaimsSuite implements BenchSuite {
 
         final CapturingContext net = new CapturingContext(bench, "net");
         claim("net channels and TCP (the net suite)", failures, bench, () -> {
-            new NetBenchSuite().run(net);
+            NetBenchSuite.inProcessOnly().run(net);
             final SuiteResult.Metric ch = net.require("rr.channels_vs_traditional");
             out.metric("net_channels.rr_vs_layered", ch.value(), "ratio", "higher", ch.detail());
         });

@@ -53,17 +53,18 @@ class NetTapIT {
 
     @TempDir
     Path dir;
+    private NetIT.Namespace namespace;
     private String ns;
 
     @BeforeEach
     void createNamespace() throws Exception {
-        ns = "osvjit" + ProcessHandle.current().pid();
-        NetIT.run("ip", "netns", "add", ns);
+        namespace = NetIT.Namespace.create("osvjit" + ProcessHandle.current().pid());
+        ns = namespace.name();
     }
 
     @AfterEach
     void deleteNamespace() throws Exception {
-        NetIT.run("ip", "netns", "del", ns);
+        namespace.close();
     }
 
     @Test
@@ -80,8 +81,7 @@ class NetTapIT {
         Files.writeString(ping, PING);
         try (OsvjProcess osvj = NetIT.boot(conf)) {
             // the kernel created the TAP inside the namespace; Linux's side gets its address there
-            NetIT.run("ip", "-n", ns, "addr", "add", LINUX_IP + "/24", "dev", "osvjtap0");
-            NetIT.run("ip", "-n", ns, "link", "set", "osvjtap0", "up");
+            namespace.upLinuxEnd("osvjtap0", LINUX_IP + "/24");
 
             final String pong = NetIT.run("ip", "netns", "exec", ns, "/usr/bin/python3", ping.toString(), KERNEL_IP);
             assertTrue(pong.contains("reply from " + KERNEL_IP), pong);

@@ -41,8 +41,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * take all of it, the connection stops being read (its epoll interest becomes EPOLLOUT instead of
  * EPOLLIN) until the pending output is sent; so a client that does not read its replies cannot make the
  * server buffer without bound. {@link Session#flushed} runs each time the pending output has been sent
- * completely (actions that must follow a response). A session whose {@code receive} returns false is
- * closed once its output is sent.
+ * completely (actions that must follow a response); when it returns false the connection is closed at
+ * once. A session whose {@code receive} returns false is closed once its output is sent.
  *
  * <p><b>Shutdown.</b> {@link #close()} stops the threads, closes every connection (each session's
  * {@link Session#closed}) and the listening socket, and waits for the threads.
@@ -83,8 +83,13 @@ public final class EpollServer implements AutoCloseable {
         /** The replies waiting to be sent. */
         Output output();
 
-        /** All pending output has been sent (called after every successful flush). */
-        default void flushed() {
+        /**
+         * All pending output has been sent (called after every successful flush).
+         *
+         * @return false to close the connection now (its output cannot be completed).
+         */
+        default boolean flushed() {
+            return true;
         }
 
         /** The connection is closed: release what the session holds. Called once. */
@@ -368,7 +373,10 @@ public final class EpollServer implements AutoCloseable {
                     return false;
                 }
             }
-            c.session.flushed();
+            if (!c.session.flushed()) {
+                closeConn(c);
+                return false;
+            }
             return true;
         }
 

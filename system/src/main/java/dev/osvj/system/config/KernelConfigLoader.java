@@ -83,8 +83,9 @@ public final class KernelConfigLoader {
 
     /**
      * One {@code --set key=value}. The value is HOCON ({@code 4}, {@code true}, {@code [a, b]},
-     * {@code 512M}); a value HOCON would misread (a path with {@code //}, {@code #}, {@code :}) is taken as
-     * a plain string.
+     * {@code 512M}, {@code [{type = net, address = "unix:/x"}]}); an unquoted scalar HOCON would misread
+     * (a path with {@code //}, {@code #}, {@code :}) is taken as a plain string. A list or object value
+     * is always HOCON: its strings with such characters are quoted inside it.
      */
     static Config parseSet(final String set) throws ConfigException {
         final int eq = set.indexOf('=');
@@ -97,7 +98,8 @@ public final class KernelConfigLoader {
             throw new ConfigException("--set " + set, "expected a key path such as osvj.cpus, got \"" + key + "\"");
         }
         final boolean quoted = value.length() >= 2 && value.startsWith("\"") && value.endsWith("\"");
-        if (quoted || !value.contains("//") && !value.contains("#") && !value.contains(":")) {
+        final boolean structured = value.startsWith("[") || value.startsWith("{");
+        if (quoted || structured || !value.contains("//") && !value.contains("#") && !value.contains(":")) {
             try {
                 return ConfigFactory.parseString(key + " = " + (value.isEmpty() ? "\"\"" : value));
             } catch (final com.typesafe.config.ConfigException e) {

@@ -45,7 +45,7 @@ class ConfigValidationTest {
     void shouldAcceptTheShippedDefaultConfiguration() throws Exception {
         final Path conf = Path.of("..", "conf", "default.conf");
         final Config config = KernelConfigLoader.load(conf, List.of(), new Properties(), subsystems, tracepoints);
-        assertEquals("shell", config.getString("osvj.app.name"));
+        assertEquals("memcached", config.getString("osvj.app.name"));
     }
 
     @Test
@@ -166,6 +166,15 @@ class ConfigValidationTest {
     void shouldValidateSetOverrides() {
         assertEquals(List.of("osvj.cpus: expected an integer 1..64, got 100"), problems("", "osvj.cpus=100"));
         assertEquals(List.of("--set osvj.cpus: expected key=value"), problems("", "osvj.cpus"));
+    }
+
+    @Test
+    void shouldParseStructuredSetValuesAsHoconEvenWithColonsInside() throws Exception {
+        final Config c = KernelConfigLoader.layer(null,
+            List.of("osvj.devices=[{type = net, backend = stream, address = \"unix:/tmp/passt.sock\"}]",
+                "osvj.trace.file=/tmp/x:y.jfr"), new Properties());
+        assertEquals("unix:/tmp/passt.sock", c.getConfigList("osvj.devices").get(0).getString("address"));
+        assertEquals("/tmp/x:y.jfr", c.getString("osvj.trace.file"));
     }
 
     @Test

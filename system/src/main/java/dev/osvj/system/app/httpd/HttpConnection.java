@@ -82,7 +82,7 @@ final class HttpConnection {
             try {
                 req = parser.next();
             } catch (final HttpException e) {
-                write(error(e), false, true);
+                write(error(e), false, true, false);
                 closing = true;
                 break;
             }
@@ -92,7 +92,7 @@ final class HttpConnection {
             requests++;
             final HttpResponse resp = handler.apply(req);
             final boolean close = !req.keepAlive() || resp.afterSend != null;
-            write(resp, req.method().equals("HEAD"), close);
+            write(resp, req.method().equals("HEAD"), close, req.minor() == 0);
             if (resp.afterSend != null) {
                 afterSend.add(resp.afterSend);
             }
@@ -108,8 +108,9 @@ final class HttpConnection {
         return closing;
     }
 
-    private void write(final HttpResponse r, final boolean head, final boolean close) {
-        r.encode(out::write, head, close,
+    /** {@code http10}: the request was HTTP/1.0, whose keep-alive must be announced. */
+    private void write(final HttpResponse r, final boolean head, final boolean close, final boolean http10) {
+        r.encode(out, head, close, http10 && !close,
             StaticFiles.HTTP_DATE.format(Instant.ofEpochSecond(0, epochNanos.getAsLong())));
     }
 
@@ -124,23 +125,78 @@ final class HttpConnection {
         return r;
     }
 
-    /** Bytes waiting to be sent, readable from {@code array()[readIndex(), readIndex()+readable())}. */
-    static final class OutBuffer implements EpollServer.Output {
+    /** Release what the connection still holds (files being streamed). Called once, when it closes. */
+    void close() {
+        out.close();
+    }
+
+    /**
+     * The responses waiting to be sent, in order: bytes and streamed file bodies. {@code array()[readIndex(),
+     * readIndex() + readable())} is the part ready to be sent now; once it is consumed, {@link #readable()}
+     * refills it from what is queued behind it: the next chunk (up to {@link #CHUNK} bytes) of the file
+     * being streamed, or the bytes written after it. So a file body never sits in the heap whole, and
+     * responses pipelined behind it keep their order.
+     *
+     * <pre>
+     *   buf [read, write)  ◀── refill ──  current FileBody  ◀──  queue: byte[] | FileBody ...  ◀── write / stream
+     * </pre>
+     *
+     * Owned by one worker thread.
+     */
+    static final class OutBuffer implements EpollServer.Output, HttpResponse.ByteSink {
+        /** Bytes of a file read into the buffer at a time. */
+        static final int CHUNK = 64 * 1024;
         private byte[] buf = new byte[4096];
         private int read;
         private int write;
+        /** The file whose chunks are being sent, or null. */
+        private FileBody current;
+        /** What follows {@code buf} and {@code current}: byte[] and FileBody, in order; null when empty. */
+        private java.util.ArrayDeque<Object> queue;
+        private boolean broken;
 
-        void write(final byte[] b) {
-            if (write + b.length > buf.length) {
+        @Override
+        public void write(final byte[] b) {
+            if (current != null || queue != null && !queue.isEmpty()) {
+                queue().add(b);
+                return;
+            }
+            append(b, 0, b.length);
+        }
+
+        @Override
+        public void stream(final FileBody file) {
+            queue().add(file);
+        }
+
+        private java.util.ArrayDeque<Object> queue() {
+            if (queue == null) {
+                queue = new java.util.ArrayDeque<>(4);
+            }
+            return queue;
+        }
+
+        private void append(final byte[] b, final int off, final int len) {
+            if (write + len > buf.length) {
                 final int live = write - read;
-                final byte[] n = live + b.length <= buf.length ? buf : new byte[Math.max(buf.length * 2, live + b.length)];
+                final byte[] n = live + len <= buf.length ? buf : new byte[Math.max(buf.length * 2, live + len)];
                 System.arraycopy(buf, read, n, 0, live);
                 buf = n;
                 read = 0;
                 write = live;
             }
-            System.arraycopy(b, 0, buf, write, b.length);
-            write += b.length;
+            System.arraycopy(b, off, buf, write, len);
+            write += len;
+        }
+
+        /** True once a streamed file ended before its announced length: the connection must close. */
+        boolean broken() {
+            return broken;
+        }
+
+        /** Bytes held in the heap for this connection's output now (its buffer's capacity). */
+        int capacity() {
+            return buf.length;
         }
 
         @Override
@@ -155,7 +211,45 @@ final class HttpConnection {
 
         @Override
         public int readable() {
+            if (read == write && !broken) {
+                refill();
+            }
             return write - read;
+        }
+
+        /** The buffer is empty: take the next chunk of the current file or the next queued item. */
+        private void refill() {
+            while (true) {
+                if (current != null) {
+                    if (buf.length < CHUNK) {
+                        buf = new byte[CHUNK];
+                    }
+                    read = 0;
+                    write = 0;
+                    final int n = current.read(buf, 0, CHUNK);
+                    if (n > 0) {
+                        write = n;
+                        return;
+                    }
+                    current = null;
+                    if (n < 0) {
+                        broken = true;
+                        close();
+                        return;
+                    }
+                }
+                final Object next = queue == null ? null : queue.poll();
+                if (next == null) {
+                    return;
+                }
+                if (next instanceof FileBody f) {
+                    current = f;
+                } else {
+                    final byte[] b = (byte[])next;
+                    append(b, 0, b.length);
+                    return;
+                }
+            }
         }
 
         @Override
@@ -170,11 +264,30 @@ final class HttpConnection {
             }
         }
 
-        /** Everything pending, consumed (tests). */
+        /** Close the files still queued or being streamed. */
+        void close() {
+            if (current != null) {
+                current.close();
+                current = null;
+            }
+            if (queue != null) {
+                for (final Object o : queue) {
+                    if (o instanceof FileBody f) {
+                        f.close();
+                    }
+                }
+                queue.clear();
+            }
+        }
+
+        /** Everything pending, files included, consumed (tests). */
         byte[] drain() {
-            final byte[] b = java.util.Arrays.copyOfRange(buf, read, write);
-            consume(readable());
-            return b;
+            final java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+            while (readable() > 0) {
+                all.write(buf, read, write - read);
+                consume(write - read);
+            }
+            return all.toByteArray();
         }
     }
 }

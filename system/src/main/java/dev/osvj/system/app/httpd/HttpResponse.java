@@ -5,10 +5,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A response being built: status, headers, body, and an action to run once it has been sent (poweroff
- * answers before it powers off). {@link #encode} writes the status line, the headers with
- * Content-Length (always: bodies are never chunked), {@code Connection: close} when the connection
- * ends, and the body unless the request was HEAD.
+ * A response being built: status, headers, body (bytes, or a file streamed in chunks), and an action
+ * to run once it has been sent (poweroff answers before it powers off). {@link #encode} writes the
+ * status line, the headers with Content-Length (always: bodies are never chunked), {@code Connection:
+ * close} when the connection ends, and the body unless the request was HEAD.
  */
 final class HttpResponse {
     static final String TEXT = "text/plain; charset=utf-8";
@@ -17,8 +17,13 @@ final class HttpResponse {
     final int status;
     final List<String[]> headers = new ArrayList<>(6);
     byte[] body = new byte[0];
-    /** Content-Length to announce when it differs from the body (HEAD of a file: the body is not read). */
+    /**
+     * Content-Length to announce when it differs from {@link #body} (HEAD of a file, whose body is not
+     * read; a {@link #file} body).
+     */
     long length = -1;
+    /** A body streamed from a file instead of {@link #body} ({@link #length} bytes), or null. */
+    FileBody file;
     Runnable afterSend;
 
     HttpResponse(final int status) {
@@ -49,8 +54,14 @@ final class HttpResponse {
         return null;
     }
 
-    /** Serialise onto {@code out}; {@code head}: headers only; {@code close}: announce the close. */
-    void encode(final ByteSink out, final boolean head, final boolean close, final String date) {
+    /**
+     * Serialise onto {@code out}; {@code head}: headers only; {@code close}: announce the close;
+     * {@code keepAlive}: announce that the connection stays open ({@code Connection: keep-alive}, which
+     * an HTTP/1.0 client that asked for it needs: without it, it takes the response as ending with the
+     * connection, as ApacheBench's {@code -k} does).
+     */
+    void encode(final ByteSink out, final boolean head, final boolean close, final boolean keepAlive,
+        final String date) {
         final StringBuilder b = new StringBuilder(160);
         b.append("HTTP/1.1 ").append(status).append(' ').append(reason(status)).append("\r\n");
         b.append("Server: osvj-httpd\r\n");
@@ -65,11 +76,21 @@ final class HttpResponse {
         }
         if (close) {
             b.append("Connection: close\r\n");
+        } else if (keepAlive) {
+            b.append("Connection: keep-alive\r\n");
         }
         b.append("\r\n");
         out.write(b.toString().getBytes(StandardCharsets.ISO_8859_1));
         if (!head && status != 304 && status != 204) {
-            out.write(body);
+            if (file != null) {
+                out.stream(file);
+                file = null;
+            } else {
+                out.write(body);
+            }
+        } else if (file != null) {
+            file.close();
+            file = null;
         }
     }
 
@@ -99,5 +120,8 @@ final class HttpResponse {
     /** Where responses are encoded: the connection's output buffer. */
     interface ByteSink {
         void write(byte[] b);
+
+        /** Queue a file body behind what was written; the sink owns it from now on. */
+        void stream(FileBody file);
     }
 }

@@ -84,10 +84,19 @@ public final class HttpServer implements AutoCloseable {
             return http.output();
         }
 
-        /** Run the after-send actions (poweroff) now that the responses before them are sent. */
+        /**
+         * Run the after-send actions (poweroff) now that the responses before them are sent; close the
+         * connection when a streamed file ended before its announced length.
+         */
         @Override
-        public void flushed() {
+        public boolean flushed() {
             http.takeAfterSend().forEach(Runnable::run);
+            return !http.output().broken();
+        }
+
+        @Override
+        public void closed() {
+            http.close();
         }
     }
 

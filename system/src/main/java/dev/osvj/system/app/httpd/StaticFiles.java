@@ -11,7 +11,8 @@ import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 
 /**
- * Files from the kernel's VFS over HTTP: GET and HEAD, a strong ETag from inode, size and
+ * Files from the kernel's VFS over HTTP: GET and HEAD of files of any size (up to 64 KiB read into the
+ * response, larger ones streamed from the open file chunk by chunk), a strong ETag from inode, size and
  * modification time with If-None-Match (304), single byte ranges with If-Range (206, 416 for a range
  * past the end; several ranges or a malformed Range header get the whole file, as RFC 9110 allows),
  * and no directory listings: a directory answers with its {@code index.html} when that is enabled,
@@ -22,8 +23,8 @@ import java.util.Locale;
  * {@link Vfs}, never the host file system. Symbolic links are followed as the VFS resolves them.
  */
 final class StaticFiles {
-    /** Largest body read into memory for one response. */
-    static final long MAX_FILE = 256L << 20;
+    /** Bodies up to this many bytes are read into memory; larger ones are streamed ({@link FileBody}). */
+    static final int IN_MEMORY = HttpConnection.OutBuffer.CHUNK;
     static final DateTimeFormatter HTTP_DATE = DateTimeFormatter.ofPattern("EEE, dd MMM yyyy HH:mm:ss 'GMT'",
         Locale.ROOT).withZone(ZoneOffset.UTC);
 
@@ -89,14 +90,20 @@ final class StaticFiles {
             }
         }
         final long len = to - from + 1;
-        if (len > MAX_FILE) {
-            throw new HttpException(500, "file larger than " + MAX_FILE + " bytes; ask for a Range");
-        }
         if (head) {
             resp.length = len;
             return resp;
         }
-        resp.body = read(path, from, (int)len, req.path());
+        if (len <= IN_MEMORY) {
+            resp.body = read(path, from, (int)len, req.path());
+            return resp;
+        }
+        final int fd = vfs.open(path, Posix.O_RDONLY);
+        if (fd < 0) {
+            throw errno(fd, req.path());
+        }
+        resp.length = len;
+        resp.file = new FileBody(vfs, fd, from, len);
         return resp;
     }
 

@@ -45,6 +45,11 @@ final class ItemStore implements AutoCloseable {
     static final int NON_NUMERIC = 1;
     static final int DELTA_NO_MEMORY = 2;
     static final int DELTA_NOT_FOUND = 3;
+    /** The item's CAS unique differs from the one the (binary) request named. */
+    static final int DELTA_CAS_MISMATCH = 4;
+
+    /** {@link #delete(byte[], int, int, long)} removed the item. */
+    static final int DELETED = 0;
 
     private static final int TAIL_REPAIR_TRIES = 5;
     private static final int INITIAL_HASH_POWER = 16;
@@ -70,6 +75,8 @@ final class ItemStore implements AutoCloseable {
     private long oldestCas;
     /** An item that eviction must skip (the source of an append or incr being rewritten). */
     private long pinned;
+    /** The item {@link #link} linked last (read under the same lock hold, for its CAS unique). */
+    private long lastLinked;
 
     // Counters, guarded by the lock.
     private long currItems;
@@ -237,6 +244,7 @@ final class ItemStore implements AutoCloseable {
         final int hash = Item.getInt(memory, it, Item.HASH);
         final int b = hash & (buckets.length - 1);
         Item.setIflags(memory, it, Item.iflags(memory, it) | Item.LINKED);
+        lastLinked = it;
         Item.putInt(memory, it, Item.TIME, now);
         Item.putLong(memory, it, Item.CAS, useCas ? ++casId : 0);
         Item.putLong(memory, it, Item.HNEXT, buckets[b]);
@@ -429,6 +437,17 @@ final class ItemStore implements AutoCloseable {
      * @return {@link #STORED}, {@link #NOT_STORED}, {@link #EXISTS} or {@link #NOT_FOUND}.
      */
     int store(final long it, final int op, final long casUnique) {
+        return store(it, op, casUnique, null);
+    }
+
+    /**
+     * {@link #store(long, int, long)} that also reports the CAS unique of the item now linked under the
+     * key (in {@code casOut[0]}, when it is not null and the result is {@link #STORED}), as the binary
+     * protocol's responses carry it. For {@link #APPEND} and {@link #PREPEND} a non-zero
+     * {@code casUnique} must match the stored item's ({@link #EXISTS} otherwise), as memcached checks it
+     * for binary requests; the text protocol passes 0.
+     */
+    int store(final long it, final int op, final long casUnique, final long[] casOut) {
         lock.lock();
         try {
             final int now = now();
@@ -473,7 +492,15 @@ final class ItemStore implements AutoCloseable {
                         result = STORED;
                     }
                 }
-                case APPEND, PREPEND -> result = old == 0 ? NOT_STORED : concatenate(old, it, op == APPEND, key, hash, now);
+                case APPEND, PREPEND -> {
+                    if (old == 0) {
+                        result = NOT_STORED;
+                    } else if (casUnique != 0 && Item.getLong(memory, old, Item.CAS) != casUnique) {
+                        result = EXISTS;
+                    } else {
+                        result = concatenate(old, it, op == APPEND, key, hash, now);
+                    }
+                }
                 default -> {
                     if (old != 0) {
                         replace(old, it, now);
@@ -486,6 +513,9 @@ final class ItemStore implements AutoCloseable {
             }
             if (consumed == 0) {
                 slabs.free(it, Item.clsid(memory, it));
+            }
+            if (result == STORED && casOut != null) {
+                casOut[0] = Item.getLong(memory, lastLinked, Item.CAS);
             }
             return result;
         } finally {
@@ -530,34 +560,10 @@ final class ItemStore implements AutoCloseable {
         final boolean touch, final int exptime) {
         lock.lock();
         try {
-            final int now = now();
-            final long it = find(key, off, len, hash(key, off, len), now);
-            if (touch) {
-                cmdTouch++;
-            } else {
-                cmdGet++;
-            }
+            final long it = lookup(key, off, len, touch, exptime);
             if (it == 0) {
-                if (touch) {
-                    touchMisses++;
-                } else {
-                    getMisses++;
-                    if (missReason == 1) {
-                        getExpired++;
-                    } else if (missReason == 2) {
-                        getFlushed++;
-                    }
-                }
                 return false;
             }
-            if (touch) {
-                touchHits++;
-                Item.putInt(memory, it, Item.EXPTIME, exptime);
-            } else {
-                getHits++;
-            }
-            hitsPerClass[Item.clsid(memory, it)]++;
-            bump(it, now);
             final int nbytes = Item.getInt(memory, it, Item.NBYTES);
             out.put("VALUE ").put(key, off, len).put((byte)' ')
                 .putUnsigned(Integer.toUnsignedLong(Item.getInt(memory, it, Item.FLAGS))).put((byte)' ')
@@ -572,18 +578,99 @@ final class ItemStore implements AutoCloseable {
         }
     }
 
+    /**
+     * The binary protocol's get/getk/gat/gatk/touch of one key: on a hit appends the whole response
+     * packet (header with the item's CAS, the flags as 4 bytes of extras, the key when
+     * {@code returnKey}, the value without its CRLF when {@code returnValue}); on a miss appends nothing.
+     *
+     * @param opcode the request's opcode (echoed), {@code opaque} its opaque (echoed as is).
+     * @return true on a hit.
+     */
+    boolean getBinary(final byte[] key, final int off, final int len, final OutBuffer out, final int opcode,
+        final int opaque, final boolean returnKey, final boolean returnValue, final boolean touch, final int exptime) {
+        lock.lock();
+        try {
+            final long it = lookup(key, off, len, touch, exptime);
+            if (it == 0) {
+                return false;
+            }
+            final int vlen = returnValue ? Item.getInt(memory, it, Item.NBYTES) - 2 : 0;
+            final int klen = returnKey ? len : 0;
+            BinaryHeader.putResponse(out, opcode, klen, 4, BinaryHeader.SUCCESS, 4 + klen + vlen, opaque,
+                Item.getLong(memory, it, Item.CAS));
+            out.putIntBE(Item.getInt(memory, it, Item.FLAGS));
+            if (returnKey) {
+                out.put(key, off, len);
+            }
+            if (vlen > 0) {
+                out.putFromMemory(memory, Item.valuePa(memory, it), vlen);
+            }
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Find a live item for a read (get/gets) or a read-and-touch (gat/gats/touch), count the hit or miss,
+     * set the new expiration when touching, and make it the most recently used. Called under the lock.
+     */
+    private long lookup(final byte[] key, final int off, final int len, final boolean touch, final int exptime) {
+        final int now = now();
+        final long it = find(key, off, len, hash(key, off, len), now);
+        if (touch) {
+            cmdTouch++;
+        } else {
+            cmdGet++;
+        }
+        if (it == 0) {
+            if (touch) {
+                touchMisses++;
+            } else {
+                getMisses++;
+                if (missReason == 1) {
+                    getExpired++;
+                } else if (missReason == 2) {
+                    getFlushed++;
+                }
+            }
+            return 0;
+        }
+        if (touch) {
+            touchHits++;
+            Item.putInt(memory, it, Item.EXPTIME, exptime);
+        } else {
+            getHits++;
+        }
+        hitsPerClass[Item.clsid(memory, it)]++;
+        bump(it, now);
+        return it;
+    }
+
     /** delete: true when an item was removed. */
     boolean delete(final byte[] key, final int off, final int len) {
+        return delete(key, off, len, 0) == DELETED;
+    }
+
+    /**
+     * delete with the binary protocol's CAS check: a non-zero {@code cas} must equal the item's.
+     *
+     * @return {@link #DELETED}, {@link #NOT_FOUND} or {@link #EXISTS} (CAS mismatch, nothing removed).
+     */
+    int delete(final byte[] key, final int off, final int len, final long cas) {
         lock.lock();
         try {
             final long it = find(key, off, len, hash(key, off, len), now());
             if (it == 0) {
                 deleteMisses++;
-                return false;
+                return NOT_FOUND;
+            }
+            if (cas != 0 && Item.getLong(memory, it, Item.CAS) != cas) {
+                return EXISTS;
             }
             deleteHits++;
             unlinkAndFree(it);
-            return true;
+            return DELETED;
         } finally {
             lock.unlock();
         }
@@ -618,6 +705,16 @@ final class ItemStore implements AutoCloseable {
      * @return {@link #DELTA_OK}, {@link #NON_NUMERIC}, {@link #DELTA_NO_MEMORY} or {@link #DELTA_NOT_FOUND}.
      */
     int delta(final byte[] key, final int off, final int len, final boolean incr, final long delta, final long[] result) {
+        return delta(key, off, len, incr, delta, 0, result);
+    }
+
+    /**
+     * {@link #delta(byte[], int, int, boolean, long, long[])} with the binary protocol's CAS: a non-zero
+     * {@code expectCas} must equal the item's ({@link #DELTA_CAS_MISMATCH} otherwise, nothing changed);
+     * when {@code result} has room, {@code result[1]} receives the item's new CAS unique.
+     */
+    int delta(final byte[] key, final int off, final int len, final boolean incr, final long delta,
+        final long expectCas, final long[] result) {
         lock.lock();
         try {
             final int now = now();
@@ -630,6 +727,9 @@ final class ItemStore implements AutoCloseable {
                     decrMisses++;
                 }
                 return DELTA_NOT_FOUND;
+            }
+            if (expectCas != 0 && Item.getLong(memory, it, Item.CAS) != expectCas) {
+                return DELTA_CAS_MISMATCH;
             }
             final int nbytes = Item.getInt(memory, it, Item.NBYTES);
             if (nbytes <= 2) {
@@ -660,6 +760,9 @@ final class ItemStore implements AutoCloseable {
                     memory.putByte(pa + i, (byte)' ');
                 }
                 bump(it, now);
+                if (result.length > 1) {
+                    result[1] = Item.getLong(memory, it, Item.CAS);
+                }
                 return DELTA_OK;
             }
             pinned = it;
@@ -678,6 +781,9 @@ final class ItemStore implements AutoCloseable {
             memory.putByte(pa + text.length, (byte)'\r');
             memory.putByte(pa + text.length + 1, (byte)'\n');
             replace(it, fresh, now);
+            if (result.length > 1) {
+                result[1] = Item.getLong(memory, fresh, Item.CAS);
+            }
             return DELTA_OK;
         } finally {
             lock.unlock();

@@ -10,8 +10,8 @@ import dev.osvj.system.app.Application;
 import java.util.List;
 
 /**
- * {@code osvj.app.name = memcached}: a memcached 1.6-compatible server (text protocol) over the kernel's
- * sockets, items in guest memory through the kernel's malloc. Arguments are memcached's options
+ * {@code osvj.app.name = memcached}: a memcached 1.6-compatible server (text and binary protocols) over the
+ * kernel's sockets, items in guest memory through the kernel's malloc. Arguments are memcached's options
  * ({@link MemcachedOptions}); the thread count defaults to {@code osvj.cpus}. The running server is
  * published as the {@link MemcachedServer} service.
  */
@@ -23,7 +23,7 @@ public final class MemcachedApplication implements Application {
 
     @Override
     public String description() {
-        return "memcached-compatible server (text protocol of memcached 1.6)";
+        return "memcached-compatible server (text and binary protocols of memcached 1.6)";
     }
 
     @Override

@@ -11,8 +11,9 @@ import java.nio.charset.StandardCharsets;
 /**
  * The memcached server over the kernel's socket API: an {@link EpollServer} (one acceptor thread handing
  * new connections round robin to the workers, memcached's dispatcher and worker threads; each worker owns
- * an epoll instance and the connections registered on it) whose sessions are {@link TextProtocol}
- * engines with their {@link OutBuffer} of replies. A connection whose replies the socket does not take at
+ * an epoll instance and the connections registered on it) whose sessions are {@link TextProtocol} or
+ * {@link BinaryProtocol} engines (chosen by the connection's first byte) with their {@link OutBuffer} of
+ * replies. A connection whose replies the socket does not take at
  * once stops being read (EPOLLOUT instead of EPOLLIN) until they are sent: back pressure per connection.
  * A connection over {@code maxConnections} is answered {@code ERROR Too many open connections} and
  * closed. The connection and traffic counters of {@code stats} are {@link ServerStats}'.
@@ -87,7 +88,7 @@ public final class MemcachedServer implements AutoCloseable {
     private final class Protocol implements EpollServer.Protocol {
         @Override
         public EpollServer.Session open() {
-            return new Session(new TextProtocol(store, stats), new OutBuffer(4096));
+            return new Session(store, stats);
         }
 
         @Override
@@ -111,10 +112,32 @@ public final class MemcachedServer implements AutoCloseable {
         }
     }
 
-    /** One connection: its engine and its pending replies. Owned by one worker. */
-    private record Session(TextProtocol engine, OutBuffer out) implements EpollServer.Session {
+    /**
+     * One connection: its engine and its pending replies. Owned by one worker. The protocol is chosen
+     * by the first byte the client sends, as memcached's default {@code -B auto}: the binary request magic
+     * {@code 0x80} selects {@link BinaryProtocol}, anything else {@link TextProtocol}, for the life of
+     * the connection.
+     */
+    private static final class Session implements EpollServer.Session {
+        private final ItemStore store;
+        private final ServerStats stats;
+        private final OutBuffer out = new OutBuffer(4096);
+        private ProtocolEngine engine;
+
+        Session(final ItemStore store, final ServerStats stats) {
+            this.store = store;
+            this.stats = stats;
+        }
+
         @Override
         public boolean receive(final byte[] b, final int off, final int len) {
+            if (engine == null) {
+                if (len == 0) {
+                    return true;
+                }
+                engine = (b[off] & 0xFF) == BinaryHeader.REQUEST_MAGIC ? new BinaryProtocol(store, stats)
+                    : new TextProtocol(store, stats);
+            }
             return engine.receive(b, off, len, out);
         }
 
@@ -125,7 +148,9 @@ public final class MemcachedServer implements AutoCloseable {
 
         @Override
         public void closed() {
-            engine.close();
+            if (engine != null) {
+                engine.close();
+            }
         }
     }
 }

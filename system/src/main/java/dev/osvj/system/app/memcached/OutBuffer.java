@@ -112,6 +112,29 @@ final class OutBuffer implements EpollServer.Output {
         return put(Long.toUnsignedString(v));
     }
 
+    /** A 16-bit value in network byte order (big-endian). */
+    OutBuffer putShortBE(final int v) {
+        ensure(2);
+        buf[writeIndex++] = (byte)(v >>> 8);
+        buf[writeIndex++] = (byte)v;
+        return this;
+    }
+
+    /** A 32-bit value in network byte order (big-endian). */
+    OutBuffer putIntBE(final int v) {
+        ensure(4);
+        buf[writeIndex++] = (byte)(v >>> 24);
+        buf[writeIndex++] = (byte)(v >>> 16);
+        buf[writeIndex++] = (byte)(v >>> 8);
+        buf[writeIndex++] = (byte)v;
+        return this;
+    }
+
+    /** A 64-bit value in network byte order (big-endian). */
+    OutBuffer putLongBE(final long v) {
+        return putIntBE((int)(v >>> 32)).putIntBE((int)v);
+    }
+
     OutBuffer crlf() {
         ensure(2);
         buf[writeIndex++] = '\r';

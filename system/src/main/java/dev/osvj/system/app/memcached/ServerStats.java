@@ -84,7 +84,7 @@ final class ServerStats {
         stat(out, "reqs_per_event", 20);
         stat(out, "cas_enabled", options.useCas() ? "yes" : "no");
         stat(out, "tcp_backlog", 1024);
-        stat(out, "binding_protocol", "ascii");
+        stat(out, "binding_protocol", "auto-negotiate");
         stat(out, "auth_enabled_sasl", "no");
         stat(out, "item_size_max", options.itemSizeMax());
         stat(out, "maxconns_fast", "yes");

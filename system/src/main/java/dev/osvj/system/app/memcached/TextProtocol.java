@@ -8,14 +8,13 @@ import java.util.Arrays;
  * to an {@link OutBuffer}; no I/O, no clock of its own (the store has it). Replies and error strings are
  * memcached's, byte for byte ({@code proto_text.c}).
  *
- * <p>States: {@code COMMAND} (waiting for a line ending in LF; a trailing CR is dropped), {@code DATA}
- * (copying a storage command's value and its CRLF straight into the item in guest memory),
- * {@code SWALLOW} (discarding the value of a refused storage command), {@code CLOSED} (after
- * {@code quit} or a runaway line; the connection closes once the replies are sent).
+ * <p>States ({@link ProtocolEngine}): {@code REQUEST} is waiting for a line ending in LF (a trailing CR is
+ * dropped); a storage command's value is copied with its CRLF straight into the item in guest memory
+ * ({@code DATA}); {@code CLOSED} follows {@code quit} or a runaway line.
  *
  * <p>Single-threaded: one worker owns a connection and its engine.
  */
-final class TextProtocol {
+final class TextProtocol extends ProtocolEngine {
     static final String VERSION = "1.6.21";
     /** Without a newline in this many bytes, a line that is not a get is junk: close (memcached's rule). */
     private static final int LINE_LIMIT = 2048;
@@ -24,120 +23,38 @@ final class TextProtocol {
     /** memcached's MAX_TOKENS: more tokens than this make any command but get malformed. */
     private static final int MAX_TOKENS = 24;
 
-    private static final int COMMAND = 0;
-    private static final int DATA = 1;
-    private static final int SWALLOW = 2;
-    private static final int CLOSED = 3;
-
-    private final ItemStore store;
-    private final ServerStats stats;
-
-    private byte[] in = new byte[4096];
-    private int readPos;
-    private int writePos;
-    private int state = COMMAND;
-
-    private long item;
-    private int itemPos;
-    private int itemBytes;
     private int op;
     private long casUnique;
     private boolean noreply;
-    private long swallow;
 
     private int[] tokStart = new int[32];
     private int[] tokLen = new int[32];
     private int count;
-    private final long[] number = new long[1];
+    private final long[] number = new long[2];
 
     TextProtocol(final ItemStore store, final ServerStats stats) {
-        this.store = store;
-        this.stats = stats;
+        super(store, stats);
     }
 
-    /** True once the connection must be closed (after the pending replies are sent). */
-    boolean closed() {
-        return state == CLOSED;
-    }
-
-    /**
-     * Consume {@code len} received bytes and append every complete request's reply to {@code out}.
-     *
-     * @return false when the connection must be closed after {@code out} is sent.
-     */
-    boolean receive(final byte[] b, final int off, final int len, final OutBuffer out) {
-        stats.bytesRead.add(len);
-        if (state == CLOSED) {
+    /** One command line (ending in LF; a trailing CR is dropped), or false while it is incomplete. */
+    @Override
+    boolean request(final OutBuffer out) {
+        final int nl = indexOf(in, readPos, writePos, (byte)'\n');
+        if (nl < 0) {
+            final int avail = writePos - readPos;
+            if (avail > LINE_LIMIT && !looksLikeGet() || avail > GET_LINE_LIMIT) {
+                state = CLOSED;
+            }
             return false;
         }
-        append(b, off, len);
-        while (state != CLOSED) {
-            final int avail = writePos - readPos;
-            if (state == DATA) {
-                final int n = Math.min(avail, itemBytes - itemPos);
-                store.writeValue(item, itemPos, in, readPos, n);
-                readPos += n;
-                itemPos += n;
-                if (itemPos < itemBytes) {
-                    break;
-                }
-                completeData(out);
-            } else if (state == SWALLOW) {
-                final int n = (int)Math.min(avail, swallow);
-                readPos += n;
-                swallow -= n;
-                if (swallow > 0) {
-                    break;
-                }
-                state = COMMAND;
-            } else {
-                final int nl = indexOf(in, readPos, writePos, (byte)'\n');
-                if (nl < 0) {
-                    if (avail > LINE_LIMIT && !looksLikeGet() || avail > GET_LINE_LIMIT) {
-                        state = CLOSED;
-                    }
-                    break;
-                }
-                int end = nl;
-                if (nl - readPos > 1 && in[nl - 1] == '\r') {
-                    end--;
-                }
-                final int start = readPos;
-                readPos = nl + 1;
-                command(start, end, out);
-            }
+        int end = nl;
+        if (nl - readPos > 1 && in[nl - 1] == '\r') {
+            end--;
         }
-        if (readPos == writePos) {
-            readPos = 0;
-            writePos = 0;
-        }
-        return state != CLOSED;
-    }
-
-    /** Release what the connection holds (an item being received). */
-    void close() {
-        if (item != 0) {
-            store.discard(item);
-            item = 0;
-        }
-        state = CLOSED;
-    }
-
-    private void append(final byte[] b, final int off, final int len) {
-        if (writePos + len > in.length) {
-            final int live = writePos - readPos;
-            if (live + len <= in.length && readPos > 0) {
-                System.arraycopy(in, readPos, in, 0, live);
-            } else {
-                final byte[] bigger = new byte[Math.max(in.length * 2, live + len)];
-                System.arraycopy(in, readPos, bigger, 0, live);
-                in = bigger;
-            }
-            readPos = 0;
-            writePos = live;
-        }
-        System.arraycopy(b, off, in, writePos, len);
-        writePos += len;
+        final int start = readPos;
+        readPos = nl + 1;
+        command(start, end, out);
+        return true;
     }
 
     private static int indexOf(final byte[] b, final int from, final int to, final byte v) {
@@ -364,22 +281,17 @@ final class TextProtocol {
             if (command == ItemStore.SET) {
                 store.delete(in, tokStart[1], tokLen[1]);
             }
-            swallow = nbytes;
-            state = SWALLOW;
+            skip(nbytes);
             return;
         }
-        item = it;
-        itemPos = 0;
-        itemBytes = nbytes;
         op = command;
         casUnique = cas;
-        state = DATA;
+        receiveValue(it, nbytes);
     }
 
-    private void completeData(final OutBuffer out) {
-        state = COMMAND;
-        final long it = item;
-        item = 0;
+    @Override
+    void completeValue(final OutBuffer out) {
+        final long it = takeItem();
         if (!store.endsWithCrlf(it)) {
             store.discard(it);
             reply(out, "CLIENT_ERROR bad data chunk");

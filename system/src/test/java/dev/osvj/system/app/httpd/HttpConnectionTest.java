@@ -83,7 +83,9 @@ class HttpConnectionTest {
         final HttpConnection c = conn();
         final byte[] in = ascii("GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /x HTTP/1.0\r\n\r\n");
         assertFalse(c.receive(in, 0, in.length));
-        assertEquals(ok("GET /k q= body=", false) + ok("GET /x q= body=", true), text(c.output().drain()));
+        // the kept HTTP/1.0 connection is announced (ab -k waits for the close without it)
+        assertEquals(ok("GET /k q= body=", false).replace("\r\n\r\n", "\r\nConnection: keep-alive\r\n\r\n")
+            + ok("GET /x q= body=", true), text(c.output().drain()));
     }
 
     private static String errorOf(final String request) {

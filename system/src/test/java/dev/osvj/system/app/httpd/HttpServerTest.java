@@ -26,6 +26,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -222,5 +223,66 @@ class HttpServerTest {
         assertTrue(get("/file/tmp/www/a.txt").startsWith("HTTP/1.1 401 "));
         final String dash = get("/dashboard");
         assertTrue(dash.startsWith("HTTP/1.1 200 OK\r\n") && dash.contains("/os/memory/free"), dash);
+    }
+    /** A file several times the streaming chunk, with a byte pattern that shows any misplaced chunk. */
+    private static byte[] bigFile(final int size) {
+        final byte[] big = new byte[size];
+        for (int i = 0; i < size; i++) {
+            big[i] = (byte)(i * 31 + (i >>> 16));
+        }
+        return big;
+    }
+
+    @Test
+    void shouldStreamAFileLargerThanTheSocketBuffersAndServeRangesOfIt() throws Exception {
+        final Vfs vfs = kernel.services().require(Vfs.class);
+        final byte[] big = bigFile((3 << 20) + 12345);
+        vfs.writeFile("/tmp/www/big.bin", big);
+        final String whole = get("/big.bin");
+        assertTrue(whole.startsWith("HTTP/1.1 200 OK\r\n"), whole.substring(0, 200));
+        assertEquals(Integer.toString(big.length), header(whole, "Content-Length"));
+        assertTrue(java.util.Arrays.equals(big, body(whole).getBytes(StandardCharsets.ISO_8859_1)), "the body differs");
+        final String part = get("/big.bin", "Range: bytes=2000000-2199999\r\n");
+        assertTrue(part.startsWith("HTTP/1.1 206 Partial Content\r\n"), part.substring(0, 200));
+        assertEquals("bytes 2000000-2199999/" + big.length, header(part, "Content-Range"));
+        assertTrue(java.util.Arrays.equals(java.util.Arrays.copyOfRange(big, 2_000_000, 2_200_000),
+            body(part).getBytes(StandardCharsets.ISO_8859_1)), "the range differs");
+    }
+
+    @Test
+    void shouldHoldOneChunkOfAStreamedFileKeepPipelinedOrderAndCloseWhenTheFileShrinks() throws Exception {
+        final Vfs vfs = kernel.services().require(Vfs.class);
+        final byte[] big = bigFile(4 << 20);
+        vfs.writeFile("/tmp/www/stream.bin", big);
+        final StaticFiles files = new StaticFiles(vfs);
+        final HttpConnection c = new HttpConnection(1024,
+            HttpConnection.handler(req -> files.serve(req, "/tmp/www" + req.path(), false), e -> { }), () -> 0L);
+        final byte[] req = ("GET /stream.bin HTTP/1.1\r\nHost: t\r\n\r\n"
+            + "GET /a.txt HTTP/1.1\r\nHost: t\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1);
+        assertTrue(c.receive(req, 0, req.length));
+        final HttpConnection.OutBuffer out = c.output();
+        final ByteArrayOutputStream all = new ByteArrayOutputStream();
+        int largest = 0;
+        while (out.readable() > 0) {
+            largest = Math.max(largest, out.capacity());
+            all.write(out.array(), out.readIndex(), out.readable());
+            out.consume(out.readable());
+        }
+        assertTrue(largest <= HttpConnection.OutBuffer.CHUNK, "held " + largest + " bytes of a " + big.length + "-byte file");
+        final String text = all.toString(StandardCharsets.ISO_8859_1);
+        final int first = text.indexOf("\r\n\r\n") + 4;
+        assertTrue(java.util.Arrays.equals(big, java.util.Arrays.copyOfRange(all.toByteArray(), first, first + big.length)));
+        assertTrue(text.substring(first + big.length).startsWith("HTTP/1.1 200 OK\r\n"), "the pipelined response follows");
+        assertTrue(text.endsWith(CONTENT), text.substring(text.length() - 100));
+        assertFalse(out.broken());
+
+        // the file shrinks after its length was announced: the body ends short and the connection must close
+        final byte[] again = "GET /stream.bin HTTP/1.1\r\nHost: t\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1);
+        assertTrue(c.receive(again, 0, again.length));
+        assertEquals(0, vfs.truncate("/tmp/www/stream.bin", 100_000));
+        final int sent = out.drain().length;
+        assertTrue(sent < big.length, "sent " + sent);
+        assertTrue(out.broken());
+        c.close();
     }
 }

@@ -1,8 +1,5 @@
 package dev.osvj.system.app.memcached;
 
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
@@ -15,9 +12,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Protocol conformance on literal request and reply bytes (memcached 1.6's text protocol). */
-class TextProtocolTest {
-    private static Fixture fixture;
-    private ItemStore store;
+class TextProtocolTest extends StoreTestSupport {
     private Session client;
 
     /** One connection's engine. */
@@ -33,25 +28,9 @@ class TextProtocolTest {
         }
     }
 
-    @BeforeAll
-    static void memory() {
-        fixture = new Fixture(256L << 20);
-    }
-
-    @AfterAll
-    static void release() {
-        fixture.close();
-    }
-
     @BeforeEach
-    void setUp() {
-        store = fixture.store();
+    void connect() {
         client = new Session();
-    }
-
-    @AfterEach
-    void tearDown() {
-        store.close();
     }
 
     @Test

@@ -1,0 +1,316 @@
+package dev.osvj.vswitch;
+
+import dev.osvj.kernel.Errno;
+import dev.osvj.virtio.net.FrameSink;
+import dev.osvj.virtio.net.FrameTransport;
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.FragmentAssembler;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.aeron.logbuffer.FragmentHandler;
+import io.aeron.logbuffer.Header;
+import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.foreign.MemorySegment;
+import java.net.DatagramSocket;
+import java.net.InetSocketAddress;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * A port on a {@link VSwitch}, seen from the instance: the {@code vswitch} net backend's
+ * {@link FrameTransport}. Frames the guest sends go up the port's uplink (an exclusive publication on
+ * the switch's channel and stream: its session id is the port's identity), frames for it come back on
+ * its downlink subscription.
+ *
+ * <ul>
+ *   <li>{@code aeron:ipc}: the downlink is {@code aeron:ipc?session-id=S} on the switch's downlink
+ *       stream, S being the uplink's session id (unique on the media driver);</li>
+ *   <li>{@code aeron:udp?endpoint=H:P}: the downlink is a UDP subscription on an ephemeral port of the
+ *       local address that routes to H, announced to the switch in the HELLO.</li>
+ * </ul>
+ *
+ * <p>{@link #join} returns once the port is up both ways (the switch has the port and its downlink is
+ * connected), so the first frames are not lost to the join. {@link #send} and {@link #poll} are called
+ * by the device's backend thread; they never block: an uplink without room is
+ * {@link #BACK_PRESSURED}. A received frame is handed to the sink as a view into the Aeron term
+ * buffer (zero copy; the view ends with the call).
+ */
+public final class SwitchPort implements FrameTransport {
+    /** How long {@link #join} waits for the switch and its downlink. */
+    private static final long JOIN_TIMEOUT_NS = TimeUnit.SECONDS.toNanos(20);
+    /** Every native address, as one segment: a term buffer's bytes are {@code (EVERYTHING, address)}. */
+    private static final MemorySegment EVERYTHING = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+
+    private final String description;
+    private final ExclusivePublication uplink;
+    private final Subscription downlink;
+    private final int maxFrame;
+    private final Runnable onClose;
+    private final UnsafeBuffer frameHeader = new UnsafeBuffer(new byte[PortMessage.HEADER_LENGTH]);
+    private final UnsafeBuffer txView = new UnsafeBuffer(0, 0);
+    private final UnsafeBuffer txScratch;
+    private final MemorySegment txScratchSegment;
+    private final MemorySegment rxScratch;
+    private final FragmentAssembler assembler = new FragmentAssembler(new Receiver());
+    private final AtomicLong txFrames = new AtomicLong();
+    private final AtomicLong rxFrames = new AtomicLong();
+    private final AtomicLong txBackPressured = new AtomicLong();
+    private FrameSink sink;
+    private volatile boolean closed;
+    /** The thread that polls the downlink (the device's backend thread), for {@link #wakePoller}. */
+    private volatile Thread poller;
+    /** Wakes the switch's thread after a send when the switch runs in this JVM on the same driver; else a no-op. */
+    private final Runnable switchWake;
+    private final String localKey;
+
+    /**
+     * Ports joined from this JVM, by driver directory and uplink session id: a switch on the same
+     * driver finds the port of a HELLO here and wakes the port's polling thread when it forwards to it,
+     * instead of leaving it to notice at its next idle poll.
+     */
+    private static final java.util.Map<String, SwitchPort> LOCAL = new java.util.concurrent.ConcurrentHashMap<>();
+
+    static SwitchPort local(final String aeronDir, final int sessionId) {
+        return LOCAL.get(aeronDir + "/" + sessionId);
+    }
+
+    private SwitchPort(final String description, final ExclusivePublication uplink, final Subscription downlink,
+        final int mtu, final Runnable onClose, final String aeronDir, final Runnable switchWake) {
+        this.description = description;
+        this.switchWake = switchWake;
+        this.localKey = aeronDir + "/" + uplink.sessionId();
+        this.uplink = uplink;
+        this.downlink = downlink;
+        this.maxFrame = SwitchCore.ETHERNET_HEADER + mtu + SwitchCore.VLAN_TAG;
+        this.onClose = onClose;
+        final java.nio.ByteBuffer tx = java.nio.ByteBuffer.allocateDirect(maxFrame);
+        this.txScratch = new UnsafeBuffer(tx);
+        this.txScratchSegment = MemorySegment.ofBuffer(tx);
+        this.rxScratch = MemorySegment.ofBuffer(java.nio.ByteBuffer.allocateDirect(maxFrame + 64));
+        PortMessage.putHeader(frameHeader, 0, PortMessage.FRAME);
+    }
+
+    /**
+     * Join switch {@code switchName} through {@code aeron}'s media driver.
+     *
+     * @param channel  {@code "aeron:ipc"} (the switch runs on this driver) or
+     *                 {@code "aeron:udp?endpoint=HOST:PORT"} (the switch's UDP uplink).
+     * @param portName the port's name in the switch's tables ({@code "web-1/eth0"}).
+     * @param mtu      the interface's MTU (bytes): larger frames are refused with {@code -EMSGSIZE}.
+     * @throws IllegalStateException when the switch does not answer within 20 s.
+     */
+    public static SwitchPort join(final Aeron aeron, final String switchName, final String channel, final String portName,
+        final int mtu) {
+        return join(aeron, switchName, channel, portName, mtu, () -> {
+        });
+    }
+
+    /** {@link #join(Aeron, String, String, String, int)}, running {@code onClose} after the port closed. */
+    public static SwitchPort join(final Aeron aeron, final String switchName, final String channel, final String portName,
+        final int mtu, final Runnable onClose) {
+        final int stream = SwitchSpec.streamId(switchName);
+        final int downStream = SwitchSpec.downlinkStreamId(switchName);
+        final boolean udp = channel.startsWith("aeron:udp");
+        ExclusivePublication up = null;
+        Subscription down = null;
+        try {
+            up = aeron.addExclusivePublication(channel, stream);
+            final String downChannel;
+            if (udp) {
+                final String local = localAddressTowards(channel);
+                down = aeron.addSubscription("aeron:udp?endpoint=" + local + ":0", downStream);
+                downChannel = "aeron:udp?endpoint=" + awaitEndpoint(down, switchName);
+            } else {
+                downChannel = "aeron:ipc?session-id=" + up.sessionId();
+                down = aeron.addSubscription(downChannel, downStream);
+            }
+            final String dir = aeron.context().aeronDirectoryName();
+            final VSwitch sameDriver = udp ? null : SwitchHost.find(switchName)
+                .filter(sw -> sw.host().aeronDir().equals(dir)).orElse(null);
+            final SwitchPort port = new SwitchPort("vswitch " + switchName + " port " + portName + " ("
+                + (udp ? channel.substring("aeron:udp?endpoint=".length()) + " udp" : "ipc") + " session "
+                + up.sessionId() + ")", up, down, mtu, onClose, dir,
+                sameDriver == null ? () -> { } : sameDriver.host()::wake);
+            LOCAL.put(port.localKey, port);
+            try {
+                port.hello(new PortMessage.Hello(downStream, portName, downChannel), switchName, channel);
+            } catch (final RuntimeException e) {
+                LOCAL.remove(port.localKey, port);
+                throw e;
+            }
+            return port;
+        } catch (final RuntimeException e) {
+            CloseHelper.quietCloseAll(up, down);
+            throw e;
+        }
+    }
+
+    /** The local address the host routes to the switch's UDP endpoint from. */
+    private static String localAddressTowards(final String channel) {
+        final String endpoint = channel.substring(channel.indexOf("endpoint=") + "endpoint=".length()).split("[|&]")[0];
+        final int colon = endpoint.lastIndexOf(':');
+        try (DatagramSocket probe = new DatagramSocket()) {
+            probe.connect(new InetSocketAddress(endpoint.substring(0, colon), Integer.parseInt(endpoint.substring(colon + 1))));
+            return probe.getLocalAddress().getHostAddress();
+        } catch (final IOException e) {
+            throw new UncheckedIOException("vswitch: no route to " + endpoint, e);
+        }
+    }
+
+    private static String awaitEndpoint(final Subscription down, final String switchName) {
+        final long deadline = System.nanoTime() + JOIN_TIMEOUT_NS;
+        String resolved;
+        while ((resolved = down.resolvedEndpoint()) == null) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IllegalStateException("vswitch " + switchName + ": the downlink's UDP port was not bound");
+            }
+            LockSupport.parkNanos(100_000);
+        }
+        return resolved;
+    }
+
+    /** Control path: introduce the port and wait until its downlink is connected. */
+    private void hello(final PortMessage.Hello hello, final String switchName, final String channel) {
+        final UnsafeBuffer msg = new UnsafeBuffer(new byte[1024 + hello.name().length() * 4 + hello.downlinkChannel().length()]);
+        final int length = PortMessage.putHello(msg, 0, hello);
+        final long deadline = System.nanoTime() + JOIN_TIMEOUT_NS;
+        while (uplink.offer(msg, 0, length) < 0) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IllegalStateException("vswitch " + switchName + " does not answer on " + channel
+                    + " (no switch of that name listening there)");
+            }
+            LockSupport.parkNanos(200_000);
+        }
+        while (!downlink.isConnected()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IllegalStateException("vswitch " + switchName + ": the switch did not connect the port's downlink "
+                    + hello.downlinkChannel());
+            }
+            LockSupport.parkNanos(200_000);
+        }
+    }
+
+    @Override
+    public int send(final MemorySegment buffer, final long offset, final int length) {
+        if (closed) {
+            return -Errno.ENETDOWN.number();
+        }
+        if (length > maxFrame) {
+            return -Errno.EMSGSIZE.number();
+        }
+        final UnsafeBuffer frame;
+        if (buffer.isNative()) {
+            txView.wrap(buffer.address() + offset, length);
+            frame = txView;
+        } else {
+            MemorySegment.copy(buffer, offset, txScratchSegment, 0, length);
+            frame = txScratch;
+        }
+        long rc = uplink.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, frame, 0, length);
+        if (rc == Publication.ADMIN_ACTION) {
+            rc = uplink.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, frame, 0, length);
+        }
+        if (rc > 0) {
+            txFrames.lazySet(txFrames.get() + 1);
+            switchWake.run();
+            return 0;
+        }
+        if (rc == Publication.BACK_PRESSURED || rc == Publication.ADMIN_ACTION) {
+            txBackPressured.lazySet(txBackPressured.get() + 1);
+            return BACK_PRESSURED;
+        }
+        return -Errno.ENETDOWN.number(); // not connected (the switch went away), closed
+    }
+
+    @Override
+    public int poll(final FrameSink sink, final int limit) {
+        if (closed) {
+            return 0;
+        }
+        this.sink = sink;
+        final Thread current = Thread.currentThread();
+        if (poller != current) {
+            poller = current;
+        }
+        return downlink.poll(assembler, limit);
+    }
+
+    /** Downlink messages to the sink: frames only (the switch sends nothing else). */
+    private final class Receiver implements FragmentHandler {
+        @Override
+        public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header) {
+            if (PortMessage.type(buffer, offset, length) != PortMessage.FRAME) {
+                return;
+            }
+            final int frameLength = length - PortMessage.HEADER_LENGTH;
+            rxFrames.lazySet(rxFrames.get() + 1);
+            if (buffer.byteArray() == null) {
+                sink.onFrame(EVERYTHING, buffer.addressOffset() + offset + PortMessage.HEADER_LENGTH, frameLength);
+            } else if (frameLength <= rxScratch.byteSize()) {
+                MemorySegment.copy(MemorySegment.ofArray(buffer.byteArray()),
+                    buffer.addressOffset() - org.agrona.BufferUtil.ARRAY_BASE_OFFSET + offset + PortMessage.HEADER_LENGTH,
+                    rxScratch, 0, frameLength);
+                sink.onFrame(rxScratch, 0, frameLength);
+            }
+        }
+    }
+
+    /** Wake the downlink's polling thread if it is parked (the switch just sent it a frame). Any thread. */
+    void wakePoller() {
+        final Thread t = poller;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
+    }
+
+    /** Frames sent up to the switch. */
+    public long txFrames() {
+        return txFrames.get();
+    }
+
+    /** Frames received from the switch. */
+    public long rxFrames() {
+        return rxFrames.get();
+    }
+
+    /** Sends refused because the uplink had no room. */
+    public long txBackPressured() {
+        return txBackPressured.get();
+    }
+
+    /** The uplink's Aeron session id: the port's identity on the switch. */
+    public int sessionId() {
+        return uplink.sessionId();
+    }
+
+    @Override
+    public String describe() {
+        return description;
+    }
+
+    /** Say BYE (the switch removes the port at once) and close both directions. Idempotent. */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        LOCAL.remove(localKey, this);
+        try {
+            final UnsafeBuffer bye = new UnsafeBuffer(new byte[PortMessage.HEADER_LENGTH]);
+            PortMessage.putHeader(bye, 0, PortMessage.BYE);
+            uplink.offer(bye, 0, PortMessage.HEADER_LENGTH);
+        } catch (final RuntimeException ignored) {
+            // the client is closing already: the image going away removes the port instead
+        }
+        CloseHelper.quietCloseAll(uplink, downlink);
+        onClose.run();
+    }
+}

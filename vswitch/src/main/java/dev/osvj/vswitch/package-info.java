@@ -1,0 +1,34 @@
+/**
+ * The virtual switch between kernel instances (issue 10): a learning L2 switch whose ports are Aeron
+ * publications and subscriptions, and the {@code vswitch} net backend that puts a virtio-net device
+ * on it.
+ *
+ * <h2>Public API</h2>
+ * <ul>
+ *   <li>{@link dev.osvj.vswitch.SwitchHost}: an embedded Aeron media driver, a client and the switch
+ *       thread; {@code start()}, {@code startSwitch(SwitchSpec)}, {@code find(name)}, {@code close()}.</li>
+ *   <li>{@link dev.osvj.vswitch.SwitchSpec}: a switch's name (which gives its stream ids), UDP endpoint,
+ *       MTU, ageing time and limits.</li>
+ *   <li>{@link dev.osvj.vswitch.VSwitch}: a running switch: port counters ({@link dev.osvj.vswitch.PortStats},
+ *       {@link dev.osvj.vswitch.Drop}), the MAC table, {@code connect(portName)} for stations in the
+ *       host's JVM (gateways, tests).</li>
+ *   <li>{@link dev.osvj.vswitch.SwitchPort}: a port seen from its station, a virtio-net
+ *       {@code FrameTransport}.</li>
+ *   <li>{@link dev.osvj.vswitch.VSwitchSubsystem}: joins the devices with {@code backend = vswitch} at
+ *       boot, hosts the switches of {@code osvj.vswitch.switches}, and registers the {@code vswitch}
+ *       command.</li>
+ * </ul>
+ *
+ * <h2>Threads and memory ordering</h2>
+ * One switch thread per {@code SwitchHost} runs every switch of the host: it alone touches a switch's
+ * forwarding state ({@code SwitchCore}) and writes its counters, with plain reads and release stores
+ * ({@code lazySet}); other threads read counters with volatile loads and ask for table-derived answers
+ * through the switch's command queue (a many-to-one queue the switch thread drains each duty cycle).
+ * A port's {@code send} and {@code poll} are called by one thread at a time (the device's backend
+ * thread). Frames cross between threads only inside Aeron's log buffers (its own release/acquire
+ * protocol); the switch forwards by copying from the ingress term buffer into each egress log, so no
+ * buffer is shared after a call returns. The switch thread unparks an in-JVM port's polling thread
+ * once per duty cycle in which it sent it frames, and a port's send unparks the switch thread, so
+ * neither waits for the other's idle backoff.
+ */
+package dev.osvj.vswitch;

@@ -1,0 +1,306 @@
+package dev.osvj.vswitch;
+
+import dev.osvj.virtio.net.FrameTransport;
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.Subscription;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Switches on a real embedded Aeron media driver: ports joined over aeron:ipc and aeron:udp exchange
+ * literal frames, the switch learns, floods and filters, counts, removes a port that said BYE or whose
+ * client died, and back pressure is a return code. Every wait is for a condition, with a deadline.
+ */
+@Timeout(value = 120, unit = TimeUnit.SECONDS)
+class VSwitchTest {
+    private static final long DEADLINE_NS = TimeUnit.SECONDS.toNanos(30);
+    private static SwitchHost host;
+
+    @BeforeAll
+    static void start() {
+        host = SwitchHost.start();
+    }
+
+    @AfterAll
+    static void stop() {
+        host.close();
+        assertFalse(Files.exists(Path.of(host.aeronDir())), "the driver's directory is deleted");
+    }
+
+    private static void await(final String what, final BooleanSupplier condition) {
+        final long deadline = System.nanoTime() + DEADLINE_NS;
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("timed out waiting for: " + what);
+            }
+            LockSupport.parkNanos(200_000);
+        }
+    }
+
+    /** dst, src (0xFF: broadcast), ethertype 0x88B5 (local experimental), then {@code tag} and zeros up to {@code length}. */
+    private static byte[] frame(final int dst, final int src, final int tag, final int length) {
+        final byte[] f = new byte[length];
+        f[0] = 0x52;
+        f[5] = (byte)dst;
+        f[6] = 0x52;
+        f[11] = (byte)src;
+        if (dst == 0xFF) {
+            Arrays.fill(f, 0, 6, (byte)0xFF);
+        }
+        if (src == 0xFF) {
+            Arrays.fill(f, 6, 12, (byte)0xFF);
+        }
+        f[12] = (byte)0x88;
+        f[13] = (byte)0xB5;
+        f[14] = (byte)tag;
+        return f;
+    }
+
+    private static int send(final FrameTransport port, final byte[] frame) {
+        return port.send(MemorySegment.ofArray(frame), 0, frame.length);
+    }
+
+    /** Poll {@code port} until a frame whose tag byte is {@code tag} arrives; every frame seen is kept in {@code seen}. */
+    private static byte[] receive(final FrameTransport port, final int tag, final List<byte[]> seen) {
+        final byte[][] hit = new byte[1][];
+        await("frame tagged " + tag + " on " + port.describe(), () -> {
+            port.poll((segment, offset, length) -> {
+                final byte[] copy = new byte[length];
+                MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, offset, copy, 0, length);
+                seen.add(copy);
+                if (length > 14 && copy[14] == (byte)tag && hit[0] == null) {
+                    hit[0] = copy;
+                }
+            }, 16);
+            return hit[0] != null;
+        });
+        return hit[0];
+    }
+
+    private static PortStats stats(final VSwitch sw, final String name) {
+        return sw.ports().stream().filter(p -> p.name().equals(name)).findFirst()
+            .orElseThrow(() -> new AssertionError("no port " + name + " in " + sw.ports()));
+    }
+
+    @Test
+    void shouldFloodLearnAndForwardBetweenIpcPorts() {
+        final VSwitch sw = host.startSwitch(SwitchSpec.of("t-learn"));
+        try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b"); SwitchPort c = sw.connect("c")) {
+            final List<byte[]> atA = new ArrayList<>();
+            final List<byte[]> atB = new ArrayList<>();
+            final List<byte[]> atC = new ArrayList<>();
+            final byte[] hello = frame(0xFF, 0x0A, 1, 60);
+            assertEquals(0, send(a, hello));
+            assertArrayEquals(hello, receive(b, 1, atB), "broadcast to b");
+            assertArrayEquals(hello, receive(c, 1, atC), "broadcast to c");
+            // b answers a (learned) then broadcasts a marker: c sees the marker, never the unicast
+            assertEquals(0, send(b, frame(0x0A, 0x0B, 2, 100)));
+            assertEquals(0, send(b, frame(0xFF, 0x0B, 3, 60)));
+            receive(a, 2, atA);
+            receive(c, 3, atC);
+            assertTrue(atC.stream().noneMatch(f -> f[14] == 2), "unicast to a known MAC went to a only");
+            assertTrue(atA.stream().noneMatch(f -> f[14] == 1), "a's own broadcast never came back");
+            // unknown unicast is flooded
+            assertEquals(0, send(c, frame(0x0D, 0x0C, 4, 60)));
+            receive(a, 4, atA);
+            receive(b, 4, atB);
+            final PortStats pa = stats(sw, "a");
+            assertEquals(1, pa.rxFrames());
+            assertEquals(60, pa.rxBytes());
+            assertEquals(1, pa.macs());
+            assertEquals(sw.portOf(0x52000000000AL), pa.id());
+            final PortStats pb = stats(sw, "b");
+            assertEquals(2, pb.rxFrames());
+            assertEquals(160, pb.rxBytes());
+            assertEquals(2, pb.txFrames(), "a's broadcast and c's flood");
+            assertEquals(2, sw.flooded() - 1, "two broadcasts and one unknown unicast flooded");
+            assertEquals(1, sw.unknownUnicast());
+            assertTrue(sw.describe().contains(" a rx 1/60 "), sw.describe());
+        } finally {
+            sw.close();
+        }
+        assertTrue(SwitchHost.find("t-learn").isEmpty());
+    }
+
+    @Test
+    void shouldCountAndDropBadFrames() {
+        final VSwitch sw = host.startSwitch(SwitchSpec.of("t-bad").withMtu(500));
+        try (SwitchPort a = SwitchPort.join(host.aeron(), "t-bad", "aeron:ipc", "a", 1500); SwitchPort b = sw.connect("b")) {
+            assertEquals(0, send(a, new byte[10]));
+            assertEquals(0, send(a, frame(0xFF, 0x0A, 1, 14 + 500 + 4 + 1)), "the port's own MTU check is larger");
+            assertEquals(0, send(a, frame(0xFF, 0xFF, 1, 60)), "broadcast source");
+            assertEquals(0, send(a, frame(0xFF, 0x0A, 9, 60)));
+            final List<byte[]> atB = new ArrayList<>();
+            receive(b, 9, atB);
+            assertEquals(1, atB.size(), "only the good frame arrived: " + atB.size());
+            final PortStats pa = stats(sw, "a");
+            assertEquals(1, pa.drops(Drop.RUNT));
+            assertEquals(1, pa.drops(Drop.GIANT));
+            assertEquals(1, pa.drops(Drop.BAD_SOURCE));
+            assertEquals(4, pa.rxFrames());
+        } finally {
+            sw.close();
+        }
+    }
+
+    @Test
+    void shouldRemoveAPortThatLeftOrWhoseClientDied() {
+        final VSwitch sw = host.startSwitch(SwitchSpec.of("t-leave"));
+        try (SwitchPort a = sw.connect("a")) {
+            final SwitchPort d = sw.connect("d");
+            assertEquals(0, send(d, frame(0xFF, 0x0D, 1, 60)));
+            receive(a, 1, new ArrayList<>());
+            assertEquals(stats(sw, "d").id(), sw.portOf(0x52000000000DL));
+            d.close();
+            await("d removed", () -> sw.ports().stream().noneMatch(p -> p.name().equals("d")));
+            assertEquals(-1, sw.portOf(0x52000000000DL), "its MAC is forgotten");
+            assertEquals(-dev.osvj.kernel.Errno.ENETDOWN.number(), send(d, frame(0xFF, 0x0D, 1, 60)), "a closed port is down");
+
+            // a "process" with its own client on the host's driver dies without saying BYE
+            final Aeron other = Aeron.connect(new Aeron.Context().aeronDirectoryName(host.aeronDir()));
+            final SwitchPort e = SwitchPort.join(other, "t-leave", "aeron:ipc", "e", 1500);
+            assertEquals(0, send(e, frame(0xFF, 0x0E, 2, 60)));
+            receive(a, 2, new ArrayList<>());
+            assertEquals(2, sw.ports().size());
+            other.close();
+            await("e removed after its client closed", () -> sw.ports().stream().noneMatch(p -> p.name().equals("e")));
+            assertEquals(-1, sw.portOf(0x52000000000EL));
+            assertEquals(List.of("a"), sw.ports().stream().map(PortStats::name).toList());
+        } finally {
+            sw.close();
+        }
+    }
+
+    @Test
+    void shouldDropForAPortThatDoesNotReadAndNeverBlockTheSwitch() {
+        final VSwitch sw = host.startSwitch(SwitchSpec.of("t-slow"));
+        try (SwitchPort a = sw.connect("a"); SwitchPort slow = sw.connect("slow"); SwitchPort b = sw.connect("b")) {
+            final byte[] big = frame(0xFF, 0x0A, 5, 1400);
+            final List<byte[]> atB = new ArrayList<>();
+            int sent = 0;
+            final long deadline = System.nanoTime() + DEADLINE_NS;
+            while (stats(sw, "slow").drops(Drop.BACK_PRESSURED) == 0) {
+                assertTrue(System.nanoTime() - deadline < 0, "the slow port's downlink never filled");
+                for (int i = 0; i < 256; i++) {
+                    if (send(a, big) == 0) {
+                        sent++;
+                    }
+                }
+                b.poll((s, o, l) -> atB.add(null), 1024); // b keeps reading
+            }
+            assertTrue(sent > 0);
+            assertTrue(stats(sw, "slow").txFrames() > 0, "it got frames until its window was full");
+            // the switch still forwards to b
+            assertEquals(0, send(a, frame(0xFF, 0x0A, 6, 60)));
+            receive(b, 6, new ArrayList<>());
+        } finally {
+            sw.close();
+        }
+    }
+
+    @Test
+    void shouldReturnBackPressuredWhenTheSwitchDoesNotDrainThePort() {
+        // a stand-in switch that accepts the HELLO, connects the downlink, and then stops reading
+        final Aeron aeron = host.aeron();
+        try (Subscription uplink = aeron.addSubscription("aeron:ipc", SwitchSpec.streamId("t-stuck"))) {
+            final ExclusivePublication[] downlink = new ExclusivePublication[1];
+            final Thread fake = Thread.ofPlatform().daemon().start(() -> {
+                while (downlink[0] == null && !Thread.currentThread().isInterrupted()) {
+                    uplink.poll((buffer, offset, length, header) -> {
+                        final PortMessage.Hello h = PortMessage.hello(buffer, offset, length);
+                        if (h != null) {
+                            downlink[0] = aeron.addExclusivePublication(h.downlinkChannel(), h.downlinkStream());
+                        }
+                    }, 1);
+                    LockSupport.parkNanos(100_000);
+                }
+            });
+            try (SwitchPort p = SwitchPort.join(aeron, "t-stuck", "aeron:ipc", "p", 1500)) {
+                final byte[] big = frame(0xFF, 0x0A, 5, 1500);
+                int rc = 0;
+                int sent = 0;
+                while (rc == 0) {
+                    rc = send(p, big);
+                    sent++;
+                    assertTrue(sent < 1_000_000, "never back-pressured");
+                }
+                assertEquals(FrameTransport.BACK_PRESSURED, rc);
+                assertEquals(1, p.txBackPressured());
+                assertEquals(-dev.osvj.kernel.Errno.EMSGSIZE.number(), send(p, new byte[14 + 1500 + 4 + 1]));
+            } finally {
+                fake.interrupt();
+                if (downlink[0] != null) {
+                    downlink[0].close();
+                }
+            }
+        }
+    }
+
+    @Test
+    void shouldJoinAUdpSwitchFromAnotherMediaDriver() {
+        final VSwitch sw = host.startSwitch(SwitchSpec.of("t-udp").withUdp("127.0.0.1:0"));
+        try (SwitchHost remote = SwitchHost.start()) {
+            await("udp endpoint bound", () -> !sw.udpEndpoint().isEmpty());
+            final String channel = "aeron:udp?endpoint=" + sw.udpEndpoint();
+            try (SwitchPort local = sw.connect("local");
+                 SwitchPort far = SwitchPort.join(remote.aeron(), "t-udp", channel, "far", 1500)) {
+                assertTrue(far.describe().contains("udp"), far.describe());
+                final byte[] big = frame(0xFF, 0x0F, 7, 1514); // above Aeron's 1408-byte UDP MTU: fragmented
+                assertEquals(0, send(far, big));
+                assertArrayEquals(big, receive(local, 7, new ArrayList<>()));
+                final byte[] back = frame(0x0F, 0x01, 8, 200);
+                assertEquals(0, send(local, back));
+                assertArrayEquals(back, receive(far, 8, new ArrayList<>()));
+                assertEquals(1, stats(sw, "far").txFrames());
+            }
+        } finally {
+            sw.close();
+        }
+    }
+
+    @Test
+    void shouldKeepTheDriverUntilTheLastPortHasClosed() {
+        final SwitchHost own = SwitchHost.start();
+        final VSwitch sw = own.startSwitch(SwitchSpec.of("t-keep"));
+        final SwitchPort p = sw.connect("p");
+        own.close();
+        assertTrue(SwitchHost.find("t-keep").isEmpty(), "the switch stops at once");
+        assertTrue(Files.exists(Path.of(own.aeronDir())), "the driver stays for the open port");
+        assertEquals(0, p.poll((s, o, l) -> { }, 16), "polling the orphan port is safe");
+        p.close();
+        assertFalse(Files.exists(Path.of(own.aeronDir())), "the last port's close stops the driver");
+        assertThrows(IllegalStateException.class, () -> sw.connect("late"));
+    }
+
+    @Test
+    void shouldRefuseASecondSwitchOfTheSameNameAndAnUnknownOne() {
+        final VSwitch sw = host.startSwitch(SwitchSpec.of("t-dup"));
+        try {
+            assertThrows(IllegalStateException.class, () -> host.startSwitch(SwitchSpec.of("t-dup")));
+            assertEquals(sw, SwitchHost.find("t-dup").orElseThrow());
+        } finally {
+            sw.close();
+        }
+        assertThrows(IllegalArgumentException.class, () -> SwitchSpec.of("bad name"));
+    }
+}
