@@ -77,6 +77,7 @@ public final class MemoryStats {
         m.put("available", availableBytes());
         m.put("malloc", mallocBytes());
         m.put("malloc_cached_pages", malloc.cachedPages());
+        m.put("malloc_thread_cached_bytes", malloc.threadCachedBytes());
         m.put("malloc_failures", malloc.failures());
         m.put("malloc_remote_frees", malloc.remoteFrees());
         m.put("anonymous", anonymousBytes());

@@ -31,6 +31,11 @@ public final class Mman {
     public static final int MS_INVALIDATE = 2;
     public static final int MS_SYNC = 4;
 
+    /** mremap: the mapping may move to a new address when it cannot grow in place. */
+    public static final int MREMAP_MAYMOVE = 1;
+    /** mremap: move to exactly {@code new_address} (requires MREMAP_MAYMOVE). */
+    public static final int MREMAP_FIXED = 2;
+
     /** mmap's error return is {@code (void *)-1}; here mmap returns {@code -errno} instead. */
     public static final long MAP_FAILED = -1;
 

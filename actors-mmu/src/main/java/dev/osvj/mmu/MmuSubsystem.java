@@ -17,6 +17,7 @@ import dev.osvj.mmu.vm.ThreadCpuBinding;
 import dev.osvj.mmu.vm.Tlb;
 import dev.osvj.mmu.vm.TlbActor;
 import dev.osvj.mmu.vm.TlbShootdown;
+import dev.osvj.mmu.vm.TlbShootdownEvent;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -89,6 +90,7 @@ public final class MmuSubsystem implements Subsystem {
     @Override
     public void declareTracepoints(final Tracepoints tracepoints) {
         tracepoints.declare(PageFaultEvent.class);
+        tracepoints.declare(TlbShootdownEvent.class);
     }
 
     @Override

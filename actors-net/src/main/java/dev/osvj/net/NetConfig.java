@@ -39,10 +39,22 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
 
     /**
      * {@code osvj.net.user.*}: the network the embedded {@code user} gateway simulates (QEMU's
-     * defaults): its own address and netmask, the address its DHCP server leases to the guest, and the
-     * lease time.
+     * defaults): its own address and netmask, the address its DHCP server leases to the guest, the
+     * lease time, and which guest connections the outbound NAT carries to the host
+     * ({@link #OUTBOUND_OFF}, {@link #OUTBOUND_HOST}, {@link #OUTBOUND_ANY}).
      */
-    public record UserNetwork(int gateway, int netmask, int guest, Duration lease) {
+    public record UserNetwork(int gateway, int netmask, int guest, Duration lease, String outbound) {
+        /** No outbound NAT: guest connections to the host are refused (RST, ICMP port unreachable). */
+        public static final String OUTBOUND_OFF = "off";
+        /** The gateway address and 127.0.0.0/8 reach the host's loopback (QEMU's 10.0.2.2 = host). */
+        public static final String OUTBOUND_HOST = "host";
+        /** As {@code host}, and every other destination is connected to from the host, as slirp does. */
+        public static final String OUTBOUND_ANY = "any";
+
+        /** A network with the default outbound policy ({@code host}). */
+        public UserNetwork(final int gateway, final int netmask, final int guest, final Duration lease) {
+            this(gateway, netmask, guest, lease, OUTBOUND_HOST);
+        }
     }
 
     /**
@@ -190,6 +202,7 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
         spec.string("osvj.net.user.netmask", IPV4, "an IPv4 netmask such as 255.255.255.0");
         spec.string("osvj.net.user.guest", IPV4, "an IPv4 address such as 10.0.2.15");
         spec.duration("osvj.net.user.lease", Duration.ofSeconds(10), Duration.ofDays(365));
+        spec.oneOf("osvj.net.user.outbound", UserNetwork.OUTBOUND_OFF, UserNetwork.OUTBOUND_HOST, UserNetwork.OUTBOUND_ANY);
     }
 
     private static long ns(final Config c, final String path) {
@@ -232,7 +245,7 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
             c.getDuration("osvj.net.dhcp.max-timeout"), c.getInt("osvj.net.dhcp.attempts"));
         final UserNetwork user = new UserNetwork(Addresses.parseIpv4(c.getString("osvj.net.user.address")),
             Addresses.parseIpv4(c.getString("osvj.net.user.netmask")), Addresses.parseIpv4(c.getString("osvj.net.user.guest")),
-            c.getDuration("osvj.net.user.lease"));
+            c.getDuration("osvj.net.user.lease"), c.getString("osvj.net.user.outbound"));
         return new NetConfig(s, List.copyOf(ifs), c.getDuration("osvj.net.tick"), dhcp, user);
     }
 }

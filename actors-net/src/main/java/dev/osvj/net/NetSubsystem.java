@@ -6,6 +6,7 @@ import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.console.ConsoleCommand;
 import dev.osvj.kernel.pcap.PcapWriter;
+import dev.osvj.kernel.trace.Tracepoints;
 import dev.osvj.net.dev.LoopbackDevice;
 import dev.osvj.net.dhcp.DhcpClient;
 import dev.osvj.net.dev.NetDevice;
@@ -24,6 +25,12 @@ import dev.osvj.net.wire.Addresses;
  * the net-channel actors' supervisor), records frames into the kernel's pcap when one is set,
  * starts a DHCP client actor for each {@code dhcp = true} interface, publishes {@link Sockets} (the
  * socket API the kernel API calls directly) and {@link NetStack}, and registers {@code ifconfig}, {@code route}, {@code arp} and {@code netstat}.
+ * Its tracepoints are {@link NetEvents}' ({@code --trace 'net.*'}).
+ *
+ * <p>Supervision: the interface actors and the net-channel actors are restarted when they crash (at
+ * most 10 times a minute each); a restarted one drains what its crashed predecessor left. For a
+ * virtio interface the receive path runs on the virtio-net driver's interrupt actor, which the virtio
+ * subsystem supervises. {@link NetStack#faults()} injects such crashes for tests.
  */
 public final class NetSubsystem implements Subsystem {
     @Override
@@ -44,6 +51,13 @@ public final class NetSubsystem implements Subsystem {
     @Override
     public void declareConfig(final ConfigSpec spec) {
         NetConfig.declare(spec);
+    }
+
+    @Override
+    public void declareTracepoints(final Tracepoints tracepoints) {
+        for (final Class<? extends jdk.jfr.Event> e : NetEvents.ALL) {
+            tracepoints.declare(e);
+        }
     }
 
     @Override

@@ -9,6 +9,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.IntConsumer;
 
 /**
  * One vCPU: its run queue, its fairness factor {@code c}, its timer set, its incoming-wakeup queues,
@@ -34,6 +35,14 @@ import java.util.concurrent.locks.LockSupport;
  * the bit by itself (a running one at its next preemption point). Halting is a Dekker protocol: the
  * vCPU stores {@link #HALTED} into {@code runState}, then re-reads the mask and interrupts; wakers
  * set their bit, then read {@code runState}. All four accesses are volatile.
+ *
+ * <h2>Local wakeups</h2>
+ * A waker running on this vCPU (the mutex/condvar hand-off between two threads of one vCPU) owns the
+ * run queue already, so it queues the woken thread directly ({@link #wakeLocal}): no incoming queue,
+ * no mask, no atomics beyond the thread's WAITING to WAKING CAS, and no reschedule at the waker's next
+ * preemption point unless the woken thread must preempt it. With the preemption deadline a plain field
+ * and the clock device re-programmed only when it must fire earlier, a switch on one vCPU costs one
+ * clock read, the policy arithmetic, and the continuation yield and resume.
  */
 final class Cpu {
     /** The vCPU whose scheduler loop the current carrier thread runs (null on other threads). */
@@ -76,7 +85,6 @@ final class Cpu {
     private ClockDevice device;
     final RunQueue runqueue = new RunQueue();
     final TimerHeap timers = new TimerHeap();
-    private final Timer preemptionTimer;
     private final WakeQueue[] incoming;
     private final WakeQueue foreign = new WakeQueue();
     private final long budgetNanos;
@@ -97,6 +105,38 @@ final class Cpu {
     long renormalizeCount;
     private long runningSince;
     private long idleSince;
+    /** True when {@link #clock} is the host's {@code System.nanoTime()}, so one read serves both. */
+    private final boolean hostClock;
+
+    /**
+     * OSv's per-CPU {@code preemption_timer}, kept as a plain deadline (kernel-clock ns, or
+     * {@link ClockDevice#NONE}) rather than an entry of the timer set: it is re-armed at nearly every
+     * scheduling decision, so arming and cancelling must cost a field store. Owner carrier only.
+     */
+    private long preemptDeadline = ClockDevice.NONE;
+    /**
+     * The deadline this vCPU last gave its clock-event device. Invariant: the device fires no later
+     * than the earliest armed deadline ({@code deviceDeadline <= nextDeadline()}), or has fired and
+     * raised {@link #IRQ_TIMER}. Deadlines are lowered eagerly and raised lazily: a cancelled or
+     * postponed deadline leaves the device armed early, which costs at most one spurious interrupt
+     * (no timer is due; the vCPU re-arms exactly). Only a halting vCPU re-arms exactly, so an idle
+     * vCPU is never woken for nothing. This keeps the clock device (a futex wake of its thread) off
+     * the switch path. Owner carrier only.
+     */
+    private long deviceDeadline = ClockDevice.NONE;
+    /**
+     * A local wakeup (a thread of this vCPU woke another one) queued a thread that must preempt the
+     * owner (OSv's {@code need_reschedule}): the next preemption point reschedules. Owner carrier only,
+     * so a plain field; cleared by every scheduling decision.
+     */
+    private boolean needResched;
+
+    /**
+     * True while this vCPU runs (or has chosen) an application thread: written by this vCPU before it
+     * resumes a thread, only when the kind changes, and cleared when it goes idle; read by anyone
+     * (the MMU's TLB shootdown, through {@link Scheduler#runningApplication}).
+     */
+    volatile boolean runningApplication;
 
     /** The thread mounted on the carrier right now (null in scheduler context). */
     @SuppressWarnings("unused") // through RUNNING_THREAD (release, read by the watchdog)
@@ -155,7 +195,7 @@ final class Cpu {
         for (int i = 0; i < cpus; i++) {
             incoming[i] = new WakeQueue();
         }
-        this.preemptionTimer = new Timer(this);
+        this.hostClock = clock == KernelClock.SYSTEM;
         this.budgetNanos = config.mailboxInterval().toNanos();
         this.idleSpinNanos = config.idleSpin().toNanos();
         this.idleSince = clock.monotonicNanos();
@@ -175,9 +215,17 @@ final class Cpu {
         return CARRIER.get();
     }
 
-    /** True when a preemption point must enter the scheduler: pending wakeups or interrupts. */
+    /**
+     * True when a preemption point must enter the scheduler: a local wakeup that preempts, pending
+     * remote wakeups or interrupts. Called on this vCPU's carrier only.
+     */
     boolean attention() {
-        return ((long)MASK.getVolatile(this) | (int)INTERRUPTS.getVolatile(this)) != 0;
+        return needResched || ((long)MASK.getVolatile(this) | (int)INTERRUPTS.getVolatile(this)) != 0;
+    }
+
+    /** The running thread changed its own priority: re-decide at its next preemption point. */
+    void requestReschedule() {
+        needResched = true;
     }
 
     /** Runnable threads on this vCPU, including the one that owns it (balancer and {@code top}). */
@@ -244,6 +292,18 @@ final class Cpu {
                 }
             }
             next = null;
+            if (n.application) {
+                if (!runningApplication) {
+                    runningApplication = true;
+                }
+                // After the store, before the thread runs (the MMU's lazy TLB flush).
+                final IntConsumer hook = scheduler.applicationSwitchInHook;
+                if (hook != null) {
+                    hook.accept(id);
+                }
+            } else if (runningApplication) {
+                runningApplication = false;
+            }
             RUNNING_THREAD.setRelease(this, n);
             EPOCH.setRelease(this, mountEpoch + 1);
             n.context.resume();
@@ -272,6 +332,7 @@ final class Cpu {
         final long now = clock.monotonicNanos();
         handleInterrupts(now);
         handleIncomingWakeups();
+        needResched = false;
         final KThread n = runqueue.pollFirst();
         if (n == null) {
             publishLoad();
@@ -289,6 +350,9 @@ final class Cpu {
      * @return true to halt (return to the actor's mailbox), false when work arrived.
      */
     private boolean idle() {
+        if (runningApplication) {
+            runningApplication = false;
+        }
         runState = POLLING;
         final long spinEnd = System.nanoTime() + idleSpinNanos;
         int i = 0;
@@ -396,25 +460,25 @@ final class Cpu {
         final long now = clock.monotonicNanos();
         handleInterrupts(now);
         handleIncomingWakeups();
+        needResched = false;
         account(p, now);
         if (p.state() == ThreadState.RUNNING) {
             final KThread t = runqueue.first();
             if (t == null) {
-                preemptionTimer.cancelForCpu();
-                rearmDevice();
+                cancelPreemption();
                 publishLoad();
-                maybeToMailbox(p);
+                maybeToMailbox(p, now);
                 return;
             }
             if (!fromYield) {
                 if (p.realtimePriority > 0) {
                     if (t.realtimePriority <= p.realtimePriority) {
-                        maybeToMailbox(p);
+                        maybeToMailbox(p, now);
                         return;
                     }
                 } else if (t.realtimePriority == 0 && p.runtime.rtt < t.runtime.rtt) {
                     armPreemption(now, p.runtime.timeUntil(this, t.runtime.rtt));
-                    maybeToMailbox(p);
+                    maybeToMailbox(p, now);
                     return;
                 }
             }
@@ -433,14 +497,13 @@ final class Cpu {
             p.runtime.hysteresisRunStart(this);
             armAfterPick(p, now, false);
             publishLoad();
-            maybeToMailbox(p);
+            maybeToMailbox(p, now);
             return;
         }
         if (n == null) {
             owner = null;
             idleSince = now;
-            preemptionTimer.cancelForCpu();
-            rearmDevice();
+            cancelPreemption();
             publishLoad();
         } else {
             switchIn(n, p.state() == ThreadState.QUEUED, now, false);
@@ -454,9 +517,10 @@ final class Cpu {
         final long now = clock.monotonicNanos();
         handleInterrupts(now);
         handleIncomingWakeups();
+        needResched = false;
         final KThread t = runqueue.first();
         if (t == null || t.runtime.idlePriority() || t.realtimePriority < p.realtimePriority) {
-            maybeToMailbox(p);
+            maybeToMailbox(p, now);
             return;
         }
         account(p, now);
@@ -474,6 +538,7 @@ final class Cpu {
         final long now = clock.monotonicNanos();
         handleInterrupts(now);
         handleIncomingWakeups();
+        needResched = false;
         account(p, now);
         p.runtime.hysteresisRunStop(this);
         p.setState(ThreadState.WAKING);
@@ -482,8 +547,7 @@ final class Cpu {
         if (n == null) {
             owner = null;
             idleSince = now;
-            preemptionTimer.cancelForCpu();
-            rearmDevice();
+            cancelPreemption();
             publishLoad();
         } else {
             switchIn(n, false, now, false);
@@ -501,8 +565,8 @@ final class Cpu {
      * After deciding to keep {@code p} (its preemption deadline re-armed): give the carrier to the
      * actor's mailbox if a control request (stop, balancer tick) is pending or the budget is used up.
      */
-    private void maybeToMailbox(final KThread p) {
-        if (returnToMailbox || System.nanoTime() - loopEnteredHostNanos >= budgetNanos) {
+    private void maybeToMailbox(final KThread p, final long now) {
+        if (returnToMailbox || (hostClock ? now : System.nanoTime()) - loopEnteredHostNanos >= budgetNanos) {
             toMailbox(p);
         }
     }
@@ -518,6 +582,7 @@ final class Cpu {
     }
 
     private void switchIn(final KThread n, final boolean displacedRunnable, final long now, final boolean fromYield) {
+        n.applyRequestedPriority();
         n.setState(ThreadState.RUNNING);
         n.runtime.hysteresisRunStart(this);
         if (displacedRunnable) {
@@ -534,27 +599,43 @@ final class Cpu {
     /** OSv: after picking {@code n}, arm the preemption timer for when the next thread deserves the vCPU. */
     private void armAfterPick(final KThread n, final long now, final boolean fromYield) {
         if (n.realtimePriority > 0) {
-            preemptionTimer.cancelForCpu();
+            cancelPreemption();
         } else if (fromYield) {
-            preemptionTimer.setForCpu(now + Policy.THYST_NS);
+            setPreemption(now + Policy.THYST_NS);
         } else {
             final KThread t = runqueue.first();
             if (t != null && t.realtimePriority == 0) {
                 armPreemption(now, n.runtime.timeUntil(this, t.runtime.rtt));
                 return;
             }
-            preemptionTimer.cancelForCpu();
+            cancelPreemption();
         }
-        rearmDevice();
     }
 
     private void armPreemption(final long now, final long delta) {
         if (delta > 0) {
-            preemptionTimer.setForCpu(now + delta);
+            setPreemption(now + delta);
         } else {
-            preemptionTimer.cancelForCpu();
+            cancelPreemption();
         }
-        rearmDevice();
+    }
+
+    /** Arm the preemption deadline; the device is only re-programmed when it would fire too late. */
+    private void setPreemption(final long deadlineNanos) {
+        preemptDeadline = deadlineNanos;
+        if (deadlineNanos < deviceDeadline) {
+            programDevice(deadlineNanos);
+        }
+    }
+
+    /** Disarm the preemption deadline; the device stays armed (lazily, see {@link #deviceDeadline}). */
+    private void cancelPreemption() {
+        preemptDeadline = ClockDevice.NONE;
+    }
+
+    /** The earliest armed deadline: timer set or preemption. */
+    private long nextDeadline() {
+        return Math.min(timers.minDeadline(), preemptDeadline);
     }
 
     private void switchOut(final KThread p, final KThread n) {
@@ -612,16 +693,22 @@ final class Cpu {
                 returnToMailbox = true;
             }
         }
+        // After a timer interrupt the device slot is disarmed: re-program it exactly.
+        boolean rearm = (irq & IRQ_TIMER) != 0;
+        if (preemptDeadline <= now) {
+            // The preemption deadline passed: the caller is the scheduler deciding right now.
+            preemptDeadline = ClockDevice.NONE;
+            rearm = true;
+        }
         if (timers.minDeadline() <= now) {
             Timer t;
             while ((t = timers.peek()) != null && t.deadline <= now) {
                 timers.poll();
-                if (t != preemptionTimer) {
-                    t.fire(this);
-                }
+                t.fire(this);
             }
-            rearmDevice();
-        } else if ((irq & IRQ_TIMER) != 0) {
+            rearm = true;
+        }
+        if (rearm) {
             rearmDevice();
         }
     }
@@ -647,51 +734,103 @@ final class Cpu {
         while (t != null) {
             final KThread nx = t.wakeNext;
             t.wakeNext = null;
-            t.wakeups++;
-            if (t == self) {
-                // Woken before it had a chance to switch out.
-                t.setState(ThreadState.RUNNING);
-            } else {
-                if (t.migrating) {
-                    t.migrating = false;
-                    migrationsIn++;
-                }
-                t.runtime.updateAfterSleep(this);
-                resumeTimers(t);
-                t.setState(ThreadState.QUEUED);
-                runqueue.enqueue(t);
-                wakeupsIn++;
-            }
+            accept(t, self);
             t = nx;
         }
     }
 
+    /**
+     * Take a woken (WAKING) thread: back to RUNNING when it is {@code self}, the thread mounted right
+     * now, woken before it had a chance to switch out; else into the run queue, its R'' brought to
+     * this vCPU's scale and its suspended timers re-armed here.
+     *
+     * @return true when {@code t} was queued.
+     */
+    private boolean accept(final KThread t, final KThread self) {
+        t.wakeups++;
+        if (t == self) {
+            t.setState(ThreadState.RUNNING);
+            return false;
+        }
+        if (t.migrating) {
+            t.migrating = false;
+            migrationsIn++;
+        }
+        t.runtime.updateAfterSleep(this);
+        t.applyRequestedPriority();
+        resumeTimers(t);
+        t.setState(ThreadState.QUEUED);
+        runqueue.enqueue(t);
+        wakeupsIn++;
+        return true;
+    }
+
+    /**
+     * A thread of this vCPU woke {@code t}, also of this vCPU (OSv's local {@code wake_impl}): the
+     * caller runs on this carrier and owns the run queue, so {@code t} is queued directly, without the
+     * incoming queue, the pending mask or their atomics. Then OSv's preemption rule for the owner
+     * {@code p}, decided from the R'' values as of {@code p}'s last accounting ({@link #runningSince})
+     * instead of a clock read: when {@code t} became the first queued thread and already has the
+     * lower R'' (or a higher real-time priority), the next preemption point reschedules; otherwise
+     * the preemption deadline moves to {@code runningSince + p.timeUntil(t.R'')} if that is earlier,
+     * which is exactly when {@code p}'s R'' reaches {@code t}'s.
+     */
+    private void wakeLocal(final KThread t) {
+        if (!accept(t, running())) {
+            return;
+        }
+        publishLoad();
+        final KThread p = owner;
+        if (p == null || p == t || runqueue.first() != t || p.state() != ThreadState.RUNNING) {
+            return;
+        }
+        if (p.realtimePriority > 0 || t.realtimePriority > 0) {
+            if (t.realtimePriority > p.realtimePriority) {
+                needResched = true;
+            }
+            return;
+        }
+        if (t.runtime.idlePriority()) {
+            return;
+        }
+        if (p.runtime.idlePriority() || t.runtime.rtt <= p.runtime.rtt) {
+            needResched = true;
+            return;
+        }
+        final long delta = p.runtime.timeUntil(this, t.runtime.rtt);
+        if (delta > 0 && runningSince + delta < preemptDeadline) {
+            setPreemption(runningSince + delta);
+        }
+    }
+
     private void resumeTimers(final KThread t) {
-        boolean any = false;
         for (Timer tm = t.timers; tm != null; tm = tm.ownedNext) {
             if (tm.suspended) {
                 tm.suspended = false;
                 tm.armedOn = this;
                 timers.add(tm);
-                any = true;
+                timerArmed(tm.deadline);
             }
         }
-        if (any) {
-            rearmDevice();
-        }
     }
 
-    /** A timer was added to this vCPU's set: make sure the device fires for it. */
+    /** A timer was added to this vCPU's set: make sure the device fires no later than it. */
     void timerArmed(final long deadlineNanos) {
-        if (deadlineNanos <= timers.minDeadline()) {
-            rearmDevice();
+        if (deadlineNanos < deviceDeadline) {
+            programDevice(deadlineNanos);
         }
     }
 
+    /** Program the device with exactly the earliest armed deadline (halting, after an interrupt). */
     private void rearmDevice() {
+        programDevice(nextDeadline());
+    }
+
+    private void programDevice(final long deadlineNanos) {
+        deviceDeadline = deadlineNanos;
         final ClockDevice d = device;
         if (d != null) {
-            d.set(this, timers.minDeadline());
+            d.set(this, deadlineNanos);
         }
     }
 
@@ -723,6 +862,10 @@ final class Cpu {
                 foreignIpis.incrementAndGet();
                 sendIpi();
             }
+            return;
+        }
+        if (source == this) {
+            wakeLocal(t);
             return;
         }
         incoming[source.id].push(t);

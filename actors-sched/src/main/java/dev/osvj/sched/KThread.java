@@ -25,6 +25,7 @@ import java.util.concurrent.locks.LockSupport;
 public final class KThread {
     private static final VarHandle STATE;
     private static final VarHandle JOINERS;
+    private static final VarHandle REQUESTED_PRIORITY;
     /** Joiner-stack sentinel: the thread has terminated, joiners need not wait. */
     private static final WaitRecord CLOSED = new WaitRecord(new Object());
 
@@ -33,6 +34,7 @@ public final class KThread {
             final MethodHandles.Lookup l = MethodHandles.lookup();
             STATE = l.findVarHandle(KThread.class, "state", ThreadState.class);
             JOINERS = l.findVarHandle(KThread.class, "joiners", WaitRecord.class);
+            REQUESTED_PRIORITY = l.findVarHandle(KThread.class, "requestedPriority", double.class);
         } catch (final ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -52,6 +54,9 @@ public final class KThread {
     @SuppressWarnings("unused") // through JOINERS
     private volatile WaitRecord joiners;
     volatile Throwable failure;
+    /** A priority set by another thread, applied by the owning vCPU; NaN when none is pending. */
+    @SuppressWarnings("unused") // through REQUESTED_PRIORITY
+    private volatile double requestedPriority = Double.NaN;
 
     /** Preemption points do nothing while above 0 (OSv's preempt_counter). Owner thread only. */
     int preemptCount;
@@ -69,9 +74,17 @@ public final class KThread {
     boolean migrating;
     /** The vCPU the attributes pin the thread to, or -1. */
     final int pinnedCpu;
+    /** Application code, not kernel code (see {@link ThreadAttr#application()}). */
+    final boolean application;
     /** Head of the list of armed timers this thread owns (they follow it on migration). */
     Timer timers;
     private Timer sleepTimer;
+    /**
+     * The wait record of a contended {@link Mutex#lock()}, reused (OSv keeps it on the stack): a thread
+     * waits for one mutex at a time, and a record is done once its {@code await} returned (popped and
+     * woken exactly once).
+     */
+    private WaitRecord lockRecord;
 
     // Statistics: written by the owning vCPU only.
     long cpuTimeNanos;
@@ -91,6 +104,7 @@ public final class KThread {
         this.detached = attr.detached();
         this.migrationLock = attr.pinnedCpu() >= 0 ? 1 : 0;
         this.pinnedCpu = attr.pinnedCpu();
+        this.application = attr.application();
         this.state = ThreadState.UNSTARTED;
         this.context = arch.create(name, this, this::main);
     }
@@ -131,7 +145,11 @@ public final class KThread {
      * nothing outside the vCPUs.
      */
     public static void preemptionPoint() {
-        final KThread t = current();
+        preemptionPoint(current());
+    }
+
+    /** {@link #preemptionPoint()} for a caller that already knows its kernel thread {@code t} (or null). */
+    static void preemptionPoint(final KThread t) {
         if (t != null && t.preemptCount == 0) {
             final Cpu c = t.cpu;
             if (c.attention()) {
@@ -214,7 +232,11 @@ public final class KThread {
         if (condition.getAsBoolean()) {
             return;
         }
-        final KThread t = currentOrThrow();
+        waitUntil(currentOrThrow(), condition);
+    }
+
+    /** {@link #waitUntil(BooleanSupplier)} for the calling kernel thread {@code t}. */
+    static void waitUntil(final KThread t, final BooleanSupplier condition) {
         while (true) {
             t.preemptCount++;
             t.state = ThreadState.WAITING;
@@ -227,6 +249,11 @@ public final class KThread {
             t.preemptCount--;
             if (t.state != ThreadState.RUNNING) {
                 t.stopWait();
+            }
+            // Usually woken because the condition became true: return without re-arming WAITING
+            // (a fenced store and a CAS saved per wait); otherwise a spurious wakeup, wait again.
+            if (condition.getAsBoolean()) {
+                return;
             }
         }
     }
@@ -310,6 +337,51 @@ public final class KThread {
 
     // ---------------------------------------------------------------------------------------------
     // Any thread
+
+    /**
+     * Change the thread's priority at run time (OSv's {@code set_priority}; see
+     * {@link ThreadAttr#priority()}). Its decayed runtime is kept: R'' is rescaled to the new weight.
+     * Called by the thread itself it takes effect at once (the next preemption point re-decides who
+     * runs); from any other thread it is applied by the thread's vCPU when the thread is next woken
+     * or switched in (a queued thread keeps its place in the run queue until then).
+     *
+     * @throws IllegalArgumentException below {@link ThreadAttr#PRIORITY_INFINITY} or NaN.
+     */
+    public void setPriority(final double priority) {
+        if (!(priority >= ThreadAttr.PRIORITY_INFINITY)) {
+            throw new IllegalArgumentException("priority must be >= 1e-5 (or +inf for idle): " + priority);
+        }
+        if (current() == this) {
+            REQUESTED_PRIORITY.setVolatile(this, Double.NaN);
+            runtime.changePriority(priority);
+            cpu.requestReschedule();
+            preemptionPoint(this);
+        } else {
+            REQUESTED_PRIORITY.setVolatile(this, priority);
+        }
+    }
+
+    /** This thread's mutex wait record, armed for one more wait. Called by this thread only. */
+    WaitRecord lockRecord() {
+        WaitRecord r = lockRecord;
+        if (r == null) {
+            r = new WaitRecord(this);
+            lockRecord = r;
+        } else {
+            r.rearm();
+        }
+        return r;
+    }
+
+    /** Owner vCPU: apply a priority set by another thread, if any (a volatile read otherwise). */
+    void applyRequestedPriority() {
+        if (!Double.isNaN((double)REQUESTED_PRIORITY.getVolatile(this))) {
+            final double p = (double)REQUESTED_PRIORITY.getAndSet(this, Double.NaN);
+            if (!Double.isNaN(p)) {
+                runtime.changePriority(p);
+            }
+        }
+    }
 
     /** Start the thread (UNSTARTED to runnable). */
     public void start() {
@@ -437,8 +509,13 @@ public final class KThread {
         return state;
     }
 
+    /**
+     * Owner-vCPU transitions (QUEUED, RUNNING, WAKING for migration): a release store. The racing
+     * transitions (WAITING set by the thread itself before re-checking its condition, and the wakers'
+     * WAITING to WAKING) are a volatile store and a CAS.
+     */
     void setState(final ThreadState s) {
-        state = s;
+        STATE.setRelease(this, s);
     }
 
     boolean casState(final ThreadState expected, final ThreadState next) {
@@ -460,6 +537,11 @@ public final class KThread {
 
     public boolean isDetached() {
         return detached;
+    }
+
+    /** True for an application thread (created with {@link ThreadAttr#asApplication()}). */
+    public boolean isApplication() {
+        return application;
     }
 
     public boolean isPinned() {

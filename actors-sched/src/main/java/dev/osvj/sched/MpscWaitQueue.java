@@ -13,10 +13,12 @@ import java.lang.invoke.VarHandle;
  */
 final class MpscWaitQueue {
     private static final VarHandle PUSHLIST;
+    private static final VarHandle POPLIST;
 
     static {
         try {
             PUSHLIST = MethodHandles.lookup().findVarHandle(MpscWaitQueue.class, "pushlist", WaitRecord.class);
+            POPLIST = MethodHandles.lookup().findVarHandle(MpscWaitQueue.class, "poplist", WaitRecord.class);
         } catch (final ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -24,6 +26,11 @@ final class MpscWaitQueue {
 
     @SuppressWarnings("unused") // through PUSHLIST
     private volatile WaitRecord pushlist;
+    /**
+     * Written by the current consumer with release stores (successive consumers are ordered by the
+     * protocol that makes them the single popper), read by anyone.
+     */
+    @SuppressWarnings("unused") // through POPLIST
     private volatile WaitRecord poplist;
 
     /** Any thread. */
@@ -37,9 +44,9 @@ final class MpscWaitQueue {
 
     /** The single consumer: the oldest record, or null. */
     WaitRecord pop() {
-        WaitRecord r = poplist;
+        WaitRecord r = (WaitRecord)POPLIST.getAcquire(this);
         if (r != null) {
-            poplist = r.next;
+            POPLIST.setRelease(this, r.next);
             r.next = null;
             return r;
         }
@@ -54,7 +61,7 @@ final class MpscWaitQueue {
             reversed = r;
             r = next;
         }
-        poplist = reversed.next;
+        POPLIST.setRelease(this, reversed.next);
         reversed.next = null;
         return reversed;
     }

@@ -35,12 +35,14 @@ import java.lang.invoke.VarHandle;
 public final class Mutex {
     private static final VarHandle COUNT;
     private static final VarHandle HANDOFF;
+    private static final VarHandle OWNER;
 
     static {
         try {
             final MethodHandles.Lookup l = MethodHandles.lookup();
             COUNT = l.findVarHandle(Mutex.class, "count", int.class);
             HANDOFF = l.findVarHandle(Mutex.class, "handoff", int.class);
+            OWNER = l.findVarHandle(Mutex.class, "owner", Object.class);
         } catch (final ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -50,7 +52,13 @@ public final class Mutex {
     private volatile int count;
     @SuppressWarnings("unused") // through HANDOFF
     private volatile int handoff;
-    private volatile Object owner;
+    /**
+     * The holder, for recursion and ownership checks: opaque accesses (no fence). A thread only ever
+     * compares it with itself, and it sees its own last store in program order, so a stale value can
+     * never make a non-holder believe it holds the mutex. The lock itself is {@code count}/{@code handoff}.
+     */
+    @SuppressWarnings("unused") // through OWNER
+    private Object owner;
     /** Recursion depth; touched by the owner only. */
     private int depth;
     /** Hand-off sequence; touched by unlockers only (one at a time: the lock holder). */
@@ -58,19 +66,20 @@ public final class Mutex {
     private final MpscWaitQueue waitqueue = new MpscWaitQueue();
 
     public void lock() {
-        KThread.preemptionPoint();
-        final Object self = WaitRecord.self();
+        final KThread k = KThread.current();
+        KThread.preemptionPoint(k);
+        final Object self = k != null ? k : Thread.currentThread();
         if ((int)COUNT.getAndAdd(this, 1) == 0) {
-            owner = self;
+            OWNER.setOpaque(this, self);
             depth = 1;
             return;
         }
-        if (owner == self) {
+        if (OWNER.getOpaque(this) == self) {
             COUNT.getAndAdd(this, -1);
             depth++;
             return;
         }
-        final WaitRecord waiter = new WaitRecord(self);
+        final WaitRecord waiter = k != null ? k.lockRecord() : new WaitRecord(self);
         waitqueue.push(waiter);
         final int oldHandoff = handoff;
         if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
@@ -78,13 +87,13 @@ public final class Mutex {
             if (other != waiter) {
                 other.wake();
             } else {
-                owner = self;
+                OWNER.setOpaque(this, self);
                 depth = 1;
                 return;
             }
         }
         waiter.await();
-        owner = self;
+        OWNER.setOpaque(this, self);
         depth = 1;
     }
 
@@ -92,18 +101,18 @@ public final class Mutex {
     public boolean tryLock() {
         final Object self = WaitRecord.self();
         if (COUNT.compareAndSet(this, 0, 1)) {
-            owner = self;
+            OWNER.setOpaque(this, self);
             depth = 1;
             return true;
         }
-        if (owner == self) {
+        if (OWNER.getOpaque(this) == self) {
             depth++;
             return true;
         }
         final int oldHandoff = handoff;
         if (oldHandoff != 0 && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
             COUNT.getAndAdd(this, 1);
-            owner = self;
+            OWNER.setOpaque(this, self);
             depth = 1;
             return true;
         }
@@ -111,13 +120,15 @@ public final class Mutex {
     }
 
     public void unlock() {
-        if (owner != WaitRecord.self()) {
+        final KThread k = KThread.current();
+        final Object self = k != null ? k : Thread.currentThread();
+        if (OWNER.getOpaque(this) != self) {
             throw new IllegalMonitorStateException("unlock by a thread that does not own the mutex");
         }
         if (--depth > 0) {
             return;
         }
-        owner = null;
+        OWNER.setOpaque(this, null);
         if ((int)COUNT.getAndAdd(this, -1) == 1) {
             return;
         }
@@ -125,7 +136,7 @@ public final class Mutex {
         while (true) {
             final WaitRecord other = waitqueue.pop();
             if (other != null) {
-                other.wake();
+                other.wakeFrom(k != null ? k.cpu : Cpu.current());
                 return;
             }
             if (++sequence == 0) {
@@ -144,7 +155,7 @@ public final class Mutex {
 
     /** True when the calling thread holds the mutex. */
     public boolean isOwnedByCurrent() {
-        return owner == WaitRecord.self();
+        return OWNER.getOpaque(this) == WaitRecord.self();
     }
 
     /** True when some thread holds the mutex (a racy snapshot). */
@@ -165,7 +176,7 @@ public final class Mutex {
      */
     void sendLock(final WaitRecord wr) {
         if ((int)COUNT.getAndAdd(this, 1) == 0) {
-            owner = wr.thread;
+            OWNER.setOpaque(this, wr.thread);
             wr.wake();
             return;
         }
@@ -173,20 +184,20 @@ public final class Mutex {
         final int oldHandoff = handoff;
         if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
             final WaitRecord other = waitqueue.pop();
-            owner = other.thread;
+            OWNER.setOpaque(this, other.thread);
             other.wake();
         }
     }
 
     /** The receiving side of {@link #sendLock}: the caller was woken owning the mutex. */
     void receiveLock(final int restoreDepth) {
-        owner = WaitRecord.self();
+        OWNER.setOpaque(this, WaitRecord.self());
         depth = restoreDepth;
     }
 
     /** Release completely (whatever the depth) for a condition wait; returns the depth to restore. */
     int unlockForWait() {
-        if (owner != WaitRecord.self()) {
+        if (OWNER.getOpaque(this) != WaitRecord.self()) {
             throw new IllegalMonitorStateException("condition wait without owning the mutex");
         }
         final int d = depth;

@@ -21,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
+import java.util.function.IntConsumer;
 
 /**
  * The scheduler of one kernel instance: its vCPUs, its kernel threads, its clock-event device, the
@@ -76,6 +77,8 @@ public final class Scheduler {
     volatile boolean forced;
     private volatile long drainTimeoutNanos = DEFAULT_DRAIN_TIMEOUT_NANOS;
     private volatile Consumer<Runnable> taskSpill = Runnable::run;
+    /** Run by a vCPU right before it resumes an application thread (see {@link #onApplicationSwitchIn}). */
+    volatile IntConsumer applicationSwitchInHook;
 
     private Scheduler(final String name, final SchedConfig config, final KernelClock clock, final KernelLog log) {
         this.name = name;
@@ -385,6 +388,35 @@ public final class Scheduler {
 
     public int cpuCount() {
         return cpus.length;
+    }
+
+    /**
+     * The vCPU the caller runs on: its kernel thread's vCPU, or the vCPU whose scheduler loop the
+     * carrier runs; -1 outside this scheduler's vCPUs. Stable until the calling kernel thread next
+     * blocks or reaches a preemption point (only then can it move to another vCPU).
+     */
+    public int currentCpu() {
+        final Cpu c = Cpu.current();
+        return c != null && c.scheduler == this ? c.id : -1;
+    }
+
+    /**
+     * True while vCPU {@code cpu} runs an application thread ({@link ThreadAttr#asApplication()}); false
+     * when it runs kernel threads or is idle. A volatile read. The vCPU stores it before it resumes
+     * the thread and then runs the {@link #onApplicationSwitchIn} hook.
+     */
+    public boolean runningApplication(final int cpu) {
+        return cpu(cpu).runningApplication;
+    }
+
+    /**
+     * Install the hook a vCPU runs (argument: its id) each time it is about to resume an application
+     * thread, after publishing {@link #runningApplication} and before the thread runs (OSv's lazy TLB
+     * flush at context switch). It runs on the vCPU's carrier in scheduler context: it must be short
+     * and must not block. One hook; a second call replaces it; null removes it.
+     */
+    public void onApplicationSwitchIn(final IntConsumer hook) {
+        this.applicationSwitchInHook = hook;
     }
 
     public String name() {

@@ -13,8 +13,11 @@ package dev.osvj.sched;
  * @param realtimePriority 0 for the fair policy; above 0 the thread is real-time FIFO: it always beats
  *                         fair threads and lower real-time priorities and is never time-sliced.
  * @param detached         a detached thread is reaped when it ends and cannot be joined.
+ * @param application      an application thread (not kernel code): the MMU's lazy TLB flush treats a
+ *                         vCPU running one differently (see {@link Scheduler#runningApplication}).
  */
-public record ThreadAttr(String name, int pinnedCpu, double priority, int realtimePriority, boolean detached) {
+public record ThreadAttr(String name, int pinnedCpu, double priority, int realtimePriority, boolean detached,
+                         boolean application) {
     /** OSv's {@code priority_default}. */
     public static final double PRIORITY_DEFAULT = 1.0;
     /** OSv's {@code priority_idle}: the thread only runs when no other thread is runnable. */
@@ -34,24 +37,35 @@ public record ThreadAttr(String name, int pinnedCpu, double priority, int realti
         }
     }
 
+    /** A kernel (not application) thread's attributes. */
+    public ThreadAttr(final String name, final int pinnedCpu, final double priority, final int realtimePriority,
+        final boolean detached) {
+        this(name, pinnedCpu, priority, realtimePriority, detached, false);
+    }
+
     /** Default attributes with a name. */
     public static ThreadAttr named(final String name) {
-        return new ThreadAttr(name, -1, PRIORITY_DEFAULT, 0, false);
+        return new ThreadAttr(name, -1, PRIORITY_DEFAULT, 0, false, false);
     }
 
     public ThreadAttr pinnedTo(final int cpu) {
-        return new ThreadAttr(name, cpu, priority, realtimePriority, detached);
+        return new ThreadAttr(name, cpu, priority, realtimePriority, detached, application);
     }
 
     public ThreadAttr withPriority(final double p) {
-        return new ThreadAttr(name, pinnedCpu, p, realtimePriority, detached);
+        return new ThreadAttr(name, pinnedCpu, p, realtimePriority, detached, application);
     }
 
     public ThreadAttr withRealtimePriority(final int rt) {
-        return new ThreadAttr(name, pinnedCpu, priority, rt, detached);
+        return new ThreadAttr(name, pinnedCpu, priority, rt, detached, application);
     }
 
     public ThreadAttr asDetached() {
-        return new ThreadAttr(name, pinnedCpu, priority, realtimePriority, true);
+        return new ThreadAttr(name, pinnedCpu, priority, realtimePriority, true, application);
+    }
+
+    /** The same attributes for an application thread. */
+    public ThreadAttr asApplication() {
+        return new ThreadAttr(name, pinnedCpu, priority, realtimePriority, detached, true);
     }
 }

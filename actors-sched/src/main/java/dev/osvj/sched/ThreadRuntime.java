@@ -28,6 +28,20 @@ final class ThreadRuntime {
         }
     }
 
+    /**
+     * A priority change of a thread that has run (OSv's {@code set_priority}): R'' is priority-weighted,
+     * so it is rescaled by {@code p / priority}, keeping the decayed runtime the thread has earned;
+     * to or from the idle priority it is reset as for a new thread.
+     */
+    void changePriority(final double p) {
+        if (idlePriority() || Double.isInfinite(p)) {
+            setPriority(p);
+            return;
+        }
+        rtt = rtt / priority * p;
+        priority = p;
+    }
+
     boolean idlePriority() {
         return Double.isInfinite(priority);
     }

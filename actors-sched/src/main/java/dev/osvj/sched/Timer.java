@@ -18,7 +18,7 @@ package dev.osvj.sched;
  * }</pre>
  */
 public final class Timer implements Waitable {
-    /** The owner, or null for a vCPU's own preemption timer. */
+    /** The kernel thread that set the timer and is woken when it fires. */
     final KThread owner;
     long deadline;
     long sequence;
@@ -38,10 +38,9 @@ public final class Timer implements Waitable {
         this.owner = KThread.currentOrThrow();
     }
 
-    /** A vCPU's preemption timer: firing only raises the timer interrupt. */
-    Timer(final Cpu cpu) {
-        this.owner = null;
-        this.armedOn = cpu;
+    /** A timer for {@code owner} (null only for unit tests of the timer set, which never fire it). */
+    Timer(final KThread owner) {
+        this.owner = owner;
     }
 
     /** Arm (or re-arm) for the absolute kernel-clock time {@code deadlineNanos}. */
@@ -111,7 +110,7 @@ public final class Timer implements Waitable {
     }
 
     private void checkOwner() {
-        if (owner == null || KThread.current() != owner) {
+        if (KThread.current() != owner) {
             throw new IllegalStateException("a timer may only be set or cancelled by its owner thread");
         }
     }
@@ -122,24 +121,6 @@ public final class Timer implements Waitable {
             owner.unlinkTimer(this);
         }
         expired = true;
-        if (owner != null) {
-            owner.wakeFrom(cpu);
-        }
-    }
-
-    /** Preemption-timer arming by the vCPU itself (no owner check). */
-    void setForCpu(final long deadlineNanos) {
-        if (heapIndex >= 0) {
-            armedOn.timers.remove(this);
-        }
-        expired = false;
-        deadline = deadlineNanos;
-        armedOn.timers.add(this);
-    }
-
-    void cancelForCpu() {
-        if (heapIndex >= 0) {
-            armedOn.timers.remove(this);
-        }
+        owner.wakeFrom(cpu);
     }
 }

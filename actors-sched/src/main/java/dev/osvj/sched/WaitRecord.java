@@ -3,6 +3,7 @@ package dev.osvj.sched;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
 
 /**
  * OSv's {@code waiter}/{@code wait_record}: a one-shot "wake me" token for one waiting thread, with a
@@ -17,7 +18,7 @@ import java.util.concurrent.locks.LockSupport;
  * <p>The waiter is a kernel thread (woken through the scheduler) or, outside the vCPUs, a host thread
  * (woken with {@code unpark}); kernel primitives therefore also work from tests and boot code.
  */
-public final class WaitRecord implements Waitable {
+public final class WaitRecord implements Waitable, BooleanSupplier {
     private static final VarHandle WAITER;
 
     static {
@@ -44,7 +45,19 @@ public final class WaitRecord implements Waitable {
 
     WaitRecord(final Object thread) {
         this.thread = thread;
-        this.waiter = thread;
+        // Plain: a record reaches its waker only through a synchronizing action (a queue's CAS, a
+        // mutex), which publishes this store.
+        WAITER.set(this, thread);
+    }
+
+    /**
+     * Make a finished record waitable again (its owner reuses it for its next wait): only once it is
+     * off every queue and nobody can wake it any more (woken and {@link #await()} returned, or popped
+     * by its own thread). Published, like a new record, by the queue's CAS that takes it.
+     */
+    void rearm() {
+        next = null;
+        WAITER.set(this, thread);
     }
 
     /** The calling thread's identity as a waiter and lock owner: its KThread, else its host Thread. */
@@ -63,6 +76,16 @@ public final class WaitRecord implements Waitable {
         }
     }
 
+    /** {@link #wake()} by a caller that knows its vCPU ({@code source}: {@link Cpu#current()}). */
+    void wakeFrom(final Cpu source) {
+        final Object w = WAITER.getAndSet(this, (Object)null);
+        if (w instanceof KThread k) {
+            k.wakeFrom(source);
+        } else if (w != null) {
+            LockSupport.unpark((Thread)w);
+        }
+    }
+
     /** True once {@link #wake()} has been called. */
     public boolean woken() {
         return waiter == null;
@@ -73,10 +96,16 @@ public final class WaitRecord implements Waitable {
         return woken();
     }
 
+    /** {@link #woken()}, so a record is its own wait condition (no lambda per wait). */
+    @Override
+    public boolean getAsBoolean() {
+        return woken();
+    }
+
     /** Block the calling thread (which must be the record's thread) until woken. */
     public void await() {
-        if (thread instanceof KThread) {
-            KThread.waitUntil(this::woken);
+        if (thread instanceof KThread k) {
+            KThread.waitUntil(k, this);
         } else {
             while (!woken()) {
                 LockSupport.park(this);

@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -87,6 +89,49 @@ class FairnessTest {
         assertShares(shares(1, 2), new double[] {2.0 / 3, 1.0 / 3});
     }
 
+    private double[] sharesOf(final ManualClock clock, final Scheduler s, final List<KThread> hogs) {
+        SchedTestSupport.startTogether(s, hogs);
+        hogs.forEach(SchedTestSupport::join);
+        final double total = hogs.get(0).cpuTimeNanos() + hogs.get(1).cpuTimeNanos();
+        return new double[] {hogs.get(0).cpuTimeNanos() / total, hogs.get(1).cpuTimeNanos() / total};
+    }
+
+    @Test
+    void shouldShareByTheNewPriorityAfterAThreadChangesItsOwn() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final long end = clock.monotonicNanos() + RUN;
+            final Runnable hog = hog(clock, end);
+            final KThread a = s.newThread(ThreadAttr.named("a"), hog);
+            final KThread b = s.newThread(ThreadAttr.named("b"), () -> {
+                KThread.current().setPriority(2);
+                hog.run();
+            });
+            assertShares(sharesOf(clock, s, List.of(a, b)), new double[] {2.0 / 3, 1.0 / 3});
+            assertEquals(2.0, b.priority());
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldApplyAPriorityChangeFromAnotherThreadAtTheNextSwitchIn() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final long end = clock.monotonicNanos() + RUN;
+            final KThread a = s.newThread(ThreadAttr.named("a").withPriority(2), hog(clock, end));
+            final KThread b = s.newThread(ThreadAttr.named("b").withPriority(2), hog(clock, end));
+            a.setPriority(1);
+            assertThrows(IllegalArgumentException.class, () -> b.setPriority(0));
+            assertShares(sharesOf(clock, s, List.of(a, b)), new double[] {2.0 / 3, 1.0 / 3});
+            assertEquals(1.0, a.priority());
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
     @Test
     void shouldStayFairWhileControlRequestsInterruptTheVcpu() {
         final ManualClock clock = new ManualClock();
@@ -143,6 +188,54 @@ class FairnessTest {
             assertTrue(wakeups.get() >= 50, "sleeper woke " + wakeups.get() + " times, worst latency " + worst.get());
             // One slice: two equal threads alternate every 2 * thyst.
             assertTrue(worst.get() <= 2 * Policy.THYST_NS, "worst wakeup latency " + worst.get() + " ns");
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldLetAThreadWokenByTheRunningOnePreemptItAtItsNextPreemptionPoint() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final long end = clock.monotonicNanos() + 3_000_000_000L;
+            final Semaphore kick = new Semaphore(0);
+            final AtomicLong postedAt = new AtomicLong();
+            final AtomicLong worst = new AtomicLong();
+            final AtomicLong wakeups = new AtomicLong();
+            final AtomicLong stop = new AtomicLong();
+            // The hog wakes the waiter itself (a local wakeup, no IPI, no timer) every 50 ms of
+            // virtual time; the waiter has slept, so its R'' is lower and it must get the vCPU at
+            // the hog's next preemption point, one STEP later, not at the end of a slice.
+            final KThread hog = s.newThread(ThreadAttr.named("hog"), () -> {
+                long next = clock.monotonicNanos() + 50_000_000L;
+                while (clock.monotonicNanos() < end) {
+                    clock.advance(STEP);
+                    if (clock.monotonicNanos() >= next) {
+                        next += 50_000_000L;
+                        postedAt.set(clock.monotonicNanos());
+                        kick.post();
+                    }
+                    KThread.preemptionPoint();
+                }
+                stop.set(1);
+                kick.post();
+            });
+            final KThread waiter = s.newThread(ThreadAttr.named("waiter"), () -> {
+                while (true) {
+                    kick.acquire();
+                    if (stop.get() != 0) {
+                        return;
+                    }
+                    worst.accumulateAndGet(clock.monotonicNanos() - postedAt.get(), Math::max);
+                    wakeups.incrementAndGet();
+                }
+            });
+            SchedTestSupport.startTogether(s, List.of(hog, waiter));
+            SchedTestSupport.join(hog);
+            SchedTestSupport.join(waiter);
+            assertTrue(wakeups.get() >= 50, "waiter woke " + wakeups.get() + " times");
+            assertTrue(worst.get() <= STEP, "worst latency " + worst.get() + " ns of virtual time");
         } finally {
             assertTrue(s.stop(Duration.ofSeconds(10)));
         }

@@ -36,7 +36,7 @@ class TimerTest {
             ? Long.compare(a[0], b[0]) : Long.compare(a[1], b[1]));
         final Random random = new Random(42);
         final List<Timer> armed = new ArrayList<>();
-        final Cpu owner = null;
+        final KThread owner = null;
         long seq = 0;
         for (int i = 0; i < 5000; i++) {
             final int op = random.nextInt(3);

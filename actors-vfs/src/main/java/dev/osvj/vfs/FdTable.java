@@ -21,7 +21,8 @@ final class FdTable {
     private final int[] fdFlags;
     /** Guarded by this: no free slot below this index. */
     private int lowestFree;
-    private int used;
+    /** Written under this monitor, read without it ({@link #free()} is a hint for open's early EMFILE). */
+    private volatile int used;
 
     FdTable(final int limit) {
         this.slots = new OpenFile[limit];
@@ -95,12 +96,12 @@ final class FdTable {
         fdFlags[fd] = flags;
     }
 
-    /** Free descriptors now. */
-    synchronized int free() {
+    /** Free descriptors now (lock-free; may be stale by the time the caller installs). */
+    int free() {
         return slots.length - used;
     }
 
-    synchronized int used() {
+    int used() {
         return used;
     }
 }

@@ -26,6 +26,8 @@ public final class Mount {
     private final long fsid;
     private final KernelClock clock;
     private final AtomicInteger busy = new AtomicInteger();
+    /** Real time and monotonic time sampled together; replaced as a whole (a racy but coherent pair). */
+    private volatile TimeBase timeBase;
     /** Serialises cross-directory renames in this filesystem, so the "not below itself" check holds. */
     final ReentrantLock renameLock = new ReentrantLock();
 
@@ -43,6 +45,7 @@ public final class Mount {
         this.flags = flags;
         this.fsid = fsid;
         this.clock = clock;
+        this.timeBase = new TimeBase(clock.realtimeNanos(), clock.monotonicNanos());
     }
 
     /** A mount that no VFS manages, for filesystem unit tests and pseudo vnodes (pipes). */
@@ -88,9 +91,30 @@ public final class Mount {
         return (flags & MNT_RDONLY) != 0 || fs != null && fs.readOnly();
     }
 
-    /** Real time in nanoseconds since the epoch, for file timestamps. */
+    /**
+     * Real time in nanoseconds since the epoch, for file timestamps. Read as the real time of the last
+     * resynchronisation plus the monotonic time since, resynchronised at least every
+     * {@link #RESYNC_NS}: the monotonic clock is an intrinsic, the real-time clock a native call, and
+     * a create/write/unlink cycle stamps five times. A step of the real-time clock shows in file times
+     * within a second (Linux stamps files with its coarse tick clock, so timestamps are approximate
+     * there too).
+     */
     public long now() {
-        return clock.realtimeNanos();
+        final TimeBase base = timeBase;
+        final long mono = clock.monotonicNanos();
+        final long since = mono - base.monotonicNs;
+        if (since >= 0 && since < RESYNC_NS) {
+            return base.realtimeNs + since;
+        }
+        final TimeBase fresh = new TimeBase(clock.realtimeNanos(), clock.monotonicNanos());
+        timeBase = fresh;
+        return fresh.realtimeNs;
+    }
+
+    /** Longest use of one real-time sample for {@link #now()}: 1 s. */
+    static final long RESYNC_NS = 1_000_000_000L;
+
+    private record TimeBase(long realtimeNs, long monotonicNs) {
     }
 
     /** Open files and working directories inside this mount. */

@@ -16,6 +16,7 @@ import java.util.concurrent.locks.Lock;
  *   <li>a component looked up in something that is not a directory is ENOTDIR, and so is a trailing
  *       slash after a non-directory;</li>
  *   <li>more than 40 symbolic links in one resolution is ELOOP;</li>
+ *   <li>a directory the user may not search (no x bit for a non-root user) is EACCES;</li>
  *   <li>{@code ..} at the root stays at the root, and {@code ..} at the root of a mount goes to the
  *       parent of the covered directory;</li>
  *   <li>symlinks in the middle of a path are always followed; the last component is followed on
@@ -69,21 +70,20 @@ final class PathWalker {
         }
     }
 
-    static void checkName(final String name) throws ErrnoException {
-        if (name.length() > Posix.NAME_MAX / 3 && utf8Length(name) > Posix.NAME_MAX) {
-            throw new ErrnoException(Errno.ENAMETOOLONG);
-        }
+    static int utf8Length(final String s) {
+        return utf8Length(s, 0, s.length());
     }
 
-    static int utf8Length(final String s) {
+    /** UTF-8 length of {@code s[from, to)}. */
+    static int utf8Length(final String s, final int from, final int to) {
         int n = 0;
-        for (int i = 0; i < s.length(); i++) {
+        for (int i = from; i < to; i++) {
             final char c = s.charAt(i);
             if (c < 0x80) {
                 n++;
             } else if (c < 0x800) {
                 n += 2;
-            } else if (Character.isHighSurrogate(c)) {
+            } else if (Character.isHighSurrogate(c) && i + 1 < to) {
                 n += 4;
                 i++;
             } else {
@@ -93,13 +93,17 @@ final class PathWalker {
         return n;
     }
 
-    /** Resolve {@code path} to an existing vnode (ENOENT when it does not exist). */
+    /**
+     * Resolve {@code path} to an existing vnode (ENOENT when it does not exist). On the fast path (every
+     * component in the dentry cache, no symlink) this allocates nothing: components are looked up
+     * straight from the path's characters.
+     */
     Vnode resolve(final Vnode start, final String path, final boolean followLast) throws ErrnoException {
-        final Nameidata nd = walk(start, path, false, followLast);
-        if (nd.vnode == null) {
+        final Vnode vp = walk(start, path, false, followLast, null);
+        if (vp == null) {
             throw new ErrnoException(Errno.ENOENT);
         }
-        return nd.vnode;
+        return vp;
     }
 
     /**
@@ -112,12 +116,24 @@ final class PathWalker {
      */
     Nameidata walk(final Vnode start, final String path, final boolean parentMode, final boolean followLast)
         throws ErrnoException {
+        final Nameidata nd = new Nameidata();
+        walk(start, path, parentMode, followLast, nd);
+        return nd;
+    }
+
+    /**
+     * The walk. With {@code nd} null (final mode only) nothing is recorded and the result is the last
+     * component's vnode, or null when it does not exist; otherwise {@code nd} is filled and the result
+     * is {@code nd.vnode}.
+     */
+    private Vnode walk(final Vnode start, final String path, final boolean parentMode, final boolean followLast,
+        final Nameidata nd) throws ErrnoException {
         checkPath(path);
         final Vnode root = vfs.rootVnode();
         if (root == null) {
             throw new ErrnoException(Errno.ENOENT);
         }
-        final Nameidata nd = new Nameidata();
+        final boolean checkSearch = vfs.uid() != 0;
         int links = 0;
         String p = path;
         int n = p.length();
@@ -130,18 +146,26 @@ final class PathWalker {
             if (i == n) {
                 // Nothing but slashes left: the path names the directory we are in (the root, or a
                 // symlink's target that was "/").
-                nd.dir = cur;
-                nd.vnode = cur;
-                nd.lastType = LAST_ROOT;
-                nd.trailingSlash = true;
-                return nd;
+                if (nd != null) {
+                    nd.dir = cur;
+                    nd.vnode = cur;
+                    nd.lastType = LAST_ROOT;
+                    nd.trailingSlash = true;
+                }
+                return cur;
             }
-            int j = p.indexOf('/', i);
-            if (j < 0) {
-                j = n;
+            // The component is p[i, j); its String hash is computed on the way.
+            int j = i;
+            int hash = 0;
+            char c;
+            while (j < n && (c = p.charAt(j)) != '/') {
+                hash = 31 * hash + c;
+                j++;
             }
-            final String name = p.substring(i, j);
-            checkName(name);
+            final int len = j - i;
+            if (len > Posix.NAME_MAX / 3 && utf8Length(p, i, j) > Posix.NAME_MAX) {
+                throw new ErrnoException(Errno.ENAMETOOLONG);
+            }
             int k = j;
             while (k < n && p.charAt(k) == '/') {
                 k++;
@@ -151,13 +175,17 @@ final class PathWalker {
             if (!cur.isDir()) {
                 throw new ErrnoException(Errno.ENOTDIR);
             }
-            final int type = ".".equals(name) ? LAST_DOT : "..".equals(name) ? LAST_DOTDOT : LAST_NORM;
+            if (checkSearch && vfs.permission(cur, Posix.X_OK) < 0) {
+                throw new ErrnoException(Errno.EACCES); // search permission on every directory walked
+            }
+            final int type = p.charAt(i) != '.' || len > 2 ? LAST_NORM
+                : len == 1 ? LAST_DOT : p.charAt(i + 1) == '.' ? LAST_DOTDOT : LAST_NORM;
             if (last && parentMode) {
                 nd.dir = cur;
-                nd.name = name;
+                nd.name = p.substring(i, j);
                 nd.lastType = type;
                 nd.trailingSlash = trailing;
-                return nd;
+                return null;
             }
             Vnode next;
             if (type == LAST_DOT) {
@@ -165,14 +193,19 @@ final class PathWalker {
             } else if (type == LAST_DOTDOT) {
                 next = parentOf(cur, root);
             } else {
-                next = lookup(cur, name);
+                next = dcache.get(cur, p, i, j, hash);
+                if (next == null) {
+                    next = lookupUncached(cur, p.substring(i, j));
+                }
                 if (next == null) {
                     if (last) {
-                        nd.dir = cur;
-                        nd.name = name;
-                        nd.lastType = LAST_NORM;
-                        nd.trailingSlash = trailing;
-                        return nd;
+                        if (nd != null) {
+                            nd.dir = cur;
+                            nd.name = p.substring(i, j);
+                            nd.lastType = LAST_NORM;
+                            nd.trailingSlash = trailing;
+                        }
+                        return null;
                     }
                     throw new ErrnoException(Errno.ENOENT);
                 }
@@ -201,12 +234,14 @@ final class PathWalker {
                 if (trailing && !next.isDir()) {
                     throw new ErrnoException(Errno.ENOTDIR);
                 }
-                nd.dir = cur;
-                nd.name = name;
-                nd.lastType = type;
-                nd.trailingSlash = trailing;
-                nd.vnode = next;
-                return nd;
+                if (nd != null) {
+                    nd.dir = cur;
+                    nd.name = p.substring(i, j);
+                    nd.lastType = type;
+                    nd.trailingSlash = trailing;
+                    nd.vnode = next;
+                }
+                return next;
             }
             cur = next;
             i = k;
@@ -248,6 +283,11 @@ final class PathWalker {
         if (cached != null) {
             return cached;
         }
+        return lookupUncached(dir, name);
+    }
+
+    /** {@link #lookup} after a dentry cache miss: under {@code dir}'s read lock. */
+    private Vnode lookupUncached(final Vnode dir, final String name) throws ErrnoException {
         final Lock l = dir.lock().readLock();
         l.lock();
         try {

@@ -3,6 +3,11 @@ package dev.osvj.vfs;
 import dev.osvj.kernel.Errno;
 import dev.osvj.kernel.ErrnoException;
 import dev.osvj.kernel.KernelClock;
+import dev.osvj.mmu.FileMapping;
+import dev.osvj.mmu.Mman;
+import dev.osvj.mmu.phys.PageAllocator;
+import dev.osvj.mmu.phys.PhysicalMemory;
+import dev.osvj.mmu.vm.AddressSpace;
 import dev.osvj.vfs.PathWalker.Nameidata;
 
 import java.nio.ByteBuffer;
@@ -28,9 +33,18 @@ import java.util.concurrent.locks.Lock;
  * {@link ErrnoException} instead and are for the console and tests.
  *
  * <p><b>Process model.</b> A kernel instance runs one application, so there is one descriptor table,
- * one working directory and one umask, shared by every thread, as in OSv. The caller is root: the
- * permission bits are kept and reported, and enforced the way they are for root (execute needs some
- * x bit; read-only mounts refuse writes with EROFS).
+ * one working directory and one umask, shared by every thread, as in OSv, and one user
+ * ({@link #setCredentials}). As root (uid 0, the default, as OSv) the permission bits are kept and
+ * reported and enforced the way they are for root (execute needs some x bit). Any other uid gets
+ * POSIX's checks against the owner, group or other bits: search permission on every directory of a
+ * path, read/write on open and truncate, write and search on a directory to create or remove names
+ * in it, the sticky bit, ownership for chmod and explicit times (EACCES, EPERM). New files belong
+ * to the user. Read-only mounts refuse writes with EROFS either way.
+ *
+ * <p><b>Memory mappings.</b> {@link #mmap} and {@link #mapFile} hand the mmu a
+ * {@link dev.osvj.mmu.FileMapping} over the vnode's page cache of guest-memory frames
+ * ({@code MappedPages}), kept coherent with read, write, truncate and punched holes; shared mappings
+ * write back on msync and when their last page reference goes.
  *
  * <p><b>Locking</b> is described on {@link Vnode}: per-vnode read/write locks, readers of one file in
  * parallel, directory locks taken parent before child, and two unrelated directories only under the
@@ -55,7 +69,13 @@ public final class Vfs {
 
     private volatile Vnode root;
     private volatile Vnode cwd;
+    /** Guest memory for file mappings; null until {@link #attachMemory} (then mmap of files is ENODEV). */
+    private volatile PhysicalMemory memory;
+    private volatile PageAllocator frames;
     private volatile int umask = 022;
+    /** The one user's ids ({@code osvj.vfs.uid/gid}); 0 is root, for whom only execute bits count. */
+    private volatile int uid;
+    private volatile int gid;
 
     private final LongAdder readCalls = new LongAdder();
     private final LongAdder writeCalls = new LongAdder();
@@ -108,8 +128,13 @@ public final class Vfs {
 
     /**
      * mount(2): attach a new instance of {@code type} at directory {@code path}. The first mount must be
-     * the root ({@code /}). Errors: ENODEV unknown type, ENOENT/ENOTDIR path, EBUSY something already
-     * mounted there, and whatever the filesystem answers (EINVAL bad image, ENXIO missing device).
+     * the root ({@code /}). A later mount at {@code /} replaces the root (OSv's {@code pivot_rootfs}:
+     * boot mounts ramfs, then a rofs image as the root): the new filesystem covers the old root, paths
+     * and the working directory (when it was the old root) start from the new one, and the old root is
+     * detached (hidden, and gone from the mount table); nothing may be open or mounted in the old root
+     * (EBUSY). Errors: ENODEV unknown type,
+     * ENOENT/ENOTDIR path, EBUSY something already mounted there, and whatever the filesystem answers
+     * (EINVAL bad image, ENXIO missing device).
      *
      * @param options mount options; {@code ro} mounts read-only
      */
@@ -135,6 +160,10 @@ public final class Vfs {
                     root = m.root;
                     return 0;
                 }
+                PathWalker.checkPath(path);
+                if (isRootPath(path)) {
+                    return pivotRoot(fsType, type, source, options, flags);
+                }
                 final Vnode covered = walker.resolve(cwd, path, true);
                 if (!covered.isDir()) {
                     return Errno.ENOTDIR.negative();
@@ -156,6 +185,50 @@ public final class Vfs {
         }
     }
 
+    private static boolean isRootPath(final String path) {
+        for (int i = 0; i < path.length(); i++) {
+            if (path.charAt(i) != '/') {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Mount a new root over the current one. Caller holds {@link #mountLock}. */
+    private int pivotRoot(final FileSystemType fsType, final String type, final String source,
+        final Map<String, String> options, final int flags) throws ErrnoException {
+        final Vnode oldRoot = root;
+        final Mount oldMount = oldRoot.mount();
+        if (oldRoot.mountedHere != null) {
+            return Errno.EBUSY.negative();
+        }
+        for (final Mount other : mounts) {
+            if (other.covered != null && other.covered.mount() == oldMount) {
+                return Errno.EBUSY.negative(); // mounts inside the old root would be cut off
+            }
+        }
+        // The working directory pins the old root's mount once; anything more is an open file.
+        final int cwdPins = cwd != null && cwd.mount() == oldMount ? 1 : 0;
+        if (oldMount.busy() - cwdPins > 0) {
+            return Errno.EBUSY.negative();
+        }
+        final Mount m = new Mount(type, source, "/", options, flags, nextFsid++, clock);
+        m.fs = fsType.mount(m, source, options);
+        m.root = m.fs.root();
+        m.covered = oldRoot;
+        oldRoot.mountedHere = m;
+        root = m.root;
+        if (cwdPins == 1) {
+            setCwd(m.root);
+        }
+        // The old root can no longer be reached by any path: detach it, as pivot_root and umount -l
+        // would, so the mount table (/proc/mounts, df) shows the new root only.
+        mounts.remove(oldMount);
+        mounts.add(0, m);
+        oldMount.fs.unmount();
+        return 0;
+    }
+
     /**
      * umount(2). Errors: EINVAL not a mount point, EBUSY the root, open files or a working directory
      * inside, or another mount below it.
@@ -168,7 +241,7 @@ public final class Vfs {
                 if (m.root != vp || !mounts.contains(m)) {
                     return Errno.EINVAL.negative();
                 }
-                if (m.covered == null || m.busy() > 0) {
+                if (m.covered == null || m.root == root || m.busy() > 0) {
                     return Errno.EBUSY.negative();
                 }
                 for (final Mount other : mounts) {
@@ -255,6 +328,14 @@ public final class Vfs {
             }
             final boolean wantsWrite = (flags & Posix.O_PATH) == 0
                 && (acc != Posix.O_RDONLY || (flags & Posix.O_TRUNC) != 0);
+            if (!created && (flags & Posix.O_PATH) == 0 && uid != 0) {
+                final int want = (acc == Posix.O_WRONLY ? 0 : Posix.R_OK)
+                    | (acc != Posix.O_RDONLY || (flags & Posix.O_TRUNC) != 0 ? Posix.W_OK : 0);
+                final int r = permission(vp, want);
+                if (r < 0) {
+                    return r;
+                }
+            }
             if (wantsWrite && !created && vp.type().vfsLocked() && vp.mount().readOnly()) {
                 return Errno.EROFS.negative();
             }
@@ -269,10 +350,12 @@ public final class Vfs {
                 final Lock wl = vp.lock().writeLock();
                 wl.lock();
                 try {
+                    final long oldSize = vp.size();
                     final int r = vp.ops().truncate(vp, 0);
                     if (r < 0) {
                         return r;
                     }
+                    zeroMapped(vp, 0, oldSize);
                     vp.touchModified();
                 } finally {
                     wl.unlock();
@@ -321,8 +404,12 @@ public final class Vfs {
                         if (dir.mount().readOnly()) {
                             throw new ErrnoException(Errno.EROFS);
                         }
+                        if (permission(dir, Posix.W_OK | Posix.X_OK) < 0) {
+                            throw new ErrnoException(Errno.EACCES);
+                        }
                         final Vnode vp = dir.ops().create(dir, nd.name, mode & ~umask & Posix.S_IALLUGO);
-                        dir.touchModified();
+                        own(vp);
+                        dir.touchModified(vp.mtimeNs()); // one clock read for the new file and its directory
                         dcache.put(dir, nd.name, vp);
                         out[0] = vp;
                         return true;
@@ -356,7 +443,7 @@ public final class Vfs {
 
     private OpenFile newOpenFile(final Vnode vp, final int flags) {
         final OpenFile f = new OpenFile(vp, flags);
-        vp.openCount.incrementAndGet();
+        vp.openIncrement();
         vp.mount().pin();
         return f;
     }
@@ -373,7 +460,7 @@ public final class Vfs {
 
     /** Drop one descriptor's reference; the last one closes the file (and may free an unlinked file). */
     private void release(final OpenFile f) {
-        if (f.refs.decrementAndGet() > 0) {
+        if (f.releaseRef() > 0) {
             return;
         }
         final Vnode vp = f.vnode;
@@ -381,16 +468,18 @@ public final class Vfs {
             vp.ops().close(vp, f.flags);
         }
         vp.mount().unpin();
-        if (vp.openCount.decrementAndGet() == 0 && vp.nlink() == 0) {
+        if (vp.openDecrement() == 0 && vp.nlink() == 0) {
             maybeInactive(vp);
         }
     }
 
-    private static void maybeInactive(final Vnode vp) {
+    static void maybeInactive(final Vnode vp) {
         final Lock wl = vp.lock().writeLock();
         wl.lock();
         try {
-            if (!vp.inactivated && vp.nlink() == 0 && vp.openCount.get() == 0) {
+            final MappedPages mapped = vp.mapped;
+            if (!vp.inactivated && vp.nlink() == 0 && vp.openCount() == 0
+                && (mapped == null || mapped.mappings.get() == 0)) {
                 vp.inactivated = true;
                 vp.ops().inactive(vp);
             }
@@ -423,7 +512,7 @@ public final class Vfs {
         if (!f.seekable() || vp.type() == VType.VCHR) {
             return countRead(vp.ops().read(vp, 0, dst, f.flags));
         }
-        f.positionLock.lock();
+        f.lockPosition();
         try {
             final long n = readAt(vp, f.offset, dst, f.flags);
             if (n > 0) {
@@ -431,7 +520,7 @@ public final class Vfs {
             }
             return countRead(n);
         } finally {
-            f.positionLock.unlock();
+            f.unlockPosition();
         }
     }
 
@@ -476,7 +565,13 @@ public final class Vfs {
         final Lock rl = vp.lock().readLock();
         rl.lock();
         try {
-            return vp.ops().read(vp, offset, dst, flags);
+            final int start = dst.position();
+            final long n = vp.ops().read(vp, offset, dst, flags);
+            final MappedPages mapped = vp.mapped;
+            if (mapped != null) {
+                mapped.overlay(offset, dst, start, n);
+            }
+            return n;
         } finally {
             rl.unlock();
         }
@@ -500,11 +595,11 @@ public final class Vfs {
         if (!f.seekable() || vp.type() == VType.VCHR) {
             return countWrite(vp.ops().write(vp, 0, src, f.flags));
         }
-        f.positionLock.lock();
+        f.lockPosition();
         try {
             return countWrite(writeAt(vp, f.offset, src, f.flags, (f.flags & Posix.O_APPEND) != 0, f));
         } finally {
-            f.positionLock.unlock();
+            f.unlockPosition();
         }
     }
 
@@ -557,8 +652,13 @@ public final class Vfs {
             if (at + src.remaining() > MAX_FILE_SIZE) {
                 return Errno.EFBIG.negative();
             }
+            final int start = src.position();
             final long n = vp.ops().write(vp, at, src, flags);
             if (n > 0) {
+                final MappedPages mapped = vp.mapped;
+                if (mapped != null) {
+                    mapped.update(at, src, start, n);
+                }
                 vp.touchModified();
                 if (file != null) {
                     file.offset = at + n;
@@ -622,7 +722,7 @@ public final class Vfs {
             }
             return countWrite(total);
         }
-        f.positionLock.lock();
+        f.lockPosition();
         final Lock wl = vp.lock().writeLock();
         wl.lock();
         try {
@@ -635,9 +735,14 @@ public final class Vfs {
                 if (at + b.remaining() > MAX_FILE_SIZE) {
                     return total > 0 ? total : Errno.EFBIG.negative();
                 }
+                final int start = b.position();
                 final long n = vp.ops().write(vp, at, b, f.flags);
                 if (n < 0) {
                     return total > 0 ? total : n;
+                }
+                final MappedPages mapped = vp.mapped;
+                if (mapped != null) {
+                    mapped.update(at, b, start, n);
                 }
                 at += n;
                 total += n;
@@ -650,7 +755,7 @@ public final class Vfs {
             return countWrite(total);
         } finally {
             wl.unlock();
-            f.positionLock.unlock();
+            f.unlockPosition();
         }
     }
 
@@ -670,7 +775,7 @@ public final class Vfs {
         if (vp.type() == VType.VCHR) {
             return 0;
         }
-        f.positionLock.lock();
+        f.lockPosition();
         try {
             final long target;
             switch (whence) {
@@ -710,7 +815,7 @@ public final class Vfs {
             }
             return r;
         } finally {
-            f.positionLock.unlock();
+            f.unlockPosition();
         }
     }
 
@@ -722,6 +827,96 @@ public final class Vfs {
         } finally {
             rl.unlock();
         }
+    }
+
+    // ---------------------------------------------------------------- memory mappings
+
+    /**
+     * Give the VFS guest memory for the frames of file mappings (the mmu's RAM and page allocator;
+     * the VFS subsystem does this at boot when the mmu is there). Until then mapping a file is ENODEV.
+     */
+    public void attachMemory(final PhysicalMemory memory, final PageAllocator frames) {
+        this.frames = frames;
+        this.memory = memory;
+    }
+
+    /**
+     * The file of {@code fd} as the mmu maps it: its pages come from the VFS's page cache of the vnode
+     * (frames of guest memory shared by every mapping of the file, kept coherent with read and write;
+     * see {@code MappedPages}). The mapping is writable (for a shared {@code PROT_WRITE} mapping)
+     * when the descriptor was opened for writing on a writable mount.
+     *
+     * @throws ErrnoException EBADF ({@code fd} not open, or an O_PATH descriptor), EACCES (not open
+     *     for reading: mmap needs read access), ENODEV (not a regular file, a filesystem without page
+     *     access, or no guest memory attached)
+     */
+    public FileMapping mapFile(final int fd) throws ErrnoException {
+        final OpenFile f = fds.get(fd);
+        if (f == null || (f.flags & Posix.O_PATH) != 0) {
+            throw new ErrnoException(Errno.EBADF);
+        }
+        final Vnode vp = f.vnode;
+        if (vp.type() != VType.VREG || memory == null) {
+            throw new ErrnoException(Errno.ENODEV);
+        }
+        if (!f.readable()) {
+            throw new ErrnoException(Errno.EACCES);
+        }
+        MappedPages pages = vp.mapped;
+        if (pages == null) {
+            synchronized (vp) {
+                pages = vp.mapped;
+                if (pages == null) {
+                    pages = new MappedPages(memory, frames);
+                    vp.mapped = pages;
+                }
+            }
+        }
+        final Lock rl = vp.lock().readLock();
+        rl.lock();
+        try {
+            vp.ops().cache(vp, 0); // can this filesystem give pages at all? (ENODEV from procfs, devices)
+        } finally {
+            rl.unlock();
+        }
+        return new VnodeMapping(vp, pages, f.writable() && !vp.mount().readOnly());
+    }
+
+    /**
+     * mmap(2) of a file (or anonymous memory with {@code MAP_ANONYMOUS}, where {@code fd} is ignored)
+     * into {@code space}. Errors in Linux's order: EINVAL (offset not a multiple of 4096), EBADF,
+     * ENODEV, EACCES (see {@link #mapFile}; also a shared writable mapping of a descriptor not open
+     * for writing), then the address space's (EINVAL length 0 or bad flags, ENOMEM, EOVERFLOW).
+     *
+     * @return the mapping's address, or {@code -errno}
+     */
+    public long mmap(final AddressSpace space, final long addr, final long length, final int prot, final int flags,
+        final int fd, final long offset) {
+        if ((flags & Mman.MAP_ANONYMOUS) != 0) {
+            return space.mmap(addr, length, prot, flags);
+        }
+        if ((offset & (MappedPages.PAGE - 1)) != 0) {
+            return Errno.EINVAL.negative();
+        }
+        final FileMapping mapping;
+        try {
+            mapping = mapFile(fd);
+        } catch (final ErrnoException e) {
+            return e.errno().negative();
+        }
+        return space.mmap(addr, length, prot, flags, mapping, offset);
+    }
+
+    /** The vnode of an open descriptor, or null (white-box tests). */
+    Vnode vnodeOf(final int fd) {
+        final OpenFile f = fds.get(fd);
+        return f == null ? null : f.vnode;
+    }
+
+    /** Frames held for file mappings of the file at {@code path} (tests, /proc). */
+    int mappedFrames(final String path) throws ErrnoException {
+        final MappedPages pages = walker.resolve(cwd, path, true).mapped;
+        return pages == null ? 0 : pages.size();
     }
 
     // ---------------------------------------------------------------- attributes
@@ -801,6 +996,10 @@ public final class Vfs {
             if (length < 0 || vp.type() != VType.VREG) {
                 return Errno.EINVAL.negative();
             }
+            final int denied = permission(vp, Posix.W_OK);
+            if (denied < 0) {
+                return denied;
+            }
             if (vp.mount().readOnly()) {
                 return Errno.EROFS.negative();
             }
@@ -822,6 +1021,14 @@ public final class Vfs {
         return truncateLocked(f.vnode, length);
     }
 
+    /** Bytes {@code [from, to)} left the file (truncate, hole): clear them in mapped frames too. Write lock held. */
+    private static void zeroMapped(final Vnode vp, final long from, final long to) {
+        final MappedPages mapped = vp.mapped;
+        if (mapped != null) {
+            mapped.zero(from, Math.max(to, (from + MappedPages.PAGE - 1) & ~(long)(MappedPages.PAGE - 1)));
+        }
+    }
+
     private static int truncateLocked(final Vnode vp, final long length) {
         if (length > MAX_FILE_SIZE) {
             return Errno.EFBIG.negative();
@@ -829,8 +1036,10 @@ public final class Vfs {
         final Lock wl = vp.lock().writeLock();
         wl.lock();
         try {
+            final long oldSize = vp.size();
             final int r = vp.ops().truncate(vp, length);
             if (r == 0) {
+                zeroMapped(vp, length, oldSize);
                 vp.touchModified();
             }
             return r;
@@ -880,6 +1089,7 @@ public final class Vfs {
         try {
             final int r = vp.ops().fallocate(vp, mode, offset, length);
             if (r == 0 && (mode & Posix.FALLOC_FL_PUNCH_HOLE) != 0) {
+                zeroMapped(vp, offset, Math.min(offset + length, vp.size()));
                 vp.touchModified();
             }
             return r;
@@ -924,7 +1134,11 @@ public final class Vfs {
                 return flags == Posix.AT_SYMLINK_NOFOLLOW ? Errno.EOPNOTSUPP.negative() : Errno.EINVAL.negative();
             }
             PathWalker.checkPath(path);
-            return setattr(walker.resolve(startDir(dirfd, path), path, true), VnodeOps.ATTR_MODE, mode, 0, 0);
+            final Vnode vp = walker.resolve(startDir(dirfd, path), path, true);
+            if (!owns(vp)) {
+                return Errno.EPERM.negative();
+            }
+            return setattr(vp, VnodeOps.ATTR_MODE, mode, 0, 0);
         } catch (final ErrnoException e) {
             return e.errno().negative();
         }
@@ -936,7 +1150,16 @@ public final class Vfs {
         if (f == null || (f.flags & Posix.O_PATH) != 0) {
             return Errno.EBADF.negative();
         }
+        if (!owns(f.vnode)) {
+            return Errno.EPERM.negative();
+        }
         return setattr(f.vnode, VnodeOps.ATTR_MODE, mode, 0, 0);
+    }
+
+    /** The user may change {@code vp}'s mode and set its times explicitly: root, or the owner. */
+    private boolean owns(final Vnode vp) {
+        final int u = uid;
+        return u == 0 || vp.uid() == u;
     }
 
     private static int setattr(final Vnode vp, final int mask, final int mode, final long atime, final long mtime) {
@@ -984,6 +1207,17 @@ public final class Vfs {
                 PathWalker.checkPath(path);
                 vp = walker.resolve(startDir(dirfd, path), path, (flags & Posix.AT_SYMLINK_NOFOLLOW) == 0);
             }
+            final boolean explicit = atimeNsec != Posix.UTIME_NOW && atimeNsec != Posix.UTIME_OMIT
+                || mtimeNsec != Posix.UTIME_NOW && mtimeNsec != Posix.UTIME_OMIT;
+            if (!owns(vp)) {
+                if (explicit) {
+                    return Errno.EPERM.negative();
+                }
+                final int denied = permission(vp, Posix.W_OK);
+                if (denied < 0) {
+                    return denied;
+                }
+            }
             final long now = clock.realtimeNanos();
             int mask = 0;
             long at = 0;
@@ -1012,8 +1246,9 @@ public final class Vfs {
     }
 
     /**
-     * faccessat(2) for root: F_OK existence, W_OK fails with EROFS on a read-only mount, X_OK needs an
-     * execute bit on non-directories (EACCES). Errors also: EINVAL (mode, flags), ENOENT...
+     * faccessat(2): F_OK existence, W_OK fails with EROFS on a read-only mount, then the permission
+     * bits ({@link #permission}: for root, X_OK needs an execute bit on non-directories). Errors:
+     * EACCES, EROFS, EINVAL (mode, flags), ENOENT...
      */
     public int faccessat(final int dirfd, final String path, final int mode, final int flags) {
         try {
@@ -1026,12 +1261,60 @@ public final class Vfs {
             if ((mode & Posix.W_OK) != 0 && vp.type().vfsLocked() && vp.mount().readOnly()) {
                 return Errno.EROFS.negative();
             }
-            if ((mode & Posix.X_OK) != 0 && !vp.isDir() && (vp.mode() & 0111) == 0) {
-                return Errno.EACCES.negative();
-            }
-            return 0;
+            return permission(vp, mode);
         } catch (final ErrnoException e) {
             return e.errno().negative();
+        }
+    }
+
+    /**
+     * The user and group every call runs as ({@code osvj.vfs.uid}, {@code osvj.vfs.gid}): 0 is root.
+     * Set at boot, before the application runs.
+     */
+    public void setCredentials(final int uid, final int gid) {
+        this.uid = uid;
+        this.gid = gid;
+    }
+
+    int uid() {
+        return uid;
+    }
+
+    /**
+     * POSIX's permission check of {@code want} (a mask of {@link Posix#R_OK}, {@link Posix#W_OK},
+     * {@link Posix#X_OK}) on {@code vp} for the one user: the owner's bits when the user owns it, else
+     * the group's when the group matches, else the others'. Root passes except for execute on a
+     * non-directory without any x bit.
+     *
+     * @return 0 or -EACCES
+     */
+    int permission(final Vnode vp, final int want) {
+        final int mode = vp.mode();
+        final int u = uid;
+        if (u == 0) {
+            return (want & Posix.X_OK) != 0 && !vp.isDir() && (mode & 0111) == 0 ? Errno.EACCES.negative() : 0;
+        }
+        final int bits = vp.uid() == u ? (mode >> 6) & 7 : vp.gid() == gid ? (mode >> 3) & 7 : mode & 7;
+        return (want & ~bits) == 0 ? 0 : Errno.EACCES.negative();
+    }
+
+    /** May the user remove or replace {@code vp} in {@code dir}? -EACCES (no write+search), -EPERM (sticky), 0. */
+    private int mayDelete(final Vnode dir, final Vnode vp) {
+        final int r = permission(dir, Posix.W_OK | Posix.X_OK);
+        if (r < 0) {
+            return r;
+        }
+        final int u = uid;
+        if (u != 0 && (dir.mode() & Posix.S_ISVTX) != 0 && dir.uid() != u && vp.uid() != u) {
+            return Errno.EPERM.negative();
+        }
+        return 0;
+    }
+
+    /** New files, directories and links belong to the user. */
+    private void own(final Vnode vp) {
+        if (uid != 0 || gid != 0) {
+            vp.setOwner(uid, gid);
         }
     }
 
@@ -1068,7 +1351,12 @@ public final class Vfs {
                 if (dir.mount().readOnly()) {
                     return Errno.EROFS.negative();
                 }
+                final int denied = permission(dir, Posix.W_OK | Posix.X_OK);
+                if (denied < 0) {
+                    return denied;
+                }
                 final Vnode vp = dir.ops().mkdir(dir, nd.name, mode & ~umask & Posix.S_IALLUGO);
+                own(vp);
                 vp.parent = dir;
                 vp.name = nd.name;
                 dir.touchModified();
@@ -1119,6 +1407,10 @@ public final class Vfs {
                 }
                 if (!vp.isDir()) {
                     return Errno.ENOTDIR.negative();
+                }
+                final int denied = mayDelete(dir, vp);
+                if (denied < 0) {
+                    return denied;
                 }
                 if (vp.mountedHere != null) {
                     return Errno.EBUSY.negative();
@@ -1184,6 +1476,10 @@ public final class Vfs {
                 if (vp == null) {
                     return Errno.ENOENT.negative();
                 }
+                final int denied = mayDelete(dir, vp);
+                if (denied < 0) {
+                    return denied;
+                }
                 if (vp.isDir()) {
                     return Errno.EISDIR.negative();
                 }
@@ -1202,12 +1498,13 @@ public final class Vfs {
                         return r;
                     }
                     dcache.remove(dir, nd.name);
-                    dir.touchModified();
-                    vp.touchChanged();
+                    final long now = dir.mount().now();
+                    dir.touchModified(now);
+                    vp.touchChanged(now);
                 } finally {
                     vl.unlock();
                 }
-                if (vp.nlink() == 0 && vp.openCount.get() == 0) {
+                if (vp.nlink() == 0 && vp.openCount() == 0) {
                     maybeInactive(vp);
                 }
                 return 0;
@@ -1253,6 +1550,10 @@ public final class Vfs {
                 }
                 if (dir.mount().readOnly()) {
                     return Errno.EROFS.negative();
+                }
+                final int denied = permission(dir, Posix.W_OK | Posix.X_OK);
+                if (denied < 0) {
+                    return denied;
                 }
                 if (vp.isDir()) {
                     return Errno.EPERM.negative();
@@ -1318,7 +1619,12 @@ public final class Vfs {
                 if (dir.mount().readOnly()) {
                     return Errno.EROFS.negative();
                 }
+                final int denied = permission(dir, Posix.W_OK | Posix.X_OK);
+                if (denied < 0) {
+                    return denied;
+                }
                 final Vnode vp = dir.ops().symlink(dir, nd.name, target);
+                own(vp);
                 dir.touchModified();
                 dcache.put(dir, nd.name, vp);
                 return 0;
@@ -1447,6 +1753,18 @@ public final class Vfs {
         if (svp == tvp) {
             return 0;
         }
+        // Linux's may_delete on the source (and on a replaced target), may_create on a new name,
+        // and write access to a directory that changes parent (its ".." entry changes).
+        int denied = mayDelete(sdir, svp);
+        if (denied == 0) {
+            denied = tvp != null ? mayDelete(ddir, tvp) : permission(ddir, Posix.W_OK | Posix.X_OK);
+        }
+        if (denied == 0 && svp.isDir() && crossDir) {
+            denied = permission(svp, Posix.W_OK);
+        }
+        if (denied < 0) {
+            return denied;
+        }
         if (svp.isDir() && crossDir && isAncestor(svp, ddir)) {
             return Errno.EINVAL.negative();
         }
@@ -1492,7 +1810,7 @@ public final class Vfs {
                 tl.unlock();
             }
         }
-        if (tvp != null && tvp.nlink() == 0 && tvp.openCount.get() == 0) {
+        if (tvp != null && tvp.nlink() == 0 && tvp.openCount() == 0) {
             maybeInactive(tvp);
         }
         return 0;
@@ -1525,7 +1843,7 @@ public final class Vfs {
         if (max <= 0) {
             return Errno.EINVAL.negative();
         }
-        f.positionLock.lock();
+        f.lockPosition();
         final Lock rl = dir.lock().readLock();
         rl.lock();
         try {
@@ -1565,7 +1883,7 @@ public final class Vfs {
             return count;
         } finally {
             rl.unlock();
-            f.positionLock.unlock();
+            f.unlockPosition();
         }
     }
 
@@ -1577,6 +1895,10 @@ public final class Vfs {
             final Vnode vp = walker.resolve(cwd, path, true);
             if (!vp.isDir()) {
                 return Errno.ENOTDIR.negative();
+            }
+            final int denied = permission(vp, Posix.X_OK);
+            if (denied < 0) {
+                return denied;
             }
             setCwd(vp);
             return 0;
@@ -1631,7 +1953,7 @@ public final class Vfs {
         if (f == null) {
             return Errno.EBADF.negative();
         }
-        f.refs.incrementAndGet();
+        f.retain();
         final int nfd = fds.install(f, min, fdFlags);
         if (nfd < 0) {
             release(f);
@@ -1648,7 +1970,7 @@ public final class Vfs {
         if (oldfd == newfd) {
             return newfd;
         }
-        f.refs.incrementAndGet();
+        f.retain();
         final OpenFile old = fds.replace(newfd, f, 0);
         if (old != null) {
             release(old);

@@ -8,6 +8,8 @@ import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.console.OutputRedirect;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.mmu.phys.PageAllocator;
+import dev.osvj.mmu.phys.PhysicalMemory;
 import dev.osvj.vfs.blk.BlockDevice;
 import dev.osvj.vfs.blk.BlockDeviceProvider;
 import dev.osvj.vfs.blk.MappedFileBlockDevice;
@@ -57,6 +59,8 @@ public final class VfsSubsystem implements Subsystem {
         spec.integer("osvj.vfs.dentry-cache-size", 0, 1 << 24);
         spec.bytes("osvj.vfs.page-cache-size", 4096, 1L << 40);
         spec.string("osvj.vfs.umask", Pattern.compile("0?[0-7]{1,3}"), "an octal mask such as 022");
+        spec.integer("osvj.vfs.uid", 0, 65535);
+        spec.integer("osvj.vfs.gid", 0, 65535);
         spec.objectList("osvj.vfs.disks", e -> {
             e.string("file");
             e.bool("read-only");
@@ -79,6 +83,12 @@ public final class VfsSubsystem implements Subsystem {
         final Config c = context.config();
         final Vfs vfs = new Vfs(c.getInt("osvj.vfs.max-fds"), c.getInt("osvj.vfs.dentry-cache-size"), context.clock());
         vfs.umask(Integer.parseInt(c.getString("osvj.vfs.umask"), 8));
+        // File mappings take their frames from guest memory (the mmu boots before the VFS).
+        final PhysicalMemory ram = context.services().find(PhysicalMemory.class).orElse(null);
+        final PageAllocator pageAllocator = context.services().find(PageAllocator.class).orElse(null);
+        if (ram != null && pageAllocator != null) {
+            vfs.attachMemory(ram, pageAllocator);
+        }
         final DevFs devfs = new DevFs();
         final ProcFs procfs = new ProcFs();
         final SysFs sysfs = new SysFs();
@@ -120,7 +130,8 @@ public final class VfsSubsystem implements Subsystem {
                 final long r = commands.mkdirs(path);
                 if (r < 0) {
                     throw new IllegalStateException("VFS: cannot create mount point " + path + ": "
-                        + Errno.fromResult(r).describe());
+                        + Errno.fromResult(r).describe() + (Errno.fromResult(r) == Errno.EROFS
+                        ? " (a read-only root must contain its mount points: add the directory to the image)" : ""));
                 }
             }
             mount(context, vfs, m.getString("type"), m.getString("source"), path, m.getString("options"));
@@ -129,6 +140,8 @@ public final class VfsSubsystem implements Subsystem {
         final int cpus = c.hasPath("osvj.cpus") ? c.getInt("osvj.cpus") : Runtime.getRuntime().availableProcessors();
         final long memory = c.hasPath("osvj.memory") ? c.getBytes("osvj.memory") : Runtime.getRuntime().maxMemory();
         PseudoDefaults.install(vfs, procfs, sysfs, context.name(), cpus, memory, context.clock(), context.bootStartNanos());
+        // The application's user, from here on (boot created the mount points as root).
+        vfs.setCredentials(c.getInt("osvj.vfs.uid"), c.getInt("osvj.vfs.gid"));
         commands.registerAll(context.commands());
         context.services().provide(OutputRedirect.class, commands::redirect);
 

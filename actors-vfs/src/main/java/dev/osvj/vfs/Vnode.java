@@ -1,6 +1,5 @@
 package dev.osvj.vfs;
 
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
@@ -21,7 +20,7 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * directory's), read without a lock by stat.
  *
  * <p><b>VFS-managed fields</b> (package-private): the dentry table of a directory (name to child,
- * lock-free {@link ConcurrentHashMap} reads; entries added under the directory's read lock after a
+ * lock-free reads that allocate nothing, {@link DentryTable}; entries added under the directory's read lock after a
  * filesystem lookup and removed under its write lock, so a reader never sees a stale name), the parent
  * and name of a directory (directories have exactly one, for {@code ..} and getcwd), the mount
  * covering this vnode, and the count of open files and working directories that pin the mount.
@@ -46,7 +45,7 @@ public final class Vnode {
     private volatile long ctimeNs;
 
     /** Directories: name to child vnode in the same filesystem (the dentry cache of this directory). */
-    final ConcurrentHashMap<String, Vnode> dentries;
+    final DentryTable dentries;
     /** Directories: the parent directory in the same filesystem (null for the filesystem's root). */
     volatile Vnode parent;
     /** Directories: this directory's name in {@link #parent}. */
@@ -54,11 +53,37 @@ public final class Vnode {
     /** The filesystem mounted on this vnode, or null. */
     volatile Mount mountedHere;
     /** Open files of this vnode (all descriptions, not descriptors). */
-    final java.util.concurrent.atomic.AtomicInteger openCount = new java.util.concurrent.atomic.AtomicInteger();
-    /** Set once the inactive VOP ran (no links, no opens): guarded by the write lock. */
+    private volatile int openCount;
+    /** Set once the inactive VOP ran (no links, no opens, no mappings): guarded by the write lock. */
     boolean inactivated;
+    /** The frames of file mappings of this vnode; null until the first mmap (set under this object's monitor). */
+    volatile MappedPages mapped;
 
     private static final java.util.concurrent.atomic.AtomicLong LOCK_ORDER = new java.util.concurrent.atomic.AtomicLong();
+    private static final java.lang.invoke.VarHandle OPEN_COUNT;
+
+    static {
+        try {
+            OPEN_COUNT = java.lang.invoke.MethodHandles.lookup().findVarHandle(Vnode.class, "openCount", int.class);
+        } catch (final ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Open files of this vnode now. */
+    int openCount() {
+        return openCount;
+    }
+
+    /** One more open file description; returns the new count. */
+    int openIncrement() {
+        return (int)OPEN_COUNT.getAndAdd(this, 1) + 1;
+    }
+
+    /** One open file description fewer; returns the new count. */
+    int openDecrement() {
+        return (int)OPEN_COUNT.getAndAdd(this, -1) - 1;
+    }
 
     /**
      * @param mount the mount this vnode belongs to
@@ -76,7 +101,7 @@ public final class Vnode {
         this.data = data;
         this.mode = type.ifmt() | (mode & Posix.S_IALLUGO);
         this.nlink = type == VType.VDIR ? 2 : 1;
-        this.dentries = type == VType.VDIR ? new ConcurrentHashMap<>() : null;
+        this.dentries = type == VType.VDIR ? new DentryTable() : null;
         this.lockOrder = LOCK_ORDER.incrementAndGet();
         final long now = mount == null ? 0 : mount.now();
         this.atimeNs = now;
@@ -196,6 +221,17 @@ public final class Vnode {
         final long now = mount == null ? 0 : mount.now();
         this.mtimeNs = now;
         this.ctimeNs = now;
+    }
+
+    /** Content changed at {@code ns} (a time the caller already read for this operation): mtime and ctime. */
+    public void touchModified(final long ns) {
+        this.mtimeNs = ns;
+        this.ctimeNs = ns;
+    }
+
+    /** Inode changed at {@code ns}: ctime. */
+    public void touchChanged(final long ns) {
+        this.ctimeNs = ns;
     }
 
     /** Inode changed now (links, mode): ctime. */

@@ -2,6 +2,7 @@ package dev.osvj.vfs;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.osvj.kernel.Errno;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigProblem;
 import dev.osvj.kernel.config.ConfigSpec;
@@ -22,6 +23,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import java.util.ServiceLoader;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -40,6 +42,7 @@ class VfsSubsystemTest {
     private static ConfigSpec spec() {
         final ConfigSpec spec = new ConfigSpec("osvj");
         new SchedSubsystem().declareConfig(spec);
+        new dev.osvj.mmu.MmuSubsystem().declareConfig(spec);
         new VfsSubsystem().declareConfig(spec);
         return spec;
     }
@@ -134,15 +137,33 @@ class VfsSubsystemTest {
         sub.stop(ctx);
     }
 
-    @Test
-    void shouldMountARofsDiskFromTheConfiguration() throws Exception {
-        final Path src = Files.createDirectories(dir.resolve("app"));
-        Files.writeString(src.resolve("main.txt"), "from the image");
-        final Path img = dir.resolve("app.img");
+    /** A rofs image of {@code files} (relative path to content; a path ending in "/" is a directory). */
+    private Path image(final String name, final Map<String, String> files) throws Exception {
+        final Path src = Files.createDirectories(dir.resolve(name));
+        for (final Map.Entry<String, String> f : files.entrySet()) {
+            if (f.getKey().endsWith("/")) {
+                Files.createDirectories(src.resolve(f.getKey()));
+            } else {
+                Files.createDirectories(src.resolve(f.getKey()).getParent());
+                Files.writeString(src.resolve(f.getKey()), f.getValue());
+            }
+        }
+        final Path img = dir.resolve(name + ".img");
         MkImage.build(src, img, (d, t) -> {
         });
-        final StandaloneKernel ctx = kernel(config("osvj.vfs.disks = [{file = \"" + img + "\", read-only = true}]\n"
-            + "osvj.mounts = ${osvj.mounts} [{type = rofs, source = \"/dev/vblk0\", path = \"/app\", options = \"\"}]"));
+        return img;
+    }
+
+    /** A kernel with {@code img} as the disk /dev/vblk0, mounted at {@code path} ("/" first, others last). */
+    private static StandaloneKernel kernelWithDisk(final Path img, final String path) {
+        final String entry = "[{type = rofs, source = \"/dev/vblk0\", path = \"" + path + "\", options = \"\"}]";
+        return kernel(config("osvj.vfs.disks = [{file = \"" + img + "\", read-only = true}]\n"
+            + "osvj.mounts = " + ("/".equals(path) ? entry + " ${osvj.mounts}" : "${osvj.mounts} " + entry)));
+    }
+
+    @Test
+    void shouldMountARofsDiskFromTheConfiguration() throws Exception {
+        final StandaloneKernel ctx = kernelWithDisk(image("app", Map.of("main.txt", "from the image")), "/app");
         final VfsSubsystem sub = new VfsSubsystem();
         ctx.boot(sub);
         final Vfs vfs = ctx.services().require(Vfs.class);
@@ -174,6 +195,53 @@ class VfsSubsystemTest {
         assertEquals(0, vfs.stat("/dev/vblk0", st));
         assertEquals(provided.size(), st.size);
         sub.stop(ctx);
+    }
+
+    @Test
+    void shouldBootWithARofsRootAndRamfsOnTmpAsOsvDoes() throws Exception {
+        final StandaloneKernel ctx = kernelWithDisk(image("root", Map.of("dev/", "", "proc/", "", "sys/", "", "tmp/", "",
+            "etc/hostname", "from the root image\n")), "/");
+        final VfsSubsystem sub = new VfsSubsystem();
+        ctx.boot(sub);
+        final Vfs vfs = ctx.services().require(Vfs.class);
+        assertEquals("from the root image\n", new String(vfs.readFile("/etc/hostname"), StandardCharsets.UTF_8));
+        assertEquals("rofs", vfs.mountOf("/").type());
+        assertEquals("rofs", vfs.mountOf("/etc/..").type());
+        assertEquals("/", vfs.getcwd());
+        assertEquals(-Errno.EROFS.number(), vfs.open("/etc/new", Posix.O_CREAT | Posix.O_WRONLY, 0644));
+        // /tmp is a ramfs on the image's directory; /proc and /dev work.
+        vfs.writeFile("/tmp/scratch", new byte[] {1, 2, 3});
+        assertEquals(3, vfs.stat("/tmp/scratch").size);
+        assertEquals("ramfs", vfs.mountOf("/tmp").type());
+        assertEquals("/tmp", vfs.mountOf("/tmp/..//tmp/.").path());
+        final String mounts = new String(vfs.readFile("/proc/mounts"), StandardCharsets.UTF_8);
+        assertTrue(mounts.startsWith("/dev/vblk0 / rofs ro 0 0\n"), mounts);
+        assertEquals(List.of("/", "/dev", "/proc", "/sys", "/tmp"), vfs.mounts().stream().map(Mount::path).toList());
+        assertEquals(0, vfs.chdir("/tmp"));
+        assertEquals("/tmp", vfs.getcwd());
+        assertEquals(0, vfs.chdir("/"));
+        assertEquals(-Errno.EBUSY.number(), vfs.umount("/"));
+        sub.stop(ctx);
+    }
+
+    @Test
+    void shouldSayWhatAReadOnlyRootLacks() throws Exception {
+        final StandaloneKernel ctx = kernelWithDisk(image("bare", Map.of("only-a-file", "x")), "/");
+        final IllegalStateException e = assertThrows(IllegalStateException.class, () -> ctx.boot(new VfsSubsystem()));
+        assertEquals("VFS: cannot create mount point /dev: EROFS (Read-only file system) (a read-only root must contain "
+            + "its mount points: add the directory to the image)", e.getMessage());
+    }
+
+    @Test
+    void shouldRefuseToPivotOverOpenFiles() {
+        final Vfs vfs = TestVfs.ramfsRoot();
+        final int fd = vfs.open("/held", Posix.O_CREAT | Posix.O_RDWR, 0644);
+        assertTrue(fd >= 0);
+        assertEquals(-Errno.EBUSY.number(), vfs.mount("ramfs", "none", "/", Map.of()));
+        assertEquals(0, vfs.close(fd));
+        assertEquals(0, vfs.mount("ramfs", "none", "/", Map.of()));
+        assertEquals(-Errno.ENOENT.number(), vfs.open("/held", Posix.O_RDONLY), "the old root is hidden");
+        assertEquals(List.of("/"), vfs.mounts().stream().map(Mount::path).toList(), "the old root is detached");
     }
 
     @Test

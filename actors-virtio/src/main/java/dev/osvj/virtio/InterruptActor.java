@@ -1,6 +1,7 @@
 package dev.osvj.virtio;
 
 import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -16,6 +17,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * not interrupt a driver that is already polling.
  *
  * <p>A driver exception is a kernel bug: it crashes the actor and the virtio supervisor restarts it.
+ * The crash may have struck in the middle of a queue's processing, with the device's interrupts for
+ * that queue turned off and completions left in the used ring, so nobody would interrupt again: before
+ * the restart ({@link PreRestart}) the actor raises every queue's interrupt on its line, and the
+ * restarted actor polls them all (a spurious interrupt is harmless).
  */
 public final class InterruptActor extends AbstractBehavior<InterruptActor.Command> {
     /** Messages of the interrupt actor. */
@@ -40,12 +45,24 @@ public final class InterruptActor extends AbstractBehavior<InterruptActor.Comman
         return Behaviors.setup(ctx -> new InterruptActor(ctx, driver, handled));
     }
 
+    /** The line of the last interrupt handled: the one to raise again before a restart. */
+    private InterruptLine line;
+
     @Override
     public Receive<Command> createReceive() {
-        return newReceiveBuilder().onMessage(Interrupt.class, this::onInterrupt).build();
+        return newReceiveBuilder()
+            .onMessage(Interrupt.class, this::onInterrupt)
+            .onSignal(PreRestart.class, s -> {
+                if (line != null) {
+                    line.raiseAll();
+                }
+                return this;
+            })
+            .build();
     }
 
     private Behavior<Command> onInterrupt(final Interrupt interrupt) {
+        line = interrupt.line();
         interrupt.line().taken(interrupt.queue());
         handled.incrementAndGet();
         driver.onInterrupt(interrupt.queue());

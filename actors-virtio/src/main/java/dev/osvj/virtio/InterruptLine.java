@@ -36,6 +36,17 @@ public final class InterruptLine implements Notifier {
         }
     }
 
+    /**
+     * Raise every queue's interrupt and the config-change one (coalesced with those still pending): a
+     * restarted handler must look at every queue, because the crashed one may have left a queue with
+     * its interrupts suppressed and completions unprocessed.
+     */
+    void raiseAll() {
+        for (int slot = 0; slot < messages.length; slot++) {
+            notify(slot - 1);
+        }
+    }
+
     /** The actor took the interrupt of {@code queueIndex}: the next one must be sent again. */
     void taken(final int queueIndex) {
         pending.set(queueIndex + 1, 0);

@@ -51,7 +51,14 @@ public final class PageAllocator {
     private final long lowWatermarkBytes;
     private final List<Shrinker> shrinkers = new CopyOnWriteArrayList<>();
     private final AtomicBoolean reclaiming = new AtomicBoolean();
-    private final AtomicLong allocations = new AtomicLong();
+    /** Guarded by the monitor (counted where the allocation happens, no extra atomic). */
+    private long allocations;
+    /**
+     * {@code freeFrames} for the watermark check after an allocation, read without the monitor: a
+     * plain field (a fence per allocation would cost as much as the lock), so the check may see a
+     * slightly stale value, which only moves the reclaim by an allocation or two.
+     */
+    private long freeFramesSnapshot;
     private final AtomicLong failures = new AtomicLong();
     private final AtomicLong reclaims = new AtomicLong();
     private final AtomicLong reclaimedBytes = new AtomicLong();
@@ -88,6 +95,7 @@ public final class PageAllocator {
             freeFrames += 1L << order;
             pfn += 1 << order;
         }
+        freeFramesSnapshot = freeFrames;
     }
 
     public PhysicalMemory memory() {
@@ -212,7 +220,8 @@ public final class PageAllocator {
         }
         setFreeBits(pfn, 1 << order, false);
         freeFrames -= 1L << order;
-        allocations.incrementAndGet();
+        freeFramesSnapshot = freeFrames;
+        allocations++;
         return (long)pfn << PAGE_SHIFT;
     }
 
@@ -224,6 +233,7 @@ public final class PageAllocator {
         }
         setFreeBits(block, 1 << order, true);
         freeFrames += 1L << order;
+        freeFramesSnapshot = freeFrames;
         int pfn = block;
         int o = order;
         while (o < maxOrder) {
@@ -264,21 +274,34 @@ public final class PageAllocator {
         freeBlocks[order]--;
     }
 
+    /** Set or clear the free bits of {@code [pfn, pfn + count)}, a word at a time. */
     private void setFreeBits(final int pfn, final int count, final boolean free) {
-        for (int i = pfn; i < pfn + count; i++) {
+        int i = pfn;
+        final int end = pfn + count;
+        while (i < end) {
+            final int bits = Math.min(64 - (i & 63), end - i);
+            final long mask = bits == 64 ? -1L : ((1L << bits) - 1) << (i & 63);
             if (free) {
-                freeBits[i >>> 6] |= 1L << i;
+                freeBits[i >>> 6] |= mask;
             } else {
-                freeBits[i >>> 6] &= ~(1L << i);
+                freeBits[i >>> 6] &= ~mask;
             }
+            i += bits;
         }
     }
 
+    /** True when every frame of {@code [pfn, pfn + count)} is free ({@code free}) or every one is not. */
     private boolean rangeIs(final int pfn, final int count, final boolean free) {
-        for (int i = pfn; i < pfn + count; i++) {
-            if (((freeBits[i >>> 6] >>> i) & 1) != (free ? 1 : 0)) {
+        int i = pfn;
+        final int end = pfn + count;
+        while (i < end) {
+            final int bits = Math.min(64 - (i & 63), end - i);
+            final long mask = bits == 64 ? -1L : ((1L << bits) - 1) << (i & 63);
+            final long word = freeBits[i >>> 6] & mask;
+            if (word != (free ? mask : 0)) {
                 return false;
             }
+            i += bits;
         }
         return true;
     }
@@ -290,7 +313,7 @@ public final class PageAllocator {
     }
 
     private void afterAllocation() {
-        if (lowWatermarkBytes > 0 && freeBytes() < lowWatermarkBytes && !shrinkers.isEmpty()) {
+        if (lowWatermarkBytes > 0 && (freeFramesSnapshot << PAGE_SHIFT) < lowWatermarkBytes && !shrinkers.isEmpty()) {
             reclaim(lowWatermarkBytes - freeBytes());
         }
     }
@@ -354,8 +377,8 @@ public final class PageAllocator {
         return n;
     }
 
-    public long allocations() {
-        return allocations.get();
+    public synchronized long allocations() {
+        return allocations;
     }
 
     /** Allocations that returned {@link #NO_MEMORY}. */

@@ -41,11 +41,22 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * {@code MADV_DONTNEED} of a huge page splits it first. An access that cannot be satisfied throws
  * {@link PageFault} with the address and kind; the kernel is never affected.
  *
- * <p>Locking (OSv's {@code vma_list_mutex}): mmap, munmap, mprotect, madvise, msync take the write
- * lock; faults take the read lock and fill empty page-table slots with CAS. Page-table entries are
- * removed or restricted only under the write lock, then {@link TlbShootdown#flushAll()} runs, and only
- * then are frames freed or page-cache pages released. Application accesses take no lock: a TLB hit
- * is an array load, a compare and a memory access.
+ * <p>Also {@code mremap} (grow in place, or move the page-table entries, never the frames) and the
+ * program break ({@code brk}/{@code sbrk}, a heap mapping from {@link #BRK_BASE}).
+ *
+ * <p>Locking (OSv's {@code vma_list_mutex}): mmap, munmap, mremap, mprotect, madvise, msync and brk
+ * take the write lock; faults take the read lock and fill empty page-table slots with CAS (a fault
+ * finds its VMA through a one-entry cache, Linux's {@code vmacache}, which every writer clears).
+ * Page-table entries are removed or restricted only under the write lock, then the shootdown runs
+ * ({@link TlbShootdown#flushRange}: the changed pages only on the caller's vCPU, a full flush on the
+ * others), and only then are frames, page tables and page-cache pages released. Application accesses
+ * take no lock: a TLB hit is an array load, a compare and a memory access.
+ *
+ * <p>Page tables (OSv's {@code unpopulate} rule): munmap frees a table only when the unmapped range
+ * covers the table's whole span; tables that still span other addresses stay for the next mapping
+ * there (an mmap/munmap cycle in the same region reuses them), and a {@link dev.osvj.mmu.phys.Shrinker}
+ * ({@link #trimPageTables}) frees every table left in the gaps between VMAs when memory runs low. A
+ * fault that finds no memory frees them itself, outside its read lock, and retries once.
  */
 public final class AddressSpace implements AutoCloseable {
     public static final long PAGE_SIZE = 4096;
@@ -75,6 +86,12 @@ public final class AddressSpace implements AutoCloseable {
     private final TreeMap<Long, Vma> vmas = new TreeMap<>();
     /** Frames and page-cache pages to release after the shootdown (write lock held). */
     private final Release release = new Release();
+    /** The program break ({@link #brk}); write lock. */
+    private long programBreak = BRK_BASE;
+    /** Last VMA a fault found; see {@link #vmaForFault}. Cleared by every write-lock holder. */
+    private Vma lastFaultVma;
+    /** Frees page tables left in the gaps between VMAs under memory pressure. */
+    private final dev.osvj.mmu.phys.Shrinker tableShrinker;
 
     private final LongAdder faults = new LongAdder();
     private final LongAdder hugeFaults = new LongAdder();
@@ -110,6 +127,18 @@ public final class AddressSpace implements AutoCloseable {
                 throw new IllegalStateException("cannot build the linear map: " + rc);
             }
         }
+        this.tableShrinker = new dev.osvj.mmu.phys.Shrinker() {
+            @Override
+            public String name() {
+                return "page tables";
+            }
+
+            @Override
+            public long shrink(final long bytesWanted) {
+                return trimPageTables(false);
+            }
+        };
+        frames.registerShrinker(tableShrinker);
     }
 
     public PhysicalMemory memory() {
@@ -199,7 +228,7 @@ public final class AddressSpace implements AutoCloseable {
             }
             vmas.put(start, new Vma(start, start + len, prot, shared, anonymous ? null : file, anonymous ? 0 : offset, false));
         } finally {
-            lock.writeLock().unlock();
+            writeUnlock();
         }
         if ((flags & (Mman.MAP_POPULATE | Mman.MAP_HUGETLB)) != 0 && prot != Mman.PROT_NONE) {
             final Access access = anonymous && (prot & Mman.PROT_WRITE) != 0 ? Access.WRITE : Access.READ;
@@ -232,7 +261,7 @@ public final class AddressSpace implements AutoCloseable {
         try {
             return (int)unmapLocked(addr, addr + len);
         } finally {
-            lock.writeLock().unlock();
+            writeUnlock();
         }
     }
 
@@ -282,11 +311,11 @@ public final class AddressSpace implements AutoCloseable {
             });
             mergeAround(addr, end);
             if (changed[0]) {
-                shootdown.flushAll();
+                shootdown.flushRange(addr, end);
             }
             return 0;
         } finally {
-            lock.writeLock().unlock();
+            writeUnlock();
         }
     }
 
@@ -328,7 +357,7 @@ public final class AddressSpace implements AutoCloseable {
                         return Errno.ENOMEM.negative();
                     }
                     if (clearLeaves(addr, end)) {
-                        shootdown.flushAll();
+                        shootdown.flushRange(addr, end);
                     }
                     releaseAll();
                 }
@@ -344,12 +373,16 @@ public final class AddressSpace implements AutoCloseable {
             }
             return 0;
         } finally {
-            lock.writeLock().unlock();
+            writeUnlock();
         }
     }
 
     /**
      * {@code msync(2)}: write dirty pages of shared file mappings in the range back to their files.
+     * With {@code MS_INVALIDATE}, the mappings of page-cache pages in the range are dropped as well
+     * (after the write-back), so the next access maps the file's current page again: a mapping that
+     * kept an old page cannot go on showing stale data. A shared page still dirty goes back to the
+     * cache marked dirty; private copies (COW) are the mapping's own and stay.
      *
      * @return 0, or {@code -EINVAL} (unaligned address, unknown flags, both MS_SYNC and MS_ASYNC),
      *     {@code -ENOMEM} (part of the range not mapped), or the file's {@code -errno}.
@@ -388,13 +421,18 @@ public final class AddressSpace implements AutoCloseable {
                 pageTable.store(slot, pte & ~Pte.DIRTY);
                 cleaned[0] = true;
             });
-            if (cleaned[0]) {
-                // Writable TLB entries imply a set dirty bit: drop them so the next write sets it again.
-                shootdown.flushAll();
+            boolean dropped = false;
+            if (result[0] == 0 && (flags & Mman.MS_INVALIDATE) != 0) {
+                dropped = invalidateCachePages(addr, end);
             }
+            if (cleaned[0] || dropped) {
+                // Writable TLB entries imply a set dirty bit: drop them so the next write sets it again.
+                shootdown.flushRange(addr, end);
+            }
+            releaseAll();
             return result[0];
         } finally {
-            lock.writeLock().unlock();
+            writeUnlock();
         }
     }
 
@@ -431,6 +469,238 @@ public final class AddressSpace implements AutoCloseable {
         } finally {
             lock.readLock().unlock();
         }
+    }
+
+    /** Clear the page-cache leaves of {@code [start, end)}, queueing the pages for release. */
+    private boolean invalidateCachePages(final long start, final long end) {
+        final boolean[] dropped = new boolean[1];
+        pageTable.forEachLeaf(start, end, (va, slot, level, pte) -> {
+            if ((pte & Pte.SW_CACHE) == 0) {
+                return;
+            }
+            final Vma v = vmaAt(va);
+            pageTable.store(slot, 0);
+            release.addCachePage(v.file, v.offsetOf(va), Pte.address(pte), (pte & Pte.DIRTY) != 0);
+            fileBytes.addAndGet(-PAGE_SIZE);
+            dropped[0] |= Pte.present(pte);
+        });
+        return dropped[0];
+    }
+
+    /**
+     * {@code mremap(2)}: grow or shrink the mapping at {@code oldAddress}, in place when the
+     * addresses after it are free, else (with {@code MREMAP_MAYMOVE}) by moving its page-table
+     * entries to a new range; the frames stay where they are, so the contents move without a copy.
+     * A 2 MiB page moves whole when the distance keeps its alignment, and is split first otherwise.
+     *
+     * @param flags      {@code MREMAP_MAYMOVE}, optionally with {@code MREMAP_FIXED}.
+     * @param newAddress the destination with {@code MREMAP_FIXED} (anything mapped there is unmapped).
+     * @return the mapping's (new) address, or {@code -errno}: EINVAL (unaligned address, unknown
+     *     flags, MREMAP_FIXED without MREMAP_MAYMOVE, size 0, overlapping fixed ranges), EFAULT (the
+     *     old range is not all inside one mapping), ENOMEM (cannot grow in place without
+     *     MREMAP_MAYMOVE, no room, or no memory for page tables).
+     */
+    public long mremap(final long oldAddress, final long oldSize, final long newSize, final int flags,
+        final long newAddress) {
+        if ((oldAddress & PAGE_MASK) != 0 || (flags & ~(Mman.MREMAP_MAYMOVE | Mman.MREMAP_FIXED)) != 0
+            || (flags & Mman.MREMAP_FIXED) != 0 && (flags & Mman.MREMAP_MAYMOVE) == 0
+            || newSize <= 0 || oldSize <= 0) {
+            return Errno.EINVAL.negative();
+        }
+        final long oldLen = (oldSize + PAGE_MASK) & ~PAGE_MASK;
+        final long newLen = (newSize + PAGE_MASK) & ~PAGE_MASK;
+        if (oldLen <= 0 || newLen <= 0 || newLen > USER_END - USER_START) {
+            return Errno.ENOMEM.negative();
+        }
+        final boolean fixed = (flags & Mman.MREMAP_FIXED) != 0;
+        if (fixed) {
+            if ((newAddress & PAGE_MASK) != 0 || newAddress < USER_START || newAddress > USER_END - newLen) {
+                return Errno.EINVAL.negative();
+            }
+            if (newAddress < oldAddress + oldLen && oldAddress < newAddress + newLen) {
+                return Errno.EINVAL.negative();
+            }
+        }
+        lock.writeLock().lock();
+        try {
+            if (oldAddress > USER_END - oldLen) {
+                return Errno.EFAULT.negative();
+            }
+            final Vma v = vmaAt(oldAddress);
+            if (v == null || oldAddress + oldLen > v.end) {
+                return Errno.EFAULT.negative();
+            }
+            if (fixed) {
+                final long rc = unmapLocked(newAddress, newAddress + newLen);
+                if (rc < 0) {
+                    return rc;
+                }
+                final long moved = moveLocked(oldAddress, Math.min(oldLen, newLen), newAddress, newLen);
+                if (moved >= 0 && newLen < oldLen) {
+                    unmapLocked(oldAddress + newLen, oldAddress + oldLen);
+                }
+                return moved;
+            }
+            if (newLen <= oldLen) {
+                if (newLen < oldLen) {
+                    final long rc = unmapLocked(oldAddress + newLen, oldAddress + oldLen);
+                    if (rc < 0) {
+                        return rc;
+                    }
+                }
+                return oldAddress;
+            }
+            final long end = oldAddress + newLen;
+            if (oldAddress + oldLen == v.end && end <= USER_END && end > oldAddress && free(v.end, end)) {
+                v.end = end; // grow in place: the new pages fault in on demand
+                return oldAddress;
+            }
+            if ((flags & Mman.MREMAP_MAYMOVE) == 0) {
+                return Errno.ENOMEM.negative();
+            }
+            final long target = findFree(0, newLen, false);
+            if (target < 0) {
+                return Errno.ENOMEM.negative();
+            }
+            return moveLocked(oldAddress, oldLen, target, newLen);
+        } finally {
+            writeUnlock();
+        }
+    }
+
+    /**
+     * Move the mapping {@code [src, src + len)} (inside one VMA) to the free range at {@code dst},
+     * giving the moved VMA {@code newLen} bytes. Page-table entries move, frames do not. Nothing
+     * moves unless every destination slot could be created first.
+     *
+     * @return {@code dst} or {@code -ENOMEM}.
+     */
+    private long moveLocked(final long src, final long len, final long dst, final long newLen) {
+        if (!splitBoundary(src) || !splitBoundary(src + len)) {
+            return Errno.ENOMEM.negative();
+        }
+        final boolean keepsHuge = ((dst - src) & HUGE_MASK) == 0;
+        // Leftover empty tables in the destination would sit where a huge entry must go.
+        pageTable.detachTables(dst, dst + newLen, release::addTable);
+        final List<long[]> leaves = new ArrayList<>();
+        pageTable.forEachLeaf(src, src + len, (va, slot, level, pte) -> leaves.add(new long[] {va, slot, level, pte}));
+        if (!keepsHuge) {
+            for (final long[] leaf : leaves) {
+                if (leaf[2] == 1) {
+                    if (!pageTable.split(leaf[0])) {
+                        return Errno.ENOMEM.negative();
+                    }
+                    splits.incrementAndGet();
+                }
+            }
+            if (leaves.stream().anyMatch(l -> l[2] == 1)) {
+                leaves.clear();
+                pageTable.forEachLeaf(src, src + len, (va, slot, level, pte) -> leaves.add(new long[] {va, slot, level, pte}));
+            }
+        }
+        final long[] targets = new long[leaves.size()];
+        for (int i = 0; i < targets.length; i++) {
+            final long[] leaf = leaves.get(i);
+            targets[i] = pageTable.slot(leaf[0] - src + dst, (int)leaf[2]);
+            if (targets[i] < 0) {
+                return Errno.ENOMEM.negative(); // nothing moved yet; the new tables stay for later use
+            }
+        }
+        splitVmas(src, src + len);
+        final Vma moving = vmaAt(src);
+        boolean present = false;
+        for (int i = 0; i < targets.length; i++) {
+            final long[] leaf = leaves.get(i);
+            pageTable.store(targets[i], leaf[3]);
+            pageTable.store(leaf[1], 0);
+            present |= Pte.present(leaf[3]);
+        }
+        vmas.remove(src);
+        moving.start = dst;
+        moving.end = dst + newLen;
+        vmas.put(dst, moving);
+        final int detached = pageTable.detachTables(src, src + len, release::addTable);
+        if (present || detached > 0) {
+            shootdown.flushRange(src, src + len);
+        }
+        releaseAll();
+        mergeAround(dst, dst + newLen);
+        return dst;
+    }
+
+    /** Base of the program break's heap (below the mmap area). */
+    public static final long BRK_BASE = 0x1000_0000_0000L;
+
+    /**
+     * {@code brk(2)} as libc presents it: set the program break to {@code addr}. The heap is an
+     * anonymous private read-write mapping {@code [BRK_BASE, break)} rounded up to pages; growing
+     * needs the addresses to be free, shrinking unmaps the pages (they read as zero if regrown).
+     *
+     * @return 0, or {@code -ENOMEM} (below the heap's start, beyond the mmap base, or the addresses
+     *     are taken by another mapping).
+     */
+    public int brk(final long addr) {
+        lock.writeLock().lock();
+        try {
+            return setBreakLocked(addr);
+        } finally {
+            writeUnlock();
+        }
+    }
+
+    /**
+     * {@code sbrk(3)}: move the program break by {@code increment} bytes.
+     *
+     * @return the previous break, or {@code -ENOMEM} (as {@link #brk}).
+     */
+    public long sbrk(final long increment) {
+        lock.writeLock().lock();
+        try {
+            final long old = programBreak;
+            if (increment == 0) {
+                return old;
+            }
+            final long target = old + increment;
+            if (increment > 0 ? target < old : target > old) {
+                return Errno.ENOMEM.negative();
+            }
+            final int rc = setBreakLocked(target);
+            return rc < 0 ? rc : old;
+        } finally {
+            writeUnlock();
+        }
+    }
+
+    /** The current program break ({@code sbrk(0)}). */
+    public long programBreak() {
+        lock.readLock().lock();
+        try {
+            return programBreak;
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    private int setBreakLocked(final long addr) {
+        if (addr < BRK_BASE || addr > MMAP_BASE) {
+            return Errno.ENOMEM.negative();
+        }
+        final long oldEnd = (programBreak + PAGE_MASK) & ~PAGE_MASK;
+        final long newEnd = (addr + PAGE_MASK) & ~PAGE_MASK;
+        if (newEnd > oldEnd) {
+            if (!free(oldEnd, newEnd)) {
+                return Errno.ENOMEM.negative();
+            }
+            vmas.put(oldEnd, new Vma(oldEnd, newEnd, Mman.PROT_READ | Mman.PROT_WRITE, false, null, 0, false));
+            mergeAround(oldEnd, newEnd);
+        } else if (newEnd < oldEnd) {
+            final long rc = unmapLocked(newEnd, oldEnd);
+            if (rc < 0) {
+                return (int)rc;
+            }
+        }
+        programBreak = addr;
+        return 0;
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -528,6 +798,30 @@ public final class AddressSpace implements AutoCloseable {
         }
     }
 
+    /** Release the write lock; the fault path's VMA cache may point at a VMA this call changed. */
+    private void writeUnlock() {
+        lastFaultVma = null;
+        lock.writeLock().unlock();
+    }
+
+    /**
+     * The VMA for a fault (read lock held): the last one a fault found, when it still contains
+     * {@code va} (Linux's per-mm {@code vmacache}), else a tree lookup. Readers race to store the
+     * field, but every value stored is a VMA of the current tree; the write lock clears it before
+     * unlocking, so no reader sees a VMA a writer changed.
+     */
+    private Vma vmaForFault(final long va) {
+        final Vma cached = lastFaultVma;
+        if (cached != null && cached.start <= va && va < cached.end) {
+            return cached;
+        }
+        final Vma v = vmaAt(va);
+        if (v != null) {
+            lastFaultVma = v;
+        }
+        return v;
+    }
+
     private Vma vmaAt(final long va) {
         final Map.Entry<Long, Vma> e = vmas.floorEntry(va);
         return e != null && e.getValue().end > va ? e.getValue() : null;
@@ -553,31 +847,72 @@ public final class AddressSpace implements AutoCloseable {
         return unmapLocked(start, end, true);
     }
 
-    /** @param ipi false only at teardown, when no vCPU runs application code and actors may be gone. */
+    /**
+     * Remove the mappings of {@code [start, end)}. Page tables whose whole span the range covers are
+     * detached too (OSv's {@code unpopulate} rule); tables that still span other addresses stay for
+     * the next mapping there, and {@link #trimPageTables} (the page-table shrinker) frees the ones
+     * left in gaps between VMAs under memory pressure. Frames and tables are freed only after the
+     * shootdown.
+     *
+     * @param ipi false only at teardown, when no vCPU runs application code and actors may be gone.
+     */
     private long unmapLocked(final long start, final long end, final boolean ipi) {
         if (!splitBoundary(start) || !splitBoundary(end)) {
             return Errno.ENOMEM.negative();
         }
-        final boolean flush = clearLeaves(start, end);
+        final boolean present = clearLeaves(start, end);
         splitVmas(start, end);
         for (final Vma v : overlapping(start, end)) {
             vmas.remove(v.start);
         }
-        if (flush && ipi) {
-            shootdown.flushAll();
-        } else if (flush) {
+        final int detached = pageTable.detachTables(start, end, release::addTable);
+        if ((present || detached > 0) && ipi) {
+            shootdown.flushRange(start, end);
+        } else if (present || detached > 0) {
             for (final Tlb tlb : tlbs) {
                 tlb.flush();
             }
         }
         releaseAll();
-        // Free page tables in the gap this munmap left (between the neighbouring VMAs).
-        final Map.Entry<Long, Vma> below = vmas.lowerEntry(start);
-        final Map.Entry<Long, Vma> above = vmas.ceilingEntry(end);
-        final long floor = below != null ? below.getValue().end : 0;
-        final long ceiling = above != null ? above.getValue().start : USER_END;
-        pageTable.freeTables(floor, ceiling);
         return 0;
+    }
+
+    /**
+     * Free the page tables that lie wholly in the gaps between VMAs (Linux's {@code free_pgtables}
+     * floor/ceiling rule, applied lazily): munmap keeps tables that still span other addresses, this
+     * gives them back. Called by the page-table {@link dev.osvj.mmu.phys.Shrinker} under memory
+     * pressure (skipped when the lock is not free at once, e.g. from inside a fault or an mmap call).
+     *
+     * @return bytes of page-table frames freed.
+     */
+    public long trimPageTables() {
+        return trimPageTables(true);
+    }
+
+    private long trimPageTables(final boolean block) {
+        if (block) {
+            lock.writeLock().lock();
+        } else if (lock.isWriteLockedByCurrentThread() || lock.getReadHoldCount() > 0 || !lock.writeLock().tryLock()) {
+            return 0;
+        }
+        try {
+            int detached = 0;
+            long floor = USER_START;
+            for (final Vma v : vmas.values()) {
+                if (v.start > floor) {
+                    detached += pageTable.detachTables(floor, v.start, release::addTable);
+                }
+                floor = v.end;
+            }
+            detached += pageTable.detachTables(floor, USER_END, release::addTable);
+            if (detached > 0) {
+                shootdown.flushAll();
+            }
+            releaseAll();
+            return detached * PAGE_SIZE;
+        } finally {
+            writeUnlock();
+        }
     }
 
     /**
@@ -658,12 +993,25 @@ public final class AddressSpace implements AutoCloseable {
      */
     public void handleFault(final long va, final Access access) {
         faults.increment();
+        if (resolve(va, access)) {
+            return;
+        }
+        // Out of memory. The page-table shrinker cannot run inside a fault (it needs the write lock
+        // this fault's read lock excludes), so free the gap tables here, outside the lock, and retry.
+        if (trimPageTables() > 0 && resolve(va, access)) {
+            return;
+        }
+        throw fault(va, access, Cause.NO_MEMORY);
+    }
+
+    /** {@link #handleFault} under the read lock: false when no memory could back the page. */
+    private boolean resolve(final long va, final Access access) {
         lock.readLock().lock();
         try {
             if (va >= USER_END || va < 0) {
                 throw fault(va, access, memory.isLinear(va) ? Cause.PROTECTION : Cause.NOT_PRESENT);
             }
-            final Vma vma = vmaAt(va);
+            final Vma vma = vmaForFault(va);
             if (vma == null) {
                 throw fault(va, access, Cause.NOT_PRESENT);
             }
@@ -674,14 +1022,14 @@ public final class AddressSpace implements AutoCloseable {
             final long pte = w == PageTable.NONE ? 0 : pageTable.load(PageTable.slotOf(w));
             if (Pte.present(pte)) {
                 if (access == Access.WRITE && (pte & Pte.WRITE) == 0 && (pte & Pte.SW_CACHE) != 0 && !vma.shared) {
-                    copyOnWrite(vma, va & ~PAGE_MASK, PageTable.slotOf(w), pte);
+                    return copyOnWrite(vma, va & ~PAGE_MASK, PageTable.slotOf(w), pte);
                 }
-                return;
+                return true;
             }
             if (pte != 0) {
-                return; // PROT_NONE remnant while the VMA allows access: an mprotect is in progress
+                return true; // PROT_NONE remnant while the VMA allows access: an mprotect is in progress
             }
-            populate(vma, va, access);
+            return populate(vma, va, access, w);
         } finally {
             lock.readLock().unlock();
         }
@@ -699,9 +1047,12 @@ public final class AddressSpace implements AutoCloseable {
         return new PageFault(va, access, cause);
     }
 
-    private void populate(final Vma vma, final long va, final Access access) {
+    /** Map the page for a demand fault; false when no memory could back it. Read lock held. */
+    private boolean populate(final Vma vma, final long va, final Access access, final long walk) {
         final long page = va & ~PAGE_MASK;
-        final long flags = leafFlags(vma.prot);
+        // Installed young, and dirty for a write (Linux: pte_mkyoung/pte_mkdirty in the fault), so the
+        // access that faulted needs no second compare-and-set of the entry.
+        final long flags = leafFlags(vma.prot) | Pte.ACCESSED | (access == Access.WRITE ? Pte.DIRTY : 0);
         if (vma.anonymous()) {
             if (hugePages && !vma.small) {
                 final long huge = va & ~HUGE_MASK;
@@ -715,7 +1066,7 @@ public final class AddressSpace implements AutoCloseable {
                             hugeFaults.increment();
                             hugePagesMapped.incrementAndGet();
                             anonymousBytes.addAndGet(HUGE_PAGE_SIZE);
-                            return;
+                            return true;
                         }
                         // A racing fault mapped something here, or no table frame: 4 KiB copes with both.
                         frames.freeOrder(pa, PageAllocator.HUGE_ORDER);
@@ -724,19 +1075,21 @@ public final class AddressSpace implements AutoCloseable {
             }
             final long pa = frames.allocPage();
             if (pa == PageAllocator.NO_MEMORY) {
-                throw fault(va, access, Cause.NO_MEMORY);
+                return false;
             }
             memory.zero(pa, PAGE_SIZE);
-            final long rc = pageTable.map4k(page, pa, flags);
+            // The fault's walk already found the (empty) 4 KiB slot when the page table exists.
+            final long rc = walk != PageTable.NONE && PageTable.levelOf(walk) == 0
+                ? pageTable.install(PageTable.slotOf(walk), pa, flags) : pageTable.map4k(page, pa, flags);
             if (rc == 0) {
                 anonymousBytes.addAndGet(PAGE_SIZE);
-                return;
+                return true;
             }
             frames.freeOrder(pa, 0);
             if (rc == PageTable.NO_MEMORY) {
-                throw fault(va, access, Cause.NO_MEMORY);
+                return false;
             }
-            return; // a racing fault mapped it (4 KiB or huge)
+            return true; // a racing fault mapped it (4 KiB or huge)
         }
         final long offset = vma.offsetOf(page);
         if (offset >= vma.file.size()) {
@@ -744,26 +1097,26 @@ public final class AddressSpace implements AutoCloseable {
         }
         final long cached = vma.file.getPage(offset);
         if (cached < 0) {
-            throw fault(va, access, Cause.NO_MEMORY);
+            return false;
         }
         if (vma.shared || access != Access.WRITE) {
             final long f = vma.shared ? flags : flags & ~Pte.WRITE;
             final long rc = pageTable.map4k(page, cached, f | Pte.SW_CACHE);
             if (rc == 0) {
                 fileBytes.addAndGet(PAGE_SIZE);
-                return;
+                return true;
             }
             vma.file.putPage(offset, cached, false);
             if (rc == PageTable.NO_MEMORY) {
-                throw fault(va, access, Cause.NO_MEMORY);
+                return false;
             }
-            return;
+            return true;
         }
         // Write fault on a private file page never mapped: copy it straight away.
         final long pa = frames.allocPage();
         if (pa == PageAllocator.NO_MEMORY) {
             vma.file.putPage(offset, cached, false);
-            throw fault(va, access, Cause.NO_MEMORY);
+            return false;
         }
         memory.copy(cached, pa, PAGE_SIZE);
         vma.file.putPage(offset, cached, false);
@@ -771,32 +1124,31 @@ public final class AddressSpace implements AutoCloseable {
         if (rc == 0) {
             cowFaults.increment();
             anonymousBytes.addAndGet(PAGE_SIZE);
-            return;
+            return true;
         }
         frames.freeOrder(pa, 0);
-        if (rc == PageTable.NO_MEMORY) {
-            throw fault(va, access, Cause.NO_MEMORY);
-        }
+        return rc != PageTable.NO_MEMORY;
     }
 
     /** Replace a read-only page-cache page of a private mapping by a private writable copy. */
-    private void copyOnWrite(final Vma vma, final long page, final long slot, final long pte) {
+    private boolean copyOnWrite(final Vma vma, final long page, final long slot, final long pte) {
         final long pa = frames.allocPage();
         if (pa == PageAllocator.NO_MEMORY) {
-            throw fault(page, Access.WRITE, Cause.NO_MEMORY);
+            return false;
         }
         memory.copy(Pte.address(pte), pa, PAGE_SIZE);
         final long copy = pa | (pte & ~Pte.ADDRESS_MASK & ~Pte.SW_CACHE) | Pte.WRITE | Pte.DIRTY | Pte.ACCESSED;
         if (!pageTable.compareAndSet(slot, pte, copy)) {
             frames.freeOrder(pa, 0); // a racing write fault copied it first (or A/D bits moved): retry
-            return;
+            return true;
         }
         cowFaults.increment();
         anonymousBytes.addAndGet(PAGE_SIZE);
         fileBytes.addAndGet(-PAGE_SIZE);
         // Other vCPUs may hold read-only entries for the cache page: they must see the copy.
-        shootdown.flushAll();
+        shootdown.flushRange(page, page + PAGE_SIZE);
         vma.file.putPage(vma.offsetOf(page), Pte.address(pte), false);
+        return true;
     }
 
     // ------------------------------------------------------------------------------------------------
@@ -1096,6 +1448,7 @@ public final class AddressSpace implements AutoCloseable {
     /** Unmap everything and free the page tables (the linear map's tables included). */
     @Override
     public void close() {
+        frames.unregisterShrinker(tableShrinker);
         lock.writeLock().lock();
         try {
             unmapLocked(USER_START, USER_END, false);
@@ -1104,7 +1457,7 @@ public final class AddressSpace implements AutoCloseable {
             }
             pageTable.destroy();
         } finally {
-            lock.writeLock().unlock();
+            writeUnlock();
         }
     }
 
@@ -1122,6 +1475,10 @@ public final class AddressSpace implements AutoCloseable {
             }
             frames[frameCount] = pa;
             orders[frameCount++] = order;
+        }
+
+        void addTable(final long pa) {
+            addFrame(pa, 0);
         }
 
         void addCachePage(final FileMapping file, final long offset, final long pa, final boolean dirty) {

@@ -195,6 +195,16 @@ public final class PageTable {
     }
 
     /**
+     * Install a 4 KiB leaf into the empty level-0 slot {@code slot} (from {@link #walk}, so its table
+     * exists; the caller holds the read or write lock, so the table cannot be freed meanwhile).
+     *
+     * @return 0 on success, 1 when the slot was not empty (a racing fault won).
+     */
+    public long install(final long slot, final long pa, final long flags) {
+        return memory.compareAndSetLong(slot, 0, (pa & Pte.ADDRESS_MASK) | (flags & ~Pte.HUGE)) ? 0 : 1;
+    }
+
+    /**
      * Install a 2 MiB leaf into an empty page-directory slot ({@code va} and {@code pa} 2 MiB
      * aligned).
      *
@@ -303,10 +313,30 @@ public final class PageTable {
      * @return the number of table frames freed.
      */
     public int freeTables(final long floor, final long ceiling) {
-        return prune(root, 3, 0, floor, ceiling);
+        return prune(root, 3, 0, floor, ceiling, this::freeTable);
     }
 
-    private int prune(final long table, final int level, final long tableVa, final long floor, final long ceiling) {
+    /**
+     * Like {@link #freeTables} but the detached tables' frames go to {@code sink} instead of the
+     * allocator, so the caller can free them after a TLB shootdown: a lock-free walker on another
+     * vCPU may still be reading a table it reached before the parent entry was cleared, and the frame
+     * must not be reused until the shootdown has withdrawn whatever that walk produced. Caller holds
+     * the write lock.
+     *
+     * @return the number of tables detached.
+     */
+    int detachTables(final long floor, final long ceiling, final java.util.function.LongConsumer sink) {
+        final int n = prune(root, 3, 0, floor, ceiling, sink);
+        if (n > 0) {
+            synchronized (this) {
+                tables -= n;
+            }
+        }
+        return n;
+    }
+
+    private int prune(final long table, final int level, final long tableVa, final long floor, final long ceiling,
+        final java.util.function.LongConsumer sink) {
         int freed = 0;
         final long span = span(level);
         final int first = floor <= tableVa ? 0 : (int)((floor - tableVa) / span);
@@ -321,7 +351,7 @@ public final class PageTable {
                 continue;
             }
             final long child = Pte.address(e);
-            freed += prune(child, level - 1, va, floor, ceiling);
+            freed += prune(child, level - 1, va, floor, ceiling, sink);
             if (va >= floor && va + span <= ceiling) {
                 for (int j = 0; j < 512; j++) {
                     if (memory.getLong(child + 8L * j) != 0) {
@@ -329,7 +359,7 @@ public final class PageTable {
                     }
                 }
                 memory.putLongRelease(slot, 0);
-                freeTable(child);
+                sink.accept(child);
                 freed++;
             }
         }

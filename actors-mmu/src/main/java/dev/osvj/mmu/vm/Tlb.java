@@ -4,7 +4,6 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 
 /**
  * One vCPU's software TLB: a direct-mapped cache of 4 KiB translations, indexed by the low bits of
@@ -16,6 +15,9 @@ import java.util.concurrent.atomic.LongAdder;
  * generation before its page-table walk and re-checks it after publishing the entry (volatile store,
  * volatile load); if a flush ran in between, it removes its entry and walks again. So an entry
  * produced by a walk that raced with a shootdown never survives it.
+ *
+ * <p>{@link #flushRange} invalidates single pages (INVLPG) for small ranges: it bumps the generation
+ * the same way, so the same argument holds for the pages it clears.
  *
  * <p>IPIs: a shootdown enqueues a {@link FlushRequest} on {@link #postIpi} and rings the vCPU's
  * {@link TlbActor}; the actor (or the vCPU itself while it waits for its own shootdown, so two vCPUs
@@ -40,6 +42,9 @@ public final class Tlb {
         }
     }
 
+    /** Above this many pages a ranged invalidation flushes the whole TLB (Linux's default ceiling, 33). */
+    public static final int RANGE_FLUSH_CEILING = 32;
+
     private static final VarHandle SLOT = MethodHandles.arrayElementVarHandle(Entry[].class);
 
     private final int cpu;
@@ -48,8 +53,23 @@ public final class Tlb {
     private final AtomicLong generation = new AtomicLong();
     private final ConcurrentLinkedQueue<FlushRequest> ipis = new ConcurrentLinkedQueue<>();
     private volatile boolean lazyPending;
-    private final LongAdder misses = new LongAdder();
+    /**
+     * Fills, counted without an atomic (written with opaque stores by the threads of this vCPU): exact
+     * when one thread at a time runs on the vCPU, as with the scheduler; with several threads bound
+     * to one vCPU ({@link ThreadCpuBinding}) a racing increment may be lost. Statistics only.
+     */
+    private long misses;
+    private static final VarHandle MISSES;
+
+    static {
+        try {
+            MISSES = MethodHandles.lookup().findVarHandle(Tlb.class, "misses", long.class);
+        } catch (final ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
     private final AtomicLong flushes = new AtomicLong();
+    private final AtomicLong rangeFlushes = new AtomicLong();
     private final AtomicLong lazyFlushes = new AtomicLong();
     private final AtomicLong ipisServiced = new AtomicLong();
 
@@ -92,7 +112,7 @@ public final class Tlb {
      * @return false when a flush ran since {@code gen}: the entry was withdrawn, walk again.
      */
     boolean fill(final Entry e, final long gen) {
-        misses.increment();
+        MISSES.setOpaque(this, (long)MISSES.getOpaque(this) + 1);
         final int slot = (int)e.vpn & mask;
         SLOT.setVolatile(entries, slot, e);
         if (generation.get() != gen) {
@@ -109,6 +129,28 @@ public final class Tlb {
             SLOT.setRelease(entries, i, null);
         }
         flushes.incrementAndGet();
+    }
+
+    /**
+     * Invalidate the translations of {@code pages} pages from virtual page {@code firstVpn} (INVLPG
+     * per page); more than {@link #RANGE_FLUSH_CEILING} pages flush everything instead, as Linux does
+     * above its {@code tlb_single_page_flush_ceiling}. Like {@link #flush()} it bumps the generation
+     * first, so a fill whose walk raced with the change is withdrawn. Any thread.
+     */
+    public void flushRange(final long firstVpn, final long pages) {
+        if (pages > RANGE_FLUSH_CEILING || pages < 0) {
+            flush();
+            return;
+        }
+        generation.incrementAndGet();
+        for (long vpn = firstVpn; vpn < firstVpn + pages; vpn++) {
+            final int slot = (int)vpn & mask;
+            final Entry e = (Entry)SLOT.getAcquire(entries, slot);
+            if (e != null && e.vpn == vpn) {
+                SLOT.compareAndSet(entries, slot, e, null);
+            }
+        }
+        rangeFlushes.incrementAndGet();
     }
 
     /** Mark for a flush at the next application switch-in (no IPI for an idle vCPU). */
@@ -187,11 +229,16 @@ public final class Tlb {
 
     /** Walks that filled an entry (misses). */
     public long misses() {
-        return misses.sum();
+        return (long)MISSES.getOpaque(this);
     }
 
     public long flushes() {
         return flushes.get();
+    }
+
+    /** Ranged invalidations ({@link #flushRange}) that did not flush everything. */
+    public long rangeFlushes() {
+        return rangeFlushes.get();
     }
 
     /** Flushes done at switch-in because of a lazy shootdown. */

@@ -24,6 +24,10 @@ import java.util.concurrent.locks.LockSupport;
  *       answer within the timeout is a kernel bug: {@link IllegalStateException}.</li>
  * </ol>
  *
+ * <p>{@link #flushRange} does the same for a known range: the caller's own TLB (and, with one vCPU,
+ * the only one) invalidates just those pages. Every shootdown is a {@link TlbShootdownEvent}
+ * tracepoint ({@code osvj.mmu.TlbShootdown}) when JFR records it.
+ *
  * <p>Thread-safe; any number of shootdowns may run at once.
  */
 public final class TlbShootdown {
@@ -76,36 +80,69 @@ public final class TlbShootdown {
 
     /** Flush every vCPU's TLB following OSv's rules (class comment); returns when all are done. */
     public void flushAll() {
+        flush(0, -1);
+    }
+
+    /**
+     * Shoot down the translations of {@code [start, end)} (page aligned): the caller's own TLB and,
+     * with one vCPU, the only one, invalidate just those pages ({@link Tlb#flushRange}); the other
+     * vCPUs flush everything when their IPI arrives (or lazily), as {@link #flushAll()}.
+     */
+    public void flushRange(final long start, final long end) {
+        flush(start, end - start);
+    }
+
+    /** @param bytes -1 for everything. */
+    private void flush(final long start, final long bytes) {
+        final TlbShootdownEvent event = new TlbShootdownEvent();
+        event.begin();
         shootdowns.incrementAndGet();
         final int self = topology.currentCpu();
-        tlbs[self].flush();
+        if (bytes < 0) {
+            tlbs[self].flush();
+        } else {
+            tlbs[self].flushRange(start >>> 12, (bytes + 4095) >>> 12);
+        }
+        int sent = 0;
+        int lazyMarks = 0;
         if (tlbs.length == 1) {
             singleCpu.incrementAndGet();
-            return;
-        }
-        final boolean application = topology.isApplicationThread();
-        Pending pending = null;
-        for (int cpu = 0; cpu < tlbs.length; cpu++) {
-            if (cpu == self) {
-                continue;
-            }
-            if (application) {
-                tlbs[cpu].markLazy();
-                if (!topology.runningApplication(cpu)) {
-                    lazy.incrementAndGet();
+        } else {
+            final boolean application = topology.isApplicationThread();
+            Pending pending = null;
+            for (int cpu = 0; cpu < tlbs.length; cpu++) {
+                if (cpu == self) {
                     continue;
                 }
+                if (application) {
+                    tlbs[cpu].markLazy();
+                    if (!topology.runningApplication(cpu)) {
+                        lazy.incrementAndGet();
+                        lazyMarks++;
+                        continue;
+                    }
+                }
+                if (pending == null) {
+                    pending = new Pending(Thread.currentThread());
+                }
+                pending.count.incrementAndGet();
+                tlbs[cpu].postIpi(pending);
+                ipis.incrementAndGet();
+                sent++;
+                doorbell.ring(cpu);
             }
-            if (pending == null) {
-                pending = new Pending(Thread.currentThread());
+            if (pending != null) {
+                pending.await(tlbs[self], timeoutNs);
             }
-            pending.count.incrementAndGet();
-            tlbs[cpu].postIpi(pending);
-            ipis.incrementAndGet();
-            doorbell.ring(cpu);
         }
-        if (pending != null) {
-            pending.await(tlbs[self], timeoutNs);
+        if (event.shouldCommit()) {
+            event.cpu = self;
+            event.start = start;
+            event.bytes = bytes;
+            event.ipis = sent;
+            event.lazy = lazyMarks;
+            event.singleCpu = tlbs.length == 1;
+            event.commit();
         }
     }
 

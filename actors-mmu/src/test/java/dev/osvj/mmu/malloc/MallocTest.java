@@ -82,6 +82,53 @@ class MallocTest {
     }
 
     @Test
+    void shouldCatchAnImmediateDoubleFree() {
+        setUp(8 * MIB, 1);
+        final long a = malloc.malloc(64);
+        final long b = malloc.malloc(64);
+        malloc.free(a);
+        assertThrows(IllegalStateException.class, () -> malloc.free(a));
+        malloc.free(b);
+        assertEquals(0, malloc.smallBytesInUse());
+        // The first malloc refilled the bin with 32 objects: 30 left after two mallocs, plus the two freed.
+        assertEquals(32 * 64, malloc.threadCachedBytes(), "both wait in the thread's bin");
+        assertEquals(b, malloc.malloc(64), "LIFO");
+        assertEquals(a, malloc.malloc(64));
+        malloc.free(a);
+        malloc.free(b);
+        malloc.trim();
+        assertEquals(0, malloc.threadCachedBytes());
+        assertEquals(8 * MIB, pages.freeBytes());
+        malloc.verify();
+    }
+
+    @Test
+    void shouldGiveBackTheCachesOfEndedThreads() throws Exception {
+        setUp(8 * MIB, 2);
+        final Thread t = new Thread(() -> {
+            cpus.bind(1, true);
+            final long[] p = new long[100];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = malloc.malloc(8 + i);
+            }
+            for (final long x : p) {
+                malloc.free(x);
+            }
+            cpus.unbind();
+        });
+        t.start();
+        t.join();
+        assertTrue(malloc.threadCachedBytes() > 0, "the ended thread left objects in its bins");
+        assertEquals(0, malloc.smallBytesInUse());
+        malloc.trim();
+        assertEquals(0, malloc.threadCachedBytes());
+        assertEquals(0, malloc.poolPages());
+        assertEquals(8 * MIB, pages.freeBytes(), "nothing stays behind the ended thread");
+        malloc.verify();
+        pages.verify();
+    }
+
+    @Test
     void shouldImplementCallocReallocAndPosixMemalign() {
         setUp(8 * MIB, 1);
         final long p = malloc.calloc(10, 100);

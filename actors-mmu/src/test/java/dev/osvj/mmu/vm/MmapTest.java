@@ -4,8 +4,6 @@ import dev.osvj.kernel.Errno;
 import dev.osvj.mmu.PageFault;
 import dev.osvj.mmu.PageFault.Access;
 import dev.osvj.mmu.PageFault.Cause;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.nio.charset.StandardCharsets;
@@ -22,41 +20,17 @@ import static dev.osvj.mmu.Mman.MS_SYNC;
 import static dev.osvj.mmu.Mman.PROT_EXEC;
 import static dev.osvj.mmu.Mman.PROT_NONE;
 import static dev.osvj.mmu.Mman.PROT_READ;
-import static dev.osvj.mmu.Mman.PROT_WRITE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Modelled on OSv's tests/tst-mmap.cc, plus literal page-table bits after faults. */
-class MmapTest {
-    private static final long MIB = 1L << 20;
-    private static final int RW = PROT_READ | PROT_WRITE;
-    private static final int ANON = MAP_PRIVATE | MAP_ANONYMOUS;
-
-    private Fixture f;
-    private AddressSpace as;
-
-    @BeforeEach
-    void setUp() {
-        f = new Fixture(32 * MIB, 2, true);
-        f.cpus.bind(0, true);
-        as = f.space;
-    }
-
-    @AfterEach
-    void tearDown() {
-        f.close();
-    }
-
-    private static long ok(final long rc) {
-        assertTrue(rc >= 0, () -> "failed: " + Errno.fromResult(rc));
-        return rc;
-    }
-
+class MmapTest extends AddressSpaceTestBase {
     @Test
     void shouldRecycleMemoryOnMunmapIncludingHugePages() {
         final long free = f.frames.freeBytes();
+        final long tables = as.pageTableBytes();
         // 10 x 16 MiB through 32 MiB of RAM: only possible if munmap gives everything back.
         for (int round = 0; round < 10; round++) {
             final long va = ok(as.mmap(0, 16 * MIB, RW, ANON));
@@ -70,9 +44,12 @@ class MmapTest {
                 assertEquals(off ^ round, as.getLong(va + off));
             }
             assertEquals(0, as.munmap(va, 16 * MIB));
-            assertEquals(free, f.frames.freeBytes(), "round " + round);
+            // Every data frame is back; only the page tables spanning more than the mapping stay.
+            assertEquals(free - as.pageTableBytes() + tables, f.frames.freeBytes(), "round " + round);
         }
         assertEquals(80, as.hugeFaults());
+        assertTrue(as.trimPageTables() > 0);
+        assertEquals(free, f.frames.freeBytes(), "the gap's page tables are freed by the trim");
         f.frames.verify();
     }
 
@@ -87,7 +64,47 @@ class MmapTest {
         assertEquals(5 * 4096, as.anonymousBytes());
         assertEquals(0, as.munmap(va, 5 * 4096));
         assertEquals(0, as.anonymousBytes());
+        // OSv's rule: the PT, PD and PDPT span more than the 5 pages, so munmap keeps them.
+        assertEquals(free - 3 * 4096, f.frames.freeBytes());
+        assertEquals(3 * 4096, as.trimPageTables());
         assertEquals(free, f.frames.freeBytes());
+    }
+
+    @Test
+    void shouldFreePageTablesThatMunmapCoversWhole() {
+        final long free = f.frames.freeBytes();
+        final long va = ok(as.mmap(0, 4 * MIB, RW, ANON));
+        assertEquals(0, as.madvise(va, 4 * MIB, MADV_NOHUGEPAGE));
+        as.putByte(va, (byte)1);
+        as.putByte(va + 2 * MIB, (byte)2);
+        assertEquals(0, as.munmap(va + 2 * MIB, 2 * MIB));
+        // The second PT's 2 MiB span was unmapped whole: freed with its page; the PD still serves va.
+        assertEquals(free - 4096 - 3 * 4096, f.frames.freeBytes());
+        assertEquals(1, as.getByte(va));
+    }
+
+    @Test
+    void shouldGivePageTablesBackUnderMemoryPressure() {
+        // Small mappings in many 1 GiB regions leave a PT and a PD behind each (12 MiB of the 32 MiB);
+        // touching 24 MiB afterwards only works if the faults get those tables back.
+        final long base = 0x3000_0000_0000L;
+        for (int i = 0; i < 1500; i++) {
+            final long at = base + ((long)i << 30);
+            ok(as.mmap(at, 4096, RW, ANON | MAP_FIXED));
+            as.putByte(at, (byte)i);
+            assertEquals(0, as.munmap(at, 4096));
+        }
+        assertTrue(as.pageTableBytes() >= 3000 * 4096L);
+        final long va = ok(as.mmap(0, 24 * MIB, RW, ANON));
+        assertEquals(0, as.madvise(va, 24 * MIB, MADV_NOHUGEPAGE));
+        for (long off = 0; off < 24 * MIB; off += 4096) {
+            as.putLong(va + off, off);
+        }
+        assertTrue(as.pageTableBytes() < 100 * 4096L, "the gap tables were freed");
+        for (long off = 0; off < 24 * MIB; off += 4096) {
+            assertEquals(off, as.getLong(va + off));
+        }
+        assertEquals(0, as.munmap(va, 24 * MIB));
     }
 
     @Test

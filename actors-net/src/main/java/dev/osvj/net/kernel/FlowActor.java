@@ -29,8 +29,16 @@ final class FlowActor extends AbstractBehavior<FlowActor.Command> {
         this.flow = flow;
     }
 
+    /**
+     * The behaviour, also on restart: a (re)started actor first drains whatever its channel holds,
+     * because a crash may have left segments queued with the channel's wakeup already claimed (the
+     * producer wakes the consumer once per batch, so nobody would tell it again).
+     */
     static Behavior<Command> create(final NetStack.FlowConsumer flow) {
-        return Behaviors.setup(ctx -> new FlowActor(ctx, flow));
+        return Behaviors.setup(ctx -> {
+            ctx.getSelf().tell(Drain.INSTANCE);
+            return new FlowActor(ctx, flow);
+        });
     }
 
     @Override

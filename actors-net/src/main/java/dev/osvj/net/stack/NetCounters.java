@@ -1,12 +1,15 @@
 package dev.osvj.net.stack;
 
+import dev.osvj.net.NetEvents;
+
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
- * Stack-wide counters, Aeron-style: health as numbers, not log lines. Drops are counted by reason;
- * nothing malformed is ever thrown through the stack. Increments are atomic (any thread); reads are
+ * Stack-wide counters, Aeron-style: health as numbers, not log lines. Drops are counted by reason
+ * (and traced as {@code osvj.net.Drop} events when that tracepoint is on); nothing malformed is ever
+ * thrown through the stack. Increments are atomic (any thread); reads are
  * for the console, {@code /proc/net} and the REST API.
  */
 public final class NetCounters {
@@ -55,16 +58,23 @@ public final class NetCounters {
         TCP_SYN_COOKIES_VALID("tcp syn cookies accepted"),
         TCP_SYN_COOKIES_INVALID("tcp syn cookies rejected"),
         DROP_TCP_LISTEN_OVERFLOW("dropped: syn to a full listen queue"),
+        TCP_OUTBOUND_ADMITTED("tcp connections admitted by the outbound gate"),
+        TCP_OUTBOUND_REFUSED("tcp connections refused by the outbound gate"),
+        UDP_OUTBOUND("udp datagrams taken by the outbound gate"),
         TCP_CHANNEL_PACKETS("tcp segments through net channels"),
         TCP_CHANNEL_FULL("tcp segments to the general path: channel full"),
         TCP_CHANNEL_WAKEUPS("net channel consumer wakeups"),
+        TCP_CHANNEL_ACTOR_DRAINS("net channel drains by flow actors"),
         TCP_LAYERED_PACKETS("frames through the layered receive stage"),
         DROP_RECEIVE_STAGE_FULL("dropped: layered receive stage full");
 
         private final String description;
+        /** A drop reason: incrementing it also emits an {@code osvj.net.Drop} tracepoint. */
+        private final boolean drop;
 
         Counter(final String description) {
             this.description = description;
+            this.drop = name().startsWith("DROP_");
         }
 
         public String description() {
@@ -76,10 +86,16 @@ public final class NetCounters {
 
     public void increment(final Counter c) {
         values.incrementAndGet(c.ordinal());
+        if (c.drop) {
+            NetEvents.drop(c.name().toLowerCase(java.util.Locale.ROOT), c.description);
+        }
     }
 
     public void add(final Counter c, final long n) {
         values.addAndGet(c.ordinal(), n);
+        if (c.drop && n > 0) {
+            NetEvents.drop(c.name().toLowerCase(java.util.Locale.ROOT), c.description);
+        }
     }
 
     public long get(final Counter c) {

@@ -82,6 +82,31 @@ public final class NetStack implements TcpConnection.Output {
         boolean finished();
     }
 
+    /**
+     * What happens to traffic that no socket of this stack claims, for a stack that acts as a gateway
+     * (the user network's outbound NAT). Installed with {@link #setOutboundGate}; while one is, the
+     * stack accepts IPv4 TCP and UDP for any destination address on its non-loopback interfaces.
+     * Called on the receive context: implementations must not block.
+     */
+    public interface OutboundGate {
+        /** Answer the SYN through the transparent listener ({@link Sockets#IP_TRANSPARENT}). */
+        int ADMIT = 0;
+        /** Hold the SYN until {@link #resumeConnectionRequest} (the host side is still connecting). */
+        int WAIT = 1;
+        /** Refuse: the stack answers with a RST. */
+        int REFUSE = 2;
+
+        /** A SYN from {@code src:srcPort} to {@code dst:dstPort} that no listener claims: ADMIT, WAIT or REFUSE. */
+        int connectionRequest(int src, int srcPort, int dst, int dstPort);
+
+        /**
+         * A datagram no socket claims; the payload is valid during the call only.
+         *
+         * @return true when the gate took it (no ICMP port unreachable is sent).
+         */
+        boolean datagram(int src, int srcPort, int dst, int dstPort, DirectBuffer payload, int offset, int length);
+    }
+
     /** Wakes a flow's consumer when no application thread waits (the kernel sends its actor a message). */
     @FunctionalInterface
     public interface FlowWaker {
@@ -122,6 +147,7 @@ public final class NetStack implements TcpConnection.Output {
     private final SynCookies cookies;
     private final PacketPool pool;
     private final NetCounters counters = new NetCounters();
+    private final NetFaults faults = new NetFaults();
     private volatile PcapWriter pcap;
     private final ManyToManyConcurrentArrayQueue<FlowConsumer> deferredFlows = new ManyToManyConcurrentArrayQueue<>(65536);
     private volatile FlowWaker flowWaker = deferredFlows::offer;
@@ -134,6 +160,20 @@ public final class NetStack implements TcpConnection.Output {
     private int icmpCount;
     private int nextEphemeral;
     private final Sockets sockets;
+    private volatile OutboundGate outboundGate;
+    /** The catch-all listener ({@link Sockets#IP_TRANSPARENT}), or null. */
+    private volatile TcpSocket transparentListener;
+    /** SYNs held while the outbound gate decides, by 4-tuple, oldest first; bounded by {@link #HELD_SYNS}. */
+    private final java.util.LinkedHashMap<FlowKey, HeldSyn> heldSyns = new java.util.LinkedHashMap<>();
+    private static final int HELD_SYNS = 1024;
+
+    /** A connection's 4-tuple as the gateway sees it: the peer's address first. */
+    public record FlowKey(int src, int srcPort, int dst, int dstPort) {
+    }
+
+    /** A SYN waiting for the outbound gate: its source and destination and the TCP segment's bytes. */
+    private record HeldSyn(int src, int dst, byte[] segment) {
+    }
 
     public NetStack(final StackSettings settings, final LongSupplier monotonicNanos) {
         this.settings = settings;
@@ -163,6 +203,11 @@ public final class NetStack implements TcpConnection.Output {
         return counters;
     }
 
+    /** The stack's fault-injection points (supervision tests). */
+    public NetFaults faults() {
+        return faults;
+    }
+
     /** Monotonic nanoseconds from the stack's clock. */
     public long now() {
         return clock.getAsLong();
@@ -178,6 +223,32 @@ public final class NetStack implements TcpConnection.Output {
 
     public void setFlowWaker(final FlowWaker waker) {
         this.flowWaker = waker == null ? deferredFlows::offer : waker;
+    }
+
+    /** Install (or with null remove) the gateway hook for traffic no socket claims. */
+    public void setOutboundGate(final OutboundGate gate) {
+        this.outboundGate = gate;
+    }
+
+    /**
+     * The outbound gate has decided about a connection request it answered with {@link OutboundGate#WAIT}:
+     * the held SYN goes through TCP demultiplexing again (where the gate answers ADMIT or REFUSE). Any
+     * thread. Nothing happens when no SYN of that 4-tuple is held (the guest gave up, or it was evicted).
+     */
+    public void resumeConnectionRequest(final FlowKey key) {
+        final HeldSyn h;
+        synchronized (heldSyns) {
+            h = heldSyns.remove(key);
+        }
+        if (h == null) {
+            return;
+        }
+        final Scratch s = scratch.get();
+        final UnsafeBuffer b = new UnsafeBuffer(h.segment());
+        if (!s.tcp.wrap(b, 0, h.segment().length) || !s.repr.parse(s.tcp)) {
+            return;
+        }
+        tcpDemux(s, h.src(), h.dst(), s.repr, now(), b, 0, h.segment().length);
     }
 
     /** Called when the layered receive stage has work (from the device's receive context). */
@@ -337,6 +408,7 @@ public final class NetStack implements TcpConnection.Output {
     }
 
     private void onFrame(final NetInterface ifc, final MutableDirectBuffer buffer, final int offset, final int length) {
+        faults.check(NetFaults.Point.RECEIVE);
         counters.increment(Counter.RX_FRAMES);
         ifc.rxPackets.incrementAndGet();
         ifc.rxBytes.addAndGet(length);
@@ -527,8 +599,10 @@ public final class NetStack implements TcpConnection.Output {
         final int dst = ip.destination();
         final int me = ifc.address();
         final boolean acceptAny = me == 0 && ip.protocol() == Ipv4Packet.PROTO_UDP; // DHCP before configuration
+        final boolean gateway = outboundGate != null && !ifc.loopback()
+            && (ip.protocol() == Ipv4Packet.PROTO_TCP || ip.protocol() == Ipv4Packet.PROTO_UDP);
         if (!(dst == me || dst == Addresses.IP_BROADCAST || me != 0 && dst == ifc.broadcast()
-            || ifc.loopback() && isLocalAddress(dst) || acceptAny)) {
+            || ifc.loopback() && isLocalAddress(dst) || acceptAny || gateway)) {
             counters.increment(Counter.DROP_IP_NOT_FOR_US);
             return;
         }
@@ -596,6 +670,13 @@ public final class NetStack implements TcpConnection.Output {
         }
         final UdpSocket sock = findUdp(dst, udp.destinationPort(), src, udp.sourcePort(), ifc);
         if (sock == null) {
+            final OutboundGate gate = outboundGate;
+            if (gate != null && dst != Addresses.IP_BROADCAST && dst != ifc.broadcast()
+                && gate.datagram(src, udp.sourcePort(), dst, udp.destinationPort(), b, udp.payloadOffset(),
+                    udp.payloadLength())) {
+                counters.increment(Counter.UDP_OUTBOUND);
+                return;
+            }
             counters.increment(Counter.DROP_UDP_NO_PORT);
             if (dst != Addresses.IP_BROADCAST && dst != ifc.broadcast() && allowIcmpError(now)) {
                 // port unreachable: the original IP header plus the first 8 bytes of its payload
@@ -645,6 +726,15 @@ public final class NetStack implements TcpConnection.Output {
             return;
         }
         counters.increment(Counter.TCP_IN);
+        tcpDemux(s, src, dst, r, now, b, off, len);
+    }
+
+    /**
+     * A parsed segment to its connection, a listener, the transparent listener (through the outbound
+     * gate), or a RST. {@code b[off, off + len)} is the segment's bytes (kept when a SYN is held).
+     */
+    private void tcpDemux(final Scratch s, final int src, final int dst, final TcpRepr r, final long now,
+        final DirectBuffer b, final int off, final int len) {
         final TcpSocket sock = flows.get(dst, r.dstPort, src, r.srcPort);
         if (sock != null) {
             sock.lock.lock();
@@ -663,7 +753,47 @@ public final class NetStack implements TcpConnection.Output {
             listenInput(listener, src, dst, r, now);
             return;
         }
+        final TcpSocket transparent = transparentListener;
+        final OutboundGate gate = outboundGate;
+        if (transparent != null && gate != null && !r.has(TcpSegment.RST)) {
+            if (!r.has(TcpSegment.SYN)) {
+                if (r.has(TcpSegment.ACK) && settings.tcp().synCookies()) {
+                    listenInput(transparent, src, dst, r, now); // the last ACK of a SYN-cookie handshake
+                    return;
+                }
+            } else if (!r.has(TcpSegment.ACK)) {
+                switch (gate.connectionRequest(src, r.srcPort, dst, r.dstPort)) {
+                    case OutboundGate.ADMIT -> {
+                        counters.increment(Counter.TCP_OUTBOUND_ADMITTED);
+                        listenInput(transparent, src, dst, r, now);
+                        return;
+                    }
+                    case OutboundGate.WAIT -> {
+                        holdSyn(src, r.srcPort, dst, r.dstPort, b, off, len);
+                        return;
+                    }
+                    default -> counters.increment(Counter.TCP_OUTBOUND_REFUSED);
+                }
+            }
+        }
         replyReset(src, dst, r);
+    }
+
+    /** Keep a SYN until the gate decides (a retransmitted SYN replaces it; the oldest is evicted when full). */
+    private void holdSyn(final int src, final int srcPort, final int dst, final int dstPort, final DirectBuffer b,
+        final int off, final int len) {
+        final byte[] copy = new byte[len];
+        b.getBytes(off, copy);
+        synchronized (heldSyns) {
+            final FlowKey key = new FlowKey(src, srcPort, dst, dstPort);
+            heldSyns.remove(key);
+            if (heldSyns.size() >= HELD_SYNS) {
+                final java.util.Iterator<FlowKey> oldest = heldSyns.keySet().iterator();
+                oldest.next();
+                oldest.remove();
+            }
+            heldSyns.put(key, new HeldSyn(src, dst, copy));
+        }
     }
 
     /** RFC 9293 §3.10.7.1: a segment to no connection gets a RST (unless it is one). */
@@ -822,6 +952,8 @@ public final class NetStack implements TcpConnection.Output {
             child.remotePort = r.srcPort;
             child.sndBuf = sndBuf;
             child.rcvBuf = rcvBuf;
+            child.keepalive = listener.keepalive;
+            child.nodelay = listener.nodelay;
             if (!flows.put(dst, r.dstPort, src, r.srcPort, child)) {
                 return;
             }
@@ -834,6 +966,8 @@ public final class NetStack implements TcpConnection.Output {
                 mssFor(src), mss, ws, sack, r, now);
             if (child.conn.state() == TcpState.CLOSED) {
                 forgetConnection(child);
+            } else {
+                applyOptions(child, now);
             }
         } finally {
             child.lock.unlock();
@@ -889,9 +1023,25 @@ public final class NetStack implements TcpConnection.Output {
     /** Send a UDP datagram for {@code sock} (lock held), fragmenting when it exceeds the MTU. */
     int sendUdp(final UdpSocket sock, final int dst, final int dstPort, final DirectBuffer payload, final int off,
         final int len) {
+        return sendUdp(sock.boundIfIndex, sock.localIp, sock.localPort, dst, dstPort, payload, off, len);
+    }
+
+    /**
+     * Send a UDP datagram from any source address and port, with no socket (the gateway's outbound NAT
+     * answering for the host). Any thread.
+     *
+     * @return the payload length, or {@code -ENETUNREACH}.
+     */
+    public int sendDatagram(final int src, final int srcPort, final int dst, final int dstPort,
+        final DirectBuffer payload, final int off, final int len) {
+        return sendUdp(-1, src, srcPort, dst, dstPort, payload, off, len);
+    }
+
+    private int sendUdp(final int boundIfIndex, final int localIp, final int localPort, final int dst,
+        final int dstPort, final DirectBuffer payload, final int off, final int len) {
         final Scratch s = scratch.get();
         final boolean bcast = dst == Addresses.IP_BROADCAST;
-        int boundIf = sock.boundIfIndex;
+        int boundIf = boundIfIndex;
         if (bcast && boundIf < 0) {
             for (final NetInterface i : interfaces) {
                 if (!i.loopback()) {
@@ -906,13 +1056,13 @@ public final class NetStack implements TcpConnection.Output {
         }
         final NetInterface ifc = s.routeIf;
         final int nextHop = s.routeNextHop;
-        int src = sock.localIp;
+        int src = localIp;
         if (src == 0) {
             src = ifc.loopback() ? ((dst >>> 24) == 127 ? 0x7F000001 : dst) : ifc.address();
         }
         final int udpLen = UdpDatagram.HEADER_LENGTH + len;
         // the checksum over the whole datagram, computed once (fragments carry pieces of it)
-        final long sum = Checksum.pseudoHeader(src, dst, Ipv4Packet.PROTO_UDP, udpLen) + sock.localPort + dstPort
+        final long sum = Checksum.pseudoHeader(src, dst, Ipv4Packet.PROTO_UDP, udpLen) + localPort + dstPort
             + udpLen + Checksum.sum(payload, off, len);
         int csum = Checksum.finish(sum);
         if (csum == 0) {
@@ -931,7 +1081,7 @@ public final class NetStack implements TcpConnection.Output {
                 int w = ipOff + Ipv4Packet.HEADER_LENGTH;
                 int from = sent;
                 if (sent == 0) {
-                    t.putShort(w, (short)sock.localPort, java.nio.ByteOrder.BIG_ENDIAN);
+                    t.putShort(w, (short)localPort, java.nio.ByteOrder.BIG_ENDIAN);
                     t.putShort(w + 2, (short)dstPort, java.nio.ByteOrder.BIG_ENDIAN);
                     t.putShort(w + 4, (short)udpLen, java.nio.ByteOrder.BIG_ENDIAN);
                     t.putShort(w + 6, (short)csum, java.nio.ByteOrder.BIG_ENDIAN);
@@ -1172,6 +1322,15 @@ public final class NetStack implements TcpConnection.Output {
     }
 
     int listen(final TcpSocket s) {
+        if (s.transparent) {
+            synchronized (listeners) {
+                if (transparentListener != null) {
+                    return -Errno.EADDRINUSE.number();
+                }
+                transparentListener = s;
+                return 0;
+            }
+        }
         synchronized (listeners) {
             if (tcpPortInUse(s.localIp, s.localPort, s)) {
                 return -Errno.EADDRINUSE.number();
@@ -1183,6 +1342,10 @@ public final class NetStack implements TcpConnection.Output {
 
     void unlisten(final TcpSocket s) {
         synchronized (listeners) {
+            if (transparentListener == s) {
+                transparentListener = null;
+                return;
+            }
             final List<TcpSocket> l = listeners.get(s.localPort);
             if (l != null) {
                 l.remove(s);

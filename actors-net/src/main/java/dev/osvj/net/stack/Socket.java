@@ -1,8 +1,9 @@
 package dev.osvj.net.stack;
 
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -12,7 +13,17 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Wakeups: code holding the lock calls {@link #changedLocked}; a producer that does not hold the
  * lock (the net-channel classifier) calls {@link #wakeFromOutside}. {@link #waiters} is written under
- * the lock and read without it (volatile), so the producer takes the lock only when someone waits.
+ * the lock and read without it (volatile).
+ *
+ * <p>Blocked callers park in one of {@link #PARK_SLOTS} slots rather than on the condition, so that
+ * {@link #wakeFromOutside} is lock-free: it unparks the slots' threads and never waits for the socket
+ * lock. On a loaded machine the classifier (the device's receive context) would otherwise stall
+ * behind whichever thread holds the lock and was descheduled: lock-holder preemption in the one
+ * place the net-channel design meant to keep free of socket locks. Publish order: a waiter fills its
+ * slot, then increments {@code waiters} (both volatile, under the lock); a waker reads {@code waiters}
+ * and then the slots, so a waker that sees a waiter also sees its thread. A waker that sees none hands
+ * the flow to its consumer (the net-channel actor), which takes the lock and wakes the waiter the
+ * usual way. Waiters beyond the slots (and re-entrant holders of the lock) wait on {@link #changed}.
  */
 abstract class Socket {
     /** Poll bits, Linux values. */
@@ -31,9 +42,17 @@ abstract class Socket {
     }
 
     final NetStack stack;
+    /** Parking slots: more concurrent waiters than this on one socket wait on the condition. */
+    static final int PARK_SLOTS = 4;
+    /** Longest single wait: state is re-checked at least this often even if a wakeup were lost. */
+    private static final long MAX_WAIT_NS = 50_000_000L;
     final ReentrantLock lock = new ReentrantLock();
     final Condition changed = lock.newCondition();
     volatile int waiters;
+    /** Threads parked in {@link #awaitLocked}: written under the lock, read by wakers without it. */
+    private final AtomicReferenceArray<Thread> parked = new AtomicReferenceArray<>(PARK_SLOTS);
+    /** Waiters on {@link #changed} (no free slot): written under the lock. */
+    private volatile int conditionWaiters;
     final CopyOnWriteArrayList<Watcher> watchers = new CopyOnWriteArrayList<>();
     boolean nonBlocking;
     long recvTimeoutNs;
@@ -53,9 +72,21 @@ abstract class Socket {
     /** Called with the lock held: wake blocked callers and tell watchers. */
     final void changedLocked() {
         if (waiters > 0) {
-            changed.signalAll();
+            unparkAll();
+            if (conditionWaiters > 0) {
+                changed.signalAll();
+            }
         }
         notifyWatchers();
+    }
+
+    private void unparkAll() {
+        for (int i = 0; i < PARK_SLOTS; i++) {
+            final Thread t = parked.get(i);
+            if (t != null) {
+                LockSupport.unpark(t);
+            }
+        }
     }
 
     final void notifyWatchers() {
@@ -72,31 +103,67 @@ abstract class Socket {
      * @return the nanoseconds left, or -1 when the time ran out.
      */
     final long awaitLocked(final long deadlineNs) throws InterruptedException {
-        waiters++;
-        try {
-            if (deadlineNs == 0) {
-                changed.await(50, TimeUnit.MILLISECONDS); // bounded: re-check state even if a wakeup is lost
-                return 1;
-            }
+        final long waitNs;
+        if (deadlineNs == 0) {
+            waitNs = MAX_WAIT_NS; // bounded: re-check state even if a wakeup is lost
+        } else {
             final long left = deadlineNs - System.nanoTime();
             if (left <= 0) {
                 return -1;
             }
-            changed.awaitNanos(Math.min(left, 50_000_000L));
-            return Math.max(1, deadlineNs - System.nanoTime());
+            waitNs = Math.min(left, MAX_WAIT_NS);
+        }
+        final Thread me = Thread.currentThread();
+        int slot = -1;
+        if (lock.getHoldCount() == 1) {
+            for (int i = 0; i < PARK_SLOTS; i++) {
+                if (parked.get(i) == null) {
+                    parked.set(i, me);
+                    slot = i;
+                    break;
+                }
+            }
+        }
+        waiters++; // after the slot: a waker that sees this count sees the thread
+        try {
+            if (slot < 0) {
+                conditionWaiters++;
+                try {
+                    changed.awaitNanos(waitNs);
+                } finally {
+                    conditionWaiters--;
+                }
+            } else {
+                lock.unlock();
+                try {
+                    LockSupport.parkNanos(this, waitNs);
+                } finally {
+                    lock.lock();
+                }
+                if (Thread.interrupted()) {
+                    throw new InterruptedException();
+                }
+            }
         } finally {
             waiters--;
+            if (slot >= 0) {
+                parked.set(slot, null);
+            }
         }
+        return deadlineNs == 0 ? 1 : Math.max(1, deadlineNs - System.nanoTime());
     }
 
-    /** Wake blocked callers from a thread that does not hold the lock. */
+    /** Wake blocked callers from a thread that does not hold the lock; lock-free unless a waiter uses the condition. */
     final void wakeFromOutside() {
         if (waiters > 0) {
-            lock.lock();
-            try {
-                changed.signalAll();
-            } finally {
-                lock.unlock();
+            unparkAll();
+            if (conditionWaiters > 0) {
+                lock.lock();
+                try {
+                    changed.signalAll();
+                } finally {
+                    lock.unlock();
+                }
             }
         }
         notifyWatchers();

@@ -47,6 +47,16 @@ public final class Sockets {
     /** Value in milliseconds (struct timeval folded into one int); 0 = no timeout. */
     public static final int SO_RCVTIMEO = 20;
     public static final int SO_SNDTIMEO = 21;
+    /** Level of the IP options (Linux's SOL_IP). */
+    public static final int SOL_IP = 0;
+    /**
+     * IP_TRANSPARENT (Linux's number, as with TPROXY): set on a TCP socket before {@link #listen}, it makes
+     * the socket the stack's catch-all listener: it accepts connections to any address and port no other
+     * socket claims, as far as the stack's {@link NetStack.OutboundGate} admits them; an accepted
+     * socket's {@link #getsockname} is the destination the peer connected to. One per stack; it needs
+     * no bind. The user gateway's outbound NAT uses it.
+     */
+    public static final int IP_TRANSPARENT = 19;
     public static final int TCP_NODELAY = 1;
     public static final int TCP_MAXSEG = 2;
     public static final int MSG_PEEK = 0x2;
@@ -163,7 +173,7 @@ public final class Sockets {
             if (t.listening) {
                 return 0;
             }
-            if (t.localPort == 0) {
+            if (t.localPort == 0 && !t.transparent) {
                 final int r = stack.bindTcp(t, 0, 0);
                 if (r < 0) {
                     return r;
@@ -464,6 +474,13 @@ public final class Sockets {
                 }
                 return 0;
             }
+            if (level == SOL_IP && name == IP_TRANSPARENT) {
+                if (t == null || t.listening || t.conn != null) {
+                    return t == null ? -Errno.ENOPROTOOPT.number() : -Errno.EINVAL.number();
+                }
+                t.transparent = value != 0;
+                return 0;
+            }
             if (level == IPPROTO_TCP && t != null) {
                 switch (name) {
                     case TCP_NODELAY -> {
@@ -511,6 +528,9 @@ public final class Sockets {
                     case SO_BROADCAST -> s instanceof UdpSocket u && u.broadcast ? 1 : 0;
                     default -> -Errno.ENOPROTOOPT.number();
                 };
+            }
+            if (level == SOL_IP && name == IP_TRANSPARENT) {
+                return t != null && t.transparent ? 1 : 0;
             }
             if (level == IPPROTO_TCP && t != null) {
                 return switch (name) {

@@ -1,6 +1,7 @@
 package dev.osvj.net.stack;
 
 import dev.osvj.kernel.Errno;
+import dev.osvj.net.NetEvents;
 import dev.osvj.net.channel.NetChannel;
 import dev.osvj.net.channel.PacketBuffer;
 import dev.osvj.net.tcp.TcpConnection;
@@ -24,6 +25,8 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
     int remoteIp;
     int remotePort;
     boolean listening;
+    /** The catch-all listener of a gateway ({@link Sockets#IP_TRANSPARENT}). */
+    boolean transparent;
     int backlog;
     final ArrayDeque<TcpSocket> acceptQueue = new ArrayDeque<>();
     int synQueue;
@@ -87,6 +90,7 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
 
     @Override
     public void onStateChange(final TcpConnection c, final TcpState from, final TcpState to) {
+        NetEvents.stateChange(c.localIp, c.localPort, c.remoteIp, c.remotePort, from, to);
         if (to == TcpState.ESTABLISHED && stack.settings().netChannels()) {
             channel = new NetChannel(this);
         }
@@ -112,14 +116,28 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
 
     /** Consumer side of the channel; lock held. Processes every queued segment in order. */
     void drainChannelLocked(final long now) {
+        drainChannelLocked(now, false);
+    }
+
+    /**
+     * Drain the channel; {@code flowActor} marks the net-channel actor's drains, where the
+     * {@link NetFaults.Point#FLOW_ACTOR} fault may strike (after a segment was taken, before TCP saw it:
+     * the segment is lost like a dropped frame, and the peer retransmits it).
+     */
+    private void drainChannelLocked(final long now, final boolean flowActor) {
         final NetChannel ch = channel;
         if (ch == null) {
             return;
         }
         ch.consumerDraining();
         PacketBuffer p;
+        int segments = 0;
         while ((p = ch.poll()) != null) {
+            segments++;
             try {
+                if (flowActor) {
+                    stack.faults().check(NetFaults.Point.FLOW_ACTOR);
+                }
                 if (conn != null) {
                     stack.processChannelPacket(this, p, now);
                 }
@@ -127,13 +145,17 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
                 p.release();
             }
         }
+        if (segments > 0) {
+            NetEvents.channelBatch(this, flowActor, segments);
+        }
     }
 
     @Override
     public void drainFromFlowActor() {
         lock.lock();
         try {
-            drainChannelLocked(stack.now());
+            stack.counters().increment(NetCounters.Counter.TCP_CHANNEL_ACTOR_DRAINS);
+            drainChannelLocked(stack.now(), true);
         } finally {
             lock.unlock();
         }

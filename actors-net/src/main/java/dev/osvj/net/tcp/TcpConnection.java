@@ -1,6 +1,7 @@
 package dev.osvj.net.tcp;
 
 import dev.osvj.kernel.Errno;
+import dev.osvj.net.NetEvents;
 import dev.osvj.net.wire.TcpRepr;
 import dev.osvj.net.wire.TcpSegment;
 import org.agrona.DirectBuffer;
@@ -945,6 +946,7 @@ public final class TcpConnection {
                 fail(Errno.ETIMEDOUT.number());
                 return;
             }
+            NetEvents.retransmit(localIp, localPort, remoteIp, remotePort, "syn", iss, 0, rtt.rto(), cwnd);
             sendSyn(now, state == TcpState.SYN_RECEIVED);
             return;
         }
@@ -1097,6 +1099,8 @@ public final class TcpConnection {
         emitSegment(now, flags, seq, sendBuf.view(), n > 0 ? sendBuf.viewOffset(offset) : 0, n);
         if (retransmission) {
             retransmits++;
+            NetEvents.retransmit(localIp, localPort, remoteIp, remotePort, inRecovery ? "fast-recovery" : "timeout", seq,
+                n, rtt.rto(), cwnd);
             if (rtxAt == NEVER) {
                 rtxAt = now + rtt.rto();
             }

@@ -33,16 +33,31 @@ import java.util.concurrent.atomic.AtomicLong;
  * direction) copy bytes between the host socket and the gateway's socket, and carry half-closes
  * (EOF becomes a FIN the other way). A refused guest connection closes the host connection.
  *
- * <p>Threads: the gateway is the "hypervisor" side, outside the guest's vCPUs: one {@link StackDriver}
- * thread drives its stack (receive, timers), one thread accepts per forward, one serves DHCP, and two
- * virtual threads pump each forwarded connection. The guest end is polled by whoever carries the
- * frames (the virtio-net device's backend thread through the system module's glue).
+ * <p>Outbound NAT ({@code osvj.net.user.outbound}, {@link OutboundNat}): a guest connection to the
+ * gateway's address or to 127.0.0.0/8 (and with {@code any} to every other address) is terminated by
+ * the gateway and made from the host instead, to the host's loopback for the gateway address, as
+ * QEMU's slirp and passt do. The host connection comes first: the guest's SYN is answered only once it
+ * succeeded, and refused when it failed. UDP datagrams are relayed through a host datagram socket per
+ * guest flow.
  *
- * <p>Not implemented: connections from the guest out to the host (NAT), UDP forwards, DNS.
+ * <p>Threads: the gateway is the "hypervisor" side, outside the guest's vCPUs: one {@link StackDriver}
+ * thread drives its stack (receive, timers), one thread accepts per forward, one serves DHCP, one
+ * accepts the outbound NAT's connections, and two virtual threads pump each forwarded or outbound
+ * connection (plus one per outbound UDP flow). The guest end is polled by whoever carries the frames
+ * (the virtio-net device's backend thread through the system module's glue).
+ *
+ * <p>Not implemented: UDP forwards from the host, DNS, ICMP to the host.
  */
 public final class UserGateway implements AutoCloseable {
     /** Bytes one pump moves per call: a buffer per direction per connection, none per packet. */
     static final int PUMP_CHUNK = 64 * 1024;
+    /**
+     * SO_SNDBUF and SO_RCVBUF of the gateway's own sockets (both ends of every carried connection). The
+     * gateway is a proxy on the host, not a guest: with the stack's defaults (32 KiB to send) a bulk
+     * transfer to the guest was limited to one send buffer per round trip of the in-JVM path; 1 MiB
+     * keeps the guest's window, not the gateway, the limit (passt sizes its buffers the same way).
+     */
+    static final int SOCKET_BUFFER = 1 << 20;
 
     private final String name;
     private final NetConfig.UserNetwork network;
@@ -50,6 +65,7 @@ public final class UserGateway implements AutoCloseable {
     private final Wire wire;
     private final StackDriver driver;
     private final DhcpServer dhcp;
+    private final OutboundNat nat;
     private final List<Forward> forwards = new ArrayList<>();
     private final ConcurrentHashMap<SocketChannel, Integer> open = new ConcurrentHashMap<>();
     private final AtomicLong accepted = new AtomicLong();
@@ -73,6 +89,8 @@ public final class UserGateway implements AutoCloseable {
         final NetInterface ifc = stack.addInterface(wire.a(), false, network.gateway(), network.netmask(), 0);
         this.driver = new StackDriver(stack, name + "-gw");
         this.dhcp = new DhcpServer(stack.sockets(), ifc, network, name + "-dhcp");
+        this.nat = NetConfig.UserNetwork.OUTBOUND_OFF.equals(network.outbound()) ? null
+            : new OutboundNat(name, stack, network, this::pump);
     }
 
     /**
@@ -118,6 +136,11 @@ public final class UserGateway implements AutoCloseable {
                 return; // closed
             }
             accepted.incrementAndGet();
+            try {
+                host.socket().setTcpNoDelay(true);
+            } catch (final IOException e) {
+                // the connection is already gone; the pumps will see it
+            }
             Thread.ofVirtual().name(name + "-fwd-connect").start(() -> carry(f, host));
         }
     }
@@ -126,19 +149,41 @@ public final class UserGateway implements AutoCloseable {
     private void carry(final Forward f, final SocketChannel host) {
         final Sockets sockets = stack.sockets();
         final int fd = sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+        if (fd < 0) {
+            closeQuietly(host);
+            return;
+        }
+        final int guest = f.rule().guestAddress() != 0 ? f.rule().guestAddress() : network.guest();
+        tune(sockets, fd);
+        if (sockets.connect(fd, guest, f.rule().guestPort()) < 0) {
+            refused.incrementAndGet();
+            closeQuietly(host);
+            sockets.close(fd);
+            return;
+        }
+        pump(host, fd);
+    }
+
+    /**
+     * Tune a gateway socket before connect or listen (the SYN carries the window scale): buffers of
+     * {@link #SOCKET_BUFFER} both ways, and TCP_NODELAY, because a proxy must not hold back what the
+     * sender already chose to send (Nagle here, meeting the guest's delayed ACK, would stall small
+     * writes for up to 40 ms).
+     */
+    static void tune(final Sockets sockets, final int fd) {
+        sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF, SOCKET_BUFFER);
+        sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF, SOCKET_BUFFER);
+        sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
+    }
+
+    /**
+     * Copy bytes both ways between a host connection and a connected socket of the gateway's stack until
+     * both directions are closed (a hostfwd connection or an outbound NAT one), then close both. Runs on
+     * the calling (virtual) thread plus one more for the host-to-guest direction.
+     */
+    void pump(final SocketChannel host, final int fd) {
+        final Sockets sockets = stack.sockets();
         try {
-            if (fd < 0) {
-                closeQuietly(host);
-                return;
-            }
-            final int guest = f.rule().guestAddress() != 0 ? f.rule().guestAddress() : network.guest();
-            final int r = sockets.connect(fd, guest, f.rule().guestPort());
-            if (r < 0) {
-                refused.incrementAndGet();
-                closeQuietly(host);
-                sockets.close(fd);
-                return;
-            }
             open.put(host, fd);
             final Thread toGuest = Thread.ofVirtual().name(name + "-fwd-in").start(() -> hostToGuest(host, fd));
             guestToHost(fd, host);
@@ -148,9 +193,7 @@ public final class UserGateway implements AutoCloseable {
         } finally {
             open.remove(host);
             closeQuietly(host);
-            if (fd >= 0) {
-                sockets.close(fd);
-            }
+            sockets.close(fd);
         }
     }
 
@@ -240,10 +283,11 @@ public final class UserGateway implements AutoCloseable {
         return refused.get();
     }
 
-    /** "user 10.0.2.2/24, dhcp 10.0.2.15, hostfwd tcp:127.0.0.1:8007-:7", for lsdev and boot notes. */
+    /** "user 10.0.2.2/24, dhcp 10.0.2.15, outbound host, hostfwd tcp:127.0.0.1:8007-:7", for lsdev and boot notes. */
     public String describe() {
         final StringBuilder b = new StringBuilder("user ").append(Addresses.ipv4(network.gateway())).append('/')
-            .append(Addresses.prefixLength(network.netmask())).append(", dhcp ").append(Addresses.ipv4(network.guest()));
+            .append(Addresses.prefixLength(network.netmask())).append(", dhcp ").append(Addresses.ipv4(network.guest()))
+            .append(", outbound ").append(network.outbound());
         for (final Forward f : forwards) {
             b.append(", hostfwd ").append(f);
         }
@@ -262,6 +306,9 @@ public final class UserGateway implements AutoCloseable {
         }
         for (final SocketChannel c : open.keySet()) {
             closeQuietly(c);
+        }
+        if (nat != null) {
+            nat.close();
         }
         dhcp.close();
         driver.close();

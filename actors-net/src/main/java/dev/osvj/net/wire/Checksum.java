@@ -11,19 +11,34 @@ public final class Checksum {
     private Checksum() {
     }
 
-    /** One's complement sum of {@code length} bytes at {@code offset}, not folded, not inverted. */
+    /**
+     * One's complement sum of {@code length} bytes at {@code offset}, folded to 16 bits, not inverted
+     * (a value callers may add to other sums and {@link #fold} again).
+     *
+     * <p>Eight bytes per step, in little-endian order (no byte swap on x86): a 64-bit word is added as
+     * its two 32-bit halves. Because 2^16 is 1 modulo 0xFFFF, a sum of 32-bit words folds to the same
+     * value as the sum of the 16-bit words they contain, and a sum taken in the other byte order folds
+     * to the byte-swapped result (RFC 1071 §2(A) and (B)), so the folded little-endian sum is swapped
+     * once at the end. Each step adds less than 2^33, so the {@code long} cannot overflow.
+     */
     public static long sum(final DirectBuffer buffer, final int offset, final int length) {
         long sum = 0;
         int i = offset;
         final int end = offset + length;
+        while (i + 8 <= end) {
+            final long w = buffer.getLong(i, java.nio.ByteOrder.LITTLE_ENDIAN);
+            sum += (w >>> 32) + (w & 0xFFFF_FFFFL);
+            i += 8;
+        }
         while (i + 1 < end) {
-            sum += ((buffer.getByte(i) & 0xFF) << 8) | (buffer.getByte(i + 1) & 0xFF);
+            sum += (buffer.getByte(i) & 0xFF) | ((buffer.getByte(i + 1) & 0xFF) << 8);
             i += 2;
         }
         if (i < end) {
-            sum += (buffer.getByte(i) & 0xFF) << 8;
+            sum += buffer.getByte(i) & 0xFF;
         }
-        return sum;
+        final int folded = fold(sum);
+        return ((folded & 0xFF) << 8) | (folded >>> 8);
     }
 
     /** Fold a sum to 16 bits (end-around carry). */

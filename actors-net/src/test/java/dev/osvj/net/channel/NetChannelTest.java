@@ -57,7 +57,7 @@ class NetChannelTest {
     }
 
     @Test
-    @Timeout(value = 60, unit = TimeUnit.SECONDS)
+    @Timeout(value = 120, unit = TimeUnit.SECONDS)
     void shouldPassMillionsOfPacketsBetweenTwoThreadsWithoutLossOrReordering() throws Exception {
         final NetChannel ch = new NetChannel(null);
         final int total = 1_000_000;
@@ -67,7 +67,7 @@ class NetChannelTest {
             while (expected < total) {
                 final PacketBuffer p = ch.poll();
                 if (p == null) {
-                    Thread.onSpinWait();
+                    Thread.yield(); // not a spin: on a loaded 2-core machine the producer needs the CPU
                     continue;
                 }
                 final int v = p.buffer.getInt(0);
@@ -83,9 +83,9 @@ class NetChannelTest {
         for (int i = 0; i < total; i++) {
             final PacketBuffer p = packet(i);
             while (!ch.offer(p)) {
-                Thread.onSpinWait();
+                Thread.yield();
             }
         }
-        assertEquals((long)total * (total - 1) / 2, consumer.get(60, TimeUnit.SECONDS));
+        assertEquals((long)total * (total - 1) / 2, consumer.get(110, TimeUnit.SECONDS));
     }
 }

@@ -17,8 +17,13 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
+import java.net.DatagramPacket;
+import java.net.DatagramSocket;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -244,5 +249,144 @@ class UserGatewayTest {
             assertEquals(-1, host.getInputStream().read());
         }
         assertEquals(1, gateway.refused());
+    }
+
+    /** A host echo server on 127.0.0.1 (JDK sockets): returns its port; it serves until the test ends. */
+    private int hostEcho(final ServerSocket server) {
+        Thread.ofVirtual().name("host-echo").start(() -> {
+            while (!server.isClosed()) {
+                try {
+                    final Socket c = server.accept();
+                    Thread.ofVirtual().start(() -> {
+                        try (c) {
+                            c.getInputStream().transferTo(c.getOutputStream());
+                        } catch (final IOException e) {
+                            // the test ended
+                        }
+                    });
+                } catch (final IOException e) {
+                    return;
+                }
+            }
+        });
+        return server.getLocalPort();
+    }
+
+    /** Send {@code data} on a guest TCP socket, half-close, and return everything read until EOF. */
+    private byte[] guestRoundTrip(final int fd, final byte[] data) throws Exception {
+        final Sockets s = guest.sockets();
+        final Thread writer = Thread.ofVirtual().start(() -> {
+            int off = 0;
+            while (off < data.length) {
+                final int n = s.send(fd, data, off, Math.min(65536, data.length - off), 0);
+                assertTrue(n > 0, "send " + n);
+                off += n;
+            }
+            assertEquals(0, s.shutdown(fd, Sockets.SHUT_WR));
+        });
+        final java.io.ByteArrayOutputStream back = new java.io.ByteArrayOutputStream();
+        final byte[] b = new byte[65536];
+        int n;
+        while ((n = s.recv(fd, b, 0, b.length, 0)) > 0) {
+            back.write(b, 0, n);
+        }
+        assertEquals(0, n, "recv ended with " + n);
+        writer.join();
+        return back.toByteArray();
+    }
+
+    @Test
+    void shouldCarryAGuestConnectionToTheGatewayAddressToAHostListener() throws Exception {
+        assertNotNull(dhcp());
+        try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            final int port = hostEcho(server);
+            final Sockets s = guest.sockets();
+            final int fd = s.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+            assertEquals(0, s.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 60_000));
+            assertEquals(0, s.connect(fd, NET.gateway(), port));
+            final SockAddr peer = new SockAddr();
+            assertEquals(0, s.getpeername(fd, peer));
+            assertEquals(NET.gateway(), peer.ip);
+            assertEquals(port, peer.port);
+            final byte[] data = new byte[4 << 20];
+            new Random(3).nextBytes(data);
+            final byte[] back = guestRoundTrip(fd, data);
+            assertEquals(data.length, back.length);
+            assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(data),
+                MessageDigest.getInstance("SHA-256").digest(back));
+            assertEquals(0, s.close(fd));
+            assertEquals(1, gateway.stack().counters().get(dev.osvj.net.stack.NetCounters.Counter.TCP_OUTBOUND_ADMITTED));
+        }
+    }
+
+    @Test
+    void shouldReachTheHostLoopbackFromAGuestWithoutALoopbackInterface() throws Exception {
+        assertNotNull(dhcp()); // the guest stack has eth0 only: 127.0.0.1 goes to its default gateway
+        try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            final int port = hostEcho(server);
+            final Sockets s = guest.sockets();
+            final int fd = s.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+            assertEquals(0, s.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 60_000));
+            assertEquals(0, s.connect(fd, 0x7F000001, port));
+            final byte[] hello = "hello, host\n".getBytes(StandardCharsets.US_ASCII);
+            assertArrayEquals(hello, guestRoundTrip(fd, hello));
+            assertEquals(0, s.close(fd));
+        }
+    }
+
+    @Test
+    void shouldRefuseAGuestConnectionWhenTheHostRefuses() throws Exception {
+        assertNotNull(dhcp());
+        final int closedPort;
+        try (ServerSocket probe = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = probe.getLocalPort(); // nothing listens there once it is closed
+        }
+        final Sockets s = guest.sockets();
+        final int fd = s.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+        assertEquals(-dev.osvj.kernel.Errno.ECONNREFUSED.number(), s.connect(fd, NET.gateway(), closedPort));
+        s.close(fd);
+        // outside the policy ("host": only the gateway and 127/8): refused without a host connect
+        final int other = s.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+        assertEquals(-dev.osvj.kernel.Errno.ECONNREFUSED.number(), s.connect(other, 0xC0000201, 80)); // 192.0.2.1
+        s.close(other);
+        assertEquals(2, gateway.stack().counters().get(dev.osvj.net.stack.NetCounters.Counter.TCP_OUTBOUND_REFUSED));
+    }
+
+    @Test
+    void shouldRelayGuestUdpToTheHostAndTheRepliesBack() throws Exception {
+        assertNotNull(dhcp());
+        try (DatagramSocket host = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            host.setSoTimeout(60_000);
+            final Thread echoUdp = Thread.ofVirtual().start(() -> {
+                final byte[] b = new byte[2048];
+                final DatagramPacket p = new DatagramPacket(b, b.length);
+                try {
+                    for (int i = 0; i < 2; i++) {
+                        p.setLength(b.length);
+                        host.receive(p);
+                        final byte[] reply = ("re: " + new String(b, 0, p.getLength(), StandardCharsets.US_ASCII))
+                            .getBytes(StandardCharsets.US_ASCII);
+                        host.send(new DatagramPacket(reply, reply.length, p.getSocketAddress()));
+                    }
+                } catch (final IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            final Sockets s = guest.sockets();
+            final int fd = s.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+            assertEquals(0, s.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 60_000));
+            final SockAddr from = new SockAddr();
+            final byte[] rx = new byte[2048];
+            for (final String msg : new String[] {"ping 1", "ping 2"}) {
+                final byte[] b = msg.getBytes(StandardCharsets.US_ASCII);
+                assertEquals(b.length, s.sendto(fd, b, 0, b.length, 0, NET.gateway(), host.getLocalPort()));
+                final int n = s.recvfrom(fd, rx, 0, rx.length, 0, from);
+                assertEquals("re: " + msg, new String(rx, 0, Math.max(0, n), StandardCharsets.US_ASCII));
+                assertEquals(NET.gateway(), from.ip);
+                assertEquals(host.getLocalPort(), from.port);
+            }
+            echoUdp.join();
+            s.close(fd);
+        }
     }
 }

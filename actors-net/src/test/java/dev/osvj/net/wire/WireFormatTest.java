@@ -318,6 +318,26 @@ class WireFormatTest {
     }
 
     @Test
+    void shouldSumEightBytesAtATimeAsRfc1071SumsSixteenBitWords() {
+        final java.util.SplittableRandom random = new java.util.SplittableRandom(1071);
+        final byte[] data = new byte[3000];
+        for (int round = 0; round < 2000; round++) {
+            random.nextBytes(data);
+            if (round % 7 == 0) {
+                java.util.Arrays.fill(data, (byte)0xFF); // carries in every word
+            }
+            final int off = random.nextInt(64);
+            final int len = round < 64 ? round : random.nextInt(data.length - off);
+            long reference = 0; // the RFC's loop: big-endian 16-bit words, odd byte padded
+            for (int i = 0; i < len; i += 2) {
+                reference += ((data[off + i] & 0xFF) << 8) | (i + 1 < len ? data[off + i + 1] & 0xFF : 0);
+            }
+            assertEquals(Checksum.fold(reference), Checksum.fold(Checksum.sum(new UnsafeBuffer(data), off, len)),
+                "offset " + off + ", length " + len);
+        }
+    }
+
+    @Test
     void shouldFormatAndParseAddresses() {
         assertEquals("10.0.2.15", Addresses.ipv4(0x0A00020F));
         assertEquals(0xFFFFFF00, Addresses.parseIpv4("255.255.255.0"));

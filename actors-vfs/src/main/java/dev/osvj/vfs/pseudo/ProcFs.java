@@ -7,7 +7,8 @@ package dev.osvj.vfs.pseudo;
  * owns the real numbers replaces its entries through {@link #file}. Subsystems that boot before the
  * VFS are registered by the system module's proc glue: the mmu's {@code meminfo}, the network stack's
  * {@code net/dev}, {@code net/tcp} and {@code net/udp}, the scheduler's {@code stat} and
- * {@code cpuinfo}; {@code self/maps} and {@code loadavg} keep their stand-ins.
+ * {@code cpuinfo}, {@code loadavg} (sampled from the scheduler) and {@code self/maps} (the mmu's
+ * VMAs).
  */
 public final class ProcFs extends PseudoFs {
     /** Linux's PROC_SUPER_MAGIC. */

@@ -23,10 +23,16 @@ final class RamData {
     /** Largest segment: big files become several segments, not one huge array. */
     static final int MAX_SEGMENT = 64 << 20;
 
-    private long[] starts = new long[4];
-    private byte[][] segs = new byte[4][];
+    private final PagePool pool;
+    private long[] starts = new long[2];
+    private byte[][] segs = new byte[2][];
     private int count;
     private long capacity;
+
+    /** @param pool where freed single-page segments go and new ones come from (null: none) */
+    RamData(final PagePool pool) {
+        this.pool = pool;
+    }
 
     long capacity() {
         return capacity;
@@ -100,16 +106,42 @@ final class RamData {
     }
 
     /**
-     * Grow capacity to at least {@code needed} bytes.
+     * Grow capacity to at least {@code needed} bytes, with zeros.
      *
      * @return bytes of memory added
      */
     long ensureCapacity(final long needed) {
+        return ensureCapacity(needed, needed);
+    }
+
+    /**
+     * Grow capacity to at least {@code needed} bytes for a write of {@code [writeFrom, needed)} that
+     * follows at once: new memory is zero except possibly inside that range (a recycled page is
+     * cleared only outside it, since the write overwrites the rest).
+     *
+     * @return bytes of memory added
+     */
+    long ensureCapacity(final long writeFrom, final long needed) {
         long added = 0;
         while (capacity < needed) {
             long size = Math.max((long)(capacity * 1.1), needed - capacity);
             size = Math.min((size + PAGE - 1) / PAGE * PAGE, MAX_SEGMENT);
-            append(new byte[(int)size]);
+            final byte[] recycled = size == PAGE && pool != null ? pool.take() : null;
+            if (recycled != null) {
+                final long start = capacity;
+                final long end = start + PAGE;
+                final int keepFrom = (int)(Math.min(Math.max(writeFrom, start), end) - start);
+                final int keepTo = (int)(Math.min(Math.max(needed, start), end) - start);
+                if (keepFrom >= keepTo) {
+                    java.util.Arrays.fill(recycled, (byte)0);
+                } else {
+                    java.util.Arrays.fill(recycled, 0, keepFrom, (byte)0);
+                    java.util.Arrays.fill(recycled, keepTo, PAGE, (byte)0);
+                }
+                append(recycled);
+            } else {
+                append(new byte[(int)size]);
+            }
             added += size;
         }
         return added;
@@ -165,6 +197,7 @@ final class RamData {
             if (segs[i] != null) {
                 if (at == segStart && stop == segStop) {
                     freed += segs[i].length;
+                    recycle(segs[i]);
                     segs[i] = null;
                 } else {
                     java.util.Arrays.fill(segs[i], (int)(at - segStart), (int)(stop - segStart), (byte)0);
@@ -183,11 +216,18 @@ final class RamData {
             count--;
             if (segs[count] != null) {
                 freed += segs[count].length;
+                recycle(segs[count]);
             }
             capacity = starts[count];
             segs[count] = null;
         }
         return freed;
+    }
+
+    private void recycle(final byte[] segment) {
+        if (pool != null) {
+            pool.give(segment);
+        }
     }
 
     /** First offset {@code >= offset} in data (not a hole), or -1 when none before {@code size}. */

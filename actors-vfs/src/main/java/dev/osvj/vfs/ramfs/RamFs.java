@@ -23,6 +23,8 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Mount options: {@code size=BYTES} (with K/M/G suffixes) bounds the bytes held by file data;
  * beyond it writes fail with ENOSPC. Without it the bound is the JVM's maximum heap.
+ * {@code mode=OCTAL} sets the root directory's permissions (default 0755; {@code mode=1777} for a
+ * {@code /tmp} every user may write, as tmpfs's option).
  */
 public final class RamFs implements FileSystemType {
     /** Linux's RAMFS_MAGIC. */
@@ -41,7 +43,19 @@ public final class RamFs implements FileSystemType {
         if (size != null) {
             limit = parseSize(size);
         }
-        return new Instance(mount, limit);
+        int rootMode = 0755;
+        final String mode = options.get("mode");
+        if (mode != null) {
+            try {
+                rootMode = Integer.parseInt(mode.trim(), 8);
+            } catch (final NumberFormatException e) {
+                throw new ErrnoException(Errno.EINVAL, "mode=" + mode);
+            }
+            if (rootMode < 0 || rootMode > 07777) {
+                throw new ErrnoException(Errno.EINVAL, "mode=" + mode);
+            }
+        }
+        return new Instance(mount, limit, rootMode);
     }
 
     /** {@code 64M} style sizes; EINVAL when malformed. */
@@ -81,12 +95,13 @@ public final class RamFs implements FileSystemType {
         private final AtomicLong nextIno = new AtomicLong(1);
         private final AtomicLong used = new AtomicLong();
         private final AtomicLong inodes = new AtomicLong();
+        private final PagePool pages = new PagePool();
         private final Vnode root;
 
-        Instance(final Mount mount, final long limit) {
+        Instance(final Mount mount, final long limit, final int rootMode) {
             this.mount = mount;
             this.limit = limit;
-            this.root = newVnode(VType.VDIR, 0755, new RamDir());
+            this.root = newVnode(VType.VDIR, rootMode, new RamDir());
         }
 
         private Vnode newVnode(final VType type, final int mode, final Object data) {
@@ -139,7 +154,7 @@ public final class RamFs implements FileSystemType {
             if (grow > 0 && used.get() + grow > limit) {
                 return Errno.ENOSPC.negative();
             }
-            used.addAndGet(data.ensureCapacity(end));
+            used.addAndGet(data.ensureCapacity(offset, end));
             used.addAndGet(data.write(offset, src));
             if (end > vp.size()) {
                 vp.setSize(end);
@@ -258,19 +273,24 @@ public final class RamFs implements FileSystemType {
             if (!dir.isDir()) {
                 return Errno.ENOTDIR.negative();
             }
+            final RamDir d = dir(dir);
             long next = cookie;
-            for (final RamDir.Entry e : dir(dir).bySeq.tailMap(cookie, true).values()) {
-                if (!sink.accept(e.vnode().ino(), e.name(), e.vnode().type(), e.seq() + 1)) {
-                    return e.seq();
+            for (int i = d.firstAtOrAfter(cookie); i < d.length(); i++) {
+                final RamDir.Entry e = d.entryAt(i);
+                if (e.removed) {
+                    continue;
                 }
-                next = e.seq() + 1;
+                if (!sink.accept(e.vnode.ino(), e.name, e.vnode.type(), e.seq + 1)) {
+                    return e.seq;
+                }
+                next = e.seq + 1;
             }
             return next;
         }
 
         @Override
         public Vnode create(final Vnode dir, final String name, final int mode) {
-            final Vnode vp = newVnode(VType.VREG, mode, new RamData());
+            final Vnode vp = newVnode(VType.VREG, mode, new RamData(pages));
             dir(dir).add(name, vp);
             return vp;
         }

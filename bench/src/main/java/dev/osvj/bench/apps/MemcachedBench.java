@@ -5,6 +5,7 @@ import dev.osvj.bench.ClosedLoop;
 import dev.osvj.bench.NetNamespace;
 import dev.osvj.bench.Tools;
 import dev.osvj.net.stack.Sockets;
+import dev.osvj.net.wire.Addresses;
 import org.HdrHistogram.Histogram;
 
 import java.io.IOException;
@@ -73,7 +74,7 @@ public final class MemcachedBench {
     }
 
     /** One byte stream to a memcached server. */
-    interface Conn extends AutoCloseable {
+    public interface Conn extends AutoCloseable {
         void write(byte[] b, int len) throws IOException;
 
         /** Up to {@code len} bytes into {@code b} at {@code off}; -1 at EOF. */
@@ -103,7 +104,7 @@ public final class MemcachedBench {
     public static Target bootOsvj(final String name, final int workers) throws Exception {
         final BenchKernel kernel = BenchKernel.boot(name, appOverrides(workers), true);
         final Sockets sockets = kernel.sockets();
-        return reachable(kernel, () -> new OsvjConn(sockets),
+        return reachable(kernel, () -> new OsvjConn(sockets, LOOPBACK, KERNEL_PORT),
             "osvj's built-in memcached, client on the kernel's socket API over the kernel's loopback");
     }
 
@@ -153,7 +154,10 @@ public final class MemcachedBench {
         Conn open() throws IOException;
     }
 
-    /** A booted kernel as a target, once a request through {@code opener} succeeds; powers it off otherwise. */
+    /**
+     * A target, once a request through {@code opener} succeeds; powers {@code kernel} off otherwise and on
+     * close ({@code null}: a kernel the caller owns).
+     */
     private static Target reachable(final BenchKernel kernel, final Opener opener, final String description)
         throws Exception {
         final Target target = new Target() {
@@ -169,7 +173,9 @@ public final class MemcachedBench {
 
             @Override
             public void close() throws Exception {
-                kernel.close();
+                if (kernel != null) {
+                    kernel.close();
+                }
             }
         };
         try {
@@ -179,6 +185,16 @@ public final class MemcachedBench {
             throw e;
         }
         return target;
+    }
+
+    /**
+     * A memcached server at {@code ip:port} reached through the socket API of a running kernel (for example
+     * one kernel's client to another kernel's server across a switch), once a request succeeds (the
+     * first connects may wait for ARP). Closing the target leaves the kernels running.
+     */
+    public static Target kernelSockets(final Sockets sockets, final int ip, final int port, final String description)
+        throws Exception {
+        return reachable(null, () -> new OsvjConn(sockets, ip, port), description);
     }
 
     /** Start Debian's memcached on a free host loopback port ({@code -t workers}). */
@@ -368,11 +384,12 @@ public final class MemcachedBench {
         }
     }
 
+    /** One TCP connection of a kernel's socket API to {@code ip:port} (TCP_NODELAY, 30 s receive timeout). */
     private static final class OsvjConn implements Conn {
         private final Sockets api;
         private final int fd;
 
-        OsvjConn(final Sockets api) throws IOException {
+        OsvjConn(final Sockets api, final int ip, final int port) throws IOException {
             this.api = api;
             final int fd = api.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
             if (fd < 0) {
@@ -381,10 +398,10 @@ public final class MemcachedBench {
             this.fd = fd;
             api.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
             api.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 30_000);
-            final int r = api.connect(fd, LOOPBACK, KERNEL_PORT);
+            final int r = api.connect(fd, ip, port);
             if (r < 0) {
                 api.close(fd);
-                throw new IOException("connect: errno " + -r);
+                throw new IOException("connect " + Addresses.ipv4(ip) + ":" + port + ": errno " + -r);
             }
         }
 

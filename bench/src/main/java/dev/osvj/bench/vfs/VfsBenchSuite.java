@@ -30,7 +30,10 @@ import java.util.concurrent.CyclicBarrier;
  *       descriptors, 64 KiB preads) over one thread, bytes per second (per-vnode read/write lock;
  *       target at least 1.6 on 2 free cores).</li>
  * </ul>
- * Each figure is the median of several timed rounds after a warm-up round.
+ * Each figure is the median of several timed rounds after warm-up rounds that last until the figure
+ * is steady (at least 2 s, at most 12 s). Both sides of {@code ops} do the same five calls per cycle
+ * on the same 64 rotating names: open with O_CREAT read-write, write 4 KiB, read 4 KiB at offset 0,
+ * close, unlink.
  */
 public final class VfsBenchSuite implements BenchSuite {
     private static final int SMALL = 4096;
@@ -38,6 +41,10 @@ public final class VfsBenchSuite implements BenchSuite {
     private static final int BIG = 16 * 1024 * 1024;
     /** The reader-scaling file: small enough to stay in the CPU caches, so the figure shows locking, not DRAM bandwidth. */
     private static final int SHARED = 1024 * 1024;
+    /** Least warm-up time per measured figure: 2 s. */
+    private static final long WARMUP_NS = 2_000_000_000L;
+    /** Most warm-up time per measured figure (6 figures: the quick suite stays under 2 minutes). */
+    private static final long WARMUP_MAX_NS = 12_000_000_000L;
 
     @Override
     public String name() {
@@ -119,9 +126,28 @@ public final class VfsBenchSuite implements BenchSuite {
         return (System.nanoTime() - t0) / 1e9;
     }
 
-    /** One warm-up round, then the median of {@code rounds}. */
+    /**
+     * Warm-up rounds until the figure is steady, then the median of {@code rounds}. Steady means: at
+     * least {@link #WARMUP_NS} spent and the last warm-up round within 15 % of the one before, or
+     * {@link #WARMUP_MAX_NS} spent. By time and stability rather than by count, so that on a loaded
+     * machine, where the JIT compiler threads get little CPU, the timed rounds still measure compiled
+     * code on both sides (the kernel-heavy tmpfs side barely depends on it; the osvj side does).
+     */
     private static double median(final int rounds, final Measure m) throws Exception {
-        m.run();
+        final long warmupStart = System.nanoTime();
+        double previous = m.run();
+        while (true) {
+            final long spent = System.nanoTime() - warmupStart;
+            if (spent >= WARMUP_MAX_NS) {
+                break;
+            }
+            final double last = m.run();
+            final boolean steady = Math.abs(last - previous) <= 0.15 * Math.max(last, previous);
+            previous = last;
+            if (steady && System.nanoTime() - warmupStart >= WARMUP_NS) {
+                break;
+            }
+        }
         final double[] v = new double[rounds];
         for (int i = 0; i < rounds; i++) {
             v[i] = m.run();

@@ -13,6 +13,7 @@ import dev.osvj.kernel.trace.Tracepoints;
 import dev.osvj.sched.dispatch.VcpuDispatcher;
 import dev.osvj.system.console.BuiltinCommands;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
 
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -59,6 +60,8 @@ public final class Kernel implements KernelContext {
     private TraceSession trace;
     private PcapWriter pcap;
     private ActorSystem<KernelGuardian.Command> system;
+    /** The ActorSystem created ahead, or null: {@link #start} creates one. */
+    private KernelStandby standby;
 
     private Kernel(final Config config, final Tracepoints tracepoints, final PrintStream console, final KernelClock clock) {
         this.config = config;
@@ -86,6 +89,28 @@ public final class Kernel implements KernelContext {
         return kernel;
     }
 
+    /**
+     * Boot a kernel instance in an ActorSystem created ahead ({@link KernelStandby}); otherwise as
+     * {@link #boot(Config, List, Tracepoints, PrintStream, KernelClock)}. The boot chart's first line
+     * ("actor system started") then measures only the hand-over.
+     *
+     * @param standby a standby named {@code osvj.name}, not used before; on a failed boot it is
+     *                terminated with the kernel.
+     * @throws IllegalArgumentException when the standby's name is not the configuration's {@code osvj.name}.
+     */
+    public static Kernel boot(final KernelStandby standby, final Config config, final List<Subsystem> subsystems,
+        final Tracepoints tracepoints, final PrintStream console, final KernelClock clock)
+        throws BootException, InterruptedException {
+        if (!standby.name().equals(config.getString("osvj.name"))) {
+            throw new IllegalArgumentException("kernel standby " + standby.name() + " cannot boot kernel "
+                + config.getString("osvj.name") + ": the ActorSystem's name is the kernel's");
+        }
+        final Kernel kernel = new Kernel(config, tracepoints, console, clock);
+        kernel.standby = standby;
+        kernel.start(subsystems);
+        return kernel;
+    }
+
     private void start(final List<Subsystem> subsystems) throws BootException, InterruptedException {
         final String patterns = config.getString("osvj.trace.enable");
         trace = TraceSession.start(name, tracepoints.select(patterns), Path.of(config.getString("osvj.trace.file")));
@@ -104,10 +129,11 @@ public final class Kernel implements KernelContext {
         }
         // Every mailbox of the kernel runs on its vCPUs (the boot CPU before and after them): the
         // kernel dispatcher's overrides go in front of the configuration.
-        system = ActorSystem.create(
-            KernelGuardian.create(this, subsystems, this::onEvent, this::onNote,
-                config.getDuration("osvj.shutdown.timeout")),
-            name, VcpuDispatcher.pekkoConfig().withFallback(config));
+        final Behavior<KernelGuardian.Command> guardian = KernelGuardian.create(this, subsystems, this::onEvent,
+            this::onNote, config.getDuration("osvj.shutdown.timeout"));
+        system = standby != null
+            ? standby.adopt(guardian)
+            : ActorSystem.create(guardian, name, VcpuDispatcher.pekkoConfig().withFallback(config));
         system.getWhenTerminated().whenComplete((done, error) -> onTerminated());
         try {
             final long end = booted.get();

@@ -41,6 +41,10 @@ public final class KernelGuardian extends AbstractBehavior<KernelGuardian.Comman
         INSTANCE
     }
 
+    /** A standby ActorSystem's guardian becomes {@code guardian} (see {@link KernelStandby}). */
+    record Adopt(Behavior<Command> guardian) implements Command {
+    }
+
     record PhaseDone(String subsystem, long startNanos, long endNanos) implements Command {
     }
 
@@ -107,6 +111,16 @@ public final class KernelGuardian extends AbstractBehavior<KernelGuardian.Comman
         }
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers ->
             new KernelGuardian(ctx, timers, kernel, List.copyOf(ordered), events, notes, stopTimeout)));
+    }
+
+    /**
+     * The guardian of a {@link KernelStandby}: waits for {@link Adopt} and becomes the kernel guardian
+     * (its {@code setup} runs then, in this actor's context); any other message before that is dropped.
+     */
+    static Behavior<Command> standby() {
+        return Behaviors.receive(Command.class)
+            .onMessage(Adopt.class, adopt -> adopt.guardian())
+            .build();
     }
 
     @Override

@@ -3,6 +3,8 @@ package dev.osvj.system.cli;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
+import java.util.ServiceLoader;
+
 /**
  * {@code osvj}: the command line. Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration
  * error.
@@ -26,6 +28,11 @@ public final class Main implements Runnable {
 
     public static int execute(final String... args) {
         final CommandLine cli = new CommandLine(new Main());
+        // Subcommands of other modules on the class path (bin/osvj puts the fleet module there for
+        // deploy, fleet and node); added before the handlers below so that they apply to them too.
+        for (final ContributedCommand c : ServiceLoader.load(ContributedCommand.class)) {
+            cli.addSubcommand(c);
+        }
         cli.setExitCodeExceptionMapper(e -> EXIT_FAILURE);
         cli.setParameterExceptionHandler((e, a) -> {
             final CommandLine c = e.getCommandLine();

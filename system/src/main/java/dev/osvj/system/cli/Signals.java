@@ -7,11 +7,12 @@ import sun.misc.Signal;
  * exits 0, instead of the JVM's default of dying with 128+signal. A second signal while the shutdown
  * runs is ignored; the shutdown's own timeouts bound it.
  */
-final class Signals {
+public final class Signals {
     private Signals() {
     }
 
-    static void onTermination(final Runnable powerOff) {
+    /** Run {@code powerOff} on SIGTERM and SIGINT (on the JVM's signal thread). */
+    public static void onTermination(final Runnable powerOff) {
         for (final String name : new String[] {"TERM", "INT"}) {
             try {
                 Signal.handle(new Signal(name), s -> powerOff.run());

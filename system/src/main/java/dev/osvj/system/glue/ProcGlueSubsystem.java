@@ -5,6 +5,7 @@ import dev.osvj.kernel.KernelClock;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.mmu.MemoryStats;
+import dev.osvj.mmu.vm.AddressSpace;
 import dev.osvj.net.stack.NetInterface;
 import dev.osvj.net.stack.NetStack;
 import dev.osvj.net.stack.Sockets;
@@ -13,8 +14,14 @@ import dev.osvj.sched.Scheduler;
 import dev.osvj.vfs.pseudo.ProcFs;
 import dev.osvj.vfs.pseudo.SysFs;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
  * Feeds {@code /proc} with the numbers of the subsystems that own them ("/proc populated"): the VFS
@@ -30,7 +37,11 @@ import java.util.Locale;
  *       {@code TCP_*} numbers);</li>
  *   <li>{@code /proc/stat} and {@code /proc/cpuinfo} from the scheduler's vCPUs
  *       ({@link Scheduler#cpuStats()}): per-vCPU busy time as user time and the rest of the uptime as
- *       idle, in USER_HZ (100 per second) ticks; context switches; interrupts (timer and IPIs).</li>
+ *       idle, in USER_HZ (100 per second) ticks; context switches; interrupts (timer and IPIs);</li>
+ *   <li>{@code /proc/loadavg} from the vCPUs' runnable threads, sampled every 5 s by a timer actor of
+ *       this subsystem ({@link LoadAverage}: Linux's fixed-point 1/5/15-minute averages);</li>
+ *   <li>{@code /proc/self/maps} from the mmu's VMAs ({@link AddressSpace#maps()}) in Linux's format
+ *       (address range, permissions, offset, device, inode; file mappings show no path name).</li>
  * </ul>
  *
  * Each file is computed on every read (racy snapshots of counters, as Linux's seq files). A service
@@ -85,7 +96,57 @@ public final class ProcGlueSubsystem implements Subsystem {
                 clock.realtimeNanos() / 1_000_000_000L - (clock.monotonicNanos() - boot) / 1_000_000_000L,
                 sched.threads().size()));
             proc.file("cpuinfo", () -> cpuinfo(sched.cpuCount(), sched.arch()));
+            final LoadAverage load = new LoadAverage();
+            context.actorContext().spawn(loadSampler(load, () -> runnable(sched.cpuStats())), "loadavg");
+            proc.file("loadavg", () -> load.format(runnable(sched.cpuStats()), sched.threads().size(), 2));
         });
+        context.services().find(AddressSpace.class).ifPresent(space -> proc.file("self/maps", () -> maps(space.maps())));
+    }
+
+    /** The sampling tick of {@link #loadSampler}. */
+    enum SampleLoad {
+        INSTANCE
+    }
+
+    /** An actor that folds {@code runnable} into {@code load} every {@link LoadAverage#SAMPLE_SECONDS} seconds. */
+    static Behavior<SampleLoad> loadSampler(final LoadAverage load, final java.util.function.LongSupplier runnable) {
+        return Behaviors.withTimers(timers -> {
+            timers.startTimerAtFixedRate(SampleLoad.INSTANCE, Duration.ofSeconds(LoadAverage.SAMPLE_SECONDS));
+            return Behaviors.receiveMessage(tick -> {
+                load.sample(runnable.getAsLong());
+                return Behaviors.same();
+            });
+        });
+    }
+
+    static long runnable(final List<CpuStats> cpus) {
+        long n = 0;
+        for (final CpuStats c : cpus) {
+            n += c.load();
+        }
+        return n;
+    }
+
+    private static final Pattern VMA = Pattern.compile("([0-9a-f]+)-([0-9a-f]+) ([r-][w-][x-][sp]) (anon|file@(\\d+))");
+
+    /**
+     * Linux's {@code /proc/self/maps} from the mmu's VMA lines ({@code start-end rwxp anon|file@OFFSET}):
+     * {@code start-end perms offset 00:00 inode}, addresses in hex without leading zeros beyond eight
+     * digits, the offset as eight hex digits.
+     */
+    static String maps(final List<String> vmas) {
+        final StringBuilder sb = new StringBuilder();
+        for (final String line : vmas) {
+            final Matcher m = VMA.matcher(line);
+            if (!m.matches()) {
+                continue;
+            }
+            final long start = Long.parseUnsignedLong(m.group(1), 16);
+            final long end = Long.parseUnsignedLong(m.group(2), 16);
+            final long offset = m.group(5) == null ? 0 : Long.parseLong(m.group(5));
+            sb.append(String.format(Locale.ROOT, "%08x-%08x %s %08x 00:00 0%n", start, end, m.group(3), offset));
+        }
+        return sb.toString();
     }
 
     static String prefixLines(final String prefix, final String text) {

@@ -9,6 +9,7 @@ import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * The {@code user} backend as a virtio-net {@link FrameTransport}: frames the guest sends go into the
@@ -29,9 +30,22 @@ final class UserFrameTransport implements FrameTransport {
     private MemorySegment ringSegment;
     private final FrameHandler toSink = this::onFrame;
 
+    /** The device backend thread that polls this transport, woken when the gateway sends the guest a frame. */
+    private volatile Thread poller;
+
     UserFrameTransport(final UserGateway gateway) {
         this.gateway = gateway;
         this.end = gateway.guestEnd();
+        // Without this the backend thread finds the gateway's frames only when its idle strategy's park
+        // runs out (up to osvj.virtio.idle-max-park): every host-to-guest hop paid that latency.
+        end.setRxNotifier(this::wakePoller);
+    }
+
+    private void wakePoller() {
+        final Thread t = poller;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
     }
 
     @Override
@@ -46,6 +60,10 @@ final class UserFrameTransport implements FrameTransport {
 
     @Override
     public int poll(final FrameSink frameSink, final int limit) {
+        final Thread self = Thread.currentThread();
+        if (poller != self) {
+            poller = self;
+        }
         sink = frameSink;
         try {
             return end.poll(toSink, limit);

@@ -12,9 +12,8 @@ import java.net.Socket;
 import java.util.function.Function;
 
 /**
- * The benchmark's host twin of osvj's httpd (bench module only; it lives in the httpd package to reach
- * the package-private protocol code): the <em>same</em> request handling as {@code HttpdApplication}
- * with {@code --root ROOT} (one {@link HttpConnection} per connection, {@link StaticFiles} over the
+ * The host twin of osvj's httpd, for comparisons ({@code bin/osvj bench apps}): the <em>same</em>
+ * request handling as {@code HttpdApplication} with {@code --root ROOT} (one {@link HttpConnection} per connection, {@link StaticFiles} over the
  * given kernel's VFS, the same error wrapping), but on JDK sockets over the host's loopback instead of
  * the kernel's socket API and {@code EpollServer}. So {@code bench apps}' {@code http.ratio_vs_host}
  * compares the socket layer and network path, not two HTTP implementations.

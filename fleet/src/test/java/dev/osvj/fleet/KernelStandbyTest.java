@@ -1,0 +1,89 @@
+package dev.osvj.fleet;
+
+import com.typesafe.config.Config;
+import dev.osvj.kernel.KernelClock;
+import dev.osvj.kernel.Subsystem;
+import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.system.boot.Kernel;
+import dev.osvj.system.boot.KernelStandby;
+import dev.osvj.system.boot.Subsystems;
+import dev.osvj.system.config.KernelConfigLoader;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Properties;
+
+import static dev.osvj.fleet.FleetTesting.fleet;
+import static dev.osvj.fleet.FleetTesting.row;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Kernels booted in an ActorSystem created ahead, by hand and by the fleet manager. */
+class KernelStandbyTest {
+    private static Config config(final List<Subsystem> subsystems, final Tracepoints tp, final String name) throws Exception {
+        return KernelConfigLoader.load(null, List.of("osvj.name=" + name, "osvj.memory=16M", "osvj.cpus=1",
+            "osvj.console.enabled=false"), new Properties(), subsystems, tp);
+    }
+
+    @Test
+    void shouldBootAKernelInAStandbySystemAndRefuseAnotherNameOrASecondUse() throws Exception {
+        final List<Subsystem> subsystems = Subsystems.discover();
+        final Tracepoints tp = new Tracepoints();
+        subsystems.forEach(s -> s.declareTracepoints(tp));
+        final KernelStandby standby = KernelStandby.prepare("standby-a", config(subsystems, tp, "standby-a"));
+        assertThrows(IllegalArgumentException.class, () -> Kernel.boot(standby, config(subsystems, tp, "standby-b"),
+            subsystems, tp, System.out, KernelClock.SYSTEM));
+        final ByteArrayOutputStream console = new ByteArrayOutputStream();
+        final Kernel k = Kernel.boot(standby, config(subsystems, tp, "standby-a"), subsystems, tp,
+            new PrintStream(console, true, StandardCharsets.UTF_8), KernelClock.SYSTEM);
+        try {
+            assertEquals("standby-a", k.actorSystem().name());
+            assertTrue(console.toString(StandardCharsets.UTF_8).contains("Booted up in"));
+            final List<Subsystem> again = Subsystems.discover();
+            assertThrows(IllegalStateException.class, () -> Kernel.boot(standby, config(again, tp, "standby-a"),
+                again, tp, System.out, KernelClock.SYSTEM));
+        } finally {
+            k.powerOff(0);
+            assertEquals(0, k.awaitPoweredOff(Duration.ofSeconds(60)));
+        }
+        standby.close(); // used: belongs to the kernel, nothing to do
+        final KernelStandby unused = KernelStandby.prepare("standby-c", config(subsystems, tp, "standby-c"));
+        unused.close();
+    }
+
+    @Test
+    void shouldPrepareTheNextReplicasSystemAndBootTheScaleUpInIt() throws Exception {
+        final FleetManager m = new FleetManager(fleet("""
+            osvj.fleet.services = [
+              { name = sb-warm, app = echo, replicas = 1, memory = 16M }
+              { name = sb-cold, app = echo, replicas = 1, memory = 16M, standby = false }
+            ]
+            """), "local", r -> { });
+        try {
+            m.deploy();
+            assertEquals("sb-warm-1", m.standbyName("sb-warm"));
+            assertNull(m.standbyName("sb-cold"));
+            m.scale("sb-warm", 2);
+            assertTrue(((InJvmInstance)m.instance("sb-warm-1")).bootedFromStandby());
+            assertEquals(InstanceState.RUNNING, row(m, "sb-warm-1").state());
+            assertEquals("sb-warm-2", m.standbyName("sb-warm"));
+            m.scale("sb-warm", 1);
+            assertEquals("sb-warm-1", m.standbyName("sb-warm"));
+            m.scale("sb-cold", 2);
+            assertFalse(((InJvmInstance)m.instance("sb-cold-1")).bootedFromStandby());
+            final InJvmInstance warm = (InJvmInstance)m.instance("sb-warm-0");
+            assertSame(warm, m.instance("sb-warm-0"));
+        } finally {
+            m.stopAll();
+        }
+        assertNull(m.standbyName("sb-warm"));
+    }
+}
