@@ -18,6 +18,8 @@ import dev.osvj.vfs.pseudo.ProcFs;
 import dev.osvj.vfs.pseudo.SysFs;
 import dev.osvj.vfs.ramfs.RamFs;
 import dev.osvj.vfs.rofs.RofsFs;
+import dev.osvj.vfs.virtiofs.FuseClient;
+import dev.osvj.vfs.virtiofs.VirtioFs;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -66,7 +68,7 @@ public final class VfsSubsystem implements Subsystem {
             e.bool("read-only");
         });
         spec.objectList("osvj.mounts", e -> {
-            e.oneOf("type", "ramfs", "rofs", "devfs", "procfs", "sysfs");
+            e.oneOf("type", "ramfs", "rofs", "devfs", "procfs", "sysfs", "virtiofs");
             e.string("source");
             e.string("path", Pattern.compile("/.*"), "an absolute path");
             e.string("options");
@@ -97,6 +99,9 @@ public final class VfsSubsystem implements Subsystem {
         vfs.registerFileSystem(devfs);
         vfs.registerFileSystem(procfs);
         vfs.registerFileSystem(sysfs);
+        final List<FuseClient> fuseClients = context.services().find(FuseClient.Provider.class)
+            .map(FuseClient.Provider::clients).orElse(List.of());
+        vfs.registerFileSystem(new VirtioFs(() -> fuseClients));
 
         final Set<String> names = new HashSet<>();
         for (final BlockDevice dev : context.services().find(BlockDeviceProvider.class)

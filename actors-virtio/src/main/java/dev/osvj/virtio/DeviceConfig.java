@@ -29,18 +29,20 @@ record DeviceConfig(String type, String name, String backend, Config options) {
                 Map.entry("mac", ""), Map.entry("mtu", 1500), Map.entry("pcap", ""), Map.entry("switch", ""),
                 Map.entry("channel", ""), Map.entry("aeron-dir", ""), Map.entry("port-name", ""));
             case "blk" -> Map.of("name", "", "backend", "file", "path", "", "read-only", false, "process", "in-jvm");
+            case "fs" -> Map.of("name", "", "backend", "host", "tag", "", "path", "");
             default -> Map.of("name", "", "backend", "random");
         });
     }
 
     /** The element spec of {@code type} (keys relative to the element). */
     static ConfigSpec spec(final String type) {
-        final ConfigSpec s = new ConfigSpec("").oneOf("type", "net", "blk", "rng").string("name");
+        final ConfigSpec s = new ConfigSpec("").oneOf("type", "net", "blk", "rng", "fs").string("name");
         switch (type) {
             case "net" -> s.oneOf("backend", "stream", "dgram", "tap", "user", "vswitch").string("address").string("local")
                 .string("remote").string("ifname").string("netns").string("mac").integer("mtu", 68, 65_535).string("pcap")
                 .string("switch").string("channel").string("aeron-dir").string("port-name");
             case "blk" -> s.oneOf("backend", "file").string("path").bool("read-only").oneOf("process", "in-jvm", "child-jvm");
+            case "fs" -> s.oneOf("backend", "host").string("tag").string("path");
             default -> s.oneOf("backend", "random");
         }
         return s;
@@ -57,18 +59,18 @@ record DeviceConfig(String type, String name, String backend, Config options) {
         for (int i = 0; i < list.size(); i++) {
             final String at = shown + "[" + i + "]";
             if (!(list.get(i) instanceof ConfigObject obj)) {
-                out.add(new ConfigProblem(at, "expected a device object {type = net|blk|rng, ...}, got "
+                out.add(new ConfigProblem(at, "expected a device object {type = net|blk|rng|fs, ...}, got "
                     + ConfigSpec.show(list.get(i))));
                 continue;
             }
             final Config element = obj.toConfig();
             if (!element.hasPath("type")) {
-                out.add(new ConfigProblem(at + ".type", "missing; expected one of net, blk, rng"));
+                out.add(new ConfigProblem(at + ".type", "missing; expected one of net, blk, rng, fs"));
                 continue;
             }
             final String type = element.getValue("type").unwrapped().toString();
-            if (!Set.of("net", "blk", "rng").contains(type)) {
-                out.add(new ConfigProblem(at + ".type", "expected one of net, blk, rng, got " + ConfigSpec.show(element.getValue("type"))));
+            if (!Set.of("net", "blk", "rng", "fs").contains(type)) {
+                out.add(new ConfigProblem(at + ".type", "expected one of net, blk, rng, fs, got " + ConfigSpec.show(element.getValue("type"))));
                 continue;
             }
             final Config merged = element.withFallback(defaults(type));
@@ -108,6 +110,19 @@ record DeviceConfig(String type, String name, String backend, Config options) {
                 }
             } else if ("blk".equals(type) && merged.getString("path").isEmpty()) {
                 out.add(new ConfigProblem(at + ".path", "needed: the host image file of the block device"));
+            } else if ("fs".equals(type)) {
+                final String tag = merged.getString("tag");
+                final int tagBytes = tag.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+                if (tagBytes < 1 || tagBytes > 36) {
+                    out.add(new ConfigProblem(at + ".tag", "expected the mount tag, 1..36 bytes (tag = \"host0\"), got \""
+                        + tag + "\""));
+                }
+                final String folder = merged.getString("path");
+                if (folder.isEmpty()) {
+                    out.add(new ConfigProblem(at + ".path", "needed: the host folder the device serves read-only"));
+                } else if (!java.nio.file.Files.isDirectory(java.nio.file.Path.of(folder))) {
+                    out.add(new ConfigProblem(at + ".path", "not an existing directory: \"" + folder + "\""));
+                }
             }
         }
     }

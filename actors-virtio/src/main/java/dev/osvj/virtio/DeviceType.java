@@ -4,7 +4,8 @@ package dev.osvj.virtio;
 public enum DeviceType {
     NET(1, "virtio-net"),
     BLOCK(2, "virtio-blk"),
-    ENTROPY(4, "virtio-rng");
+    ENTROPY(4, "virtio-rng"),
+    FS(26, "virtio-fs");
 
     private final int id;
     private final String label;

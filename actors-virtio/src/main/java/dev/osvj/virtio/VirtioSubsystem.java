@@ -12,6 +12,8 @@ import dev.osvj.mmu.phys.PhysicalMemory;
 import dev.osvj.virtio.blk.FileImageBackend;
 import dev.osvj.virtio.blk.VirtioBlkDevice;
 import dev.osvj.virtio.blk.VirtioBlkDriver;
+import dev.osvj.virtio.fs.VirtioFsDevice;
+import dev.osvj.virtio.fs.VirtioFsDriver;
 import dev.osvj.virtio.net.DgramTransport;
 import dev.osvj.virtio.net.FrameTransport;
 import dev.osvj.virtio.net.PcapTransport;
@@ -100,17 +102,23 @@ public final class VirtioSubsystem implements Subsystem {
         int nets = 0;
         int blks = 0;
         int rngs = 0;
+        int fss = 0;
         try {
             for (final DeviceConfig d : devices) {
                 final String name = !d.name().isEmpty() ? d.name()
                     : switch (d.type()) {
                         case "net" -> "eth" + nets;
                         case "blk" -> "vblk" + blks;
+                        case "fs" -> "vfs" + fss;
                         default -> "rng" + rngs;
                     };
                 final VirtioDevices.Entry e = switch (d.type()) {
                     case "net" -> net(context, d, name, nets++, guest, queueSize, agent);
                     case "blk" -> blk(context, d, name, blks++, guest, queueSize, agent);
+                    case "fs" -> {
+                        fss++;
+                        yield fs(context, d, name, guest, queueSize, agent);
+                    }
                     default -> rng(context, d, name, rngs++, guest, queueSize, agent);
                 };
                 created.add(e);
@@ -231,6 +239,14 @@ public final class VirtioSubsystem implements Subsystem {
             transport = device;
         }
         return wire(context, d, name, new VirtioBlkDriver(name, transport, guest, queueSize), transport, null);
+    }
+
+    private VirtioDevices.Entry fs(final BootContext context, final DeviceConfig d, final String name,
+        final GuestMemory guest, final int queueSize, final DeviceAgent agent) throws Exception {
+        final VirtioFsDevice device = new VirtioFsDevice(guest.segment(), d.options().getString("tag"),
+            Path.of(d.options().getString("path")), queueSize);
+        agent.add(device);
+        return wire(context, d, name, new VirtioFsDriver(name, device, guest, queueSize), device, null);
     }
 
     private VirtioDevices.Entry rng(final BootContext context, final DeviceConfig d, final String name, final int index,

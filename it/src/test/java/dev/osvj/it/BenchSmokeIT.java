@@ -22,7 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class BenchSmokeIT {
     /**
-     * The metrics issues 3-9 name, per suite (stable names; new metrics may be added freely). A metric
+     * The metrics issues 3-10 name, per suite (stable names; new metrics may be added freely). A metric
      * that cannot run on a machine (no root for a tap, no memcached) is present with a null value and
      * its reason in the detail.
      */
@@ -39,7 +39,8 @@ class BenchSmokeIT {
             "tick.idle_wakeups.tickless_vs_100hz", "tick.idle_wakeups.tickless_vs_1000hz",
             "tick.wakeup_late_p50.tickless_vs_100hz", "syscall.getpid_vs_host", "syscall.file_ops_vs_tmpfs",
             "paper.switch_colocated.ratio_vs_linux", "paper.switch_apart.ratio_vs_linux",
-            "paper.tcp_rr.ratio_vs_linux", "paper.tcp_stream.ratio_vs_linux", "paper.memcached.ratio_vs_linux"));
+            "paper.tcp_rr.ratio_vs_linux", "paper.tcp_stream.ratio_vs_linux", "paper.memcached.ratio_vs_linux"),
+        "fleet", List.of("fleet.boot_p50_ms", "fleet.boots_per_s", "memcached.k2k_vs_linux"));
 
     @TempDir
     Path dir;

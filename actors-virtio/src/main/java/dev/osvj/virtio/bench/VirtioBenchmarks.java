@@ -15,7 +15,6 @@ import dev.osvj.virtio.ring.VirtqueueDriver;
 import dev.osvj.virtio.ring.VirtqueueLayout;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BusySpinIdleStrategy;
-import org.agrona.concurrent.OneToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.OneToOneRingBuffer;
 import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
@@ -35,7 +34,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
 /**
@@ -47,7 +45,8 @@ import java.util.function.Consumer;
  *       per second through a pair of Agrona {@code OneToOneRingBuffer}s doing the same round trip;</li>
  *   <li>{@code blk.randread.ratio_vs_filechannel}: 4 KiB random reads per second from one thread
  *       through virtio-blk (driver, virtqueue, polling device, memory-mapped image), keeping
- *       {@link #BLK_DEPTH} requests in flight with the driver's asynchronous submission, divided by
+ *       {@link #BLK_DEPTH} requests in flight with the driver's asynchronous submission (completions
+ *       reaped by the submitting thread, polled mode), divided by
  *       {@code FileChannel.read} of the same offsets of the same file (a synchronous pread from the
  *       page cache). The synchronous one-at-a-time virtio-blk rate is reported in the detail.</li>
  * </ul>
@@ -264,31 +263,31 @@ public final class VirtioBenchmarks {
                     return n * 1e9 / (System.nanoTime() - start);
                 }
                 final long buffers = guest.allocate(4096L * depth);
-                // Buffers whose read completed, handed back by the completion (device thread) to this thread.
-                final OneToOneConcurrentArrayQueue<Integer> idle = new OneToOneConcurrentArrayQueue<>(depth);
-                final AtomicLong failed = new AtomicLong();
+                // Polled completions: this thread submits and reaps; the device thread only serves.
+                driver.interruptLine(q -> { });
+                final int[] idle = new int[depth]; // buffers whose read completed (a stack; this thread only)
+                final int[] idleCount = {0};
+                final long[] failed = {0};
                 final VirtioBlkDriver.Completion done = (tag, result) -> {
                     if (result != 0) {
-                        failed.incrementAndGet();
+                        failed[0]++;
                     }
-                    idle.offer((int)tag);
+                    idle[idleCount[0]++] = (int)tag;
                 };
                 for (int i = 0; i < depth; i++) {
-                    idle.offer(i);
+                    idle[idleCount[0]++] = i;
                 }
                 long n = 0;
                 final long start = System.nanoTime();
                 final long end = start + nanos;
                 while (System.nanoTime() < end) {
                     for (int i = 0; i < 64; i++) {
-                        Integer b;
-                        for (int spins = 0; (b = idle.poll()) == null; spins++) {
-                            if (spins < 1000) {
+                        while (idleCount[0] == 0) {
+                            if (driver.reapCompletions() == 0) {
                                 Thread.onSpinWait();
-                            } else {
-                                Thread.yield(); // the device thread needs this CPU
                             }
                         }
+                        final int b = idle[--idleCount[0]];
                         final int rc = driver.submitRead(random.nextLong(blocks) * 4096, buffers + 4096L * b, 4096, b, done);
                         if (rc != 0) {
                             throw new IllegalStateException("virtio-blk submit failed: " + rc);
@@ -296,11 +295,13 @@ public final class VirtioBenchmarks {
                     }
                     n += 64;
                 }
-                while (idle.size() < depth) { // the requests still in flight count once they complete
-                    Thread.onSpinWait();
+                while (idleCount[0] < depth) { // the requests still in flight count once they complete
+                    if (driver.reapCompletions() == 0) {
+                        Thread.onSpinWait();
+                    }
                 }
-                if (failed.get() != 0) {
-                    throw new IllegalStateException("virtio-blk reads failed: " + failed.get());
+                if (failed[0] != 0) {
+                    throw new IllegalStateException("virtio-blk reads failed: " + failed[0]);
                 }
                 return n * 1e9 / (System.nanoTime() - start);
             } finally {

@@ -12,8 +12,9 @@ import dev.osvj.virtio.ring.VirtqueueDriver;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.charset.StandardCharsets;
-import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -55,7 +56,10 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
     private final int slots;
     private final long headersPa;
     private final long bouncePa;
-    private final ArrayBlockingQueue<Integer> free;
+    /** Bit i set: slot i is free (at most {@link #MAX_SLOTS} <= 64 slots). Lock-free: submitters and completions race for it. */
+    private final AtomicLong freeSlots = new AtomicLong();
+    /** Callers of {@link #acquire} waiting for a slot; the head is unparked when one is released. */
+    private final ConcurrentLinkedQueue<Thread> slotWaiters = new ConcurrentLinkedQueue<>();
     private final AtomicIntegerArray state;
     private final Thread[] waiters;
     private final ScatterList[] lists;
@@ -104,15 +108,14 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
         this.slots = Math.max(1, Math.min(MAX_SLOTS, queue.size() / perRequest));
         this.headersPa = allocate((long)slots * SLOT_HEADER_BYTES);
         this.bouncePa = allocate((long)slots * BOUNCE_BYTES);
-        this.free = new ArrayBlockingQueue<>(slots);
         this.state = new AtomicIntegerArray(slots);
         this.waiters = new Thread[slots];
         this.lists = new ScatterList[slots];
         this.completions = new Completion[slots];
         this.tags = new long[slots];
         this.finished = new int[slots];
+        freeSlots.set(slots == 64 ? -1L : (1L << slots) - 1);
         for (int i = 0; i < slots; i++) {
-            free.add(i);
             lists[i] = new ScatterList(3);
             state.set(i, DONE);
         }
@@ -269,8 +272,8 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
             || guestPa < 0 || done == null) {
             return -Errno.EINVAL.number();
         }
-        final Integer slot = free.poll();
-        if (slot == null) {
+        final int slot = tryAcquire();
+        if (slot < 0) {
             return -Errno.EAGAIN.number();
         }
         completions[slot] = done;
@@ -367,17 +370,71 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
         }
     }
 
-    private int acquire() {
+    /**
+     * Polled completion: consume the used ring on the calling thread and report finished asynchronous
+     * requests to their completions (as the interrupt handler does). For a caller that keeps requests in
+     * flight and would rather poll than take interrupts (route the interrupt line elsewhere, e.g. a no-op).
+     *
+     * @return the number of used entries consumed.
+     */
+    public int reapCompletions() {
+        queueLock.lock();
         try {
-            return free.take();
-        } catch (final InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(name + ": interrupted waiting for a request slot", e);
+            final int n = queue.poll(completion, Integer.MAX_VALUE);
+            reportFinished();
+            return n;
+        } finally {
+            queueLock.unlock();
+        }
+    }
+
+    /** Take a free slot without waiting; -1 when all are busy. */
+    private int tryAcquire() {
+        long mask;
+        do {
+            mask = freeSlots.get();
+            if (mask == 0) {
+                return -1;
+            }
+        } while (!freeSlots.compareAndSet(mask, mask & (mask - 1)));
+        return Long.numberOfTrailingZeros(mask);
+    }
+
+    /** Take a free slot, parking while all are busy (a synchronous caller). */
+    private int acquire() {
+        int slot = tryAcquire();
+        if (slot >= 0) {
+            return slot;
+        }
+        final Thread self = Thread.currentThread();
+        slotWaiters.add(self); // before the re-check: a release after it sees us and unparks
+        try {
+            while ((slot = tryAcquire()) < 0) {
+                LockSupport.park(this);
+                if (Thread.interrupted()) {
+                    self.interrupt();
+                    throw new IllegalStateException(name + ": interrupted waiting for a request slot");
+                }
+            }
+            return slot;
+        } finally {
+            slotWaiters.remove(self);
+            if (freeSlots.get() != 0) {
+                wakeSlotWaiter(); // a release may have woken us while another slot was free too
+            }
         }
     }
 
     private void release(final int slot) {
-        free.add(slot);
+        freeSlots.getAndAccumulate(1L << slot, (mask, bit) -> mask | bit);
+        wakeSlotWaiter();
+    }
+
+    private void wakeSlotWaiter() {
+        final Thread waiter = slotWaiters.peek();
+        if (waiter != null) {
+            LockSupport.unpark(waiter);
+        }
     }
 
     @Override

@@ -148,4 +148,27 @@ class VirtioBlkTest extends BlockDeviceContract {
         // the slot came back: a synchronous read still works
         assertEquals(0, d.read(0, guest.segment(), pa, 4096));
     }
+
+    @Test
+    void shouldReapCompletionsOnTheSubmittingThreadWhenInterruptsGoNowhere() throws Exception {
+        final VirtioBlkDriver d = (VirtioBlkDriver)open(image(), true);
+        closeLater(d);
+        d.interruptLine(q -> { }); // polled mode: nobody handles interrupts
+        final long pa = guest.allocate(4096L * 4);
+        final long[] results = {-1, -1, -1, -1};
+        for (int i = 0; i < 4; i++) {
+            final int tag = i;
+            assertEquals(0, d.submitRead(4096L * (10 + i), pa + 4096L * i, 4096, tag, (t, rc) -> results[(int)t] = rc));
+        }
+        int reaped = 0;
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (reaped < 4 && System.nanoTime() < deadline) {
+            reaped += d.reapCompletions();
+        }
+        assertEquals(4, reaped);
+        for (int i = 0; i < 4; i++) {
+            assertEquals(0, results[i], "request " + i);
+            assertEquals(pattern(4096L * (10 + i)), guest.segment().get(ValueLayout.JAVA_BYTE, pa + 4096L * i));
+        }
+    }
 }

@@ -8,6 +8,7 @@ import dev.osvj.bench.apps.MemcachedBench;
 import dev.osvj.bench.net.NetBenchSuite;
 import dev.osvj.bench.report.SuiteResult;
 import dev.osvj.bench.sched.ContextSwitchProbe;
+import dev.osvj.bench.sched.LockHolderPreemption;
 import dev.osvj.bench.vfs.VfsBenchSuite;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -37,7 +38,7 @@ import java.util.regex.Pattern;
  *       in-memory wire, both stacks switched by {@code withNetChannels}
  *       ({@code net_channels.rr_vs_layered}, transactions per second, higher is better).</li>
  *   <li><b>Lock-holder preemption</b>: a spinlock vs the lock-free mutex under 10% simulated steal
- *       ({@link LockHolderClaim}: several locks, real work outside the critical sections;
+ *       ({@link LockHolderPreemption}, the sched suite's experiment: several locks, real work outside the critical sections;
  *       {@code lhp.spinlock_loss} and {@code lhp.mutex_loss}: the throughput each loses to the steal, lower
  *       is better; {@code lhp.mutex_vs_spinlock_kept}: the share of its no-steal throughput the mutex
  *       keeps over the share the spinlock keeps, higher is better).</li>
@@ -78,7 +79,7 @@ public final class ClaimsSuite implements BenchSuite {
     /**
      * How long each part runs.
      *
-     * @param lhpWindowMs       window per lock-holder configuration (four of them).
+     * @param lhpWindowMs       time per lock kind and condition (steal / no steal), in four alternating windows.
      * @param tickSettleMs      wait after boot before the idle window.
      * @param tickWindowMs      idle window per tick mode.
      * @param tickSleeps        1 ms sleeps timed per tick mode.
@@ -235,25 +236,31 @@ public final class ClaimsSuite implements BenchSuite {
     private static void lockHolder(final BenchContext out, final Sizes sizes) throws Exception {
         final ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "osvj-bench-claims-lhp");
         try {
-            final long w = sizes.lhpWindowMs();
+            // The sched suite's experiment (equal work per operation, one seeded pause schedule replayed
+            // in every steal window, paused vCPUs keep their host core), in alternating windows.
+            final int rounds = 4;
+            final long w = Math.max(50, sizes.lhpWindowMs() / rounds);
+            final LockHolderPreemption.PauseSchedule pauses = LockHolderPreemption.PauseSchedule.generate(42,
+                LockHolderPreemption.CPUS, TimeUnit.MILLISECONDS.toNanos(w));
+            final double steal = pauses.stealFraction(LockHolderPreemption.CPUS, TimeUnit.MILLISECONDS.toNanos(w));
             out.progress("lhp: spinlock without / with steal");
-            final double spinBase = LockHolderClaim.opsPerSecond(system, true, false, w);
-            final double spinSteal = LockHolderClaim.opsPerSecond(system, true, true, w);
+            final LockHolderPreemption.Result spin = LockHolderPreemption.measure(system,
+                LockHolderPreemption.Kind.SPINLOCK, pauses, w, rounds);
             out.progress("lhp: mutex without / with steal");
-            final double mutexBase = LockHolderClaim.opsPerSecond(system, false, false, w);
-            final double mutexSteal = LockHolderClaim.opsPerSecond(system, false, true, w);
-            final double spinKept = spinSteal / spinBase;
-            final double mutexKept = mutexSteal / mutexBase;
-            final String workload = LockHolderClaim.WORKERS + " threads on 2 vCPUs, " + LockHolderClaim.LOCKS + " locks, "
-                + LockHolderClaim.INSIDE_CHUNKS + " work chunks inside / " + LockHolderClaim.OUTSIDE_CHUNKS
-                + " outside each lock, 10% steal in 1-10 ms pauses";
-            out.metric("lhp.spinlock_loss", 1 - spinKept, "ratio", "lower",
-                detail("no_steal_ops_per_s", spinBase, "steal_ops_per_s", spinSteal, "steal_alone", 0.1, "workload", workload));
-            out.metric("lhp.mutex_loss", 1 - mutexKept, "ratio", "lower",
-                detail("no_steal_ops_per_s", mutexBase, "steal_ops_per_s", mutexSteal, "steal_alone", 0.1, "workload", workload));
+            final LockHolderPreemption.Result mutex = LockHolderPreemption.measure(system,
+                LockHolderPreemption.Kind.MUTEX, pauses, w, rounds);
+            final double spinKept = 1 - spin.loss();
+            final double mutexKept = 1 - mutex.loss();
+            final String workload = LockHolderPreemption.workload();
+            out.metric("lhp.spinlock_loss", spin.loss(), "ratio", "lower",
+                detail("no_steal_ops_per_s", spin.opsPerSecondNoSteal(), "steal_ops_per_s", spin.opsPerSecondSteal(),
+                    "steal_alone", steal, "workload", workload));
+            out.metric("lhp.mutex_loss", mutex.loss(), "ratio", "lower",
+                detail("no_steal_ops_per_s", mutex.opsPerSecondNoSteal(), "steal_ops_per_s", mutex.opsPerSecondSteal(),
+                    "steal_alone", steal, "workload", workload));
             out.metric("lhp.mutex_vs_spinlock_kept", mutexKept / spinKept, "ratio", "higher",
-                detail("mutex_kept", mutexKept, "spinlock_kept", spinKept, "mutex_steal_ops_per_s", mutexSteal,
-                    "spinlock_steal_ops_per_s", spinSteal));
+                detail("mutex_kept", mutexKept, "spinlock_kept", spinKept, "mutex_steal_ops_per_s", mutex.opsPerSecondSteal(),
+                    "spinlock_steal_ops_per_s", spin.opsPerSecondSteal()));
         } finally {
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
