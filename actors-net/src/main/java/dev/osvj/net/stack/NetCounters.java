@@ -65,6 +65,8 @@ public final class NetCounters {
         TCP_CHANNEL_FULL("tcp segments to the general path: channel full"),
         TCP_CHANNEL_WAKEUPS("net channel consumer wakeups"),
         TCP_CHANNEL_ACTOR_DRAINS("net channel drains by flow actors"),
+        TCP_CHANNEL_BY_TIMER("tcp segments a net channel held until the timer tick (a missed or late wakeup)"),
+        TCP_CHANNEL_BY_GENERAL("tcp segments a net channel held until a later segment took the general path"),
         TCP_LAYERED_PACKETS("frames through the layered receive stage"),
         DROP_RECEIVE_STAGE_FULL("dropped: layered receive stage full");
 

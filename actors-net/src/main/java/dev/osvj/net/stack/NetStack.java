@@ -739,7 +739,10 @@ public final class NetStack implements TcpConnection.Output {
         if (sock != null) {
             sock.lock.lock();
             try {
-                sock.drainChannelLocked(now); // keep the flow's segments in order
+                final int held = sock.drainChannelLocked(now); // keep the flow's segments in order
+                if (held > 0) {
+                    counters.add(Counter.TCP_CHANNEL_BY_GENERAL, held);
+                }
                 if (sock.conn != null) {
                     sock.conn.input(now, r);
                 }
@@ -1246,7 +1249,10 @@ public final class NetStack implements TcpConnection.Output {
             if (c != null && c.pollAt() <= now) {
                 sock.lock.lock();
                 try {
-                    sock.drainChannelLocked(now);
+                    final int held = sock.drainChannelLocked(now);
+                    if (held > 0) {
+                        counters.add(Counter.TCP_CHANNEL_BY_TIMER, held);
+                    }
                     if (sock.conn != null) {
                         sock.conn.poll(now);
                     }

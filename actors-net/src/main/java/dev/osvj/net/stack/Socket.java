@@ -45,7 +45,17 @@ abstract class Socket {
     /** Parking slots: more concurrent waiters than this on one socket wait on the condition. */
     static final int PARK_SLOTS = 4;
     /** Longest single wait: state is re-checked at least this often even if a wakeup were lost. */
-    private static final long MAX_WAIT_NS = 50_000_000L;
+    static final long MAX_WAIT_NS = 50_000_000L;
+    /**
+     * The re-check cap in force ({@link #MAX_WAIT_NS}); tests raise it to hours so that a lost wakeup
+     * hangs instead of being hidden by the re-check.
+     */
+    private static volatile long maxWaitNs = MAX_WAIT_NS;
+
+    /** Tests only: set the re-check cap of every blocked caller that starts waiting afterwards. */
+    static void setMaxWaitForTests(final long ns) {
+        maxWaitNs = ns;
+    }
     final ReentrantLock lock = new ReentrantLock();
     final Condition changed = lock.newCondition();
     volatile int waiters;
@@ -104,14 +114,15 @@ abstract class Socket {
      */
     final long awaitLocked(final long deadlineNs) throws InterruptedException {
         final long waitNs;
+        final long cap = maxWaitNs;
         if (deadlineNs == 0) {
-            waitNs = MAX_WAIT_NS; // bounded: re-check state even if a wakeup is lost
+            waitNs = cap; // bounded: re-check state even if a wakeup is lost
         } else {
             final long left = deadlineNs - System.nanoTime();
             if (left <= 0) {
                 return -1;
             }
-            waitNs = Math.min(left, MAX_WAIT_NS);
+            waitNs = Math.min(left, cap);
         }
         final Thread me = Thread.currentThread();
         int slot = -1;

@@ -114,9 +114,13 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
 
     // ----- net channel consumer ----------------------------------------------------------------
 
-    /** Consumer side of the channel; lock held. Processes every queued segment in order. */
-    void drainChannelLocked(final long now) {
-        drainChannelLocked(now, false);
+    /**
+     * Consumer side of the channel; lock held. Processes every queued segment in order.
+     *
+     * @return the segments processed.
+     */
+    int drainChannelLocked(final long now) {
+        return drainChannelLocked(now, false);
     }
 
     /**
@@ -124,10 +128,10 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
      * {@link NetFaults.Point#FLOW_ACTOR} fault may strike (after a segment was taken, before TCP saw it:
      * the segment is lost like a dropped frame, and the peer retransmits it).
      */
-    private void drainChannelLocked(final long now, final boolean flowActor) {
+    private int drainChannelLocked(final long now, final boolean flowActor) {
         final NetChannel ch = channel;
         if (ch == null) {
-            return;
+            return 0;
         }
         ch.consumerDraining();
         PacketBuffer p;
@@ -148,6 +152,7 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
         if (segments > 0) {
             NetEvents.channelBatch(this, flowActor, segments);
         }
+        return segments;
     }
 
     @Override

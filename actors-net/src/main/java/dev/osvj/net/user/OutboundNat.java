@@ -86,7 +86,7 @@ final class OutboundNat implements NetStack.OutboundGate, AutoCloseable {
 
     /**
      * @param pump carries one accepted connection (host side, guest-side descriptor of {@code stack}) until
-     *     both directions closed; called on a virtual thread of its own.
+     *     both directions closed; called on a platform thread of its own.
      */
     OutboundNat(final String name, final NetStack stack, final NetConfig.UserNetwork network,
         final BiConsumer<SocketChannel, Integer> pump) {
@@ -206,7 +206,8 @@ final class OutboundNat implements NetStack.OutboundGate, AutoCloseable {
                 sockets.close(fd);
                 continue;
             }
-            Thread.ofVirtual().name(name + "-nat").start(() -> pump.accept(host, fd));
+            // platform threads, as the forwards' pumps (see UserGateway: latency on a 2-core host)
+            Thread.ofPlatform().daemon().name(name + "-nat").start(() -> pump.accept(host, fd));
         }
     }
 
