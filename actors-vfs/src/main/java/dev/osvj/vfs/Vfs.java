@@ -562,19 +562,33 @@ public final class Vfs {
         if (!vp.type().vfsLocked()) {
             return vp.ops().read(vp, offset, dst, flags);
         }
-        final Lock rl = vp.lock().readLock();
+        final VnodeLock lock = vp.vlock();
+        final int slot = lock.tryFastRead();
+        if (slot >= 0) {
+            try {
+                return readLocked(vp, offset, dst, flags);
+            } finally {
+                lock.endFastRead(slot);
+            }
+        }
+        final Lock rl = lock.readLock();
         rl.lock();
         try {
-            final int start = dst.position();
-            final long n = vp.ops().read(vp, offset, dst, flags);
-            final MappedPages mapped = vp.mapped;
-            if (mapped != null) {
-                mapped.overlay(offset, dst, start, n);
-            }
-            return n;
+            return readLocked(vp, offset, dst, flags);
         } finally {
             rl.unlock();
         }
+    }
+
+    /** The read VOP plus the overlay of mapped pages; caller holds the vnode's read side (fast or not). */
+    private static long readLocked(final Vnode vp, final long offset, final ByteBuffer dst, final int flags) {
+        final int start = dst.position();
+        final long n = vp.ops().read(vp, offset, dst, flags);
+        final MappedPages mapped = vp.mapped;
+        if (mapped != null) {
+            mapped.overlay(offset, dst, start, n);
+        }
+        return n;
     }
 
     /** write(2). Errors: EBADF (not open for writing), EPIPE, EAGAIN, EFBIG, ENOSPC. */

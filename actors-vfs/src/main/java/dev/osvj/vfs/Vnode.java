@@ -13,7 +13,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * lock across write, truncate, fallocate and setattr, and across directory changes (create, remove,
  * rename, link, mkdir, rmdir, symlink, on the directory). Devices, pipes and sockets are not locked
  * by the VFS ({@link VType#vfsLocked()}): their I/O may block. Several vnodes are only ever locked
- * together for rename, in {@link #lockOrder()} order, under the mount's rename lock.
+ * together for rename, in {@link #lockOrder()} order, under the mount's rename lock. File reads and
+ * preads take the read side through {@link VnodeLock}'s fast path, which writes no shared word.
  *
  * <p><b>Attributes</b> ({@link #mode()}, {@link #size()}, link count, times) are volatile: written by
  * the filesystem with the vnode's write lock held (or, for a directory's own attributes, its parent
@@ -31,7 +32,7 @@ public final class Vnode {
     private final VType type;
     private final VnodeOps ops;
     private final Object data;
-    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private final VnodeLock lock = new VnodeLock();
     private final long lockOrder;
 
     private volatile int mode;
@@ -131,6 +132,11 @@ public final class Vnode {
     }
 
     public ReentrantReadWriteLock lock() {
+        return lock;
+    }
+
+    /** The same lock, with its reader fast path ({@link VnodeLock#tryFastRead()}) for the VFS read path. */
+    VnodeLock vlock() {
         return lock;
     }
 

@@ -29,7 +29,7 @@ public abstract class VirtioDriver implements AutoCloseable {
     protected final VirtioTransport transport;
     protected final GuestMemory memory;
     private final List<long[]> allocations = new ArrayList<>();
-    private final List<VirtqueueDriver> queues = new ArrayList<>();
+    private final List<VirtqueueDriver> queues = new java.util.concurrent.CopyOnWriteArrayList<>();
     private long features;
     private volatile Notifier interruptLine = this::onInterrupt;
 
@@ -113,6 +113,14 @@ public abstract class VirtioDriver implements AutoCloseable {
         transport.setupQueue(index, size, p.descPa(), p.availPa(), p.usedPa());
         queues.add(q);
         return q;
+    }
+
+    /**
+     * Drop the queues set up so far from {@link #queues} (before setting them up again after a device
+     * reset); their guest memory stays allocated until close.
+     */
+    protected final void forgetQueues() {
+        queues.clear();
     }
 
     /** Guest buffers for the driver's own use (request headers, rx buffers), freed at close. */

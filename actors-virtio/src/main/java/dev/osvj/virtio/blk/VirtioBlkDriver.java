@@ -1,6 +1,7 @@
 package dev.osvj.virtio.blk;
 
 import dev.osvj.kernel.Errno;
+import dev.osvj.virtio.DeviceStatus;
 import dev.osvj.virtio.GuestMemory;
 import dev.osvj.virtio.VirtioDriver;
 import dev.osvj.virtio.VirtioFeatures;
@@ -47,7 +48,15 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
     private static final int PENDING = 0;
     private static final int DONE = 1;
 
-    private final VirtqueueDriver queue;
+    /** Features the driver asks for (negotiated again after a reset). */
+    private static final long WANTED = VirtioFeatures.bit(VirtioBlk.F_SIZE_MAX) | VirtioFeatures.bit(VirtioBlk.F_SEG_MAX)
+        | VirtioFeatures.bit(VirtioBlk.F_BLK_SIZE) | VirtioFeatures.bit(VirtioBlk.F_RO)
+        | VirtioFeatures.bit(VirtioBlk.F_FLUSH) | VirtioFeatures.bit(VirtioFeatures.INDIRECT_DESC)
+        | VirtioFeatures.bit(VirtioFeatures.EVENT_IDX);
+
+    /** The request queue; replaced when the device is reset after DEVICE_NEEDS_RESET (guarded by the queue lock). */
+    private VirtqueueDriver queue;
+    private final AtomicLong resets = new AtomicLong();
     private final ReentrantLock queueLock = new ReentrantLock();
     private final long capacity;
     private final int blockSize;
@@ -84,10 +93,7 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
      */
     public VirtioBlkDriver(final String name, final VirtioTransport transport, final GuestMemory memory, final int queueSize) {
         super(name, transport, memory);
-        negotiate(VirtioFeatures.bit(VirtioBlk.F_SIZE_MAX) | VirtioFeatures.bit(VirtioBlk.F_SEG_MAX)
-            | VirtioFeatures.bit(VirtioBlk.F_BLK_SIZE) | VirtioFeatures.bit(VirtioBlk.F_RO)
-            | VirtioFeatures.bit(VirtioBlk.F_FLUSH) | VirtioFeatures.bit(VirtioFeatures.INDIRECT_DESC)
-            | VirtioFeatures.bit(VirtioFeatures.EVENT_IDX));
+        negotiate(WANTED);
         long cap;
         int blk;
         int smax;
@@ -356,7 +362,11 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
     @Override
     public void onInterrupt(final int q) {
         if (q == Notifier.CONFIG_CHANGE) {
-            return; // capacity changes (resize) are not supported; the next request sees the device state
+            // Capacity changes (resize) are not supported; a device that needs a reset gets one.
+            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
+                recover();
+            }
+            return;
         }
         queueLock.lock();
         try {
@@ -386,6 +396,43 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
         } finally {
             queueLock.unlock();
         }
+    }
+
+    /**
+     * The device set DEVICE_NEEDS_RESET (its backend failed, or it could not use a queue): every request
+     * in flight completes with {@code -EIO} (a write may or may not have reached the disk, as after a
+     * device error on real hardware), then the device is reset and initialised again with a fresh
+     * queue, so later requests work. Interrupt context.
+     */
+    private void recover() {
+        queueLock.lock();
+        try {
+            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) == 0) {
+                return; // another interrupt already recovered it
+            }
+            negotiate(WANTED); // writes status 0 first: the device forgets its queues
+            final int size = queue.size();
+            forgetQueues();
+            queue = setupQueue(0, size);
+            driverOk();
+            resets.incrementAndGet();
+            // Only now (the queue lock still held) the callers learn: a retry goes to the new queue.
+            for (int slot = 0; slot < slots; slot++) {
+                if (state.get(slot) == PENDING) {
+                    memory.segment().set(ValueLayout.JAVA_BYTE, headersPa + (long)slot * SLOT_HEADER_BYTES
+                        + VirtioBlk.HEADER_LENGTH, (byte)VirtioBlk.S_IOERR);
+                    complete(slot);
+                }
+            }
+            reportFinished();
+        } finally {
+            queueLock.unlock();
+        }
+    }
+
+    /** How many times the device was reset after DEVICE_NEEDS_RESET. */
+    public long resets() {
+        return resets.get();
     }
 
     /** Take a free slot without waiting; -1 when all are busy. */
@@ -444,7 +491,7 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
 
     @Override
     public String describe() {
-        return String.format("capacity %d sectors (%d MiB), block %d, %s, %d slots", capacity / SECTOR_SIZE,
-            capacity >> 20, blockSize, readOnly ? "ro" : "rw", slots);
+        return String.format("capacity %d sectors (%d MiB), block %d, %s, %d slots, %d resets", capacity / SECTOR_SIZE,
+            capacity >> 20, blockSize, readOnly ? "ro" : "rw", slots, resets.get());
     }
 }

@@ -171,4 +171,112 @@ class VirtioBlkTest extends BlockDeviceContract {
             assertEquals(pattern(4096L * (10 + i)), guest.segment().get(ValueLayout.JAVA_BYTE, pa + 4096L * i));
         }
     }
+
+    @Test
+    void shouldFailTheRequestInFlightWithEioAndRecoverWhenTheDeviceNeedsAReset() throws Exception {
+        final PhysicalMemory ram = PhysicalMemory.allocate(8L << 20);
+        closeLater(ram::close);
+        final GuestMemory g = new GuestMemory(ram, new PageAllocator(ram, 0));
+        final FailingBackend backend = new FailingBackend(FileImageBackend.open("img", image(), true));
+        final VirtioBlkDevice dev = new VirtioBlkDevice(ram.segment(), backend, 256, 32, 128 * 1024);
+        closeLater(dev);
+        final DeviceAgent agent = new DeviceAgent("virtio-reset-test");
+        agent.add(dev);
+        closeLater(DeviceAgent.start(agent, new BackoffIdleStrategy(10, 10, 1000, 1_000_000)));
+        final VirtioBlkDriver d = new VirtioBlkDriver("vblk0", dev, g, 64);
+        closeLater(d);
+        final long pa = g.allocate(4096);
+        backend.failNext = true; // the backend throws inside the device: a backend bug
+        assertEquals(-Errno.EIO.number(), d.read(4096, ram.segment(), pa, 4096));
+        assertEquals(1, agent.errors());
+        assertEquals(1, d.resets());
+        assertEquals(0, dev.status() & DeviceStatus.DEVICE_NEEDS_RESET);
+        assertEquals(DeviceStatus.DRIVER_OK, dev.status() & DeviceStatus.DRIVER_OK);
+        // the reset device serves the next request from its new queue
+        assertEquals(0, d.read(8192, ram.segment(), pa, 4096));
+        assertEquals(pattern(8192), ram.segment().get(ValueLayout.JAVA_BYTE, pa));
+        assertEquals(pattern(8192 + 4095), ram.segment().get(ValueLayout.JAVA_BYTE, pa + 4095));
+        assertEquals(1, d.queues().size());
+    }
+
+    @Test
+    void shouldRefuseFeaturesOkAndDriverOkOutOfOrderAndClearNeedsResetOnReset() throws Exception {
+        final PhysicalMemory ram = PhysicalMemory.allocate(2L << 20);
+        closeLater(ram::close);
+        final VirtioBlkDevice dev = new VirtioBlkDevice(ram.segment(), FileImageBackend.open("img", image(), true), 16,
+            32, 128 * 1024);
+        closeLater(dev);
+        final int acked = DeviceStatus.ACKNOWLEDGE | DeviceStatus.DRIVER;
+        dev.status(DeviceStatus.ACKNOWLEDGE);
+        dev.status(acked);
+        // a legacy driver (no VERSION_1): the device does not keep FEATURES_OK
+        dev.driverFeatures(dev.deviceFeatures() & ~VirtioFeatures.bit(VirtioFeatures.VERSION_1));
+        dev.status(acked | DeviceStatus.FEATURES_OK);
+        assertEquals(0, dev.status() & DeviceStatus.FEATURES_OK);
+        // DRIVER_OK without FEATURES_OK: refused, and the device asks for a reset
+        dev.status(acked | DeviceStatus.DRIVER_OK);
+        assertEquals(0, dev.status() & DeviceStatus.DRIVER_OK);
+        assertEquals(DeviceStatus.DEVICE_NEEDS_RESET, dev.status() & DeviceStatus.DEVICE_NEEDS_RESET);
+        dev.status(0);
+        assertEquals(0, dev.status());
+    }
+
+    /** A backend whose next read throws once (a backend bug the device must survive). */
+    private static final class FailingBackend implements BlockDevice {
+        private final BlockDevice inner;
+        volatile boolean failNext;
+
+        FailingBackend(final BlockDevice inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public String name() {
+            return inner.name();
+        }
+
+        @Override
+        public long capacity() {
+            return inner.capacity();
+        }
+
+        @Override
+        public int blockSize() {
+            return inner.blockSize();
+        }
+
+        @Override
+        public boolean readOnly() {
+            return inner.readOnly();
+        }
+
+        @Override
+        public String id() {
+            return inner.id();
+        }
+
+        @Override
+        public int read(final long offset, final MemorySegment buffer, final long bufferOffset, final int length) {
+            if (failNext) {
+                failNext = false;
+                throw new IllegalStateException("injected backend failure");
+            }
+            return inner.read(offset, buffer, bufferOffset, length);
+        }
+
+        @Override
+        public int write(final long offset, final MemorySegment buffer, final long bufferOffset, final int length) {
+            return inner.write(offset, buffer, bufferOffset, length);
+        }
+
+        @Override
+        public int flush() {
+            return inner.flush();
+        }
+
+        @Override
+        public void close() {
+            inner.close();
+        }
+    }
 }

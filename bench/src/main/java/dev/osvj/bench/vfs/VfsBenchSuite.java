@@ -88,10 +88,12 @@ public final class VfsBenchSuite implements BenchSuite {
                 detail("osvj_bytes_per_s", osvjRead, "tmpfs_bytes_per_s", hostRead));
 
             writeAll(vfs, "/b/shared", Arrays.copyOf(data, SHARED));
-            final int sharedPasses = passes * 16;
-            bench.progress("readers: 1 and 2 threads reading one 1 MiB file x " + rounds + " rounds");
-            final double one = median(rounds, () -> readers(vfs, 1, sharedPasses));
-            final double two = median(rounds, () -> readers(vfs, 2, sharedPasses));
+            // Rounds of about 50-100 ms each (a 1 MiB file read at tens of GB/s), at least five of them.
+            final int sharedPasses = quick ? 2048 : 4096;
+            final int readerRounds = Math.max(5, rounds);
+            bench.progress("readers: 1 and 2 threads reading one 1 MiB file x " + readerRounds + " rounds");
+            final double one = median(readerRounds, () -> readers(vfs, 1, sharedPasses));
+            final double two = median(readerRounds, () -> readers(vfs, 2, sharedPasses));
             bench.metric("readers.scaling_2", two / one, "ratio", "higher",
                 detail("one_thread_bytes_per_s", one, "two_threads_bytes_per_s", two));
         } finally {
@@ -223,21 +225,30 @@ public final class VfsBenchSuite implements BenchSuite {
         }
     }
 
-    /** Bytes per second of {@code threads} threads each reading the whole file {@code passes} times with pread. */
+    /**
+     * Bytes per second of {@code threads} threads each reading the whole file {@code passes} times with
+     * pread. The clock is read inside the readers (earliest start to latest end): on a 2-core machine
+     * a timing thread of its own would compete with them for a core and start or stop late.
+     */
     private static double readers(final Vfs vfs, final int threads, final int passes) throws Exception {
-        final CyclicBarrier start = new CyclicBarrier(threads + 1);
+        final CyclicBarrier start = new CyclicBarrier(threads);
+        final long[] began = new long[threads];
+        final long[] ended = new long[threads];
         final Thread[] ts = new Thread[threads];
         for (int t = 0; t < threads; t++) {
+            final int me = t;
             ts[t] = Thread.ofPlatform().start(() -> {
                 final ByteBuffer buf = ByteBuffer.allocate(CHUNK);
                 final int fd = (int)check(vfs.open("/b/shared", Posix.O_RDONLY));
                 try {
                     start.await();
+                    began[me] = System.nanoTime();
                     for (int p = 0; p < passes; p++) {
                         for (long at = 0; at < SHARED; at += CHUNK) {
                             check(vfs.pread(fd, buf.clear(), at));
                         }
                     }
+                    ended[me] = System.nanoTime();
                 } catch (final Exception e) {
                     throw new IllegalStateException(e);
                 } finally {
@@ -245,12 +256,16 @@ public final class VfsBenchSuite implements BenchSuite {
                 }
             });
         }
-        start.await();
-        final long t0 = System.nanoTime();
         for (final Thread t : ts) {
-            t.join();
+            t.join(); // join orders the readers' writes of began/ended before the reads below
         }
-        final double s = (System.nanoTime() - t0) / 1e9;
+        long first = Long.MAX_VALUE;
+        long last = Long.MIN_VALUE;
+        for (int t = 0; t < threads; t++) {
+            first = Math.min(first, began[t]);
+            last = Math.max(last, ended[t]);
+        }
+        final double s = (last - first) / 1e9;
         return (double)threads * passes * SHARED / s;
     }
 }
