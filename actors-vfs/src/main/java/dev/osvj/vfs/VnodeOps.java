@@ -169,6 +169,22 @@ public interface VnodeOps {
         throw new ErrnoException(Errno.ENODEV);
     }
 
+    /**
+     * {@link #cache} for a filesystem without a page cache of its own (rofs, virtiofs): the page is read
+     * with {@link #read} into a fresh 4 KiB buffer. EINVAL for a non-file or a misaligned offset.
+     */
+    static ByteBuffer pageByRead(final VnodeOps ops, final Vnode vp, final long pageOffset) throws ErrnoException {
+        if (vp.type() != VType.VREG || pageOffset < 0 || pageOffset % 4096 != 0) {
+            throw new ErrnoException(Errno.EINVAL);
+        }
+        final ByteBuffer page = ByteBuffer.allocate(4096);
+        final long r = ops.read(vp, pageOffset, page, 0);
+        if (r < 0) {
+            throw new ErrnoException(Errno.fromResult(r));
+        }
+        return page.clear().asReadOnlyBuffer();
+    }
+
     /** fallocate(2): {@code mode} 0 (allocate) or {@code PUNCH_HOLE|KEEP_SIZE}, optionally KEEP_SIZE. */
     default int fallocate(final Vnode vp, final int mode, final long offset, final long length) {
         return Errno.EOPNOTSUPP.negative();

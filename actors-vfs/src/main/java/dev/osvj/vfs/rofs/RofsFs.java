@@ -226,15 +226,7 @@ public final class RofsFs implements FileSystemType {
 
         @Override
         public ByteBuffer cache(final Vnode vp, final long pageOffset) throws ErrnoException {
-            if (vp.type() != VType.VREG || pageOffset < 0 || pageOffset % PageCache.PAGE_SIZE != 0) {
-                throw new ErrnoException(Errno.EINVAL);
-            }
-            final ByteBuffer page = ByteBuffer.allocate(PageCache.PAGE_SIZE);
-            final long r = read(vp, pageOffset, page, 0);
-            if (r < 0) {
-                throw new ErrnoException(Errno.fromResult(r));
-            }
-            return page.clear().asReadOnlyBuffer();
+            return VnodeOps.pageByRead(this, vp, pageOffset);
         }
 
         @Override

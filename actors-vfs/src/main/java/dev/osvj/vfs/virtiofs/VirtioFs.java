@@ -325,15 +325,7 @@ public final class VirtioFs implements FileSystemType {
 
         @Override
         public ByteBuffer cache(final Vnode vp, final long pageOffset) throws ErrnoException {
-            if (vp.type() != VType.VREG || pageOffset < 0 || pageOffset % 4096 != 0) {
-                throw new ErrnoException(Errno.EINVAL);
-            }
-            final ByteBuffer page = ByteBuffer.allocate(4096);
-            final long r = read(vp, pageOffset, page, 0);
-            if (r < 0) {
-                throw new ErrnoException(Errno.fromResult(r));
-            }
-            return page.clear().asReadOnlyBuffer();
+            return VnodeOps.pageByRead(this, vp, pageOffset);
         }
 
         @Override
