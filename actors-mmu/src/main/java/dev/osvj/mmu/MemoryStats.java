@@ -94,6 +94,12 @@ public final class MemoryStats {
         m.put("frame_failures", frames.failures());
         m.put("reclaims", frames.reclaims());
         m.put("reclaimed", frames.reclaimedBytes());
+        m.put("zero_pool", (long)frames.zeroPoolSize() * AddressSpace.PAGE_SIZE);
+        m.put("zero_pool_hits", frames.zeroPoolHits());
+        m.put("zero_pool_drains", frames.zeroPoolDrains());
+        m.put("inline_zeroed_pages", frames.inlineZeroedPages());
+        m.put("idle_zeroed_pages", frames.idleZeroedPages());
+        m.put("idle_zero_ns", frames.idleZeroNanos());
         m.put("tlb_shootdowns", shootdown.shootdowns());
         m.put("tlb_ipis", shootdown.ipisSent());
         m.put("tlb_lazy", shootdown.lazyMarks());

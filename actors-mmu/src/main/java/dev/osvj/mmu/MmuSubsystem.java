@@ -18,12 +18,16 @@ import dev.osvj.mmu.vm.Tlb;
 import dev.osvj.mmu.vm.TlbActor;
 import dev.osvj.mmu.vm.TlbShootdown;
 import dev.osvj.mmu.vm.TlbShootdownEvent;
+import dev.osvj.sched.KThread;
+import dev.osvj.sched.Scheduler;
+import dev.osvj.sched.ThreadAttr;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.io.File;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The memory subsystem ("memory initialized"): creates guest physical memory ({@code osvj.memory}),
@@ -35,11 +39,16 @@ import java.time.Duration;
  * subsystem provided one (then it is a {@link ThreadCpuBinding}, where threads declare their vCPU).
  */
 public final class MmuSubsystem implements Subsystem {
+    /** Frames per zeroIdle call of the idle zeroer between preemption points (about 30 us of work). */
+    private static final int ZEROER_STEP = 64;
     private static final long MIB = 1L << 20;
 
     private volatile PhysicalMemory memory;
     private volatile AddressSpace space;
     private volatile Malloc malloc;
+    private volatile KThread zeroer;
+    private volatile boolean zeroerStopped;
+    private volatile boolean zeroerKicked;
 
     @Override
     public String name() {
@@ -72,6 +81,7 @@ public final class MmuSubsystem implements Subsystem {
         });
         spec.duration("osvj.mmu.shootdown-timeout", Duration.ofMillis(100), Duration.ofMinutes(5));
         spec.integer("osvj.mmu.malloc-l1-pages", 16, 65536);
+        spec.bytes("osvj.mmu.zero-pool", 0, 64L << 30);
     }
 
     private static void checkMemory(final Config c, final String path, final String shown,
@@ -109,6 +119,12 @@ public final class MmuSubsystem implements Subsystem {
             memory = PhysicalMemory.allocate(size);
         }
         final PageAllocator frames = new PageAllocator(memory, size * config.getInt("osvj.mmu.low-watermark-percent") / 100);
+        final long zeroPool = Math.min(config.getBytes("osvj.mmu.zero-pool"), size / 4);
+        frames.setZeroPoolCapacity((int)(zeroPool / AddressSpace.PAGE_SIZE));
+        final Scheduler scheduler = context.services().find(Scheduler.class).orElse(null);
+        if (zeroPool > 0 && scheduler != null) {
+            startZeroer(scheduler, frames);
+        }
         final VcpuTopology topology = context.services().find(VcpuTopology.class).orElse(null);
         final VcpuTopology cpuView;
         if (topology == null) {
@@ -140,14 +156,55 @@ public final class MmuSubsystem implements Subsystem {
         context.services().provide(Malloc.class, malloc);
         context.services().provide(MemoryStats.class, stats);
         context.commands().register(new FreeCommand(stats));
-        context.note(String.format("%d MiB RAM (%s), %d pages, huge pages %s, %d TLBs of %d entries",
+        context.note(String.format("%d MiB RAM (%s), %d pages, huge pages %s, %d TLBs of %d entries, zero pool %d KiB%s",
             size / MIB, memory.backing(), size / AddressSpace.PAGE_SIZE,
-            config.getBoolean("osvj.mmu.huge-pages") ? "on" : "off", tlbs.length, tlbEntries));
+            config.getBoolean("osvj.mmu.huge-pages") ? "on" : "off", tlbs.length, tlbEntries, zeroPool >> 10,
+            zeroPool > 0 && zeroer == null ? " (no scheduler: not filled)" : ""));
+    }
+
+    /**
+     * The idle page zeroer: an idle-priority kernel thread (it only runs on a vCPU with nothing else
+     * runnable) that fills the allocator's zero pool and blocks while the pool is more than half
+     * full; allocations that drain it wake the thread.
+     */
+    private void startZeroer(final Scheduler scheduler, final PageAllocator frames) {
+        final KThread t = scheduler.newThread(
+            new ThreadAttr("mmu-zeroer", -1, ThreadAttr.PRIORITY_IDLE, 0, false), () -> zeroerLoop(frames));
+        frames.setZeroerWakeup(() -> {
+            zeroerKicked = true;
+            t.wake();
+        });
+        zeroer = t;
+        t.start();
+    }
+
+    private void zeroerLoop(final PageAllocator frames) {
+        try {
+            while (!zeroerStopped) {
+                if (frames.zeroIdle(ZEROER_STEP) > 0) {
+                    KThread.preemptionPoint();
+                    continue;
+                }
+                zeroerKicked = false; // a kick after this is seen by the wait below
+                if (frames.zeroerMayBlock() && !zeroerStopped) {
+                    KThread.waitUntil(() -> zeroerKicked || zeroerStopped);
+                }
+            }
+        } catch (final IllegalStateException e) {
+            // Guest RAM closed under us at shutdown: nothing left to zero.
+        }
     }
 
     /** Unmaps everything and releases guest RAM; later accesses throw instead of crashing. */
     @Override
     public void stop(final KernelContext context) {
+        final KThread z = zeroer;
+        if (z != null) {
+            zeroerStopped = true;
+            zeroerKicked = true;
+            z.wake();
+            z.join(TimeUnit.SECONDS.toNanos(10));
+        }
         final Malloc m = malloc;
         if (m != null) {
             m.close();

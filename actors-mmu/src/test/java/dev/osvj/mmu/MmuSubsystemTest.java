@@ -13,7 +13,12 @@ import dev.osvj.mmu.phys.PhysicalMemory;
 import dev.osvj.mmu.vm.AddressSpace;
 import dev.osvj.mmu.vm.ThreadCpuBinding;
 import dev.osvj.mmu.vm.TlbShootdown;
+import dev.osvj.mmu.phys.PageAllocator;
+import dev.osvj.sched.KThread;
 import dev.osvj.sched.SchedSubsystem;
+import dev.osvj.sched.Scheduler;
+import dev.osvj.sched.ThreadAttr;
+import dev.osvj.sched.ThreadState;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
@@ -116,6 +121,60 @@ class MmuSubsystemTest {
         final IllegalStateException late = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
             () -> memory.getLong(0));
         assertTrue(late.getMessage() != null);
+    }
+
+    @Test
+    void shouldFillTheZeroPoolFromAnIdlePriorityKernelThread() throws Exception {
+        final StandaloneKernel kernel = new StandaloneKernel("mmu-zeroer-test",
+            StandaloneKernel.config("osvj.memory = 32M, osvj.cpus = 2, osvj.mmu.zero-pool = 1M"));
+        final SchedSubsystem sched = new SchedSubsystem();
+        final MmuSubsystem mmu = new MmuSubsystem();
+        kernel.bootOnActor(KIT, sched);
+        try {
+            kernel.bootOnActor(KIT, mmu);
+            final PageAllocator frames = kernel.services().require(PageAllocator.class);
+            assertEquals(256, frames.zeroPoolCapacity());
+            assertTrue(kernel.notes().stream().anyMatch(n -> n.contains("zero pool 1024 KiB") && !n.contains("not filled")),
+                kernel.notes().toString());
+            final Scheduler scheduler = kernel.services().require(Scheduler.class);
+            final KThread zeroer = scheduler.threads().stream().filter(t -> t.name().equals("mmu-zeroer")).findFirst()
+                .orElseThrow();
+            assertEquals(ThreadAttr.PRIORITY_IDLE, zeroer.priority());
+            // The vCPUs are idle, so the zeroer fills the pool and then blocks (other kernel code may
+            // take a few frames afterwards: it refills only once the pool is half empty).
+            awaitTrue(() -> frames.zeroPoolSize() > 128 && zeroer.state() == ThreadState.WAITING,
+                () -> "pool filled: " + frames.zeroPoolSize() + " " + zeroer.state() + " " + frames.idleZeroedPages());
+            final long idle = frames.idleZeroedPages();
+            assertTrue(idle >= 256, "zeroed " + idle);
+            // Draining it below half wakes the zeroer, which refills it.
+            final long[] taken = new long[200];
+            for (int i = 0; i < taken.length; i++) {
+                taken[i] = frames.allocZeroedPage();
+            }
+            awaitTrue(() -> frames.idleZeroedPages() > idle && frames.zeroPoolSize() > 128
+                    && zeroer.state() == ThreadState.WAITING,
+                () -> "pool refilled: " + frames.zeroPoolSize() + " " + zeroer.state() + " " + frames.idleZeroedPages());
+            for (final long pa : taken) {
+                frames.freeOrder(pa, 0);
+            }
+            mmu.stop(null);
+            assertEquals(ThreadState.TERMINATED, zeroer.state(), "stop ends the zeroer");
+        } finally {
+            sched.stop(kernel);
+        }
+    }
+
+    /** Wait for a condition with a generous deadline (the machine may be loaded); fail with {@code what}. */
+    private static void awaitTrue(final java.util.function.BooleanSupplier condition,
+        final java.util.function.Supplier<String> what) {
+        final long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        while (!condition.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("timed out waiting: " + what.get());
+            }
+            Thread.onSpinWait();
+            Thread.yield();
+        }
     }
 
     @Test

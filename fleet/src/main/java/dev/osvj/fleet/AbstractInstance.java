@@ -17,6 +17,20 @@ abstract class AbstractInstance implements Instance {
     private volatile double bootMillis = Double.NaN;
     private volatile long bootedAtNanos;
     private volatile boolean stopRequested;
+    /** How many times the fleet restarted this replica before this instance (shown in the table). */
+    private volatile int restarts;
+    /** Told once when the instance went down without a stop request (the fleet's restart policy). */
+    private volatile DownListener downListener;
+    private final java.util.concurrent.atomic.AtomicBoolean downTold = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Who hears of an instance going down by itself. */
+    interface DownListener {
+        /**
+         * {@code instance} is FAILED or STOPPED without a stop request, after running {@code ranNanos}
+         * (0 when it never booted). Called once, on the thread that saw it go down; must not block.
+         */
+        void onDown(Instance instance, long ranNanos);
+    }
 
     AbstractInstance(final String name, final String service, final String node, final String address) {
         this.name = name;
@@ -52,25 +66,44 @@ abstract class AbstractInstance implements Instance {
         }
     }
 
-    final synchronized void fail(final String why) {
-        state = InstanceState.FAILED;
-        detail = why;
+    final void fail(final String why) {
+        synchronized (this) {
+            state = InstanceState.FAILED;
+            detail = why;
+        }
+        toldDown();
+    }
+
+    /** Set before {@link #start}: the listener, and the replica's restart count so far. */
+    final void watch(final DownListener listener, final int restartsSoFar) {
+        this.downListener = listener;
+        this.restarts = restartsSoFar;
+    }
+
+    private void toldDown() {
+        final DownListener l = downListener;
+        if (l != null && !stopRequested && downTold.compareAndSet(false, true)) {
+            l.onDown(this, hasBooted() ? System.nanoTime() - bootedAtNanos : 0);
+        }
     }
 
     /**
      * The instance is gone (its kernel powered off, its process exited) with {@code code}: STOPPED when
      * a stop was asked or the code is 0, else FAILED with {@code how}.
      */
-    final synchronized void ended(final int code, final String how) {
-        if (state == InstanceState.FAILED) {
-            return;
+    final void ended(final int code, final String how) {
+        synchronized (this) {
+            if (state == InstanceState.FAILED) {
+                return;
+            }
+            if (stopRequested) {
+                state = InstanceState.STOPPED;
+            } else {
+                state = code == 0 ? InstanceState.STOPPED : InstanceState.FAILED;
+                detail = how;
+            }
         }
-        if (stopRequested) {
-            state = InstanceState.STOPPED;
-        } else {
-            state = code == 0 ? InstanceState.STOPPED : InstanceState.FAILED;
-            detail = how;
-        }
+        toldDown();
     }
 
     final InstanceState state() {
@@ -100,6 +133,6 @@ abstract class AbstractInstance implements Instance {
     public final InstanceStatus status() {
         final InstanceState s = state;
         final long up = s == InstanceState.RUNNING ? (System.nanoTime() - bootedAtNanos) / 1_000_000 : 0;
-        return new InstanceStatus(name, service, node, s, address, bootMillis, up, detail);
+        return new InstanceStatus(name, service, node, s, address, bootMillis, up, detail, restarts);
     }
 }

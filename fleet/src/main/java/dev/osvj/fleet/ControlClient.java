@@ -33,8 +33,13 @@ public final class ControlClient {
 
     /** Send {@code request} to 127.0.0.1:{@code port}; the socket times out after {@code timeoutMs} of silence. */
     public static Reply send(final int port, final String request, final int timeoutMs) throws IOException {
+        return send(InetAddress.getLoopbackAddress().getHostAddress(), port, request, timeoutMs);
+    }
+
+    /** Send {@code request} to {@code host:port} (a cluster node's control endpoint). */
+    public static Reply send(final String host, final int port, final String request, final int timeoutMs) throws IOException {
         try (Socket s = new Socket()) {
-            s.connect(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), timeoutMs);
+            s.connect(new InetSocketAddress(InetAddress.getByName(host), port), timeoutMs);
             s.setSoTimeout(timeoutMs);
             final OutputStream out = s.getOutputStream();
             out.write((request + "\n").getBytes(StandardCharsets.UTF_8));

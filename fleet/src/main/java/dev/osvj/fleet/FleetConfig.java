@@ -14,6 +14,7 @@ import dev.osvj.system.config.KernelConfigLoader;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -63,17 +64,28 @@ public record FleetConfig(String name, int controlPort, Path workDir, List<Netwo
         }
 
         static Mode of(final String word) {
-            for (final Mode m : values()) {
-                if (m.word.equals(word)) {
-                    return m;
-                }
-            }
-            throw new IllegalArgumentException(word);
+            return byWord(values(), Mode::word, word);
         }
     }
 
-    /** A virtual network: instances on it get static addresses from {@code subnet}. */
-    public record NetworkSpec(String name, int subnetAddress, int prefixLength, String backend) {
+    /** The constant of {@code values} whose configuration word is {@code word} (validated before: never absent). */
+    private static <E> E byWord(final E[] values, final java.util.function.Function<E, String> wordOf, final String word) {
+        for (final E e : values) {
+            if (wordOf.apply(e).equals(word)) {
+                return e;
+            }
+        }
+        throw new IllegalArgumentException(word);
+    }
+
+    /**
+     * A virtual network: instances on it get static addresses from {@code subnet}.
+     *
+     * @param udpPort the UDP port of the network's switch on each cluster node, at the node's bind
+     *                address (trunks from the other nodes, instances joining from afar); 0 = a free port
+     *                chosen when the node starts.
+     */
+    public record NetworkSpec(String name, int subnetAddress, int prefixLength, String backend, int udpPort) {
         /** First host number handed out: .1 stays free for a gateway. */
         static final int FIRST_HOST = 10;
 
@@ -92,13 +104,69 @@ public record FleetConfig(String name, int controlPort, Path workDir, List<Netwo
         }
     }
 
-    /** A service: {@code replicas} instances named {@code name-0, name-1, ...}. */
+    /** What the fleet does when one of a service's instances goes down without being asked to. */
+    public enum Restart {
+        /** Leave it down (FAILED or STOPPED) until the next change to its service. */
+        NEVER("never"),
+        /** Boot it again when it FAILED (boot failure, application failure, non-zero poweroff, process died). */
+        ON_FAILURE("on-failure"),
+        /** Boot it again whenever it went down, exit 0 included. */
+        ALWAYS("always");
+
+        private final String word;
+
+        Restart(final String word) {
+            this.word = word;
+        }
+
+        public String word() {
+            return word;
+        }
+
+        static Restart of(final String word) {
+            return byWord(values(), Restart::word, word);
+        }
+    }
+
+    /**
+     * A service: {@code replicas} instances named {@code name-0, name-1, ...}.
+     *
+     * @param restart           when a replica that went down by itself is booted again.
+     * @param restartBackoff    the delay before the first restart of a replica; each further restart in
+     *                          a row doubles it.
+     * @param restartBackoffMax the longest delay; a replica that ran at least this long before going
+     *                          down starts again from {@code restartBackoff}.
+     */
     public record ServiceSpec(String name, String app, List<String> args, int cpus, long memoryBytes,
-        int replicas, String network, Mode mode, boolean standby, Config settings) {
+        int replicas, String network, Mode mode, boolean standby, Config settings, Restart restart,
+        Duration restartBackoff, Duration restartBackoffMax) {
 
         public ServiceSpec withReplicas(final int n) {
-            return new ServiceSpec(name, app, args, cpus, memoryBytes, n, network, mode, standby, settings);
+            return new ServiceSpec(name, app, args, cpus, memoryBytes, n, network, mode, standby, settings, restart,
+                restartBackoff, restartBackoffMax);
         }
+    }
+
+    /**
+     * The host slot (0-based, {@link NetworkSpec#addressOf}) of replica {@code replica} of {@code service}
+     * on its network: the network's slots are cut into one equal block per service on it (in service
+     * order), and replica {@code r} takes slot {@code r} of its service's block. The address depends
+     * only on the fleet file and the replica's name, so it is the same on every node of a cluster and
+     * moves with the replica when it is re-placed. -1 without a network.
+     */
+    public int addressSlot(final ServiceSpec service, final int replica) {
+        final NetworkSpec net = network(service.network()).orElse(null);
+        if (net == null) {
+            return -1;
+        }
+        final List<ServiceSpec> on = services.stream().filter(s -> s.network().equals(net.name())).toList();
+        return on.indexOf(service(service.name()).orElseThrow()) * addressBlock(net) + replica;
+    }
+
+    /** How many addresses each service on {@code net} has: its capacity split evenly between them. */
+    public int addressBlock(final NetworkSpec net) {
+        final long on = services.stream().filter(s -> s.network().equals(net.name())).count();
+        return on == 0 ? net.capacity() : (int)(net.capacity() / on);
     }
 
     static final String ROOT = "osvj.fleet";
@@ -108,8 +176,9 @@ public record FleetConfig(String name, int controlPort, Path workDir, List<Netwo
 
     /** Defaults of one element of {@code services} (documented in fleet-defaults.conf). */
     static final Config SERVICE_DEFAULTS = ConfigFactory.parseString(
-        "args = [], cpus = 1, memory = 64M, replicas = 1, network = \"\", mode = in-jvm, standby = true, settings = {}");
-    static final Config NETWORK_DEFAULTS = ConfigFactory.parseString("backend = none");
+        "args = [], cpus = 1, memory = 64M, replicas = 1, network = \"\", mode = in-jvm, standby = true, settings = {}, "
+            + "restart = never, restart-backoff = 1s, restart-backoff-max = 1m");
+    static final Config NETWORK_DEFAULTS = ConfigFactory.parseString("backend = none, udp-port = 0");
 
     public FleetConfig {
         networks = List.copyOf(networks);
@@ -143,6 +212,7 @@ public record FleetConfig(String name, int controlPort, Path workDir, List<Netwo
             n.string("name", NAME, "a name of letters, digits and '-' (at most 30)");
             n.string("subnet", CIDR, "an IPv4 subnet such as \"10.0.1.0/24\"");
             n.oneOf("backend", "none", "vswitch");
+            n.integer("udp-port", 0, 65_535);
         });
         spec.objectList(ROOT + ".services", s -> {
             s.string("name", NAME, "a name of letters, digits and '-' (at most 30)");
@@ -154,6 +224,9 @@ public record FleetConfig(String name, int controlPort, Path workDir, List<Netwo
             s.string("network");
             s.oneOf("mode", "in-jvm", "process");
             s.bool("standby");
+            s.oneOf("restart", "never", "on-failure", "always");
+            s.duration("restart-backoff", Duration.ofMillis(1), Duration.ofHours(1));
+            s.duration("restart-backoff-max", Duration.ofMillis(1), Duration.ofHours(1));
             s.rule("settings", (c, p, shown, out) -> {
                 if (!(c.getValue(p) instanceof ConfigObject)) {
                     out.add(new ConfigProblem(shown, "expected an object of kernel keys below osvj, got "
@@ -203,6 +276,18 @@ public record FleetConfig(String name, int controlPort, Path workDir, List<Netwo
             if (net != null && !names.add(net.name())) {
                 problems.add(new ConfigProblem(at + ".name", "expected a unique network name, got \"" + net.name() + "\" twice"));
             }
+            if (net != null && net.udpPort() != 0) {
+                if (!net.backend().equals("vswitch")) {
+                    problems.add(new ConfigProblem(at + ".udp-port", "expected 0 for a network with backend = "
+                        + net.backend() + " (only a vswitch network has a switch to listen), got " + net.udpPort()));
+                }
+                for (final NetworkSpec other : networks) {
+                    if (other.udpPort() == net.udpPort()) {
+                        problems.add(new ConfigProblem(at + ".udp-port", "expected a port no other network uses, got "
+                            + net.udpPort() + " (also network " + other.name() + ")"));
+                    }
+                }
+            }
             if (net != null) {
                 networks.add(net);
             }
@@ -215,7 +300,12 @@ public record FleetConfig(String name, int controlPort, Path workDir, List<Netwo
             final String at = ROOT + ".services[" + i + "]";
             final ServiceSpec svc = new ServiceSpec(s.getString("name"), s.getString("app"), s.getStringList("args"),
                 s.getInt("cpus"), s.getBytes("memory"), s.getInt("replicas"), s.getString("network"),
-                Mode.of(s.getString("mode")), s.getBoolean("standby"), s.getConfig("settings"));
+                Mode.of(s.getString("mode")), s.getBoolean("standby"), s.getConfig("settings"),
+                Restart.of(s.getString("restart")), s.getDuration("restart-backoff"), s.getDuration("restart-backoff-max"));
+            if (svc.restartBackoffMax().compareTo(svc.restartBackoff()) < 0) {
+                problems.add(new ConfigProblem(at + ".restart-backoff-max", "expected at least restart-backoff ("
+                    + s.getString("restart-backoff") + "), got " + s.getString("restart-backoff-max")));
+            }
             if (!serviceNames.add(svc.name())) {
                 problems.add(new ConfigProblem(at + ".name", "expected a unique service name, got \"" + svc.name() + "\" twice"));
             }
@@ -226,10 +316,14 @@ public record FleetConfig(String name, int controlPort, Path workDir, List<Netwo
             services.add(svc);
         }
         for (final NetworkSpec n : networks) {
-            final int members = services.stream().filter(s -> s.network().equals(n.name())).mapToInt(ServiceSpec::replicas).sum();
-            if (members > n.capacity()) {
-                problems.add(new ConfigProblem(ROOT + ".networks", "network " + n.name() + " has addresses for "
-                    + n.capacity() + " instances, the services on it have " + members + " replicas"));
+            final List<ServiceSpec> on = services.stream().filter(s -> s.network().equals(n.name())).toList();
+            final int block = on.isEmpty() ? n.capacity() : n.capacity() / on.size();
+            for (final ServiceSpec s : on) {
+                if (s.replicas() > block) {
+                    problems.add(new ConfigProblem(ROOT + ".networks", "network " + n.name() + " has addresses for "
+                        + block + " instances of each of its " + on.size() + " services, service " + s.name() + " has "
+                        + s.replicas() + " replicas"));
+                }
             }
         }
         final Path workDir = Path.of(config.getString(ROOT + ".work-dir"));
@@ -285,7 +379,7 @@ public record FleetConfig(String name, int controlPort, Path workDir, List<Netwo
                 + n.getString("subnet") + "\""));
             return null;
         }
-        return new NetworkSpec(n.getString("name"), address, prefix, n.getString("backend"));
+        return new NetworkSpec(n.getString("name"), address, prefix, n.getString("backend"), n.getInt("udp-port"));
     }
 
     /** Element defaults filled in so that each list element is complete before validation. */

@@ -45,21 +45,40 @@ import java.util.function.Consumer;
  *
  * <h2>Names and addresses</h2>
  * Replica {@code i} of service {@code s} is {@code s-i}; a scale-up takes the lowest free indices and a
- * scale-down stops the highest. Each network hands out the lowest free host slot and takes it back when
- * its instance is removed. Instances that failed or stopped stay in the table, not counted as replicas,
- * until the next change to their service removes them.
+ * scale-down stops the highest. A replica's address is a function of its name
+ * ({@link FleetConfig#addressSlot}), the same on every node of a cluster. Instances that failed or
+ * stopped stay in the table, not counted as replicas, until the next change to their service removes
+ * them, or until their service's restart policy boots them again.
+ *
+ * <h2>Restart policy</h2>
+ * An instance that goes down without a stop request (see {@link FleetConfig.Restart}) is booted again
+ * under the same name and address after a backoff (the service's {@code restart-backoff}, doubled for
+ * each restart in a row, at most {@code restart-backoff-max}; a replica that ran at least the maximum
+ * starts from the base again), on the manager's {@code fleet-restart} thread, unless it was removed,
+ * replaced or scaled away meanwhile.
+ *
+ * <h2>Switches across nodes</h2>
+ * A manager created with a switch host address ({@link #FleetManager(FleetConfig, String, String, Consumer)},
+ * what a cluster node does) starts its networks' switches listening on {@code aeron:udp} at that host
+ * (on the network's {@code udp-port}, or a free port for 0), and joins the switches of other nodes as trunks ({@link #addTrunks}), so the switches of one network
+ * on every node form one L2 segment (a full mesh, see the vswitch module's {@code VSwitch}).
  */
 public final class FleetManager {
     private final String node;
     private final Consumer<InstanceStatus> onBooted;
     private final List<Instance> instances = new CopyOnWriteArrayList<>();
     private final Map<Instance, Slot> slots = new HashMap<>();
-    private final Map<String, BitSet> addressSlots = new HashMap<>();
+    /** Per instance name: restarts in a row (for the backoff) and in all (for the table). */
+    private final Map<String, int[]> restarts = new HashMap<>();
+    private final java.util.concurrent.ScheduledExecutorService restarter = Executors.newSingleThreadScheduledExecutor(
+        r -> Thread.ofPlatform().daemon().name("fleet-restart").unstarted(r));
+    /** The address the switches listen on for other nodes' trunks ({@code "127.0.0.2"}), or null (one host). */
+    private final String switchUdpHost;
     /** Per service: the ActorSystem being created ahead for its next replica (see {@link KernelStandby}). */
     private final Map<String, Standby> standbys = new HashMap<>();
     private final ExecutorService standbyMaker = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().daemon()
         .name("fleet-standby").unstarted(r));
-    private FleetConfig config;
+    private volatile FleetConfig config;
     private boolean stopped;
     /** The fleet's virtual switches (one per {@code backend = vswitch} network), started on first use. */
     private SwitchHost switches;
@@ -76,8 +95,18 @@ public final class FleetManager {
      *                 the booting thread.
      */
     public FleetManager(final FleetConfig config, final String node, final Consumer<InstanceStatus> onBooted) {
+        this(config, node, null, onBooted);
+    }
+
+    /**
+     * A manager whose switches also listen on {@code aeron:udp} at {@code switchUdpHost} (an address of
+     * this host that the other nodes reach), for trunks between nodes; null = aeron:ipc only.
+     */
+    public FleetManager(final FleetConfig config, final String node, final String switchUdpHost,
+        final Consumer<InstanceStatus> onBooted) {
         this.config = config;
         this.node = node;
+        this.switchUdpHost = switchUdpHost;
         this.onBooted = onBooted;
     }
 
@@ -109,14 +138,9 @@ public final class FleetManager {
             throw new IllegalStateException("the fleet is stopping");
         }
         final FleetConfig.NetworkSpec net = config.network(s.network()).orElse(null);
-        if (net != null) {
-            final int others = (int)instances.stream()
-                .filter(i -> !i.service().equals(service) && !i.status().state().isDown()
-                    && config.service(i.service()).map(x -> x.network().equals(net.name())).orElse(false)).count();
-            if (others + replicas > net.capacity()) {
-                throw new IllegalArgumentException("network " + net.name() + " has addresses for " + net.capacity()
-                    + " instances, " + others + " are used by other services");
-            }
+        if (net != null && replicas > config.addressBlock(net)) {
+            throw new IllegalArgumentException("network " + net.name() + " has addresses for " + config.addressBlock(net)
+                + " instances of each of its services");
         }
         config = config.withReplicas(service, replicas);
         reconcile(config.service(service).orElseThrow());
@@ -159,6 +183,7 @@ public final class FleetManager {
     /** Stop every instance (highest replica first per service, services in reverse order). */
     public synchronized void stopAll() throws InterruptedException {
         stopped = true;
+        restarter.shutdownNow();
         standbys.values().forEach(FleetManager::discard);
         standbys.clear();
         standbyMaker.shutdown();
@@ -270,16 +295,15 @@ public final class FleetManager {
     }
 
     private void boot(final FleetConfig.ServiceSpec s, final int replica) throws InterruptedException {
+        boot(s, replica, null);
+    }
+
+    /** Boot replica {@code replica} of {@code s}, in {@code replacing}'s row of the table when not null. */
+    private void boot(final FleetConfig.ServiceSpec s, final int replica, final Instance replacing) throws InterruptedException {
         final String name = InstanceConfigs.instanceName(s, replica);
         final FleetConfig.NetworkSpec net = config.network(s.network()).orElse(null);
-        int addressSlot = -1;
-        String address = "-";
-        if (net != null) {
-            final BitSet taken = addressSlots.computeIfAbsent(net.name(), k -> new BitSet());
-            addressSlot = taken.nextClearBit(0);
-            taken.set(addressSlot);
-            address = net.addressOf(addressSlot);
-        }
+        final int addressSlot = config.addressSlot(s, replica);
+        final String address = net == null ? "-" : net.addressOf(addressSlot);
         final String aeronDir = net != null && net.backend().equals("vswitch") ? switchHost(net).aeronDir() : "";
         final Config keys = InstanceConfigs.instanceKeys(config, s, replica, Math.max(0, addressSlot), aeronDir);
         final Instance instance = switch (s.mode()) {
@@ -295,9 +319,61 @@ public final class FleetManager {
             case PROCESS -> new ProcessInstance(name, s.name(), node, address, keys, config.workDir());
         };
         slots.put(instance, new Slot(replica, net == null ? null : net.name(), addressSlot));
-        instances.add(instance);
+        final int row = replacing == null ? -1 : instances.indexOf(replacing);
+        if (row >= 0) {
+            instances.set(row, instance); // one atomic swap: the table never misses the replica
+            slots.remove(replacing);
+        } else {
+            instances.add(instance);
+        }
+        final int[] count = restarts.get(name);
+        ((AbstractInstance)instance).watch(this::onDown, count == null ? 0 : count[1]);
         instance.start();
         onBooted.accept(instance.status());
+    }
+
+    /** Any thread: {@code i} went down by itself; schedule its restart if its service's policy says so. */
+    private void onDown(final Instance i, final long ranNanos) {
+        final FleetConfig.ServiceSpec s = config.service(i.service()).orElse(null);
+        if (s == null || s.restart() == FleetConfig.Restart.NEVER
+            || s.restart() == FleetConfig.Restart.ON_FAILURE && i.status().state() != InstanceState.FAILED) {
+            return;
+        }
+        final long delayNs;
+        synchronized (restarts) {
+            final int[] count = restarts.computeIfAbsent(i.name(), k -> new int[2]);
+            final long maxNs = s.restartBackoffMax().toNanos();
+            if (ranNanos >= maxNs) {
+                count[0] = 0;
+            }
+            delayNs = Math.min(maxNs, s.restartBackoff().toNanos() << Math.min(count[0], 30));
+            count[0]++;
+        }
+        try {
+            restarter.schedule(() -> restart(i), delayNs, java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (final java.util.concurrent.RejectedExecutionException stopping) {
+            // the fleet is stopping
+        }
+    }
+
+    /** Restart thread: boot {@code i}'s replica again if it is still wanted and still down. */
+    private synchronized void restart(final Instance i) {
+        if (stopped || !instances.contains(i) || !i.status().state().isDown() || i.status().state() == InstanceState.STOPPING) {
+            return;
+        }
+        final FleetConfig.ServiceSpec s = config.service(i.service()).orElse(null);
+        final int replica = slots.get(i).replica();
+        if (s == null || replica >= s.replicas()) {
+            return;
+        }
+        synchronized (restarts) {
+            restarts.computeIfAbsent(i.name(), k -> new int[2])[1]++;
+        }
+        try {
+            boot(s, replica, i);
+        } catch (final InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** The switch host, with the switch of {@code net} running (started on first use). */
@@ -307,9 +383,83 @@ public final class FleetManager {
         }
         final String name = InstanceConfigs.switchName(config, net);
         if (switches.switches().stream().noneMatch(sw -> sw.name().equals(name))) {
-            switches.startSwitch(SwitchSpec.of(name));
+            if (switchUdpHost == null) {
+                switches.startSwitch(SwitchSpec.of(name));
+            } else {
+                final String endpoint = switchUdpHost + ":" + net.udpPort();
+                try {
+                    switches.startSwitch(SwitchSpec.of(name).withUdp(endpoint));
+                } catch (final RuntimeException e) { // Aeron: the driver could not bind (port taken, no such address)
+                    throw new IllegalStateException("switch " + name + " cannot listen on udp " + endpoint + ": "
+                        + e.getMessage(), e);
+                }
+            }
         }
         return switches;
+    }
+
+    /**
+     * Start the switch of every {@code vswitch} network now and return where each listens for trunks:
+     * network name to {@code host:port} (empty without a switch host address or vswitch networks).
+     */
+    public synchronized Map<String, String> switchEndpoints() {
+        final Map<String, String> out = new java.util.TreeMap<>();
+        if (switchUdpHost == null || stopped) {
+            return out;
+        }
+        for (final FleetConfig.NetworkSpec net : config.networks()) {
+            if (net.backend().equals("vswitch")) {
+                switchHost(net);
+                final VSwitch sw = networkSwitch(net.name()).orElseThrow();
+                final long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+                while (sw.udpEndpoint().isEmpty() && System.nanoTime() - deadline < 0) {
+                    java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+                }
+                out.put(net.name(), sw.udpEndpoint());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Join the switches of another node as trunks: {@code peer} maps network name to that node's
+     * switch endpoint ({@link #switchEndpoints} there). Blocks while links come up; a network this node
+     * does not run, or a trunk that exists already, is skipped.
+     *
+     * @return lines about trunks added or refused (for the node's log).
+     */
+    public List<String> addTrunks(final Map<String, String> peer) {
+        final List<String> out = new ArrayList<>();
+        for (final Map.Entry<String, String> e : peer.entrySet()) {
+            final VSwitch sw;
+            synchronized (this) {
+                sw = stopped ? null : networkSwitch(e.getKey()).orElse(null);
+            }
+            if (sw == null) {
+                continue;
+            }
+            try {
+                if (sw.addTrunk(e.getValue())) {
+                    out.add("switch " + sw.name() + ": trunk to " + e.getValue());
+                }
+            } catch (final RuntimeException ex) {
+                out.add("switch " + sw.name() + ": no trunk to " + e.getValue() + ": " + ex.getMessage());
+            }
+        }
+        return out;
+    }
+
+    /** Drop the trunks to another node's switches ({@code peer}: network to endpoint), if any. */
+    public void removeTrunks(final Map<String, String> peer) {
+        for (final Map.Entry<String, String> e : peer.entrySet()) {
+            final VSwitch sw;
+            synchronized (this) {
+                sw = stopped ? null : networkSwitch(e.getKey()).orElse(null);
+            }
+            if (sw != null) {
+                sw.removeTrunk(e.getValue());
+            }
+        }
     }
 
     /** The switch of network {@code network}, once an instance has joined it (tests, the status of ports). */
@@ -320,10 +470,7 @@ public final class FleetManager {
 
     private void remove(final Instance i) {
         instances.remove(i);
-        final Slot slot = slots.remove(i);
-        if (slot != null && slot.network() != null) {
-            addressSlots.get(slot.network()).clear(slot.address());
-        }
+        slots.remove(i);
     }
 
     private int serviceIndex(final String service) {

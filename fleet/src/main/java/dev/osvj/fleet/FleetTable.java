@@ -17,12 +17,12 @@ final class FleetTable {
     static String format(final String title, final List<InstanceStatus> rows) {
         final StringBuilder b = new StringBuilder();
         b.append(title).append('\n');
-        b.append(String.format(Locale.ROOT, "%-24s %-12s %-9s %-15s %10s %10s  %s%n", "INSTANCE", "NODE", "STATE", "ADDRESS",
-            "BOOT", "UPTIME", "DETAIL"));
+        b.append(String.format(Locale.ROOT, "%-24s %-12s %-9s %-15s %10s %10s %8s  %s%n", "INSTANCE", "NODE", "STATE", "ADDRESS",
+            "BOOT", "UPTIME", "RESTARTS", "DETAIL"));
         for (final InstanceStatus r : rows) {
-            b.append(String.format(Locale.ROOT, "%-24s %-12s %-9s %-15s %10s %10s  %s%n", r.name(), r.node(), r.state(),
+            b.append(String.format(Locale.ROOT, "%-24s %-12s %-9s %-15s %10s %10s %8d  %s%n", r.name(), r.node(), r.state(),
                 r.address(), Double.isNaN(r.bootMillis()) ? "-" : String.format(Locale.ROOT, "%.1fms", r.bootMillis()),
-                uptime(r.uptimeMillis()), r.detail()));
+                uptime(r.uptimeMillis()), r.restarts(), r.detail()));
         }
         return b.toString();
     }

@@ -7,7 +7,8 @@ package dev.osvj.fleet;
  * @param uptimeMillis ms since the instance booted; 0 until then.
  * @param address      the instance's address on its network, or "-".
  * @param detail       why an instance failed, or its exit; "" otherwise.
+ * @param restarts     how many times the fleet's restart policy booted this replica again.
  */
 public record InstanceStatus(String name, String service, String node, InstanceState state, String address,
-    double bootMillis, long uptimeMillis, String detail) {
+    double bootMillis, long uptimeMillis, String detail, int restarts) {
 }

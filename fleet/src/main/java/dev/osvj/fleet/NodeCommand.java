@@ -11,9 +11,12 @@ import java.util.List;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * {@code osvj node --fleet FLEET_CONF --seed HOST:PORT... [--bind HOST:PORT] [--min-nodes N] [--failure-timeout MS]}: join (or, as the first
- * seed, form) a Pekko Cluster of fleet nodes and run the replicas the placement singleton puts here,
- * until SIGTERM/SIGINT. Every node is given the same fleet file. Exit 2 for a bad fleet or address.
+ * {@code osvj node --fleet FLEET_CONF --seed HOST:PORT... [--bind HOST:PORT] [--min-nodes N] [--failure-timeout MS]
+ * [--control-port P]}: join (or, as the first seed, form) a Pekko Cluster of fleet nodes and run the
+ * replicas the placement singleton puts here, until SIGTERM/SIGINT or {@code osvj fleet stop}. Every
+ * node is given the same fleet file. The node serves {@code osvj fleet --host BIND_HOST --port P} for the
+ * whole cluster. Exit 2 for a bad fleet or address, 1 when the control port or a switch's
+ * {@code udp-port} is taken.
  */
 @Command(name = "node", mixinStandardHelpOptions = true,
     description = "Run a fleet node: join the cluster through a seed and run the replicas placed here.")
@@ -36,6 +39,10 @@ public final class NodeCommand implements ContributedCommand {
         description = "Heartbeat silence in ms before a node counts as unreachable (default 10000).")
     long failureTimeoutMs;
 
+    @Option(names = "--control-port", paramLabel = "P", defaultValue = "-1",
+        description = "Control endpoint port on the bind host for 'osvj fleet --host HOST' (default: osvj.fleet.control.port; 0 = any free port).")
+    int controlPort;
+
     @Override
     public Integer call() throws Exception {
         final FleetConfig fleet = DeployCommand.loadOrReport(fleetConf);
@@ -51,17 +58,36 @@ public final class NodeCommand implements ContributedCommand {
         final int colon = bind.lastIndexOf(':');
         final CountDownLatch stop = new CountDownLatch(1);
         Signals.onTermination(stop::countDown);
-        final ClusterNode node = ClusterNode.start(bind.substring(0, colon), Integer.parseInt(bind.substring(colon + 1)),
-            seeds, fleet, new ClusterNode.Settings(Math.max(1, minNodes), java.time.Duration.ofMillis(Math.max(1000, failureTimeoutMs))),
-            line -> {
-                synchronized (System.out) {
-                    System.out.println(line);
-                }
-            });
+        final ClusterNode node;
+        try {
+            node = ClusterNode.start(bind.substring(0, colon), Integer.parseInt(bind.substring(colon + 1)),
+                seeds, fleet, new ClusterNode.Settings(Math.max(1, minNodes), java.time.Duration.ofMillis(Math.max(1000, failureTimeoutMs))),
+                line -> {
+                    synchronized (System.out) {
+                        System.out.println(line);
+                    }
+                });
+        } catch (final IllegalStateException e) { // a switch's fixed udp-port is taken
+            System.err.println("osvj node: " + e.getMessage());
+            return 1;
+        }
         System.out.println("node " + bind + ": joining " + seeds);
+        final ControlServer control;
+        try {
+            control = ControlServer.start(java.net.InetAddress.getByName(bind.substring(0, colon)),
+                controlPort >= 0 ? controlPort : fleet.controlPort(), node.control());
+        } catch (final java.io.IOException e) {
+            System.err.println("osvj node: cannot serve the control endpoint on " + bind.substring(0, colon) + ":"
+                + (controlPort >= 0 ? controlPort : fleet.controlPort()) + ": " + e.getMessage());
+            node.close();
+            return 1;
+        }
+        System.out.println("node " + bind + ": control on " + bind.substring(0, colon) + ":" + control.port()
+            + " (osvj fleet status|scale SERVICE N|stop --host " + bind.substring(0, colon) + " --port " + control.port() + ")");
         node.system().getWhenTerminated().whenComplete((d, e) -> stop.countDown());
         stop.await();
         System.out.println("node " + bind + ": leaving");
+        control.close();
         node.close();
         return 0;
     }

@@ -113,7 +113,54 @@ class FleetConfigTest {
               services = [ { name = a, app = echo, network = tiny, replicas = 6 } ]
             }
             """);
-        assertEquals(List.of("osvj.fleet.networks: network tiny has addresses for 5 instances, the services on it have 6 replicas"), p);
+        assertEquals(List.of("osvj.fleet.networks: network tiny has addresses for 5 instances of each of its 1 services, service a has 6 replicas"), p);
+    }
+
+    @Test
+    void shouldGiveEachServiceOnANetworkItsOwnBlockOfAddressesAndParseTheRestartPolicy() throws Exception {
+        final FleetConfig f = FleetTesting.fleet("""
+            osvj.fleet {
+              networks = [ { name = n, subnet = "10.0.1.0/24" } ]
+              services = [
+                { name = a, app = echo, network = n, replicas = 2, restart = on-failure, restart-backoff = 50ms }
+                { name = b, app = echo, network = n, replicas = 1 }
+                { name = c, app = echo }
+              ]
+            }
+            """);
+        final FleetConfig.NetworkSpec n = f.network("n").orElseThrow();
+        assertEquals(122, f.addressBlock(n), "245 hosts (.10 to .254) split between two services");
+        assertEquals(1, f.addressSlot(f.service("a").orElseThrow(), 1));
+        assertEquals(122, f.addressSlot(f.service("b").orElseThrow(), 0));
+        assertEquals("10.0.1.132", n.addressOf(f.addressSlot(f.service("b").orElseThrow(), 0)));
+        assertEquals(-1, f.addressSlot(f.service("c").orElseThrow(), 0));
+        assertEquals(FleetConfig.Restart.ON_FAILURE, f.service("a").orElseThrow().restart());
+        assertEquals(java.time.Duration.ofMillis(50), f.service("a").orElseThrow().restartBackoff());
+        assertEquals(FleetConfig.Restart.NEVER, f.service("b").orElseThrow().restart());
+        assertEquals(List.of("osvj.fleet.services[0].restart: expected one of never, on-failure, always, got \"sometimes\""),
+            problems("osvj.fleet.services = [ { name = a, app = echo, restart = sometimes } ]"));
+        assertEquals(List.of("osvj.fleet.services[0].restart-backoff-max: expected at least restart-backoff (2s), got 1s"),
+            problems("osvj.fleet.services = [ { name = a, app = echo, restart-backoff = 2s, restart-backoff-max = 1s } ]"));
+    }
+
+    @Test
+    void shouldTakeASwitchUdpPortPerVswitchNetworkAndRejectSharedOrMisplacedOnes() throws Exception {
+        final FleetConfig f = parse("""
+            osvj.fleet.networks = [ { name = a, subnet = "10.0.1.0/24", backend = vswitch, udp-port = 40123 }
+                                    { name = b, subnet = "10.0.2.0/24", backend = vswitch } ]
+            """);
+        assertEquals(40123, f.network("a").orElseThrow().udpPort());
+        assertEquals(0, f.network("b").orElseThrow().udpPort(), "default: a free port at start");
+        assertEquals(List.of(
+                "osvj.fleet.networks[1].udp-port: expected a port no other network uses, got 40123 (also network a)",
+                "osvj.fleet.networks[2].udp-port: expected 0 for a network with backend = none (only a vswitch network has a switch to listen), got 40200"),
+            problems("""
+                osvj.fleet.networks = [ { name = a, subnet = "10.0.1.0/24", backend = vswitch, udp-port = 40123 }
+                                        { name = b, subnet = "10.0.2.0/24", backend = vswitch, udp-port = 40123 }
+                                        { name = c, subnet = "10.0.3.0/24", udp-port = 40200 } ]
+                """));
+        assertEquals(List.of("osvj.fleet.networks[0].udp-port: expected an integer 0..65535, got 65536"),
+            problems("osvj.fleet.networks = [ { name = d, subnet = \"10.0.4.0/24\", backend = vswitch, udp-port = 65536 } ]"));
     }
 
     @Test

@@ -47,6 +47,14 @@ final class FleetTesting {
         }
     }
 
+    /** A UDP port that was free on {@code host} a moment ago. */
+    static int freeUdpPort(final String host) throws java.io.IOException {
+        try (java.net.DatagramSocket s = new java.net.DatagramSocket(new java.net.InetSocketAddress(
+            java.net.InetAddress.getByName(host), 0))) {
+            return s.getLocalPort();
+        }
+    }
+
     static InstanceStatus row(final FleetManager m, final String name) {
         return m.status().stream().filter(r -> r.name().equals(name)).findFirst()
             .orElseThrow(() -> new AssertionError("no instance " + name + " in " + m.status()));

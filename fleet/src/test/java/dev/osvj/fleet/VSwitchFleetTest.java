@@ -13,6 +13,7 @@ import static dev.osvj.fleet.FleetTesting.fleet;
 import static dev.osvj.fleet.FleetTesting.row;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** A fleet network on the virtual switch: replicas get their static addresses and reach each other through it. */
@@ -53,6 +54,36 @@ class VSwitchFleetTest {
 
             final List<String> ports = m.networkSwitch("back").orElseThrow().ports().stream().map(PortStats::name).toList();
             assertTrue(ports.containsAll(List.of("vs-echo-0/eth0", "vs-echo-1/eth0")), ports.toString());
+        } finally {
+            m.stopAll();
+        }
+    }
+
+    @Test
+    void shouldListenForTrunksOnTheNetworksFixedUdpPortAndFailClearlyWhenItIsTaken() throws Exception {
+        final int port = FleetTesting.freeUdpPort("127.0.0.1");
+        final String hocon = """
+            osvj.fleet {
+              name = vsp
+              networks = [ { name = back, subnet = "10.67.0.0/24", backend = vswitch, udp-port = %d }
+                           { name = side, subnet = "10.68.0.0/24", backend = vswitch } ]
+            }
+            """.formatted(port);
+        final FleetManager m = new FleetManager(fleet(hocon), "127.0.0.1:1", "127.0.0.1", r -> { });
+        try {
+            final java.util.Map<String, String> endpoints = m.switchEndpoints();
+            assertEquals("127.0.0.1:" + port, endpoints.get("back"));
+            assertTrue(endpoints.get("side").matches("127\\.0\\.0\\.1:\\d+") && !endpoints.get("side").endsWith(":0")
+                && !endpoints.get("side").equals(endpoints.get("back")), endpoints.toString());
+
+            // a second node on the same address cannot have the port: it says which, rather than hang
+            final FleetManager second = new FleetManager(fleet(hocon.replace("vsp", "vsq")), "127.0.0.1:2", "127.0.0.1", r -> { });
+            try {
+                final RuntimeException e = assertThrows(RuntimeException.class, second::switchEndpoints);
+                assertTrue(e.getMessage().contains("127.0.0.1:" + port), e.getMessage());
+            } finally {
+                second.stopAll();
+            }
         } finally {
             m.stopAll();
         }

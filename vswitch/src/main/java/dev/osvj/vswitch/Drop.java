@@ -14,6 +14,12 @@ public enum Drop {
     BAD_SOURCE,
     /** Ingress: the destination was learned on the ingress port itself, so it already has the frame. */
     FILTERED,
+    /**
+     * Ingress: a unicast frame from a trunk link whose destination was learned on another trunk link
+     * (split horizon: in a full mesh of switches every switch hears a station's frames directly, so a
+     * frame never crosses two trunks).
+     */
+    SPLIT_HORIZON,
     /** Ingress: a message on the port's session that is neither a frame nor a known control message. */
     MALFORMED,
     /** Egress: the port's downlink had no room (Aeron back pressure); the switch never waits. */

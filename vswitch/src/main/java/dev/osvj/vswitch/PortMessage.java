@@ -14,12 +14,15 @@ import java.nio.charset.StandardCharsets;
  *   0                   1                   2                   3
  *   0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
  *  +---------------+---------------+-------------------------------+
- *  |    Version    |     Type      |        Reserved (zero)        |
+ *  |    Version    |     Type      |     Flags     |Reserved (zero)|
  *  +---------------+---------------+-------------------------------+
  *  |                          Body                               ...
  *
  *  FRAME (port to switch and switch to port): the body is one Ethernet frame, destination MAC first,
  *  no FCS.
+ *
+ *  Flags: zero except in a HELLO, where bit 0 (TRUNK) says the port is a trunk link from another
+ *  switch (split horizon: frames from a trunk are never forwarded to another trunk).
  *
  *  HELLO (port to switch, the first message of a port's uplink session):
  *  +---------------------------------------------------------------+
@@ -49,6 +52,9 @@ final class PortMessage {
 
     static final int VERSION_OFFSET = 0;
     static final int TYPE_OFFSET = 1;
+    static final int FLAGS_OFFSET = 2;
+    /** HELLO flag: the port is another switch's trunk link. */
+    static final byte FLAG_TRUNK = 1;
     /** Header length: the body starts here. */
     static final int HEADER_LENGTH = 4;
     static final int HELLO_STREAM_OFFSET = HEADER_LENGTH;
@@ -72,8 +78,12 @@ final class PortMessage {
         return buffer.getByte(offset + TYPE_OFFSET);
     }
 
-    /** A parsed HELLO. */
-    record Hello(int downlinkStream, String name, String downlinkChannel) {
+    /** A parsed HELLO; {@code trunk}: the port is another switch's trunk link ({@link #FLAG_TRUNK}). */
+    record Hello(int downlinkStream, String name, String downlinkChannel, boolean trunk) {
+        /** A station's HELLO (not a trunk). */
+        Hello(final int downlinkStream, final String name, final String downlinkChannel) {
+            this(downlinkStream, name, downlinkChannel, false);
+        }
     }
 
     /**
@@ -83,6 +93,7 @@ final class PortMessage {
      */
     static int putHello(final MutableDirectBuffer buffer, final int offset, final Hello hello) {
         putHeader(buffer, offset, HELLO);
+        buffer.putByte(offset + FLAGS_OFFSET, hello.trunk() ? FLAG_TRUNK : 0);
         buffer.putInt(offset + HELLO_STREAM_OFFSET, hello.downlinkStream(), ByteOrder.LITTLE_ENDIAN);
         int at = offset + HELLO_NAME_OFFSET;
         at = putString(buffer, at, hello.name().getBytes(StandardCharsets.UTF_8));
@@ -117,6 +128,7 @@ final class PortMessage {
             return null;
         }
         return new Hello(stream, buffer.getStringWithoutLengthUtf8(nameAt, nameLength),
-            buffer.getStringWithoutLengthAscii(channelAt, channelLength));
+            buffer.getStringWithoutLengthAscii(channelAt, channelLength),
+            (buffer.getByte(offset + FLAGS_OFFSET) & FLAG_TRUNK) != 0);
     }
 }

@@ -22,7 +22,13 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *       aged-out unicast destination is flooded to every port but the ingress one; a known unicast
  *       destination goes to its port only, or is {@link Drop#FILTERED} when that is the ingress port.</li>
  * </ol>
- * A learned entry ages out {@code ageingNs} after the station last sent (802.1D's default is 300 s);
+ * <p>Trunk ports (links to other switches of a full mesh, one per pair of switches) follow split
+ * horizon: a frame that came in on a trunk goes out of local ports only, never out of another trunk
+ * (every switch of the mesh gets a station's flooded frame straight from the station's switch), so
+ * the mesh has no forwarding loop without a spanning tree; a unicast frame from a trunk to a MAC
+ * learned on another trunk is {@link Drop#SPLIT_HORIZON}.
+ *
+ * <p>A learned entry ages out {@code ageingNs} after the station last sent (802.1D's default is 300 s);
  * {@link #age} sweeps the table, and a lookup of an expired entry treats it as unknown. Removing a port
  * forgets every MAC learned on it.
  *
@@ -68,6 +74,8 @@ final class SwitchCore {
     private final Egress egress;
     private final Long2LongHashMap table = new Long2LongHashMap(NONE);
     private final String[] names;
+    /** Per port number: a trunk link to another switch (split horizon applies). */
+    private final boolean[] trunk;
     private final PortCounters[] counters;
     /** Live port numbers, densely packed in [0, livePorts); written by the switch thread only. */
     private final int[] live;
@@ -90,6 +98,7 @@ final class SwitchCore {
         this.maxMacs = maxMacs;
         this.egress = egress;
         this.names = new String[maxPorts];
+        this.trunk = new boolean[maxPorts];
         this.counters = new PortCounters[maxPorts];
         this.live = new int[maxPorts];
     }
@@ -105,9 +114,19 @@ final class SwitchCore {
      * @return its number, or -1 when the switch has {@code maxPorts} ports already.
      */
     int addPort(final String name) {
+        return addPort(name, false);
+    }
+
+    /**
+     * Add a port, a trunk link to another switch when {@code isTrunk}.
+     *
+     * @return its number, or -1 when the switch has {@code maxPorts} ports already.
+     */
+    int addPort(final String name, final boolean isTrunk) {
         for (int p = 0; p < maxPorts; p++) {
             if (names[p] == null) {
                 names[p] = name;
+                trunk[p] = isTrunk;
                 counters[p] = new PortCounters();
                 live[livePorts++] = p;
                 return p;
@@ -124,6 +143,7 @@ final class SwitchCore {
         forget(port);
         final PortStats last = counters[port].snapshot(port, names[port], 0);
         names[port] = null;
+        trunk[port] = false;
         counters[port] = null;
         for (int i = 0; i < livePorts; i++) {
             if (live[i] == port) {
@@ -145,6 +165,11 @@ final class SwitchCore {
             }
         }
         return n;
+    }
+
+    /** Whether {@code port} is a live trunk port. */
+    boolean isTrunk(final int port) {
+        return hasPort(port) && trunk[port];
     }
 
     /** Whether {@code port} is a live port number. */
@@ -188,6 +213,8 @@ final class SwitchCore {
                 final int out = (int)(entry & PORT_MASK);
                 if (out == ingress) {
                     in.dropRelease(Drop.FILTERED);
+                } else if (trunk[ingress] && trunk[out]) {
+                    in.dropRelease(Drop.SPLIT_HORIZON);
                 } else {
                     transmit(out, buffer, offset, length);
                 }
@@ -196,9 +223,10 @@ final class SwitchCore {
             bump(UNKNOWN_UNICAST);
         }
         bump(FLOODED);
+        final boolean fromTrunk = trunk[ingress];
         for (int i = 0; i < livePorts; i++) {
             final int out = live[i];
-            if (out != ingress) {
+            if (out != ingress && !(fromTrunk && trunk[out])) {
                 transmit(out, buffer, offset, length);
             }
         }

@@ -60,18 +60,26 @@ public final class SwitchHost implements AutoCloseable {
      *                    the largest message is an eighth of it (default 1 MiB).
      * @param idleMaxPark the longest park of the idle duty-cycle threads (driver, switches): the added
      *                    latency of the first frame after a quiet spell (default 200 us).
+     * @param cutThrough  ports joined from this JVM on this host's driver forward their frames on their
+     *                    own sending thread instead of handing them to the switch thread (default true;
+     *                    see {@link VSwitch}).
      */
-    public record Options(Path aeronDir, int termLength, Duration idleMaxPark) {
+    public record Options(Path aeronDir, int termLength, Duration idleMaxPark, boolean cutThrough) {
         public static Options defaults() {
-            return new Options(null, 1 << 20, Duration.ofNanos(200_000));
+            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true);
         }
 
         public Options withIdleMaxPark(final Duration value) {
-            return new Options(aeronDir, termLength, value);
+            return new Options(aeronDir, termLength, value, cutThrough);
+        }
+
+        public Options withCutThrough(final boolean value) {
+            return new Options(aeronDir, termLength, idleMaxPark, value);
         }
     }
 
     private final String aeronDir;
+    private final boolean cutThrough;
     private final MediaDriver driver;
     private final Aeron aeron;
     private final AgentRunner runner;
@@ -86,8 +94,10 @@ public final class SwitchHost implements AutoCloseable {
     /** Deletes the driver's directory if the JVM exits without {@link #close} (a killed test fork). */
     private final Thread cleanup;
 
-    private SwitchHost(final String aeronDir, final MediaDriver driver, final Aeron aeron, final Duration idleMaxPark) {
+    private SwitchHost(final String aeronDir, final MediaDriver driver, final Aeron aeron, final Duration idleMaxPark,
+        final boolean cutThrough) {
         this.aeronDir = aeronDir;
+        this.cutThrough = cutThrough;
         this.driver = driver;
         this.aeron = aeron;
         this.cleanup = new Thread(() -> IoUtil.delete(new File(aeronDir), true), "vswitch-cleanup");
@@ -136,7 +146,7 @@ public final class SwitchHost implements AutoCloseable {
             driver = MediaDriver.launchEmbedded(ctx);
             aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())
                 .idleStrategy(new SleepingMillisIdleStrategy(1)));
-            return new SwitchHost(driver.aeronDirectoryName(), driver, aeron, options.idleMaxPark());
+            return new SwitchHost(driver.aeronDirectoryName(), driver, aeron, options.idleMaxPark(), options.cutThrough());
         } catch (final RuntimeException e) {
             CloseHelper.quietCloseAll(aeron, driver);
             IoUtil.delete(new File(dir), true);
@@ -147,6 +157,11 @@ public final class SwitchHost implements AutoCloseable {
     /** The media driver's directory (for clients in other processes of this host: {@code aeron-dir}). */
     public String aeronDir() {
         return aeronDir;
+    }
+
+    /** Whether local ports of this host's switches forward on their own sending thread. */
+    boolean cutThrough() {
+        return cutThrough;
     }
 
     /** The host's Aeron client (shared by every port joined through this host). */

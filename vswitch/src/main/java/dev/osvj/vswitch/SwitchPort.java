@@ -62,8 +62,13 @@ public final class SwitchPort implements FrameTransport {
     private final AtomicLong txFrames = new AtomicLong();
     private final AtomicLong rxFrames = new AtomicLong();
     private final AtomicLong txBackPressured = new AtomicLong();
+    private final AtomicLong txCutThrough = new AtomicLong();
     private FrameSink sink;
     private volatile boolean closed;
+    /** The switch that forwards this port's frames on the sending thread, or null (use the uplink). */
+    private volatile VSwitch cutSwitch;
+    /** This port's number on {@link #cutSwitch}; written before it. */
+    private int cutPort;
     /** The thread that polls the downlink (the device's backend thread), for {@link #wakePoller}. */
     private volatile Thread poller;
     /** Wakes the switch's thread after a send when the switch runs in this JVM on the same driver; else a no-op. */
@@ -115,6 +120,22 @@ public final class SwitchPort implements FrameTransport {
     /** {@link #join(Aeron, String, String, String, int)}, running {@code onClose} after the port closed. */
     public static SwitchPort join(final Aeron aeron, final String switchName, final String channel, final String portName,
         final int mtu, final Runnable onClose) {
+        return join(aeron, switchName, channel, portName, mtu, onClose, false);
+    }
+
+    /**
+     * Join as a trunk link of another switch ({@link PortMessage#FLAG_TRUNK} in the HELLO): the remote
+     * switch applies split horizon to the port. The joining switch polls and sends on it from its own
+     * duty cycle ({@link VSwitch#addTrunk}).
+     */
+    static SwitchPort joinTrunk(final Aeron aeron, final String switchName, final String channel, final String portName,
+        final int mtu) {
+        return join(aeron, switchName, channel, portName, mtu, () -> {
+        }, true);
+    }
+
+    private static SwitchPort join(final Aeron aeron, final String switchName, final String channel, final String portName,
+        final int mtu, final Runnable onClose, final boolean trunk) {
         final int stream = SwitchSpec.streamId(switchName);
         final int downStream = SwitchSpec.downlinkStreamId(switchName);
         final boolean udp = channel.startsWith("aeron:udp");
@@ -140,7 +161,10 @@ public final class SwitchPort implements FrameTransport {
                 sameDriver == null ? () -> { } : sameDriver.host()::wake);
             LOCAL.put(port.localKey, port);
             try {
-                port.hello(new PortMessage.Hello(downStream, portName, downChannel), switchName, channel);
+                port.hello(new PortMessage.Hello(downStream, portName, downChannel, trunk), switchName, channel);
+                if (sameDriver != null && sameDriver.host().cutThrough()) {
+                    port.awaitCutThrough(switchName); // every frame then takes one path: no reordering
+                }
             } catch (final RuntimeException e) {
                 LOCAL.remove(port.localKey, port);
                 throw e;
@@ -176,6 +200,17 @@ public final class SwitchPort implements FrameTransport {
         return resolved;
     }
 
+    /** Control path: wait until the switch in this JVM has enabled cut-through for this port. */
+    private void awaitCutThrough(final String switchName) {
+        final long deadline = System.nanoTime() + JOIN_TIMEOUT_NS;
+        while (cutSwitch == null) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IllegalStateException("vswitch " + switchName + ": the switch did not take the port");
+            }
+            LockSupport.parkNanos(100_000);
+        }
+    }
+
     /** Control path: introduce the port and wait until its downlink is connected. */
     private void hello(final PortMessage.Hello hello, final String switchName, final String channel) {
         final UnsafeBuffer msg = new UnsafeBuffer(new byte[1024 + hello.name().length() * 4 + hello.downlinkChannel().length()]);
@@ -197,6 +232,16 @@ public final class SwitchPort implements FrameTransport {
         }
     }
 
+    /**
+     * Switch thread (in its HELLO handling): frames from this port may be forwarded on the sending
+     * thread by {@code sw} as port {@code port} ({@link VSwitch#cutThrough}). Published before the
+     * port's downlink is created, so {@link #join} sees it before returning.
+     */
+    void enableCutThrough(final VSwitch sw, final int port) {
+        cutPort = port;
+        cutSwitch = sw; // volatile: publishes cutPort
+    }
+
     @Override
     public int send(final MemorySegment buffer, final long offset, final int length) {
         if (closed) {
@@ -213,6 +258,12 @@ public final class SwitchPort implements FrameTransport {
             MemorySegment.copy(buffer, offset, txScratchSegment, 0, length);
             frame = txScratch;
         }
+        final VSwitch sw = cutSwitch;
+        if (sw != null && sw.cutThrough(this, cutPort, frame, 0, length)) {
+            txFrames.lazySet(txFrames.get() + 1);
+            txCutThrough.lazySet(txCutThrough.get() + 1);
+            return 0;
+        }
         long rc = uplink.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, frame, 0, length);
         if (rc == Publication.ADMIN_ACTION) {
             rc = uplink.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, frame, 0, length);
@@ -227,6 +278,36 @@ public final class SwitchPort implements FrameTransport {
             return BACK_PRESSURED;
         }
         return -Errno.ENETDOWN.number(); // not connected (the switch went away), closed
+    }
+
+    /**
+     * Send one frame held in an Agrona buffer (a trunk forwarding from a term buffer); as {@link #send}
+     * but without a copy or a wake-up.
+     *
+     * @return 0, {@link #BACK_PRESSURED}, or {@code -ENETDOWN}.
+     */
+    int sendFrame(final DirectBuffer buffer, final int offset, final int length) {
+        if (closed) {
+            return -Errno.ENETDOWN.number();
+        }
+        long rc = uplink.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, buffer, offset, length);
+        if (rc == Publication.ADMIN_ACTION) {
+            rc = uplink.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, buffer, offset, length);
+        }
+        if (rc > 0) {
+            txFrames.lazySet(txFrames.get() + 1);
+            return 0;
+        }
+        if (rc == Publication.BACK_PRESSURED || rc == Publication.ADMIN_ACTION) {
+            txBackPressured.lazySet(txBackPressured.get() + 1);
+            return BACK_PRESSURED;
+        }
+        return -Errno.ENETDOWN.number();
+    }
+
+    /** Both directions have a connected peer (false once the switch went away and Aeron noticed). */
+    boolean connected() {
+        return !closed && uplink.isConnected() && downlink.isConnected();
     }
 
     @Override
@@ -278,6 +359,11 @@ public final class SwitchPort implements FrameTransport {
     /** Frames received from the switch. */
     public long rxFrames() {
         return rxFrames.get();
+    }
+
+    /** Frames the switch forwarded on the sending thread (cut-through), a part of {@link #txFrames}. */
+    public long txCutThrough() {
+        return txCutThrough.get();
     }
 
     /** Sends refused because the uplink had no room. */

@@ -43,12 +43,41 @@ import java.util.function.Consumer;
  *       port is removed, its MACs forgotten and its downlink closed.</li>
  *   <li>Forwarding never blocks: a downlink without room is {@link Drop#BACK_PRESSURED}.</li>
  * </ul>
+ *
+ * <h2>Cut-through for ports in this JVM</h2>
+ * A port joined from this JVM on the switch's own media driver ({@link #connect}, a kernel's
+ * {@code vswitch} device with no channel) forwards its frames on its own sending thread
+ * ({@link #cutThrough}, under the switch's forwarding lock) instead of offering them to its uplink for
+ * the switch thread to poll: one thread hand-off less per frame. Frames to such a port still go
+ * through its downlink (its device thread polls it). HELLO and BYE still use the uplink. Ports in
+ * other processes or hosts use the uplink and the switch thread as before.
+ *
+ * <h2>Trunks: one switch across hosts</h2>
+ * Switches of the same name on several hosts form one L2 segment as a full mesh of trunk links, one
+ * per pair: one switch of the pair joins the other's UDP uplink as a port with the trunk flag in its
+ * HELLO ({@link #addTrunk}, called by whoever knows the peers, e.g. the fleet); the joined switch
+ * marks that port a trunk, the joining one owns the link as a trunk port of its own whose frames it
+ * polls and sends on its duty cycle. Both sides apply split horizon ({@link SwitchCore}), so a
+ * station's frame crosses at most one trunk and the mesh needs no spanning tree.
+ *
+ * <pre>
+ *   host A: switch S ──trunk (A joined B's udp uplink, HELLO trunk)──▶ host B: switch S
+ *      │  ▲                                                              ▲  │
+ *      └──┼── trunk (A joined C) ──▶ host C: switch S ◀── trunk (B joined C)┘
+ * </pre>
+ *
+ * A trunk whose peer went away (both directions not connected, as Aeron's liveness timeouts tell, for
+ * {@link #TRUNK_DEAD_SWEEPS} sweeps) is removed like a port, and its MACs forgotten: frames to them are
+ * flooded until the stations are learned again on their new links (a replica re-placed on another
+ * host with the same MAC is found this way).
  */
 public final class VSwitch implements AutoCloseable {
     /** Fragments polled per subscription per duty cycle. */
     private static final int FRAGMENT_LIMIT = 64;
-    /** Table sweeps: at most one per this many nanoseconds. */
+    /** Table sweeps (and trunk liveness checks): at most one per this many nanoseconds. */
     private static final long SWEEP_INTERVAL_NS = 1_000_000_000L;
+    /** Consecutive sweeps a joined trunk may be disconnected before it is removed (about 2 s). */
+    static final int TRUNK_DEAD_SWEEPS = 2;
 
     private final SwitchSpec spec;
     private final SwitchHost host;
@@ -58,6 +87,19 @@ public final class VSwitch implements AutoCloseable {
     /** Uplink key (uplink index << 32 | session id) to port number. */
     private final Long2LongHashMap portOfSession = new Long2LongHashMap(-1);
     private final Downlink[] downlinks;
+    /** Per port number: the trunk link this switch joined to a peer switch, or null. */
+    private final Trunk[] trunkOf;
+    /** The trunks this switch joined, switch thread only. */
+    private final List<Trunk> trunks = new ArrayList<>();
+    /** Peer endpoints of the trunks this switch joined, readable from any thread. */
+    private final java.util.Set<String> trunkPeers = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /**
+     * Held by whichever thread runs the forwarding state: the switch thread for a duty cycle, or a
+     * local port's sending thread cutting a frame through ({@link #cutThrough}). One at a time, so the
+     * core, the egress publications and the counters still have one writer at a time; the lock orders
+     * their accesses.
+     */
+    private final java.util.concurrent.locks.ReentrantLock forwarding = new java.util.concurrent.locks.ReentrantLock();
     private final ManyToOneConcurrentLinkedQueue<Consumer<VSwitch>> commands = new ManyToOneConcurrentLinkedQueue<>();
     private final UnsafeBuffer frameHeader = new UnsafeBuffer(new byte[PortMessage.HEADER_LENGTH]);
     private final List<Downlink> pending = new ArrayList<>();
@@ -90,6 +132,30 @@ public final class VSwitch implements AutoCloseable {
         }
     }
 
+    /**
+     * A trunk link this switch joined: a {@link SwitchPort} on the peer switch's UDP uplink, polled by the
+     * switch thread, whose frames enter the core on trunk port {@link #port}.
+     */
+    private final class Trunk implements dev.osvj.virtio.net.FrameSink {
+        final String peer;
+        final SwitchPort link;
+        final int port;
+        final UnsafeBuffer view = new UnsafeBuffer(0, 0);
+        int deadSweeps;
+
+        Trunk(final String peer, final SwitchPort link, final int port) {
+            this.peer = peer;
+            this.link = link;
+            this.port = port;
+        }
+
+        @Override
+        public void onFrame(final java.lang.foreign.MemorySegment buffer, final long offset, final int length) {
+            view.wrap(buffer.address() + offset, length); // always native: a term buffer or the port's scratch
+            core.onFrame(port, view, 0, length, nowNs);
+        }
+    }
+
     /** One listening subscription (ipc, or udp) with its reassembler. */
     private final class Uplink implements FragmentHandler {
         final int index;
@@ -114,6 +180,7 @@ public final class VSwitch implements AutoCloseable {
         this.spec = spec;
         this.core = new SwitchCore(spec.maxPorts(), spec.mtu(), spec.ageing().toNanos(), spec.maxMacs(), this::egress);
         this.downlinks = new Downlink[spec.maxPorts()];
+        this.trunkOf = new Trunk[spec.maxPorts()];
         this.toWake = new Downlink[spec.maxPorts()];
         this.dhcp = spec.dhcp().isEmpty() ? null : new SwitchDhcp(spec.dhcp(), 3600);
         PortMessage.putHeader(frameHeader, 0, PortMessage.FRAME);
@@ -188,6 +255,43 @@ public final class VSwitch implements AutoCloseable {
      * @return work done (0 when idle).
      */
     int doWork(final long nowNs) {
+        forwarding.lock();
+        try {
+            return dutyCycle(nowNs);
+        } finally {
+            forwarding.unlock();
+        }
+    }
+
+    /**
+     * A sending thread of a port joined from this JVM on this switch's driver (a device's backend
+     * thread): forward one frame on the caller's thread (cut-through), instead of through the port's
+     * uplink and a hand-off to the switch thread. Waits while the switch thread runs a duty cycle
+     * (bounded: it never blocks).
+     *
+     * @return true when the core took the frame (forwarded, or dropped and counted); false when
+     *         {@code port} is no longer {@code from}'s port here (the caller falls back to its uplink).
+     */
+    boolean cutThrough(final SwitchPort from, final int port, final DirectBuffer buffer, final int offset, final int length) {
+        forwarding.lock();
+        try {
+            final Downlink d = downlinks[port];
+            if (closed || d == null || d.local != from) {
+                return false;
+            }
+            nowNs = System.nanoTime();
+            if (!pending.isEmpty()) {
+                resolvePending(); // a port that just joined may be a destination already
+            }
+            onFrame(port, buffer, offset, length);
+            wakeSent();
+            return true;
+        } finally {
+            forwarding.unlock();
+        }
+    }
+
+    private int dutyCycle(final long nowNs) {
         this.nowNs = nowNs;
         int work = 0;
         Consumer<VSwitch> command;
@@ -205,6 +309,21 @@ public final class VSwitch implements AutoCloseable {
             final Uplink u = uplinks.get(i);
             work += u.subscription.poll(u.assembler, FRAGMENT_LIMIT);
         }
+        for (int i = 0; i < trunks.size(); i++) {
+            final Trunk t = trunks.get(i);
+            work += t.link.poll(t, FRAGMENT_LIMIT);
+        }
+        wakeSent();
+        if (nowNs - nextSweepNs >= 0) {
+            core.age(nowNs);
+            checkTrunks();
+            nextSweepNs = nowNs + SWEEP_INTERVAL_NS;
+        }
+        return work;
+    }
+
+    /** Wake the pollers of the local ports sent to since the last call, once each. */
+    private void wakeSent() {
         for (int i = 0; i < toWakeCount; i++) {
             final Downlink d = toWake[i];
             d.sent = false;
@@ -212,11 +331,6 @@ public final class VSwitch implements AutoCloseable {
             toWake[i] = null;
         }
         toWakeCount = 0;
-        if (nowNs - nextSweepNs >= 0) {
-            core.age(nowNs);
-            nextSweepNs = nowNs + SWEEP_INTERVAL_NS;
-        }
-        return work;
     }
 
     private int resolvePending() {
@@ -240,21 +354,34 @@ public final class VSwitch implements AutoCloseable {
         return work;
     }
 
+    /** Switch thread: remove the trunks whose peer has been gone for {@link #TRUNK_DEAD_SWEEPS} sweeps. */
+    private void checkTrunks() {
+        for (int i = trunks.size() - 1; i >= 0; i--) {
+            final Trunk t = trunks.get(i);
+            t.deadSweeps = t.link.connected() ? 0 : t.deadSweeps + 1;
+            if (t.deadSweeps >= TRUNK_DEAD_SWEEPS) {
+                host.log("switch " + spec.name() + ": trunk to " + t.peer + " lost");
+                dropTrunk(t);
+            }
+        }
+    }
+
+    /** Switch thread: take {@code t} out of the core and close its link off this thread. */
+    private void dropTrunk(final Trunk t) {
+        trunks.remove(t);
+        trunkOf[t.port] = null;
+        trunkPeers.remove(t.peer);
+        core.removePort(t.port);
+        CompletableFuture.runAsync(t.link::close); // closing waits for the client conductor
+    }
+
     private void onMessage(final int uplink, final DirectBuffer buffer, final int offset, final int length,
         final int sessionId) {
         final long key = (long)uplink << 32 | sessionId & 0xFFFF_FFFFL;
         final int port = (int)portOfSession.get(key);
         final byte type = PortMessage.type(buffer, offset, length);
         if (type == PortMessage.FRAME && port >= 0) {
-            final int frame = offset + PortMessage.HEADER_LENGTH;
-            final int frameLength = length - PortMessage.HEADER_LENGTH;
-            core.onFrame(port, buffer, frame, frameLength, nowNs);
-            if (dhcp != null && frameLength >= SwitchCore.ETHERNET_HEADER && SwitchCore.isGroup(SwitchCore.mac(buffer, frame))) {
-                final int reply = dhcp.answer(buffer, frame, frameLength, dhcpReply);
-                if (reply > 0) {
-                    core.inject(port, dhcpReply, 0, reply);
-                }
-            }
+            onFrame(port, buffer, offset + PortMessage.HEADER_LENGTH, length - PortMessage.HEADER_LENGTH);
         } else if (type == PortMessage.HELLO && port < 0) {
             hello(key, PortMessage.hello(buffer, offset, length));
         } else if (type == PortMessage.BYE && port >= 0) {
@@ -265,11 +392,23 @@ public final class VSwitch implements AutoCloseable {
         // anything else from a session that never said HELLO is ignored: no port to count it on
     }
 
+    /** One frame from {@code port} into the core, and to the DHCP server when it is a local broadcast. */
+    private void onFrame(final int port, final DirectBuffer buffer, final int frame, final int frameLength) {
+        core.onFrame(port, buffer, frame, frameLength, nowNs);
+        if (dhcp != null && !core.isTrunk(port) && frameLength >= SwitchCore.ETHERNET_HEADER
+            && SwitchCore.isGroup(SwitchCore.mac(buffer, frame))) {
+            final int reply = dhcp.answer(buffer, frame, frameLength, dhcpReply);
+            if (reply > 0) {
+                core.inject(port, dhcpReply, 0, reply);
+            }
+        }
+    }
+
     private void hello(final long key, final PortMessage.Hello hello) {
         if (hello == null) {
             return;
         }
-        final int port = core.addPort(hello.name());
+        final int port = core.addPort(hello.name(), hello.trunk());
         if (port < 0) {
             host.log("switch " + spec.name() + ": full (" + spec.maxPorts() + " ports), " + hello.name() + " refused");
             return;
@@ -281,6 +420,9 @@ public final class VSwitch implements AutoCloseable {
             hello.downlinkStream()), local);
         downlinks[port] = d;
         pending.add(d);
+        if (local != null && host.cutThrough()) {
+            local.enableCutThrough(this, port); // before the downlink exists, so before join returns
+        }
     }
 
     private void onImageGone(final int uplink, final Image image) {
@@ -311,6 +453,12 @@ public final class VSwitch implements AutoCloseable {
 
     /** {@link SwitchCore.Egress}: one frame out of {@code port}'s downlink, never waiting. */
     private int egress(final int port, final DirectBuffer buffer, final int offset, final int length) {
+        final Trunk t = trunkOf[port];
+        if (t != null) {
+            final int rc = t.link.sendFrame(buffer, offset, length);
+            return rc == 0 ? SwitchCore.SENT : rc == dev.osvj.virtio.net.FrameTransport.BACK_PRESSURED
+                ? Drop.BACK_PRESSURED.ordinal() + 1 : Drop.NOT_CONNECTED.ordinal() + 1;
+        }
         final Downlink d = downlinks[port];
         final ExclusivePublication p = d == null ? null : d.publication;
         if (p == null) {
@@ -332,6 +480,73 @@ public final class VSwitch implements AutoCloseable {
     }
 
     // ----- any thread ------------------------------------------------------------------------------
+
+    /**
+     * Join the switch of the same name listening on {@code aeron:udp?endpoint=peerEndpoint} (on another
+     * host) as a trunk link. Control path: blocks until the link is up both ways (20 s at most). A
+     * second call for the same peer does nothing. Only one switch of a pair may call it (e.g. the one
+     * whose endpoint sorts first), or the pair has two links.
+     *
+     * @return true when a trunk was added, false when one to that peer exists already.
+     * @throws IllegalStateException when the peer does not answer, or the switch is full or closed.
+     */
+    public boolean addTrunk(final String peerEndpoint) {
+        return addTrunk(spec.name(), peerEndpoint);
+    }
+
+    /** {@link #addTrunk(String)} to a peer switch of another name (tests: switch names are unique in a JVM). */
+    boolean addTrunk(final String peerSwitch, final String peerEndpoint) {
+        if (closed) {
+            throw new IllegalStateException("switch " + spec.name() + " is closed");
+        }
+        if (!trunkPeers.add(peerEndpoint)) {
+            return false;
+        }
+        final SwitchPort link;
+        try {
+            link = SwitchPort.joinTrunk(aeron, peerSwitch, "aeron:udp?endpoint=" + peerEndpoint,
+                "trunk " + (udpEndpoint().isEmpty() ? host.aeronDir() : udpEndpoint()), spec.mtu());
+        } catch (final RuntimeException e) {
+            trunkPeers.remove(peerEndpoint);
+            throw e;
+        }
+        final boolean added = ask(s -> {
+            final int port = s.core.addPort("trunk>" + peerEndpoint, true);
+            if (port < 0) {
+                return false;
+            }
+            final Trunk t = new Trunk(peerEndpoint, link, port);
+            s.trunkOf[port] = t;
+            s.trunks.add(t);
+            return true;
+        });
+        if (!added) {
+            trunkPeers.remove(peerEndpoint);
+            link.close();
+            throw new IllegalStateException("switch " + spec.name() + ": full, no port for a trunk to " + peerEndpoint);
+        }
+        return true;
+    }
+
+    /** Remove the trunk this switch joined to {@code peerEndpoint}, if any (its MACs are forgotten). */
+    public void removeTrunk(final String peerEndpoint) {
+        if (!trunkPeers.contains(peerEndpoint) || closed) {
+            return;
+        }
+        ask(s -> {
+            for (final Trunk t : List.copyOf(s.trunks)) {
+                if (t.peer.equals(peerEndpoint)) {
+                    s.dropTrunk(t);
+                }
+            }
+            return null;
+        });
+    }
+
+    /** Peer endpoints of the trunks this switch joined (not those other switches joined to it). */
+    public java.util.Set<String> trunks() {
+        return java.util.Set.copyOf(trunkPeers);
+    }
 
     /** Run {@code query} on the switch thread and wait for its answer (control path; 10 s at most). */
     private <T> T ask(final java.util.function.Function<VSwitch, T> query) {
@@ -406,6 +621,15 @@ public final class VSwitch implements AutoCloseable {
 
     /** Host: release the Aeron resources (the switch thread no longer runs this switch). */
     void release() {
+        forwarding.lock();
+        try {
+            releaseLocked();
+        } finally {
+            forwarding.unlock();
+        }
+    }
+
+    private void releaseLocked() {
         closed = true;
         Consumer<VSwitch> command;
         while ((command = commands.poll()) != null) {
@@ -416,6 +640,11 @@ public final class VSwitch implements AutoCloseable {
                 aeron.asyncRemovePublication(d.registrationId);
             }
         }
+        for (final Trunk t : trunks) {
+            t.link.close();
+        }
+        trunks.clear();
+        trunkPeers.clear();
         for (final Uplink u : uplinks) {
             u.subscription.close();
         }

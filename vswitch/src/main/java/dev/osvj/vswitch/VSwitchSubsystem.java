@@ -71,6 +71,7 @@ public final class VSwitchSubsystem implements Subsystem {
             }
         });
         spec.duration("osvj.vswitch.idle-max-park", Duration.ofNanos(1_000), Duration.ofMillis(100));
+        spec.bool("osvj.vswitch.cut-through");
     }
 
     private static void checkSwitches(final Config config, final String path, final String shown, final List<ConfigProblem> out) {
@@ -113,7 +114,7 @@ public final class VSwitchSubsystem implements Subsystem {
 
     private static SwitchHost.Options hostOptions(final Config config) {
         return new SwitchHost.Options(null, config.getBytes("osvj.vswitch.term-length").intValue(),
-            config.getDuration("osvj.vswitch.idle-max-park"));
+            config.getDuration("osvj.vswitch.idle-max-park"), config.getBoolean("osvj.vswitch.cut-through"));
     }
 
     @Override

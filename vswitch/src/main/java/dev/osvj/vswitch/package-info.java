@@ -11,7 +11,8 @@
  *       MTU, ageing time and limits.</li>
  *   <li>{@link dev.osvj.vswitch.VSwitch}: a running switch: port counters ({@link dev.osvj.vswitch.PortStats},
  *       {@link dev.osvj.vswitch.Drop}), the MAC table, {@code connect(portName)} for stations in the
- *       host's JVM (gateways, tests).</li>
+ *       host's JVM (gateways, tests), {@code addTrunk(hostPort)}/{@code removeTrunk}/{@code trunks()}
+ *       for a mesh of switches across hosts.</li>
  *   <li>{@link dev.osvj.vswitch.SwitchPort}: a port seen from its station, a virtio-net
  *       {@code FrameTransport}.</li>
  *   <li>{@link dev.osvj.vswitch.VSwitchSubsystem}: joins the devices with {@code backend = vswitch} at
@@ -20,9 +21,11 @@
  * </ul>
  *
  * <h2>Threads and memory ordering</h2>
- * One switch thread per {@code SwitchHost} runs every switch of the host: it alone touches a switch's
- * forwarding state ({@code SwitchCore}) and writes its counters, with plain reads and release stores
- * ({@code lazySet}); other threads read counters with volatile loads and ask for table-derived answers
+ * One switch thread per {@code SwitchHost} runs every switch of the host. A switch's forwarding state
+ * ({@code SwitchCore}, the egress publications, the trunks) has one user at a time, under the switch's
+ * forwarding lock: the switch thread for a duty cycle, or the sending thread of a port in the same JVM
+ * that cuts a frame through ({@code VSwitch.cutThrough}); counters are written with plain reads and
+ * release stores ({@code lazySet}) by whoever holds the lock; other threads read counters with volatile loads and ask for table-derived answers
  * through the switch's command queue (a many-to-one queue the switch thread drains each duty cycle).
  * A port's {@code send} and {@code poll} are called by one thread at a time (the device's backend
  * thread). Frames cross between threads only inside Aeron's log buffers (its own release/acquire

@@ -44,6 +44,17 @@ class PortMessageTest {
     }
 
     @Test
+    void shouldCarryTheTrunkFlagInTheThirdHeaderByte() {
+        final UnsafeBuffer b = filled(64);
+        final int n = PortMessage.putHello(b, 0, new PortMessage.Hello(7, "t", "aeron:udp?endpoint=h:1", true));
+        assertEquals(1, b.getByte(0));
+        assertEquals(PortMessage.HELLO, b.getByte(1));
+        assertEquals(PortMessage.FLAG_TRUNK, b.getByte(2));
+        assertEquals(0, b.getByte(3));
+        assertEquals(new PortMessage.Hello(7, "t", "aeron:udp?endpoint=h:1", true), PortMessage.hello(b, 0, n));
+    }
+
+    @Test
     void shouldRefuseTruncatedHellos() {
         final UnsafeBuffer b = filled(64);
         final int n = PortMessage.putHello(b, 0, new PortMessage.Hello(7, "port", "aeron:ipc"));

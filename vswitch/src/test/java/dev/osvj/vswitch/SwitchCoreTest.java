@@ -100,6 +100,32 @@ class SwitchCoreTest {
     }
 
     @Test
+    void shouldNeverForwardFromOneTrunkToAnotherSplitHorizon() {
+        final int t0 = core.addPort("trunk>x", true);
+        final int t1 = core.addPort("trunk>y", true);
+        assertTrue(core.isTrunk(t0) && core.isTrunk(t1) && !core.isTrunk(p0));
+        in(t0, frame(BROADCAST, A, 28), 0);
+        assertEquals(List.of(p0, p1, p2), ports(), "from a trunk: local ports only");
+        sent.clear();
+        in(t0, frame(C, A, 28), 0);
+        assertEquals(List.of(p0, p1, p2), ports(), "unknown unicast from a trunk: local ports only");
+        sent.clear();
+        in(p0, frame(BROADCAST, B, 28), 0);
+        assertEquals(List.of(p1, p2, t0, t1), ports(), "from a local port: every other port, trunks included");
+        sent.clear();
+        in(t1, frame(C, C, 28), 0); // C learned on trunk y
+        sent.clear();
+        in(t0, frame(C, A, 28), 0);
+        assertEquals(List.of(), ports(), "trunk to trunk, known destination: dropped");
+        assertEquals(1, stats(t0).drops(Drop.SPLIT_HORIZON));
+        in(p1, frame(A, B, 28), 0);
+        assertEquals(List.of(t0), ports(), "A learned on trunk x");
+        core.removePort(t0);
+        assertEquals(-1, core.lookup(mac(A), 0), "a removed trunk forgets its MACs");
+        assertTrue(!core.isTrunk(t0));
+    }
+
+    @Test
     void shouldFloodBroadcastAndMulticastToEveryOtherPort() {
         in(p1, frame(BROADCAST, B, 28), 0);
         assertEquals(List.of(p0, p2), ports());

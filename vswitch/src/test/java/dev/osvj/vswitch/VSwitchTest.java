@@ -136,10 +136,27 @@ class VSwitchTest {
             assertEquals(2, sw.flooded() - 1, "two broadcasts and one unknown unicast flooded");
             assertEquals(1, sw.unknownUnicast());
             assertTrue(sw.describe().contains(" a rx 1/60 "), sw.describe());
+            assertEquals(1, a.txCutThrough(), "a port in the switch's JVM forwards on its own thread");
+            assertEquals(2, b.txCutThrough());
         } finally {
             sw.close();
         }
         assertTrue(SwitchHost.find("t-learn").isEmpty());
+    }
+
+    @Test
+    void shouldForwardThroughTheSwitchThreadWithoutCutThrough() {
+        try (SwitchHost plain = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(false))) {
+            final VSwitch sw = plain.startSwitch(SwitchSpec.of("t-plain"));
+            try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
+                assertEquals(0, send(a, frame(0xFF, 0x0A, 7, 60)));
+                receive(b, 7, new ArrayList<>());
+                assertEquals(0, send(b, frame(0x0A, 0x0B, 8, 60)));
+                receive(a, 8, new ArrayList<>());
+                assertEquals(0, a.txCutThrough() + b.txCutThrough(), "every frame went up the uplinks");
+                assertEquals(1, stats(sw, "a").rxFrames());
+            }
+        }
     }
 
     @Test

@@ -21,8 +21,29 @@ import java.util.concurrent.atomic.AtomicLong;
  * time; a failed allocation retries once after it). Exhaustion is a return value ({@link #NO_MEMORY}),
  * not an exception.
  *
- * <p>Thread-safety: one monitor guards the free lists; per-vCPU caches above it (malloc's L1 page
- * pools) keep it off the common path. Statistics getters are racy snapshots.
+ * <p>Pre-zeroed frames (idle-time page zeroing, as FreeBSD's {@code vm_page_zero_idle} and the
+ * Windows zero-page thread): {@link #allocZeroedPage()} returns a 4 KiB frame that reads as zero.
+ * It takes one from the <em>zero pool</em> when there is one, else allocates and zeroes inline (the
+ * demand-fault path, like Linux's {@code clear_page} in the fault). The pool is filled only by
+ * {@link #zeroIdle}, which an idle-priority thread calls when a vCPU has nothing else to do, so the
+ * zeroing happens off the fault path and is accounted ({@link #idleZeroedPages()},
+ * {@link #idleZeroNanos()}, {@link #zeroPoolHits()}, {@link #inlineZeroedPages()}).
+ *
+ * <pre>
+ *   free lists (buddy) --zeroIdle: take, zero outside the monitor--> zero pool (stack of frame numbers)
+ *          ^                                                              |
+ *          +--- drained back when a block cannot be found otherwise ------+--> allocZeroedPage
+ * </pre>
+ *
+ * <p>Invariants: a frame enters the pool only after {@link PhysicalMemory#zero} returned for it, and
+ * leaves it only to be handed out once or given back to the free lists; pooled frames are free
+ * memory ({@link #freeBytes()} counts them) that any allocation can take back: an allocation that
+ * finds no block drains the pool into the free lists first (so the pool never causes an ENOMEM and
+ * never keeps buddies from merging into huge pages when they are needed). The pool holds at most
+ * {@link #zeroPoolCapacity()} frames (0, the default, disables it).
+ *
+ * <p>Thread-safety: one monitor guards the free lists and the zero pool; per-vCPU caches above it
+ * (malloc's L1 page pools) keep it off the common path. Statistics getters are racy snapshots.
  */
 public final class PageAllocator {
     public static final int PAGE_SHIFT = 12;
@@ -62,6 +83,25 @@ public final class PageAllocator {
     private final AtomicLong failures = new AtomicLong();
     private final AtomicLong reclaims = new AtomicLong();
     private final AtomicLong reclaimedBytes = new AtomicLong();
+
+    /** Largest zero pool fill step: a 16-frame (64 KiB) block is taken and zeroed at once. */
+    private static final int ZERO_BATCH_ORDER = 4;
+    /** Frame numbers of pooled zero frames, {@code [0, zeroedCount)}; guarded by the monitor. */
+    private int[] zeroed = new int[0];
+    private int zeroedCount;
+    /** Frames taken from the free lists by {@link #zeroIdle} and being zeroed; guarded by the monitor. */
+    private int zeroingFrames;
+    private volatile int zeroPoolCapacity;
+    /** Set by an idle zeroer that found nothing to do and is about to block; see {@link #setZeroerWakeup}. */
+    private volatile boolean zeroerWaiting;
+    private volatile Runnable zeroerWakeup;
+    /** Guarded by the monitor. */
+    private long zeroPoolHits;
+    /** Guarded by the monitor. */
+    private long inlineZeroed;
+    private final AtomicLong idleZeroed = new AtomicLong();
+    private final AtomicLong idleZeroNanos = new AtomicLong();
+    private final AtomicLong zeroPoolDrains = new AtomicLong();
 
     /**
      * @param memory           the frames to manage (all of it).
@@ -138,6 +178,210 @@ public final class PageAllocator {
         return allocOrder(0);
     }
 
+    /**
+     * One 4 KiB frame that reads as zero (demand faults, page tables), or {@link #NO_MEMORY}: from the
+     * zero pool when it has one (no zeroing on the caller's path), else allocated and zeroed here.
+     */
+    public long allocZeroedPage() {
+        long pa;
+        final boolean pooled;
+        int left = 0;
+        synchronized (this) {
+            // One monitor round trip on either path: a pooled frame, else a frame off the free lists.
+            if (zeroedCount > 0) {
+                left = --zeroedCount;
+                pa = (long)zeroed[left] << PAGE_SHIFT;
+                zeroPoolHits++;
+                pooled = true;
+            } else {
+                pa = takeBlock(0);
+                pooled = false;
+            }
+            if (pa != NO_MEMORY) {
+                allocations++;
+                inlineZeroed += pooled ? 0 : 1;
+                freeFramesSnapshot = freeFrames + zeroedCount + zeroingFrames;
+            }
+        }
+        if (zeroerWaiting && zeroPoolCapacity > 0 && (!pooled || left <= zeroPoolCapacity / 2)) {
+            wakeZeroer(); // the pool is half empty, or ran dry while the zeroer slept (memory was full)
+        }
+        if (pa == NO_MEMORY) {
+            pa = allocOrder(0); // reclaims (and drains a pool a racing zeroer just filled) or fails
+            if (pa == NO_MEMORY) {
+                return NO_MEMORY;
+            }
+            synchronized (this) {
+                inlineZeroed++;
+            }
+        } else {
+            afterAllocation();
+        }
+        if (!pooled) {
+            memory.zero(pa, PAGE_SIZE);
+        }
+        return pa;
+    }
+
+    private void wakeZeroer() {
+        zeroerWaiting = false;
+        final Runnable wakeup = zeroerWakeup;
+        if (wakeup != null) {
+            wakeup.run();
+        }
+    }
+
+    /**
+     * Frames the zero pool may hold (0 disables it and gives pooled frames back). Typically a few MiB
+     * worth: the burst of demand faults that can be served without zeroing.
+     */
+    public void setZeroPoolCapacity(final int frames) {
+        if (frames < 0 || frames > this.frames) {
+            throw new IllegalArgumentException("zero pool capacity " + frames);
+        }
+        synchronized (this) {
+            if (frames > zeroed.length) {
+                zeroed = java.util.Arrays.copyOf(zeroed, frames);
+            }
+            zeroPoolCapacity = frames;
+            while (zeroedCount > frames) {
+                free(zeroed[--zeroedCount], 0);
+            }
+        }
+        if (frames > 0 && zeroerWaiting) {
+            wakeZeroer();
+        }
+    }
+
+    public int zeroPoolCapacity() {
+        return zeroPoolCapacity;
+    }
+
+    /** Frames in the zero pool now. */
+    public synchronized int zeroPoolSize() {
+        return zeroedCount;
+    }
+
+    /**
+     * Idle-time zeroing: take up to {@code maxPages} free frames, zero them outside the monitor and
+     * put them in the zero pool, stopping when the pool is full or no free frame is left. Meant for a
+     * thread that runs only when its vCPU is idle (it is work moved off the fault path, not removed:
+     * the time spent is accounted in {@link #idleZeroNanos()}). Never reclaims.
+     *
+     * @return frames zeroed (0: nothing to do).
+     */
+    public int zeroIdle(final int maxPages) {
+        int done = 0;
+        final long t0 = System.nanoTime();
+        while (done < maxPages) {
+            final int pfn;
+            final int order;
+            synchronized (this) {
+                final int room = zeroPoolCapacity - zeroedCount - zeroingFrames;
+                if (room <= 0) {
+                    break;
+                }
+                final int want = Math.min(room, maxPages - done) >= (1 << ZERO_BATCH_ORDER) ? ZERO_BATCH_ORDER : 0;
+                int o = want;
+                long pa = takeBlock(o);
+                if (pa == NO_MEMORY && o > 0) {
+                    o = 0;
+                    pa = takeBlock(0);
+                }
+                if (pa == NO_MEMORY) {
+                    break;
+                }
+                pfn = (int)(pa >>> PAGE_SHIFT);
+                order = o;
+                zeroingFrames += 1 << order;
+            }
+            memory.zero((long)pfn << PAGE_SHIFT, PAGE_SIZE << order);
+            synchronized (this) {
+                zeroingFrames -= 1 << order;
+                for (int i = (1 << order) - 1; i >= 0; i--) {
+                    if (zeroedCount < zeroPoolCapacity) {
+                        zeroed[zeroedCount++] = pfn + i;
+                    } else {
+                        free(pfn + i, 0); // the capacity shrank meanwhile
+                    }
+                }
+                freeFramesSnapshot = freeFrames + zeroedCount + zeroingFrames;
+            }
+            done += 1 << order;
+        }
+        if (done > 0) {
+            idleZeroed.addAndGet(done);
+            idleZeroNanos.addAndGet(System.nanoTime() - t0);
+        }
+        return done;
+    }
+
+    /** True when the zero pool is below capacity and free frames exist ({@link #zeroIdle} has work). */
+    public synchronized boolean zeroPoolWantsFrames() {
+        return zeroedCount + zeroingFrames < zeroPoolCapacity && freeFrames > 0;
+    }
+
+    /**
+     * For an idle zeroer about to block: announce it, then re-check for work (so a refill request
+     * between the check and the announcement is not lost). The {@link #setZeroerWakeup wakeup} runs
+     * once an allocation leaves the pool half empty (or on {@link #kickZeroer()}).
+     *
+     * @return true when the zeroer may block now; false when there is work (do it first).
+     */
+    public boolean zeroerMayBlock() {
+        zeroerWaiting = true;
+        final boolean lowAndRefillable;
+        synchronized (this) {
+            final int pooled = zeroedCount + zeroingFrames;
+            lowAndRefillable = pooled <= zeroPoolCapacity / 2 && pooled < zeroPoolCapacity && freeFrames > 0;
+        }
+        if (lowAndRefillable) {
+            zeroerWaiting = false;
+            return false;
+        }
+        return true;
+    }
+
+    /** What an idle zeroer needs to be woken (e.g. {@code KThread::wake}, {@code LockSupport.unpark}). */
+    public void setZeroerWakeup(final Runnable wakeup) {
+        zeroerWakeup = wakeup;
+    }
+
+    /** Wake the idle zeroer now (shutdown, or capacity raised). */
+    public void kickZeroer() {
+        wakeZeroer();
+    }
+
+    /** A block for the zero pool: free lists only, no reclaim, no drain. Caller holds the monitor. */
+    private long takeBlock(final int order) {
+        int o = order;
+        while (o <= maxOrder && heads[o] == NONE) {
+            o++;
+        }
+        if (o > maxOrder) {
+            return NO_MEMORY;
+        }
+        final int pfn = heads[o];
+        remove(pfn, o);
+        while (o > order) {
+            o--;
+            push(pfn + (1 << o), o);
+        }
+        setFreeBits(pfn, 1 << order, false);
+        freeFrames -= 1L << order;
+        return (long)pfn << PAGE_SHIFT;
+    }
+
+    /** Give every pooled frame back to the free lists (they merge again). Caller holds the monitor. */
+    private void drainZeroPool() {
+        if (zeroedCount > 0) {
+            zeroPoolDrains.incrementAndGet();
+            while (zeroedCount > 0) {
+                free(zeroed[--zeroedCount], 0);
+            }
+        }
+    }
+
     /** One 2 MiB-aligned huge page, or {@link #NO_MEMORY}. */
     public long allocHugePage() {
         return allocOrder(HUGE_ORDER);
@@ -205,24 +449,21 @@ public final class PageAllocator {
     }
 
     private synchronized long tryAllocOrder(final int order) {
-        int o = order;
-        while (o <= maxOrder && heads[o] == NONE) {
-            o++;
+        long pa = takeBlock(order);
+        if (pa == NO_MEMORY) {
+            if (zeroedCount == 0) {
+                return NO_MEMORY;
+            }
+            // Pooled zero frames are free memory: give them back (their buddies merge) and retry.
+            drainZeroPool();
+            pa = takeBlock(order);
+            if (pa == NO_MEMORY) {
+                return NO_MEMORY;
+            }
         }
-        if (o > maxOrder) {
-            return NO_MEMORY;
-        }
-        final int pfn = heads[o];
-        remove(pfn, o);
-        while (o > order) {
-            o--;
-            push(pfn + (1 << o), o);
-        }
-        setFreeBits(pfn, 1 << order, false);
-        freeFrames -= 1L << order;
-        freeFramesSnapshot = freeFrames;
+        freeFramesSnapshot = freeFrames + zeroedCount + zeroingFrames;
         allocations++;
-        return (long)pfn << PAGE_SHIFT;
+        return pa;
     }
 
     /** Caller holds the monitor. */
@@ -233,7 +474,7 @@ public final class PageAllocator {
         }
         setFreeBits(block, 1 << order, true);
         freeFrames += 1L << order;
-        freeFramesSnapshot = freeFrames;
+        freeFramesSnapshot = freeFrames + zeroedCount + zeroingFrames;
         int pfn = block;
         int o = order;
         while (o < maxOrder) {
@@ -350,8 +591,9 @@ public final class PageAllocator {
         return (long)frames << PAGE_SHIFT;
     }
 
+    /** Free memory: the free lists plus the zero pool (and frames being zeroed for it). */
     public synchronized long freeBytes() {
-        return freeFrames << PAGE_SHIFT;
+        return (freeFrames + zeroedCount + zeroingFrames) << PAGE_SHIFT;
     }
 
     public long lowWatermarkBytes() {
@@ -388,6 +630,34 @@ public final class PageAllocator {
 
     public long reclaims() {
         return reclaims.get();
+    }
+
+    /** Zeroed frames handed out from the zero pool (faults that did not zero). */
+    public synchronized long zeroPoolHits() {
+        return zeroPoolHits;
+    }
+
+    /** Frames {@link #allocZeroedPage} had to zero itself (pool empty). */
+    public synchronized long inlineZeroedPages() {
+        return inlineZeroed;
+    }
+
+    /** Frames zeroed by {@link #zeroIdle} (idle time). */
+    public long idleZeroedPages() {
+        return idleZeroed.get();
+    }
+
+    /**
+     * Wall-clock nanoseconds spent in {@link #zeroIdle} calls that zeroed something (the idle work's
+     * cost; includes waiting for the monitor and being descheduled, so it bounds the CPU time from above).
+     */
+    public long idleZeroNanos() {
+        return idleZeroNanos.get();
+    }
+
+    /** Times the zero pool was given back to the free lists because an allocation needed it. */
+    public long zeroPoolDrains() {
+        return zeroPoolDrains.get();
     }
 
     public long reclaimedBytes() {

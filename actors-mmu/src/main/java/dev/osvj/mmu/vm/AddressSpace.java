@@ -1073,11 +1073,11 @@ public final class AddressSpace implements AutoCloseable {
                     }
                 }
             }
-            final long pa = frames.allocPage();
+            // Zeroed by the idle zeroer ahead of time when the pool has a frame, else here.
+            final long pa = frames.allocZeroedPage();
             if (pa == PageAllocator.NO_MEMORY) {
                 return false;
             }
-            memory.zero(pa, PAGE_SIZE);
             // The fault's walk already found the (empty) 4 KiB slot when the page table exists.
             final long rc = walk != PageTable.NONE && PageTable.levelOf(walk) == 0
                 ? pageTable.install(PageTable.slotOf(walk), pa, flags) : pageTable.map4k(page, pa, flags);

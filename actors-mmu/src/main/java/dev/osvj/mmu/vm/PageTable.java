@@ -75,9 +75,8 @@ public final class PageTable {
     }
 
     private long newTable() {
-        final long pa = frames.allocPage();
+        final long pa = frames.allocZeroedPage();
         if (pa != PageAllocator.NO_MEMORY) {
-            memory.zero(pa, SIZE_4K);
             synchronized (this) {
                 tables++;
             }

@@ -32,7 +32,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * </ul>
  *
  * For context the detail also has the same client and server in <em>one</em> kernel over its loopback
- * ({@code one_kernel_*}: what the switch path adds). The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
+ * ({@code one_kernel_*}: what the switch path adds), and the two kernels with every frame through
+ * the switch thread ({@code switch_thread_*}: the same switch without cut-through, the A/B of the
+ * ports forwarding on their device threads). The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over Linux's (higher is
  * better; issue 10's target is 1.25), with the p99 ratio ({@code memcached.k2k_p99_vs_linux}, lower
  * is better; target 0.6) and the absolute numbers and switch counters in the detail.
@@ -75,24 +77,11 @@ public final class K2kMemcachedBench {
             oneKernel = MemcachedBench.run(t, CONNECTIONS, ns);
         }
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, " + CONNECTIONS + " connections");
-        final String switchName = "k2k-bench-" + n;
-        final MemcachedBench.Result osvj;
-        final List<PortStats> ports;
-        try (SwitchHost host = SwitchHost.start()) {
-            final VSwitch fabric = host.startSwitch(SwitchSpec.of(switchName));
-            try (BenchKernel server = BenchKernel.boot("k2k-server-" + n, List.of(
-                     "osvj.app.name=memcached",
-                     "osvj.app.args=[\"-p\", \"" + PORT + "\", \"-m\", \"64\", \"-t\", \"" + WORKERS + "\", \"-c\", \"1024\"]",
-                     device(switchName), interfaces(SERVER_IP)), true);
-                 BenchKernel client = BenchKernel.boot("k2k-client-" + n, List.of(device(switchName), interfaces(CLIENT_IP)),
-                     false);
-                 MemcachedBench.Target target = MemcachedBench.kernelSockets(client.sockets(), Addresses.parseIpv4(SERVER_IP), PORT,
-                     "osvj memcached in kernel k2k-server-" + n + ", Java client in kernel k2k-client-" + n
-                         + ", joined by the aeron:ipc switch " + switchName)) {
-                osvj = MemcachedBench.run(target, CONNECTIONS, ns);
-                ports = fabric.ports();
-            }
-        }
+        final List<PortStats> ports = new java.util.ArrayList<>();
+        final MemcachedBench.Result osvj = switched(n, "k2k-bench-" + n, true, ns, ports);
+        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B context), "
+            + CONNECTIONS + " connections");
+        final MemcachedBench.Result switchThread = switched(n, "k2k-thread-" + n, false, ns, new java.util.ArrayList<>());
         final double ratio = osvj.opsPerSecond() / linux.opsPerSecond();
         final double p99Ratio = osvj.p99Us() / linux.p99Us();
         final Map<String, Object> detail = new LinkedHashMap<>();
@@ -105,6 +94,8 @@ public final class K2kMemcachedBench {
         detail.put("p99_ratio", p99Ratio);
         detail.put("one_kernel_req_per_s", oneKernel.opsPerSecond());
         detail.put("one_kernel_p99_us", oneKernel.p99Us());
+        detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
+        detail.put("switch_thread_p99_us", switchThread.p99Us());
         detail.put("connections", CONNECTIONS);
         detail.put("target", "requests/s ratio >= 1.25, p99 ratio <= 0.6 (issue 10)");
         long dropped = 0;
@@ -125,6 +116,32 @@ public final class K2kMemcachedBench {
             Map.of("osvj_p99_us", osvj.p99Us(), "linux_p99_us", linux.p99Us()));
         bench.latency("memcached.k2k.latency", "osvj", osvj.latencyNanos());
         bench.latency("memcached.k2k.latency", "linux", linux.latencyNanos());
+    }
+
+    /**
+     * The osvj side: server and client kernels on a fresh switch {@code switchName}; with
+     * {@code cutThrough} the ports forward on their device threads (the default), without it every
+     * frame goes through the switch thread. The ports' counters go to {@code ports}.
+     */
+    private static MemcachedBench.Result switched(final int n, final String switchName, final boolean cutThrough,
+        final long ns, final List<PortStats> ports) throws Exception {
+        final String tag = switchName.substring(0, switchName.lastIndexOf('-'));
+        try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough))) {
+            final VSwitch fabric = host.startSwitch(SwitchSpec.of(switchName));
+            try (BenchKernel server = BenchKernel.boot(tag + "-server-" + n, List.of(
+                     "osvj.app.name=memcached",
+                     "osvj.app.args=[\"-p\", \"" + PORT + "\", \"-m\", \"64\", \"-t\", \"" + WORKERS + "\", \"-c\", \"1024\"]",
+                     device(switchName), interfaces(SERVER_IP)), true);
+                 BenchKernel client = BenchKernel.boot(tag + "-client-" + n, List.of(device(switchName), interfaces(CLIENT_IP)),
+                     false);
+                 MemcachedBench.Target target = MemcachedBench.kernelSockets(client.sockets(), Addresses.parseIpv4(SERVER_IP), PORT,
+                     "osvj memcached in kernel " + tag + "-server-" + n + ", Java client in kernel " + tag + "-client-" + n
+                         + ", joined by the aeron:ipc switch " + switchName + (cutThrough ? "" : " (no cut-through)"))) {
+                final MemcachedBench.Result r = MemcachedBench.run(target, CONNECTIONS, ns);
+                ports.addAll(fabric.ports());
+                return r;
+            }
+        }
     }
 
     private static String device(final String switchName) {
