@@ -179,6 +179,7 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
         spec.bytes("osvj.net.udp.receive-buffer", 65536, 64L << 20);
         spec.bytes("osvj.net.tcp.send-buffer", 4096, 64L << 20);
         spec.bytes("osvj.net.tcp.receive-buffer", 4096, 64L << 20);
+        spec.bytes("osvj.net.tcp.receive-buffer-max", 4096, 64L << 20);
         spec.duration("osvj.net.tcp.initial-rto", Duration.ofMillis(10), Duration.ofSeconds(60));
         spec.duration("osvj.net.tcp.min-rto", Duration.ofMillis(1), Duration.ofSeconds(60));
         spec.duration("osvj.net.tcp.max-rto", Duration.ofSeconds(1), Duration.ofMinutes(10));
@@ -220,7 +221,8 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
             ns(c, "osvj.net.tcp.keepalive.idle"), ns(c, "osvj.net.tcp.keepalive.interval"),
             c.getInt("osvj.net.tcp.keepalive.count"), c.getBoolean("osvj.net.tcp.sack"),
             c.getBoolean("osvj.net.tcp.timestamps"), c.getInt("osvj.net.tcp.syn-backlog"),
-            c.getBoolean("osvj.net.tcp.syn-cookies"), c.getInt("osvj.net.tcp.challenge-ack-limit"));
+            c.getBoolean("osvj.net.tcp.syn-cookies"), c.getInt("osvj.net.tcp.challenge-ack-limit"),
+            (int)c.getBytes("osvj.net.tcp.receive-buffer-max").longValue());
         final StackSettings s = new StackSettings(tcp, "netchannel".equals(c.getString("osvj.net.receive-path")),
             ns(c, "osvj.net.arp.timeout"), c.getInt("osvj.net.ip.reassembly.datagrams"),
             c.getBytes("osvj.net.ip.reassembly.memory"), ns(c, "osvj.net.ip.reassembly.timeout"),

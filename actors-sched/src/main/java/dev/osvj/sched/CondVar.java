@@ -100,20 +100,20 @@ public final class CondVar {
         internal.unlock();
     }
 
-    /** Wake every waiter (each morphed onto the mutex, oldest first). */
+    /**
+     * Wake every waiter, each morphed onto the mutex, grouped by vCPU as OSv's {@code wake_all} (see
+     * {@link Mutex#sendLockGroupedByCpu}): the caller's vCPU first, oldest first within a vCPU.
+     */
     public void wakeAll() {
         if (oldest == null) {
             return;
         }
         internal.lock();
-        WaitRecord wr = oldest;
+        final WaitRecord wr = oldest;
         oldest = null;
         newest = null;
-        while (wr != null) {
-            final WaitRecord next = wr.next;
-            wr.next = null;
-            userMutex.sendLock(wr);
-            wr = next;
+        if (wr != null) {
+            userMutex.sendLockGroupedByCpu(wr);
         }
         internal.unlock();
     }

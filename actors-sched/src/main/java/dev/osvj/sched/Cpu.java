@@ -39,10 +39,12 @@ import java.util.function.IntConsumer;
  * <h2>Local wakeups</h2>
  * A waker running on this vCPU (the mutex/condvar hand-off between two threads of one vCPU) owns the
  * run queue already, so it queues the woken thread directly ({@link #wakeLocal}): no incoming queue,
- * no mask, no atomics beyond the thread's WAITING to WAKING CAS, and no reschedule at the waker's next
- * preemption point unless the woken thread must preempt it. With the preemption deadline a plain field
- * and the clock device re-programmed only when it must fire earlier, a switch on one vCPU costs one
- * clock read, the policy arithmetic, and the continuation yield and resume.
+ * no mask, no atomics beyond the thread's WAITING to WAKING CAS (none for a mutex hand-off, see
+ * {@link KThread#wakeHandOff}), and no reschedule at the waker's next preemption point unless the
+ * woken thread must preempt it. The waker's new preemption deadline is computed only if it reaches a
+ * preemption point before it blocks ({@link #deadlinePending}). With the preemption deadline a plain
+ * field and the clock device re-programmed only when it must fire earlier, a switch on one vCPU costs
+ * one clock read, the policy arithmetic, and the continuation yield and resume.
  */
 final class Cpu {
     /** The vCPU whose scheduler loop the current carrier thread runs (null on other threads). */
@@ -130,6 +132,17 @@ final class Cpu {
      * so a plain field; cleared by every scheduling decision.
      */
     private boolean needResched;
+    /**
+     * {@link #wakeLocal} queued a fair thread first behind the running owner and left the owner's
+     * preemption deadline to be computed later: by the owner's next preemption point that does not
+     * reschedule ({@link #settleDeadline}), or by the next scheduling decision, which re-arms the
+     * deadline from scratch and clears this. The deadline is the same value either way (it depends
+     * only on R'' values and {@link #runningSince}, which change only at decisions), and the owner
+     * cannot be preempted before a preemption point anyway, so only the moment the device is
+     * programmed moves; a thread that blocks right after waking another one (a mutex or condvar
+     * hand-off) never pays the logarithm. Owner carrier only.
+     */
+    private boolean deadlinePending;
 
     /**
      * True while this vCPU runs (or has chosen) an application thread: written by this vCPU before it
@@ -221,6 +234,49 @@ final class Cpu {
      */
     boolean attention() {
         return needResched || ((long)MASK.getVolatile(this) | (int)INTERRUPTS.getVolatile(this)) != 0;
+    }
+
+    /**
+     * A preemption point of {@code p}, the running owner, with preemption enabled: reschedule if
+     * {@link #attention()}, else arm a preemption deadline that a local wakeup left pending.
+     */
+    void preemptionPoint(final KThread p) {
+        if (!attention() && !(deadlinePending && settleDeadline(p))) {
+            return;
+        }
+        reschedule(p, false);
+    }
+
+    /** True when a local wakeup left the running owner's preemption deadline to be computed. */
+    boolean deadlinePending() {
+        return deadlinePending;
+    }
+
+    /**
+     * Compute the preemption deadline that {@link #wakeLocal} deferred, for the running owner
+     * {@code p}: OSv's rule against the first queued thread, {@code runningSince + p.timeUntil(R'')},
+     * armed if earlier than the current one. If the deadline has passed by now the device fires at
+     * once and the preemption happens at the next preemption point.
+     *
+     * @return true when {@code p} must be preempted right away (a queued thread already has the
+     *     lower R''); {@link #needResched} is then set as well.
+     */
+    boolean settleDeadline(final KThread p) {
+        deadlinePending = false;
+        final KThread t = runqueue.first();
+        if (t == null || p != owner || p.realtimePriority > 0 || t.realtimePriority > 0
+            || t.runtime.idlePriority()) {
+            return false;
+        }
+        if (p.runtime.idlePriority() || t.runtime.rtt <= p.runtime.rtt) {
+            needResched = true;
+            return true;
+        }
+        final long delta = p.runtime.timeUntil(this, t.runtime.rtt);
+        if (delta > 0 && runningSince + delta < preemptDeadline) {
+            setPreemption(runningSince + delta);
+        }
+        return false;
     }
 
     /** The running thread changed its own priority: re-decide at its next preemption point. */
@@ -333,6 +389,7 @@ final class Cpu {
         handleInterrupts(now);
         handleIncomingWakeups();
         needResched = false;
+        deadlinePending = false;
         final KThread n = runqueue.pollFirst();
         if (n == null) {
             publishLoad();
@@ -461,6 +518,7 @@ final class Cpu {
         handleInterrupts(now);
         handleIncomingWakeups();
         needResched = false;
+        deadlinePending = false;
         account(p, now);
         if (p.state() == ThreadState.RUNNING) {
             final KThread t = runqueue.first();
@@ -470,12 +528,18 @@ final class Cpu {
                 maybeToMailbox(p, now);
                 return;
             }
+            boolean rotate = false;
             if (!fromYield) {
                 if (p.realtimePriority > 0) {
-                    if (t.realtimePriority <= p.realtimePriority) {
+                    // Real-time: lower priorities wait; an equal one waits for the end of p's
+                    // round-robin slice (forever under FIFO), then p goes behind its equals.
+                    if (t.realtimePriority < p.realtimePriority
+                        || (t.realtimePriority == p.realtimePriority && !sliceUsedUp(p, now))) {
+                        armSlice(p);
                         maybeToMailbox(p, now);
                         return;
                     }
+                    rotate = t.realtimePriority == p.realtimePriority;
                 } else if (t.realtimePriority == 0 && p.runtime.rtt < t.runtime.rtt) {
                     armPreemption(now, p.runtime.timeUntil(this, t.runtime.rtt));
                     maybeToMailbox(p, now);
@@ -484,7 +548,11 @@ final class Cpu {
             }
             p.runtime.hysteresisRunStop(this);
             p.setState(ThreadState.QUEUED);
-            runqueue.enqueueFirstEqual(p);
+            if (rotate) {
+                runqueue.enqueue(p);
+            } else {
+                runqueue.enqueueFirstEqual(p);
+            }
             p.preemptions++;
             preemptions++;
         } else {
@@ -518,6 +586,7 @@ final class Cpu {
         handleInterrupts(now);
         handleIncomingWakeups();
         needResched = false;
+        deadlinePending = false;
         final KThread t = runqueue.first();
         if (t == null || t.runtime.idlePriority() || t.realtimePriority < p.realtimePriority) {
             maybeToMailbox(p, now);
@@ -539,6 +608,7 @@ final class Cpu {
         handleInterrupts(now);
         handleIncomingWakeups();
         needResched = false;
+        deadlinePending = false;
         account(p, now);
         p.runtime.hysteresisRunStop(this);
         p.setState(ThreadState.WAKING);
@@ -584,6 +654,9 @@ final class Cpu {
     private void switchIn(final KThread n, final boolean displacedRunnable, final long now, final boolean fromYield) {
         n.applyRequestedPriority();
         n.setState(ThreadState.RUNNING);
+        if (n.realtimePriority > 0) {
+            n.sliceStart = now;
+        }
         n.runtime.hysteresisRunStart(this);
         if (displacedRunnable) {
             n.runtime.addContextSwitchPenalty(this);
@@ -599,7 +672,7 @@ final class Cpu {
     /** OSv: after picking {@code n}, arm the preemption timer for when the next thread deserves the vCPU. */
     private void armAfterPick(final KThread n, final long now, final boolean fromYield) {
         if (n.realtimePriority > 0) {
-            cancelPreemption();
+            armSlice(n);
         } else if (fromYield) {
             setPreemption(now + Policy.THYST_NS);
         } else {
@@ -610,6 +683,25 @@ final class Cpu {
             }
             cancelPreemption();
         }
+    }
+
+    /**
+     * A real-time owner {@code p}: arm the end of its round-robin slice when a thread of the same
+     * real-time priority waits behind it; otherwise nothing can preempt it but a higher real-time
+     * wakeup (which reschedules at once), so no deadline.
+     */
+    private void armSlice(final KThread p) {
+        final KThread t = runqueue.first();
+        if (p.realtimeSliceNanos > 0 && t != null && t.realtimePriority == p.realtimePriority) {
+            setPreemption(p.sliceStart + p.realtimeSliceNanos);
+        } else {
+            cancelPreemption();
+        }
+    }
+
+    /** A round-robin thread has run its slice since it was switched in (FIFO threads never). */
+    private static boolean sliceUsedUp(final KThread p, final long now) {
+        return p.realtimeSliceNanos > 0 && now - p.sliceStart >= p.realtimeSliceNanos;
     }
 
     private void armPreemption(final long now, final long delta) {
@@ -659,6 +751,8 @@ final class Cpu {
             p.setState(ThreadState.RUNNING);
         } else if (p.state() == ThreadState.WAITING) {
             p.casState(ThreadState.WAITING, ThreadState.RUNNING);
+        } else if (p.state() == ThreadState.SENDING_LOCK) {
+            p.casState(ThreadState.SENDING_LOCK, ThreadState.RUNNING);
         }
         owner = p;
         publishLoad();
@@ -772,10 +866,12 @@ final class Cpu {
      * {@code p}, decided from the R'' values as of {@code p}'s last accounting ({@link #runningSince})
      * instead of a clock read: when {@code t} became the first queued thread and already has the
      * lower R'' (or a higher real-time priority), the next preemption point reschedules; otherwise
-     * the preemption deadline moves to {@code runningSince + p.timeUntil(t.R'')} if that is earlier,
-     * which is exactly when {@code p}'s R'' reaches {@code t}'s.
+     * the preemption deadline must move to {@code runningSince + p.timeUntil(t.R'')} if that is
+     * earlier, which is exactly when {@code p}'s R'' reaches {@code t}'s: for fair threads that
+     * computation is deferred ({@link #deadlinePending}) to {@code p}'s next preemption point, so the
+     * common case, {@code p} blocking right after the wakeup, skips it.
      */
-    private void wakeLocal(final KThread t) {
+    void wakeLocal(final KThread t) {
         if (!accept(t, running())) {
             return;
         }
@@ -787,6 +883,11 @@ final class Cpu {
         if (p.realtimePriority > 0 || t.realtimePriority > 0) {
             if (t.realtimePriority > p.realtimePriority) {
                 needResched = true;
+            } else if (t.realtimePriority == p.realtimePriority && p.realtimeSliceNanos > 0) {
+                final long sliceEnd = p.sliceStart + p.realtimeSliceNanos;
+                if (sliceEnd < preemptDeadline) {
+                    setPreemption(sliceEnd);
+                }
             }
             return;
         }
@@ -797,10 +898,7 @@ final class Cpu {
             needResched = true;
             return;
         }
-        final long delta = p.runtime.timeUntil(this, t.runtime.rtt);
-        if (delta > 0 && runningSince + delta < preemptDeadline) {
-            setPreemption(runningSince + delta);
-        }
+        deadlinePending = true;
     }
 
     private void resumeTimers(final KThread t) {

@@ -47,6 +47,10 @@ public final class KThread {
     final ThreadContext context;
     final ThreadRuntime runtime;
     final int realtimePriority;
+    /** Round-robin slice among equal real-time priorities (0: FIFO), kernel-clock ns. */
+    final long realtimeSliceNanos;
+    /** When the current round-robin slice began (switch-in). Owning vCPU only. */
+    long sliceStart;
     /** The vCPU the thread belongs to: changed only by that vCPU (balancer) or the thread itself (pin). */
     volatile Cpu cpu;
     private volatile ThreadState state;
@@ -101,6 +105,7 @@ public final class KThread {
         this.body = body;
         this.runtime = new ThreadRuntime(attr.priority());
         this.realtimePriority = attr.realtimePriority();
+        this.realtimeSliceNanos = attr.realtimeSliceNanos();
         this.detached = attr.detached();
         this.migrationLock = attr.pinnedCpu() >= 0 ? 1 : 0;
         this.pinnedCpu = attr.pinnedCpu();
@@ -127,8 +132,7 @@ public final class KThread {
 
     /** The kernel thread the caller runs in, or null when called outside the vCPUs. */
     public static KThread current() {
-        final ThreadContext ctx = ContextSwitch.currentContext();
-        return ctx != null && ctx.owner() instanceof KThread k ? k : null;
+        return ContextSwitch.currentOwner() instanceof KThread k ? k : null;
     }
 
     static KThread currentOrThrow() {
@@ -141,8 +145,9 @@ public final class KThread {
 
     /**
      * A preemption point: if the vCPU has pending wakeups or a fired timer (its preemption deadline)
-     * and preemption is enabled, run the scheduler now. Costs two volatile reads otherwise. Does
-     * nothing outside the vCPUs.
+     * and preemption is enabled, run the scheduler now; otherwise arm a preemption deadline that a
+     * local wakeup left pending (see {@link Cpu#settleDeadline}). Costs two volatile reads and two
+     * plain ones otherwise. Does nothing outside the vCPUs.
      */
     public static void preemptionPoint() {
         preemptionPoint(current());
@@ -151,10 +156,7 @@ public final class KThread {
     /** {@link #preemptionPoint()} for a caller that already knows its kernel thread {@code t} (or null). */
     static void preemptionPoint(final KThread t) {
         if (t != null && t.preemptCount == 0) {
-            final Cpu c = t.cpu;
-            if (c.attention()) {
-                c.reschedule(t, false);
-            }
+            t.cpu.preemptionPoint(t);
         }
     }
 
@@ -190,8 +192,8 @@ public final class KThread {
         if (t.preemptCount <= 0) {
             throw new IllegalStateException("preemptEnable without preemptDisable");
         }
-        if (--t.preemptCount == 0 && t.cpu.attention()) {
-            t.cpu.reschedule(t, false);
+        if (--t.preemptCount == 0) {
+            t.cpu.preemptionPoint(t);
         }
     }
 
@@ -325,14 +327,89 @@ public final class KThread {
         return false;
     }
 
-    /** OSv's stop_wait: back to RUNNING, or wait until the vCPU has processed an in-flight wakeup. */
-    private void stopWait() {
-        if (STATE.compareAndSet(this, ThreadState.WAITING, ThreadState.RUNNING)) {
+    /**
+     * Prepare a contended {@link Mutex#lock()} wait (OSv's {@code prepare_wait}, in the
+     * {@link ThreadState#SENDING_LOCK} state): preemption off and SENDING_LOCK with a release store, no
+     * fence. The caller then pushes {@link #lockRecord()} onto the mutex's lock-free queue, whose CAS
+     * publishes the state to the record's popper. SENDING_LOCK, unlike WAITING, is left only by the
+     * mutex hand-off: {@link #wake()} ignores it (for a lock waiter any other wakeup would be spurious),
+     * so the single popper of the record (RHO) is the only other thread that may change the state, and
+     * when it runs on this thread's vCPU (which this thread then cannot be running on) it needs no CAS
+     * at all ({@link #wakeHandOff}). Follow with {@link #awaitLockHandOff} or {@link #cancelLockWait}.
+     * Calling thread only.
+     */
+    void prepareLockWait() {
+        preemptCount++;
+        STATE.setRelease(this, ThreadState.SENDING_LOCK);
+    }
+
+    /**
+     * Undo {@link #prepareLockWait} without sleeping: the caller popped its own record (it took a
+     * handoff), so no other thread can wake it and a plain store ends the wait.
+     */
+    void cancelLockWait() {
+        preemptCount--;
+        STATE.setRelease(this, ThreadState.RUNNING);
+    }
+
+    /**
+     * The rest of a wait begun with {@link #prepareLockWait}: sleep until {@code record} (the lock
+     * record) is woken, i.e. the mutex was handed over. Calling thread only.
+     */
+    void awaitLockHandOff(final WaitRecord record) {
+        while (true) {
+            if (record.woken()) {
+                // A popper on another vCPU cleared the record before we switched out.
+                preemptCount--;
+                stopWait(ThreadState.SENDING_LOCK);
+                return;
+            }
+            cpu.reschedule(this, false);
+            preemptCount--;
+            if (state != ThreadState.RUNNING) {
+                stopWait(ThreadState.SENDING_LOCK);
+            }
+            if (record.woken()) {
+                return;
+            }
+            // Back without the hand-over (a refused switch): wait again, with a fenced store so the
+            // popper's clear-then-CAS and our store-then-check cannot both miss (Dekker).
+            preemptCount++;
+            state = ThreadState.SENDING_LOCK;
+        }
+    }
+
+    /**
+     * Hand the mutex to this thread, which is in SENDING_LOCK waiting on its lock record: called by
+     * the record's single popper running on {@code source} (its vCPU, or null outside the vCPUs), after
+     * it cleared the record. On this thread's own vCPU the thread is not running and nobody else may
+     * touch its state, so the hand-off is a plain store and a direct run-queue insert (no atomic);
+     * from anywhere else a CAS races with the thread's own retreat from a refused switch.
+     */
+    void wakeHandOff(final Cpu source) {
+        final Cpu c = cpu;
+        if (c == source) {
+            c.wakeLocal(this);
+        } else if (STATE.compareAndSet(this, ThreadState.SENDING_LOCK, ThreadState.WAKING)) {
+            c.pushWakeup(this, source);
+        }
+    }
+
+    /**
+     * OSv's stop_wait: from {@code waitState} (WAITING, or SENDING_LOCK for a lock wait) back to
+     * RUNNING, or wait until the vCPU has processed an in-flight wakeup.
+     */
+    private void stopWait(final ThreadState waitState) {
+        if (STATE.compareAndSet(this, waitState, ThreadState.RUNNING)) {
             return;
         }
         while (state == ThreadState.WAKING) {
             cpu.reschedule(this, false);
         }
+    }
+
+    private void stopWait() {
+        stopWait(ThreadState.WAITING);
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -365,7 +442,7 @@ public final class KThread {
     WaitRecord lockRecord() {
         WaitRecord r = lockRecord;
         if (r == null) {
-            r = new WaitRecord(this);
+            r = WaitRecord.lockRecord(this);
             lockRecord = r;
         } else {
             r.rearm();
@@ -533,6 +610,11 @@ public final class KThread {
 
     public int realtimePriority() {
         return realtimePriority;
+    }
+
+    /** The round-robin slice among equal real-time priorities, 0 for FIFO (nanoseconds). */
+    public long realtimeSliceNanos() {
+        return realtimeSliceNanos;
     }
 
     public boolean isDetached() {

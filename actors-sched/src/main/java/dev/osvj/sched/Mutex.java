@@ -67,25 +67,35 @@ public final class Mutex {
 
     public void lock() {
         final KThread k = KThread.current();
-        KThread.preemptionPoint(k);
+        if (k != null && k.preemptCount == 0 && k.cpu.attention()) {
+            // The kernel entry's preemption point (a deferred deadline is settled below, once it is
+            // known that this lock() does not block: blocking re-arms it anyway).
+            k.cpu.reschedule(k, false);
+        }
         final Object self = k != null ? k : Thread.currentThread();
         if ((int)COUNT.getAndAdd(this, 1) == 0) {
             OWNER.setOpaque(this, self);
             depth = 1;
+            settleDeadline(k);
             return;
         }
         if (OWNER.getOpaque(this) == self) {
             COUNT.getAndAdd(this, -1);
             depth++;
+            settleDeadline(k);
             return;
         }
-        final WaitRecord waiter = k != null ? k.lockRecord() : new WaitRecord(self);
+        if (k != null) {
+            lockContended(k);
+            return;
+        }
+        final WaitRecord waiter = new WaitRecord(self);
         waitqueue.push(waiter);
         final int oldHandoff = handoff;
         if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
             final WaitRecord other = waitqueue.pop();
             if (other != waiter) {
-                other.wake();
+                other.wakePopped(Cpu.current());
             } else {
                 OWNER.setOpaque(this, self);
                 depth = 1;
@@ -95,6 +105,50 @@ public final class Mutex {
         waiter.await();
         OWNER.setOpaque(this, self);
         depth = 1;
+    }
+
+    /**
+     * The contended {@link #lock()} of kernel thread {@code k}, whose {@code count} increment found the
+     * mutex taken. OSv's order: the thread prepares to wait (SENDING_LOCK, preemption disabled) before
+     * it pushes its record, so the push's CAS publishes the state to whoever pops the record, the only
+     * one that may wake it, and the wait needs no fence of its own; a popper on the waiter's vCPU hands
+     * the mutex over without any atomic (see {@link KThread#prepareLockWait},
+     * {@link WaitRecord#wakePopped}).
+     */
+    private void lockContended(final KThread k) {
+        final WaitRecord waiter = k.lockRecord();
+        k.prepareLockWait();
+        waitqueue.push(waiter);
+        final int oldHandoff = handoff;
+        if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
+            final WaitRecord other = waitqueue.pop();
+            if (other != waiter) {
+                other.wakePopped(k.cpu);
+            } else {
+                k.cancelLockWait();
+                OWNER.setOpaque(this, k);
+                depth = 1;
+                settleDeadline(k);
+                return;
+            }
+        }
+        k.awaitLockHandOff(waiter);
+        OWNER.setOpaque(this, k);
+        depth = 1;
+    }
+
+    /**
+     * After a lock() that did not block: arm the preemption deadline a local wakeup left pending
+     * (see {@link Cpu#settleDeadline}); an immediate preemption it may call for waits for the next
+     * preemption point, not to preempt the new holder inside lock().
+     */
+    private static void settleDeadline(final KThread k) {
+        if (k != null && k.preemptCount == 0) {
+            final Cpu c = k.cpu;
+            if (c.deadlinePending()) {
+                c.settleDeadline(k);
+            }
+        }
     }
 
     /** Take the lock if that needs no waiting (free, already ours, or a pending handoff). */
@@ -136,7 +190,7 @@ public final class Mutex {
         while (true) {
             final WaitRecord other = waitqueue.pop();
             if (other != null) {
-                other.wakeFrom(k != null ? k.cpu : Cpu.current());
+                other.wakePopped(k != null ? k.cpu : Cpu.current());
                 return;
             }
             if (++sequence == 0) {
@@ -185,8 +239,44 @@ public final class Mutex {
         if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
             final WaitRecord other = waitqueue.pop();
             OWNER.setOpaque(this, other.thread);
-            other.wake();
+            other.wakePopped(Cpu.current());
         }
+    }
+
+    /**
+     * {@link #sendLock} every record of the {@code next}-linked list {@code waiters} (OSv's
+     * {@code wake_all}), grouped by the vCPU of their threads: first the caller's vCPU, then each other
+     * vCPU in the order its first waiter appears, FIFO within a group (host threads form one group).
+     * The mutex is then handed from waiter to waiter mostly within one vCPU, so most hand-overs are
+     * local wakeups instead of one IPI-prone remote wakeup per waiter. The list is consumed.
+     */
+    void sendLockGroupedByCpu(final WaitRecord waiters) {
+        WaitRecord rest = waiters;
+        Cpu group = Cpu.current();
+        while (rest != null) {
+            WaitRecord keepHead = null;
+            WaitRecord keepTail = null;
+            for (WaitRecord r = rest; r != null; ) {
+                final WaitRecord next = r.next;
+                r.next = null;
+                if (cpuOf(r) == group) {
+                    sendLock(r);
+                } else if (keepTail == null) {
+                    keepHead = r;
+                    keepTail = r;
+                } else {
+                    keepTail.next = r;
+                    keepTail = r;
+                }
+                r = next;
+            }
+            rest = keepHead;
+            group = rest == null ? null : cpuOf(rest);
+        }
+    }
+
+    private static Cpu cpuOf(final WaitRecord r) {
+        return r.thread instanceof KThread k ? k.cpu : null;
     }
 
     /** The receiving side of {@link #sendLock}: the caller was woken owning the mutex. */

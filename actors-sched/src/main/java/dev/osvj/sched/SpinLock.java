@@ -42,8 +42,8 @@ public final class SpinLock {
     public void unlock() {
         locked.set(false);
         final KThread t = KThread.current();
-        if (t != null && --t.preemptCount == 0 && t.cpu.attention()) {
-            t.cpu.reschedule(t, false);
+        if (t != null && --t.preemptCount == 0) {
+            t.cpu.preemptionPoint(t);
         }
     }
 }

@@ -96,7 +96,8 @@ final class ThreadRuntime {
         if (idlePriority() || Double.isInfinite(target)) {
             return -1;
         }
-        final double ret = Policy.taulog(1.0 + (target - rtt) / priority / cpu.c);
+        // One division instead of two: this runs on every local wakeup (the preemption deadline).
+        final double ret = Policy.taulog(1.0 + (target - rtt) / (priority * cpu.c));
         if (!(ret < Long.MAX_VALUE)) {
             return -1;
         }

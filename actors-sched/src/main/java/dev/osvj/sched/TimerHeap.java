@@ -7,8 +7,13 @@ import java.util.Arrays;
  * arming order; each timer knows its slot, so cancel is O(log n).
  *
  * <p>OSv's {@code timer_set} defers sorting into 65 buckets because most timers are cancelled before
- * they fire; a heap gives the same O(log n) bound with less code and no periodic re-bucketing. Owned by
- * one vCPU: touched only by that vCPU's carrier (its scheduler loop or the thread it runs).
+ * they fire; a heap gives the same O(log n) bound with less code and no periodic re-bucketing. Why the
+ * heap is kept: the timer OSv re-arms and cancels at nearly every scheduling decision, the per-CPU
+ * preemption timer, is not in this set at all (it is a plain deadline field of {@link Cpu}, armed and
+ * cancelled with a store), so what remains here are sleeps, timed waits and their cancellations, a
+ * handful per vCPU, where a heap's insert and indexed cancel cost a few comparisons and the buckets'
+ * deferred sorting would buy nothing. Owned by one vCPU: touched only by that vCPU's carrier (its
+ * scheduler loop or the thread it runs).
  */
 final class TimerHeap {
     private Timer[] heap = new Timer[16];

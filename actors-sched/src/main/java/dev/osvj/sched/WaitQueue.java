@@ -39,16 +39,14 @@ public final class WaitQueue {
         }
     }
 
+    /** Hand {@code mutex} to every waiter in turn, grouped by vCPU (see {@link CondVar#wakeAll()}). */
     public void wakeAll(final Mutex mutex) {
         checkHeld(mutex);
-        WaitRecord wr = oldest;
+        final WaitRecord wr = oldest;
         oldest = null;
         newest = null;
-        while (wr != null) {
-            final WaitRecord next = wr.next;
-            wr.next = null;
-            mutex.sendLock(wr);
-            wr = next;
+        if (wr != null) {
+            mutex.sendLockGroupedByCpu(wr);
         }
     }
 

@@ -35,6 +35,12 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
     WaitRecord next;
     /** Per-record payload for queues that need one (semaphore units). */
     long units;
+    /**
+     * A kernel thread's own contended-lock record ({@link KThread#lockRecord()}): its thread waits in
+     * {@link ThreadState#SENDING_LOCK} and is woken by {@link KThread#wakeHandOff}. Every other record
+     * waits in WAITING (condvar records morphed onto a mutex included).
+     */
+    final boolean lockWait;
     @SuppressWarnings("unused") // through WAITER
     private volatile Object waiter;
 
@@ -44,10 +50,20 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
     }
 
     WaitRecord(final Object thread) {
+        this(thread, false);
+    }
+
+    private WaitRecord(final Object thread, final boolean lockWait) {
         this.thread = thread;
+        this.lockWait = lockWait;
         // Plain: a record reaches its waker only through a synchronizing action (a queue's CAS, a
         // mutex), which publishes this store.
         WAITER.set(this, thread);
+    }
+
+    /** The contended-lock record of kernel thread {@code k} (see {@link #lockWait}). */
+    static WaitRecord lockRecord(final KThread k) {
+        return new WaitRecord(k, true);
     }
 
     /**
@@ -84,6 +100,30 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
         } else if (w != null) {
             LockSupport.unpark((Thread)w);
         }
+    }
+
+    /**
+     * Wake a record that the caller took off a mutex's wait queue, which gives each record to one
+     * taker only (the single popper of RHO, see {@link Mutex}), running on {@code source} (its vCPU, or
+     * null outside the vCPUs). A lock record's thread waits in SENDING_LOCK, which only this popper may
+     * end: on the thread's own vCPU the thread is not running (the caller is) and will next run on this
+     * carrier after the caller in program order, so the record is cleared with an opaque store and the
+     * thread queued with plain stores, no atomic at all; elsewhere the clearing is an atomic exchange
+     * (the waiter's Dekker check) followed by the state CAS. A morphed condvar record's thread waits
+     * in WAITING and is woken as by {@link #wakeFrom}.
+     */
+    void wakePopped(final Cpu source) {
+        if (lockWait) {
+            final KThread k = (KThread)thread;
+            if (source != null && k.cpu == source) {
+                WAITER.setOpaque(this, (Object)null);
+            } else {
+                WAITER.getAndSet(this, (Object)null);
+            }
+            k.wakeHandOff(source);
+            return;
+        }
+        wakeFrom(source);
     }
 
     /** True once {@link #wake()} has been called. */

@@ -12,8 +12,9 @@
  *       by decayed runtime, per-vCPU timer set, incoming-wakeup queues, pending mask). The vCPU's
  *       loop resumes kernel threads through the arch layer ({@link dev.osvj.sched.arch}).</li>
  *   <li>Policy ({@code Policy}, {@code ThreadRuntime}): OSv's constants (tau 200 ms, thyst 5 ms,
- *       10 us switch penalty, float priorities, real-time FIFO) and arithmetic (R'' = priority-weighted
- *       runtime in units of the vCPU's factor c, renormalisation at 2^63, export/import on migration,
+ *       10 us switch penalty, float priorities, real-time FIFO or round-robin) and arithmetic
+ *       (R'' = priority-weighted runtime in units of the vCPU's factor c, renormalisation at 2^63,
+ *       export/import on migration,
  *       one-shot preemption deadlines tau*ln(1 + dR/(p c))).</li>
  *   <li>Time: the kernel clock is injectable ({@link dev.osvj.kernel.KernelClock});
  *       {@link dev.osvj.sched.ManualClock} gives virtual time whose advance fires vCPU deadlines,
@@ -57,6 +58,15 @@
  *       use {@link dev.osvj.sched.Mutex}. A switch refused by the JVM (a native frame or
  *       {@code Continuation.pin()} on the stack) keeps the thread running and is counted
  *       ({@link dev.osvj.sched.CpuStats#pinnedRefusals()});</li>
+ *   <li>{@code Thread.currentThread()} on a kernel thread is its vCPU's carrier, and the JIT treats it
+ *       as constant within one compiled method: read before a switch, it may be reused after the
+ *       thread resumed on another carrier (measured: a compiled loop that yields and resumes on
+ *       alternating carriers saw its old carrier in 94% of iterations). Everything keyed by the host
+ *       thread - JDK lock ownership, {@code ThreadLocal}s, {@code LockSupport} waiters recorded as a
+ *       {@code Thread} - can then name the wrong carrier. {@link dev.osvj.sched.KThread#current()}
+ *       (the current continuation) is not affected. So kernel threads that use such host-keyed
+ *       state around a blocking call must be pinned ({@link dev.osvj.sched.ThreadAttr#pinnedTo}),
+ *       as the applications' workers are; unpinned threads should only use kernel primitives.</li>
  *   <li>CPU time is accounted at switches: a running thread's {@code cpuTimeNanos} lags by at most
  *       its current slice.</li>
  * </ul>

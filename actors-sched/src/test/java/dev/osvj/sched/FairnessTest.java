@@ -241,6 +241,55 @@ class FairnessTest {
         }
     }
 
+    /**
+     * The other side of a local wakeup: the woken thread has the higher R'' (it burned time before it
+     * slept), so the waker keeps the vCPU, and the preemption deadline for when the waker's R'' reaches
+     * the woken thread's is computed only at the waker's next preemption point (it is deferred at the
+     * wakeup, see {@code Cpu.deadlinePending}). The woken thread must still get the vCPU then: not at
+     * once, and not only when the waker ends.
+     */
+    @Test
+    void shouldPreemptAWakerThatKeepsRunningWhenItsRuntimeReachesTheWokenThreads() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final Semaphore kick = new Semaphore(0);
+            final AtomicLong ready = new AtomicLong();
+            final AtomicLong postedAt = new AtomicLong();
+            final AtomicLong ranAt = new AtomicLong();
+            final KThread waiter = s.spawn("burned-then-waits", () -> {
+                final long until = clock.monotonicNanos() + 20_000_000L;
+                while (clock.monotonicNanos() < until) {
+                    clock.advance(STEP);
+                    KThread.preemptionPoint();
+                }
+                ready.set(1);
+                kick.acquire();
+                ranAt.set(clock.monotonicNanos());
+            });
+            SchedTestSupport.await("waiter burned its time and sleeps", () -> ready.get() == 1
+                && waiter.state() == ThreadState.WAITING);
+            final long limit = 1_000_000_000L;
+            final KThread waker = s.spawn("waker", () -> {
+                postedAt.set(clock.monotonicNanos());
+                kick.post();
+                final long end = clock.monotonicNanos() + limit;
+                while (ranAt.get() == 0 && clock.monotonicNanos() < end) {
+                    clock.advance(STEP);
+                    KThread.preemptionPoint();
+                }
+            });
+            SchedTestSupport.join(waker);
+            SchedTestSupport.join(waiter);
+            final long latency = ranAt.get() - postedAt.get();
+            // 20 ms of decayed runtime plus the two hysteresis credits: about 29 ms of the waker's.
+            assertTrue(latency >= 10_000_000L && latency <= 60_000_000L,
+                "the woken thread ran " + latency + " ns of virtual time after the wakeup");
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
     @Test
     void shouldPreemptEqualHogsEveryTwoThystAtMost() {
         final ManualClock clock = new ManualClock();
@@ -257,6 +306,55 @@ class FairnessTest {
             // more than one preemption per thyst.
             assertTrue(switches >= 100 && switches <= 2_000_000_000L / Policy.THYST_NS + 10,
                 "switches " + switches);
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    /**
+     * Real-time round-robin ({@link ThreadAttr#withRealtimeSlice}): two CPU-bound threads of the same
+     * real-time priority with a 1 ms slice take turns every slice and share the vCPU equally, while
+     * under FIFO the first one keeps the vCPU until it ends. A fair thread gets nothing meanwhile.
+     */
+    @Test
+    void shouldTakeTurnsEverySliceAmongEqualRoundRobinThreads() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final long run = 200_000_000L;
+            final long slice = 1_000_000L;
+            final long end = clock.monotonicNanos() + run;
+            final ThreadAttr rr = ThreadAttr.named("rr").withRealtimePriority(5)
+                .withRealtimeSlice(Duration.ofNanos(slice));
+            final KThread a = s.newThread(rr, hog(clock, end));
+            final KThread b = s.newThread(rr, hog(clock, end));
+            final KThread fair = s.newThread(ThreadAttr.named("fair"), hog(clock, end));
+            SchedTestSupport.startTogether(s, List.of(a, b, fair));
+            List.of(a, b, fair).forEach(SchedTestSupport::join);
+            final double total = a.cpuTimeNanos() + b.cpuTimeNanos();
+            assertShares(new double[] {a.cpuTimeNanos() / total, b.cpuTimeNanos() / total}, new double[] {0.5, 0.5});
+            // About one switch per slice each (run / slice in all); never finer than the slice.
+            final long turns = a.switches() + b.switches();
+            assertTrue(turns >= run / slice / 2 && turns <= run / slice + 4, "turns " + turns);
+            assertEquals(0, fair.cpuTimeNanos(), "a fair thread runs only when no real-time thread can");
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    @Test
+    void shouldNotTimeSliceFifoRealtimeThreads() {
+        final ManualClock clock = new ManualClock();
+        final Scheduler s = SchedTestSupport.start(kit, SchedConfig.defaults(1), clock);
+        try {
+            final long end = clock.monotonicNanos() + 50_000_000L;
+            final ThreadAttr fifo = ThreadAttr.named("fifo").withRealtimePriority(5);
+            final KThread a = s.newThread(fifo, hog(clock, end));
+            final KThread b = s.newThread(fifo, hog(clock, end));
+            SchedTestSupport.startTogether(s, List.of(a, b));
+            List.of(a, b).forEach(SchedTestSupport::join);
+            assertEquals(1, a.switches(), "the first FIFO thread ran to its end in one go");
+            assertEquals(0, a.preemptions());
         } finally {
             assertTrue(s.stop(Duration.ofSeconds(10)));
         }

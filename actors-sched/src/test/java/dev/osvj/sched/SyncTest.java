@@ -42,6 +42,54 @@ class SyncTest {
         return t;
     }
 
+    /**
+     * A counter incremented under a mutex by many lockers, which also checks that no two of them hold
+     * the mutex at once. {@link #increment} takes the mutex ({@code viaTryLock}: try {@code tryLock()}
+     * first), counts, runs {@code whileHeld} still holding it, and releases.
+     */
+    private static final class GuardedCounter {
+        final Mutex mutex = new Mutex();
+        final AtomicInteger inside = new AtomicInteger();
+        final AtomicBoolean overlap = new AtomicBoolean();
+        long counter;
+
+        void increment(final boolean viaTryLock, final Runnable whileHeld) {
+            if (!viaTryLock || !mutex.tryLock()) {
+                mutex.lock();
+            }
+            if (inside.incrementAndGet() != 1) {
+                overlap.set(true);
+            }
+            counter++;
+            whileHeld.run();
+            inside.decrementAndGet();
+            mutex.unlock();
+        }
+
+        /** A host thread doing {@code n} plain increments. */
+        Thread hostLocker(final int n) {
+            return hostThread(() -> {
+                for (int j = 0; j < n; j++) {
+                    increment(false, () -> { });
+                }
+            });
+        }
+
+        /** After every locker finished: no overlap, and exactly {@code expected} increments. */
+        void assertExact(final long expected) {
+            assertFalse(overlap.get(), "two holders at once");
+            mutex.lock();
+            assertEquals(expected, counter);
+            mutex.unlock();
+            assertFalse(mutex.isLocked());
+        }
+    }
+
+    private static void joinHost(final Thread h) throws InterruptedException {
+        h.join(SchedTestSupport.TIMEOUT.toMillis());
+        assertFalse(h.isAlive(), "the host locker finished");
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"continuation", "platform"})
     void shouldKeepACounterExactAcrossVcpus(final String arch) throws Exception {
@@ -83,52 +131,24 @@ class SyncTest {
     void shouldHandTheLockOverUnderHeavyContention() throws Exception {
         final Scheduler s = start("continuation");
         try {
-            final Mutex mutex = new Mutex();
-            final long[] counter = {0};
-            final AtomicInteger inside = new AtomicInteger();
-            final AtomicBoolean overlap = new AtomicBoolean();
+            final GuardedCounter g = new GuardedCounter();
             final int threads = 32;
             final int increments = 3_000;
             final List<KThread> ts = new ArrayList<>();
             for (int i = 0; i < threads; i++) {
                 ts.add(s.spawn("contender" + i, () -> {
                     for (int j = 0; j < increments; j++) {
-                        mutex.lock();
-                        if (inside.incrementAndGet() != 1) {
-                            overlap.set(true);
-                        }
-                        counter[0]++;
-                        if ((j & 15) == 0) {
-                            KThread.yield(); // hold the lock across a switch: others must queue
-                        }
-                        inside.decrementAndGet();
-                        mutex.unlock();
+                        // Every 16th: hold the lock across a switch, so others must queue.
+                        g.increment(false, (j & 15) == 0 ? KThread::yield : () -> { });
                     }
                 }));
             }
-            final List<Thread> hosts = new ArrayList<>();
-            for (int h = 0; h < 2; h++) {
-                hosts.add(hostThread(() -> {
-                    for (int j = 0; j < increments; j++) {
-                        mutex.lock();
-                        if (inside.incrementAndGet() != 1) {
-                            overlap.set(true);
-                        }
-                        counter[0]++;
-                        inside.decrementAndGet();
-                        mutex.unlock();
-                    }
-                }));
-            }
+            final List<Thread> hosts = List.of(g.hostLocker(increments), g.hostLocker(increments));
             ts.forEach(SchedTestSupport::join);
             for (final Thread h : hosts) {
-                h.join(SchedTestSupport.TIMEOUT.toMillis());
-                assertFalse(h.isAlive());
+                joinHost(h);
             }
-            assertFalse(overlap.get(), "two holders at once");
-            mutex.lock();
-            assertEquals((long)(threads + 2) * increments, counter[0]);
-            mutex.unlock();
+            g.assertExact((long)(threads + 2) * increments);
         } finally {
             assertTrue(s.stop(Duration.ofSeconds(10)));
         }
@@ -372,6 +392,171 @@ class SyncTest {
             assertFalse(torn.get(), "a reader saw a half-done write");
             assertEquals(6_000, a[0]);
             assertEquals(6_000, b[0]);
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    /**
+     * A kernel thread blocked in a contended lock() waits in SENDING_LOCK, which only the mutex
+     * hand-off ends: a wake() of the thread is refused (it would be spurious) and leaves it blocked,
+     * and lock() returns only once the thread owns the mutex.
+     */
+    @Test
+    void shouldLeaveALockWaiterBlockedUntilTheHandOver() {
+        final Scheduler s = start("continuation");
+        try {
+            final Mutex mutex = new Mutex();
+            final AtomicBoolean release = new AtomicBoolean();
+            final AtomicBoolean acquired = new AtomicBoolean();
+            final AtomicInteger holderState = new AtomicInteger();
+            final KThread holder = s.spawn(ThreadAttr.named("holder").pinnedTo(0), () -> {
+                mutex.lock();
+                holderState.set(1);
+                KThread.waitUntil(release::get);
+                mutex.unlock();
+            });
+            SchedTestSupport.await("holder owns the mutex", () -> holderState.get() == 1);
+            final KThread waiter = s.spawn(ThreadAttr.named("waiter").pinnedTo(0), () -> {
+                mutex.lock();
+                acquired.set(mutex.isOwnedByCurrent());
+                mutex.unlock();
+            });
+            SchedTestSupport.await("waiter blocked in lock()", () -> waiter.state() == ThreadState.SENDING_LOCK);
+            final long before = waiter.wakeups();
+            for (int i = 0; i < 3; i++) {
+                assertFalse(waiter.wake(), "a wake() of a thread blocked in lock() is refused");
+            }
+            assertEquals(ThreadState.SENDING_LOCK, waiter.state());
+            assertEquals(before, waiter.wakeups());
+            assertFalse(acquired.get(), "lock() returned without the hand-over");
+            release.set(true);
+            holder.wake();
+            SchedTestSupport.join(holder);
+            SchedTestSupport.join(waiter);
+            assertTrue(acquired.get(), "the waiter owned the mutex when lock() returned");
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    /**
+     * The same-vCPU hand-off (no atomic on the waiter) mixed with remote ones: on each of two vCPUs
+     * pinned kernel threads contend with each other (local hand-overs, often while the holder is
+     * switched out by a yield inside the critical section) and with the other vCPU's threads and a
+     * host thread (remote hand-overs, handoff sequences, tryLock). The counter must be exact, no two
+     * holders may overlap, and every thread must finish (no waiter lost).
+     */
+    @Test
+    void shouldHandOverExactlyBetweenLocalAndRemoteLockers() throws Exception {
+        final Scheduler s = start("continuation");
+        try {
+            final GuardedCounter g = new GuardedCounter();
+            final int perCpu = 4;
+            final int increments = 5_000;
+            final List<KThread> ts = new ArrayList<>();
+            for (int cpu = 0; cpu < 2; cpu++) {
+                for (int i = 0; i < perCpu; i++) {
+                    final int mode = i;
+                    ts.add(s.newThread(ThreadAttr.named("mix" + cpu + "." + i).pinnedTo(cpu), () -> {
+                        for (int j = 0; j < increments; j++) {
+                            // mode 0 holds the lock across a switch every 8th time (local lockers
+                            // queue behind it); mode 3 tries tryLock() first every other time.
+                            final boolean viaTryLock = mode == 3 && (j & 1) == 0;
+                            g.increment(viaTryLock, mode == 0 && (j & 7) == 0 ? KThread::yield : () -> { });
+                        }
+                    }));
+                }
+            }
+            final Thread host = g.hostLocker(increments);
+            SchedTestSupport.startTogether(s, ts);
+            ts.forEach(SchedTestSupport::join);
+            joinHost(host);
+            g.assertExact((2L * perCpu + 1) * increments);
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    /**
+     * OSv's misc-ctxsw on one vCPU: two threads alternate through a mutex and a condvar, every
+     * hand-over a local wakeup (the same-vCPU paths: the waiter's record cleared and the waiter queued
+     * without an atomic, the wait prepared before the record is pushed). The sequence of turns must be
+     * exact.
+     */
+    @Test
+    void shouldAlternateTwoThreadsOnOneVcpuThroughMutexAndCondvar() {
+        final Scheduler s = start("continuation");
+        try {
+            final Mutex mutex = new Mutex();
+            final CondVar cv = new CondVar();
+            final int rounds = 20_000;
+            final int[] turn = {0};
+            final long[] sequence = {0};
+            final AtomicBoolean outOfTurn = new AtomicBoolean();
+            final List<KThread> ts = new ArrayList<>();
+            for (int me = 0; me < 2; me++) {
+                final int self = me;
+                ts.add(s.newThread(ThreadAttr.named("ping" + me).pinnedTo(0), () -> {
+                    for (int i = 0; i < rounds; i++) {
+                        mutex.lock();
+                        while (turn[0] != self) {
+                            cv.await(mutex);
+                        }
+                        if ((sequence[0] & 1) != self) {
+                            outOfTurn.set(true);
+                        }
+                        sequence[0]++;
+                        turn[0] = 1 - self;
+                        cv.wakeOne();
+                        mutex.unlock();
+                    }
+                }));
+            }
+            SchedTestSupport.startTogether(s, ts);
+            ts.forEach(SchedTestSupport::join);
+            assertFalse(outOfTurn.get(), "a thread ran out of turn");
+            assertEquals(2L * rounds, sequence[0]);
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    /**
+     * OSv's {@code wake_all} grouping: the waiters are morphed onto the mutex vCPU by vCPU, the
+     * waker's own first, FIFO within each, so the mutex travels within a vCPU (local wakeups) before
+     * it crosses to the next. Plain FIFO would give w0, w1, w2, w3.
+     */
+    @Test
+    void shouldWakeAllGroupedByVcpuWakersFirst() {
+        final Scheduler s = start("continuation");
+        try {
+            final Mutex mutex = new Mutex();
+            final CondVar cv = new CondVar();
+            final boolean[] go = {false};
+            final List<String> order = new ArrayList<>();
+            final List<KThread> ts = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                final String name = "w" + i + "@" + (i % 2);
+                final KThread w = s.spawn(ThreadAttr.named(name).pinnedTo(i % 2), () -> {
+                    mutex.lock();
+                    while (!go[0]) {
+                        cv.await(mutex);
+                    }
+                    order.add(name);
+                    mutex.unlock();
+                });
+                ts.add(w);
+                SchedTestSupport.await(name + " waits on the condvar", () -> w.state() == ThreadState.WAITING);
+            }
+            ts.add(s.spawn(ThreadAttr.named("waker").pinnedTo(1), () -> {
+                mutex.lock();
+                go[0] = true;
+                cv.wakeAll();
+                mutex.unlock();
+            }));
+            ts.forEach(SchedTestSupport::join);
+            assertEquals(List.of("w1@1", "w3@1", "w0@0", "w2@0"), order);
         } finally {
             assertTrue(s.stop(Duration.ofSeconds(10)));
         }

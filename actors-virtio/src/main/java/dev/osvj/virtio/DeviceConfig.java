@@ -25,7 +25,7 @@ record DeviceConfig(String type, String name, String backend, Config options) {
     static Config defaults(final String type) {
         return com.typesafe.config.ConfigFactory.parseMap(switch (type) {
             case "net" -> Map.ofEntries(Map.entry("name", ""), Map.entry("backend", "stream"), Map.entry("address", ""),
-                Map.entry("local", ""), Map.entry("remote", ""), Map.entry("ifname", "tap0"), Map.entry("netns", ""),
+                Map.entry("local", ""), Map.entry("remote", ""), Map.entry("ifname", "tap0"), Map.entry("netns", ""), Map.entry("offload", true),
                 Map.entry("mac", ""), Map.entry("mtu", 1500), Map.entry("pcap", ""), Map.entry("switch", ""),
                 Map.entry("channel", ""), Map.entry("aeron-dir", ""), Map.entry("port-name", ""));
             case "blk" -> Map.of("name", "", "backend", "file", "path", "", "read-only", false, "process", "in-jvm");
@@ -39,7 +39,7 @@ record DeviceConfig(String type, String name, String backend, Config options) {
         final ConfigSpec s = new ConfigSpec("").oneOf("type", "net", "blk", "rng", "fs").string("name");
         switch (type) {
             case "net" -> s.oneOf("backend", "stream", "dgram", "tap", "user", "vswitch").string("address").string("local")
-                .string("remote").string("ifname").string("netns").string("mac").integer("mtu", 68, 65_535).string("pcap")
+                .string("remote").string("ifname").string("netns").bool("offload").string("mac").integer("mtu", 68, 65_535).string("pcap")
                 .string("switch").string("channel").string("aeron-dir").string("port-name");
             case "blk" -> s.oneOf("backend", "file").string("path").bool("read-only").oneOf("process", "in-jvm", "child-jvm");
             case "fs" -> s.oneOf("backend", "host").string("tag").string("path");

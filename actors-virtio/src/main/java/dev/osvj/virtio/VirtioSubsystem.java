@@ -78,17 +78,21 @@ public final class VirtioSubsystem implements Subsystem {
     @Override
     public void declareConfig(final ConfigSpec spec) {
         spec.rule("osvj.devices", DeviceConfig::check);
-        spec.rule("osvj.virtio.queue-size", (c, p, shown, out) -> {
-            final Object raw = c.getValue(p).unwrapped();
-            final long n = raw instanceof Integer || raw instanceof Long ? ((Number)raw).longValue() : -1;
-            if (n < 2 || n > 32768 || Long.bitCount(n) != 1) {
-                out.add(new ConfigProblem(shown, "expected a power of two 2..32768, got " + ConfigSpec.show(c.getValue(p))));
-            }
-        });
+        spec.rule("osvj.virtio.queue-size", VirtioSubsystem::checkQueueSize);
         spec.integer("osvj.virtio.rx-refill-threshold", 1, 32768);
+        spec.rule("osvj.virtio.net-queue-size", VirtioSubsystem::checkQueueSize);
         spec.oneOf("osvj.virtio.idle-strategy", "backoff", "yield", "spin");
         spec.duration("osvj.virtio.idle-max-park", Duration.ofNanos(1000), Duration.ofSeconds(1));
         spec.bytes("osvj.virtio.fallback-memory", 2L << 20, 1L << 30);
+    }
+
+    /** A queue-size key: a power of two 2..32768 (the split ring's limits). */
+    private static void checkQueueSize(final Config c, final String p, final String shown, final List<ConfigProblem> out) {
+        final Object raw = c.getValue(p).unwrapped();
+        final long n = raw instanceof Integer || raw instanceof Long ? ((Number)raw).longValue() : -1;
+        if (n < 2 || n > 32768 || Long.bitCount(n) != 1) {
+            out.add(new ConfigProblem(shown, "expected a power of two 2..32768, got " + ConfigSpec.show(c.getValue(p))));
+        }
     }
 
     @Override
@@ -185,7 +189,7 @@ public final class VirtioSubsystem implements Subsystem {
             case "dgram" -> DgramTransport.open(o.getString("local"), o.getString("remote"));
             case "tap" -> TapTransport.open(o.getString("ifname"),
                 o.getString("netns").isEmpty() || o.getString("netns").startsWith("/") ? o.getString("netns")
-                    : "/var/run/netns/" + o.getString("netns"));
+                    : "/var/run/netns/" + o.getString("netns"), o.getBoolean("offload"));
             default -> pluggable = new PluggableTransport(name + " " + d.backend()); // user, vswitch: attached later
         };
         if (!o.getString("pcap").isEmpty()) {
@@ -199,9 +203,10 @@ public final class VirtioSubsystem implements Subsystem {
         final byte[] mac = !o.getString("mac").isEmpty() ? VirtioNet.parseMac(o.getString("mac"))
             : "vswitch".equals(d.backend()) ? switchMac(context.name(), name)
             : new byte[] {0x52, 0x54, 0x00, 0x12, 0x34, (byte)(0x56 + index)};
-        final VirtioNetDevice device = new VirtioNetDevice(guest.segment(), wire, mac, o.getInt("mtu"), queueSize);
+        final int netQueueSize = context.config().getInt("osvj.virtio.net-queue-size");
+        final VirtioNetDevice device = new VirtioNetDevice(guest.segment(), wire, mac, o.getInt("mtu"), netQueueSize);
         agent.add(device);
-        final VirtioNetDriver driver = new VirtioNetDriver(name, device, guest, queueSize,
+        final VirtioNetDriver driver = new VirtioNetDriver(name, device, guest, netQueueSize, netQueueSize,
             context.config().getInt("osvj.virtio.rx-refill-threshold"));
         return wire(context, d, name, driver, device, pluggable);
     }

@@ -15,6 +15,15 @@ public final class PacketBuffer {
     public int length;
     /** Index of the interface the frame arrived on. */
     public int ifIndex;
+    /**
+     * Set by the classifier, which already parsed the frame: where the TCP segment starts and how long
+     * it is, and the IPv4 source and destination, so the channel's consumer goes straight to TCP
+     * instead of parsing Ethernet and IP again. Valid only for buffers taken from a net channel.
+     */
+    public int tcpOffset;
+    public int tcpLength;
+    public int ipSource;
+    public int ipDestination;
 
     PacketBuffer(final PacketPool pool, final int capacity) {
         this.pool = pool;

@@ -1,12 +1,12 @@
 package dev.osvj.net.stack;
 
+import dev.osvj.sched.WaitRecord;
+
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -18,6 +18,14 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Lock order: a socket's lock may be held when {@link #onReady} takes the epoll lock, so
  * {@link #await} never holds the epoll lock while it asks a socket for its readiness.
+ *
+ * <p>Waiting ({@link Waiter}): a caller that finds the ready list empty publishes a one-shot
+ * {@link WaitRecord} on {@link #sleepers} under the epoll lock and waits on it without the lock (a
+ * kernel thread through the scheduler, a host thread by parking). {@link #onReady} queues the
+ * registration and takes every sleeper's record off the list in the same critical section, and wakes
+ * them: the check and the publish happen under one lock, so no wakeup is lost, and a waiter that has
+ * been woken (or is running) is not woken again for the rest of a burst: one wakeup per burst, the
+ * woken waiter then reports everything queued by the time it looks.
  */
 final class Epoll implements Socket.Watcher {
     static final int EPOLLET = 1 << 31;
@@ -41,7 +49,8 @@ final class Epoll implements Socket.Watcher {
     }
 
     private final ReentrantLock lock = new ReentrantLock();
-    private final Condition readyCond = lock.newCondition();
+    /** Records of callers blocked in {@link #await}: guarded by the lock. */
+    private final ArrayList<WaitRecord> sleepers = new ArrayList<>(1);
     private final Map<Socket, Registration> bySocket = new IdentityHashMap<>();
     private final ArrayDeque<Registration> ready = new ArrayDeque<>();
     boolean closed;
@@ -54,14 +63,28 @@ final class Epoll implements Socket.Watcher {
             if (r != null && !r.disabled && !r.queued) {
                 r.queued = true;
                 ready.add(r);
-                readyCond.signalAll();
+                wakeSleepersLocked();
             }
         } finally {
             lock.unlock();
         }
     }
 
+    /** Wake and forget every blocked caller (lock held); each wake is a non-blocking hand-off. */
+    private void wakeSleepersLocked() {
+        if (!sleepers.isEmpty()) {
+            for (int i = 0; i < sleepers.size(); i++) {
+                Waiter.wake(sleepers.get(i));
+            }
+            sleepers.clear();
+        }
+    }
+
     int add(final int fd, final Socket s, final int events, final long data) {
+        // Watch the socket before the registration becomes visible: a caller woken below checks it at
+        // once, and a readiness change after that check must reach onReady (one before the
+        // registration exists is covered by that first check).
+        s.watchers.addIfAbsent(this);
         lock.lock();
         try {
             if (bySocket.containsKey(s)) {
@@ -71,10 +94,10 @@ final class Epoll implements Socket.Watcher {
             bySocket.put(s, r);
             r.queued = true; // check it once: it may already be ready
             ready.add(r);
+            wakeSleepersLocked(); // a caller blocked now looks at it at once
         } finally {
             lock.unlock();
         }
-        s.watchers.addIfAbsent(this);
         return 0;
     }
 
@@ -92,7 +115,7 @@ final class Epoll implements Socket.Watcher {
                 r.queued = true;
                 ready.add(r);
             }
-            readyCond.signalAll();
+            wakeSleepersLocked();
             return 0;
         } finally {
             lock.unlock();
@@ -119,7 +142,8 @@ final class Epoll implements Socket.Watcher {
      * Wait for events.
      *
      * @param timeoutNs -1 forever, 0 poll, otherwise the longest wait.
-     * @return events reported (0 on timeout).
+     * @return events reported (0 on timeout), or {@code -EBADF} once the instance is closed.
+     * @throws InterruptedException when a host thread was interrupted while waiting.
      */
     int await(final int[] fds, final int[] events, final long[] data, final int max, final long timeoutNs)
         throws InterruptedException {
@@ -131,6 +155,9 @@ final class Epoll implements Socket.Watcher {
             keep.clear();
             lock.lock();
             try {
+                if (closed) {
+                    return -dev.osvj.kernel.Errno.EBADF.number();
+                }
                 while (!ready.isEmpty() && batch.size() < max) {
                     final Registration r = ready.poll();
                     r.queued = false;
@@ -155,6 +182,8 @@ final class Epoll implements Socket.Watcher {
                     keep.add(r); // level-triggered: stays ready until it is not
                 }
             }
+            final WaitRecord record;
+            final long waitNs;
             lock.lock();
             try {
                 for (final Registration r : keep) {
@@ -166,30 +195,37 @@ final class Epoll implements Socket.Watcher {
                 if (n > 0 || timeoutNs == 0) {
                     return n;
                 }
-                if (ready.isEmpty()) {
-                    if (deadline == 0) {
-                        readyCond.await(50, TimeUnit.MILLISECONDS);
-                    } else {
-                        final long left = deadline - System.nanoTime();
-                        if (left <= 0) {
-                            return 0;
-                        }
-                        readyCond.awaitNanos(Math.min(left, 50_000_000L));
-                    }
+                if (!ready.isEmpty()) {
+                    continue; // queued meanwhile: look again without waiting
                 }
+                if (closed) {
+                    return -dev.osvj.kernel.Errno.EBADF.number();
+                }
+                if (deadline == 0) {
+                    waitNs = Socket.maxWaitNs();
+                } else {
+                    final long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        return 0;
+                    }
+                    waitNs = Math.min(left, Socket.maxWaitNs());
+                }
+                record = Waiter.record();
+                sleepers.add(record); // published under the lock onReady takes: no lost wakeup
             } finally {
                 lock.unlock();
             }
-            if (deadline != 0 && System.nanoTime() - deadline >= 0) {
-                // one last look happens on the next loop only if something is queued
+            Waiter.await(record, waitNs);
+            if (!record.woken()) {
                 lock.lock();
                 try {
-                    if (ready.isEmpty()) {
-                        return 0;
-                    }
+                    sleepers.remove(record);
                 } finally {
                     lock.unlock();
                 }
+            }
+            if (Thread.interrupted()) {
+                throw new InterruptedException();
             }
         }
     }
@@ -199,6 +235,7 @@ final class Epoll implements Socket.Watcher {
         lock.lock();
         try {
             closed = true;
+            wakeSleepersLocked();
             sockets = new ArrayList<>(bySocket.keySet());
             bySocket.clear();
             ready.clear();

@@ -490,6 +490,10 @@ public final class NetStack implements TcpConnection.Output {
             return false;
         }
         p.ifIndex = ifc.index();
+        p.tcpOffset = ip.payloadOffset() - offset; // the copy starts at the frame's first byte
+        p.tcpLength = ip.payloadLength();
+        p.ipSource = ip.source();
+        p.ipDestination = ip.destination();
         if (!ch.offer(p)) {
             p.release();
             counters.increment(Counter.TCP_CHANNEL_FULL);
@@ -507,17 +511,17 @@ public final class NetStack implements TcpConnection.Output {
         return true;
     }
 
-    /** Process one frame from a flow's channel (consumer context, socket lock held). */
+    /**
+     * Process one frame from a flow's channel (consumer context, socket lock held). The classifier
+     * validated Ethernet and IPv4 and recorded where the segment lies ({@link PacketBuffer#tcpOffset}),
+     * so only TCP is parsed here.
+     */
     void processChannelPacket(final TcpSocket sock, final PacketBuffer p, final long now) {
         final Scratch s = scratch.get();
-        if (!s.eth.wrap(p.buffer, 0, p.length) || !s.ip.wrap(p.buffer, s.eth.payloadOffset(), s.eth.payloadLength())) {
-            counters.increment(Counter.DROP_IP_MALFORMED);
-            return;
-        }
         final NetInterface ifc = interfaces.get(p.ifIndex);
-        final int src = s.ip.source();
-        final int dst = s.ip.destination();
-        if (!s.tcp.wrap(p.buffer, s.ip.payloadOffset(), s.ip.payloadLength())) {
+        final int src = p.ipSource;
+        final int dst = p.ipDestination;
+        if (!s.tcp.wrap(p.buffer, p.tcpOffset, p.tcpLength)) {
             counters.increment(Counter.DROP_TCP_MALFORMED);
             return;
         }
@@ -919,7 +923,7 @@ public final class NetStack implements TcpConnection.Output {
             final int ws = syn.options.windowShift;
             final boolean sack = syn.options.sackPermitted && settings.tcp().sack();
             if (ws >= 0) {
-                out.options.windowShift = TcpConfig.shiftFor(rcvBuf);
+                out.options.windowShift = settings.tcp().withBuffers(settings.tcp().sendBuffer(), rcvBuf).offeredShift();
             }
             out.options.sackPermitted = sack;
             out.options.hasTimestamp = true;

@@ -1,29 +1,37 @@
 package dev.osvj.net.stack;
 
+import dev.osvj.sched.WaitRecord;
+
+import java.util.ArrayList;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicReferenceArray;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * What TCP and UDP sockets share: the socket lock (OSv merged the TCP and socket locks; so do we: the
- * protocol state machine runs under it), the condition blocked callers wait on, and the poll/epoll
+ * protocol state machine runs under it), the blocked callers' wait records, and the poll/epoll
  * watchers that hear about readiness changes.
  *
  * <p>Wakeups: code holding the lock calls {@link #changedLocked}; a producer that does not hold the
  * lock (the net-channel classifier) calls {@link #wakeFromOutside}. {@link #waiters} is written under
  * the lock and read without it (volatile).
  *
- * <p>Blocked callers park in one of {@link #PARK_SLOTS} slots rather than on the condition, so that
- * {@link #wakeFromOutside} is lock-free: it unparks the slots' threads and never waits for the socket
- * lock. On a loaded machine the classifier (the device's receive context) would otherwise stall
- * behind whichever thread holds the lock and was descheduled: lock-holder preemption in the one
- * place the net-channel design meant to keep free of socket locks. Publish order: a waiter fills its
- * slot, then increments {@code waiters} (both volatile, under the lock); a waker reads {@code waiters}
- * and then the slots, so a waker that sees a waiter also sees its thread. A waker that sees none hands
- * the flow to its consumer (the net-channel actor), which takes the lock and wakes the waiter the
- * usual way. Waiters beyond the slots (and re-entrant holders of the lock) wait on {@link #changed}.
+ * <p>Blocking ({@link #awaitLocked}) goes through {@link Waiter}: the caller publishes a one-shot
+ * {@link WaitRecord} in one of {@link #PARK_SLOTS} slots (or, when they are taken, in the overflow list
+ * guarded by the lock), releases the lock and waits on the record: a kernel thread through the
+ * scheduler (its vCPU runs other threads; the timeout is a scheduler timer), a host thread by parking.
+ * The socket lock is never held while a kernel thread is switched out: it is a JDK lock owned by the
+ * carrier thread, so another kernel thread on the same carrier would otherwise re-enter it.
+ *
+ * <p>{@link #wakeFromOutside} is lock-free unless the overflow list is in use: it wakes the slots'
+ * records and never waits for the socket lock. On a loaded machine the classifier (the device's
+ * receive context) would otherwise stall behind whichever thread holds the lock and was descheduled:
+ * lock-holder preemption in the one place the net-channel design meant to keep free of socket locks.
+ * Publish order: a waiter fills its slot, then increments {@code waiters} (both volatile, under the
+ * lock); a waker reads {@code waiters} and then the slots, so a waker that sees a waiter also sees its
+ * record. A waker that sees none hands the flow to its consumer (the net-channel actor), which takes
+ * the lock and wakes the waiter the usual way. A record woken before its owner waits makes the wait
+ * return at once, so a wakeup between the unlock and the wait is not lost.
  */
 abstract class Socket {
     /** Poll bits, Linux values. */
@@ -42,7 +50,7 @@ abstract class Socket {
     }
 
     final NetStack stack;
-    /** Parking slots: more concurrent waiters than this on one socket wait on the condition. */
+    /** Lock-free wait slots: more concurrent waiters than this on one socket use the overflow list. */
     static final int PARK_SLOTS = 4;
     /** Longest single wait: state is re-checked at least this often even if a wakeup were lost. */
     static final long MAX_WAIT_NS = 50_000_000L;
@@ -56,13 +64,20 @@ abstract class Socket {
     static void setMaxWaitForTests(final long ns) {
         maxWaitNs = ns;
     }
+
+    /** The re-check cap in force (see {@link #setMaxWaitForTests}); epoll and poll use it too. */
+    static long maxWaitNs() {
+        return maxWaitNs;
+    }
+
     final ReentrantLock lock = new ReentrantLock();
-    final Condition changed = lock.newCondition();
     volatile int waiters;
-    /** Threads parked in {@link #awaitLocked}: written under the lock, read by wakers without it. */
-    private final AtomicReferenceArray<Thread> parked = new AtomicReferenceArray<>(PARK_SLOTS);
-    /** Waiters on {@link #changed} (no free slot): written under the lock. */
-    private volatile int conditionWaiters;
+    /** Records of callers blocked in {@link #awaitLocked}: written under the lock, read by wakers without it. */
+    private final AtomicReferenceArray<WaitRecord> parked = new AtomicReferenceArray<>(PARK_SLOTS);
+    /** Records that found no free slot: guarded by the lock. */
+    private final ArrayList<WaitRecord> overflow = new ArrayList<>(0);
+    /** {@code overflow.size()}, readable without the lock. */
+    private volatile int overflowWaiters;
     final CopyOnWriteArrayList<Watcher> watchers = new CopyOnWriteArrayList<>();
     boolean nonBlocking;
     long recvTimeoutNs;
@@ -82,20 +97,23 @@ abstract class Socket {
     /** Called with the lock held: wake blocked callers and tell watchers. */
     final void changedLocked() {
         if (waiters > 0) {
-            unparkAll();
-            if (conditionWaiters > 0) {
-                changed.signalAll();
+            wakeSlots();
+            if (overflowWaiters > 0) {
+                wakeOverflowLocked();
             }
         }
         notifyWatchers();
     }
 
-    private void unparkAll() {
+    private void wakeSlots() {
         for (int i = 0; i < PARK_SLOTS; i++) {
-            final Thread t = parked.get(i);
-            if (t != null) {
-                LockSupport.unpark(t);
-            }
+            Waiter.wake(parked.get(i));
+        }
+    }
+
+    private void wakeOverflowLocked() {
+        for (int i = 0; i < overflow.size(); i++) {
+            Waiter.wake(overflow.get(i));
         }
     }
 
@@ -108,9 +126,13 @@ abstract class Socket {
     }
 
     /**
-     * Wait on {@link #changed} for at most {@code remainingNs} (0 = forever) with the lock held.
+     * Wait for a change with the lock held (by the caller, possibly re-entrantly): the lock is released
+     * completely while waiting and re-taken before returning. Waits at most until {@code deadlineNs}
+     * ({@link System#nanoTime()}; 0 = no deadline) and at most the re-check cap; callers loop on their
+     * condition.
      *
-     * @return the nanoseconds left, or -1 when the time ran out.
+     * @return 1 (or the nanoseconds left) to re-check, -1 when the deadline has passed.
+     * @throws InterruptedException when a host thread was interrupted while waiting.
      */
     final long awaitLocked(final long deadlineNs) throws InterruptedException {
         final long waitNs;
@@ -124,54 +146,52 @@ abstract class Socket {
             }
             waitNs = Math.min(left, cap);
         }
-        final Thread me = Thread.currentThread();
+        final WaitRecord record = Waiter.record();
         int slot = -1;
-        if (lock.getHoldCount() == 1) {
-            for (int i = 0; i < PARK_SLOTS; i++) {
-                if (parked.get(i) == null) {
-                    parked.set(i, me);
-                    slot = i;
-                    break;
-                }
+        for (int i = 0; i < PARK_SLOTS; i++) {
+            if (parked.get(i) == null) {
+                parked.set(i, record);
+                slot = i;
+                break;
             }
         }
-        waiters++; // after the slot: a waker that sees this count sees the thread
+        if (slot < 0) {
+            overflow.add(record);
+            overflowWaiters = overflow.size();
+        }
+        waiters++; // after the record: a waker that sees this count sees the record
+        final int holds = lock.getHoldCount();
+        for (int i = 0; i < holds; i++) {
+            lock.unlock();
+        }
         try {
-            if (slot < 0) {
-                conditionWaiters++;
-                try {
-                    changed.awaitNanos(waitNs);
-                } finally {
-                    conditionWaiters--;
-                }
-            } else {
-                lock.unlock();
-                try {
-                    LockSupport.parkNanos(this, waitNs);
-                } finally {
-                    lock.lock();
-                }
-                if (Thread.interrupted()) {
-                    throw new InterruptedException();
-                }
-            }
+            Waiter.await(record, waitNs);
         } finally {
+            for (int i = 0; i < holds; i++) {
+                lock.lock();
+            }
             waiters--;
             if (slot >= 0) {
                 parked.set(slot, null);
+            } else {
+                overflow.remove(record);
+                overflowWaiters = overflow.size();
             }
+        }
+        if (Thread.interrupted()) {
+            throw new InterruptedException();
         }
         return deadlineNs == 0 ? 1 : Math.max(1, deadlineNs - System.nanoTime());
     }
 
-    /** Wake blocked callers from a thread that does not hold the lock; lock-free unless a waiter uses the condition. */
+    /** Wake blocked callers from a thread that does not hold the lock; lock-free unless the overflow list is used. */
     final void wakeFromOutside() {
         if (waiters > 0) {
-            unparkAll();
-            if (conditionWaiters > 0) {
+            wakeSlots();
+            if (overflowWaiters > 0) {
                 lock.lock();
                 try {
-                    changed.signalAll();
+                    wakeOverflowLocked();
                 } finally {
                     lock.unlock();
                 }

@@ -3,10 +3,11 @@ package dev.osvj.net.stack;
 import dev.osvj.kernel.Errno;
 import dev.osvj.net.tcp.TcpConnection;
 import dev.osvj.net.tcp.TcpState;
+import dev.osvj.sched.WaitRecord;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * The BSD socket API of one stack, the service the kernel API calls directly (published by
@@ -17,8 +18,12 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Descriptors: sockets and epoll instances share one descriptor space starting at 3 (the lowest free
  * number is reused, as in POSIX). The system module maps them into the process's descriptor table.
  *
- * <p>Blocking: a blocking call waits on the socket's condition (SO_RCVTIMEO / SO_SNDTIMEO bound it, then
- * EAGAIN); a non-blocking socket ({@link #SOCK_NONBLOCK} or {@link #setNonBlocking}) returns EAGAIN, and
+ * <p>Blocking: a blocking call ({@code accept4}, {@code connect}, {@code recv}, {@code send}, {@code poll},
+ * {@code epollWait}) waits through {@link Waiter}: from a kernel thread (an application thread on a vCPU)
+ * it blocks that thread on a scheduler wait record and its vCPU runs other threads, timeouts being
+ * scheduler timers; from a host thread (a gateway pump, a test, a bench client) it parks. SO_RCVTIMEO /
+ * SO_SNDTIMEO bound it (then EAGAIN); closing the socket or epoll instance a caller is blocked on wakes
+ * it with {@code EBADF}; interrupting a blocked host thread returns {@code EINTR}. A non-blocking socket ({@link #SOCK_NONBLOCK} or {@link #setNonBlocking}) returns EAGAIN, and
  * {@code connect} returns EINPROGRESS (completion is POLLOUT, the outcome is SO_ERROR).
  */
 public final class Sockets {
@@ -85,7 +90,13 @@ public final class Sockets {
     private static final int FIRST_FD = 3;
 
     private final NetStack stack;
-    private Object[] table = new Object[64];
+    /**
+     * The descriptor table: slot {@code fd} holds a {@link Socket} or an {@link Epoll}. Written under
+     * {@code this} (allocate, free, grow by copying into a new array that is then published through
+     * the volatile field); read without a lock by every call ({@link #get}): a socket call costs no
+     * shared lock of the whole API, only its own socket's.
+     */
+    private volatile AtomicReferenceArray<Object> table = new AtomicReferenceArray<>(64);
 
     Sockets(final NetStack stack) {
         this.stack = stack;
@@ -94,24 +105,36 @@ public final class Sockets {
     // ----- descriptors -------------------------------------------------------------------------
 
     private synchronized int allocate(final Object o) {
-        for (int i = FIRST_FD; i < table.length; i++) {
-            if (table[i] == null) {
-                table[i] = o;
+        final AtomicReferenceArray<Object> t = table;
+        for (int i = FIRST_FD; i < t.length(); i++) {
+            if (t.get(i) == null) {
+                t.set(i, o);
                 return i;
             }
         }
-        final int fd = Math.max(table.length, FIRST_FD);
-        table = java.util.Arrays.copyOf(table, table.length * 2);
-        table[fd] = o;
+        final int fd = Math.max(t.length(), FIRST_FD);
+        final AtomicReferenceArray<Object> grown = new AtomicReferenceArray<>(t.length() * 2);
+        for (int i = 0; i < t.length(); i++) {
+            grown.set(i, t.get(i));
+        }
+        grown.set(fd, o);
+        table = grown;
         return fd;
     }
 
-    private synchronized Object get(final int fd) {
-        return fd >= 0 && fd < table.length ? table[fd] : null;
+    /** Lock-free: the object behind {@code fd}, or null. */
+    private Object get(final int fd) {
+        final AtomicReferenceArray<Object> t = table;
+        return fd >= 0 && fd < t.length() ? t.get(fd) : null;
     }
 
-    private synchronized void free(final int fd) {
-        table[fd] = null;
+    /** Free {@code fd} if it still holds {@code o}: of two racing closes, one wins. */
+    private synchronized boolean free(final int fd, final Object o) {
+        if (table.get(fd) != o) {
+            return false;
+        }
+        table.set(fd, null);
+        return true;
     }
 
     private Socket socket(final int fd) {
@@ -288,6 +311,9 @@ public final class Sockets {
                 if (t.awaitLocked(deadline) < 0) {
                     return -Errno.ETIMEDOUT.number();
                 }
+                if (t.closed) {
+                    return -Errno.EBADF.number(); // closed while blocked
+                }
             }
             if (t.conn.state() == TcpState.CLOSED) {
                 final int e = t.conn.error();
@@ -382,10 +408,9 @@ public final class Sockets {
 
     public int close(final int fd) {
         final Object o = get(fd);
-        if (o == null) {
+        if (o == null || !free(fd, o)) {
             return -Errno.EBADF.number();
         }
-        free(fd);
         if (o instanceof Epoll e) {
             e.close();
             return 0;
@@ -604,14 +629,17 @@ public final class Sockets {
         }
     }
 
+    /**
+     * A poll(2) caller as a socket watcher: each round publishes a fresh one-shot record, then checks
+     * the sockets, then waits on the record (see {@link Waiter}); a readiness change wakes the record
+     * of the round in progress.
+     */
     private static final class PollWaiter implements Socket.Watcher {
-        final Thread thread = Thread.currentThread();
-        volatile boolean woken;
+        volatile WaitRecord record;
 
         @Override
         public void onReady(final Socket socket) {
-            woken = true;
-            LockSupport.unpark(thread);
+            Waiter.wake(record);
         }
     }
 
@@ -619,7 +647,8 @@ public final class Sockets {
      * poll(2).
      *
      * @param timeoutMs -1 forever, 0 no wait.
-     * @return number of entries with non-zero {@code revents}, or -errno.
+     * @return number of entries with non-zero {@code revents}, or -errno ({@code -EINTR} when a host
+     *     thread is interrupted).
      */
     public int poll(final PollFd[] fds, final int count, final int timeoutMs) {
         final long deadline = timeoutMs > 0 ? System.nanoTime() + timeoutMs * 1_000_000L : 0;
@@ -627,7 +656,8 @@ public final class Sockets {
         final List<Socket> registered = new ArrayList<>();
         try {
             while (true) {
-                waiter.woken = false;
+                final WaitRecord record = timeoutMs == 0 ? null : Waiter.record();
+                waiter.record = record; // published before the sockets are looked at: no lost wakeup
                 int ready = 0;
                 for (int i = 0; i < count; i++) {
                     final PollFd p = fds[i];
@@ -641,7 +671,7 @@ public final class Sockets {
                         ready++;
                         continue;
                     }
-                    if (registered.size() <= i || registered.get(i) != s) {
+                    if (!registered.contains(s)) {
                         s.watchers.addIfAbsent(waiter);
                         registered.add(s);
                     }
@@ -656,17 +686,17 @@ public final class Sockets {
                 if (Thread.interrupted()) {
                     return -Errno.EINTR.number();
                 }
+                final long waitNs;
                 if (deadline != 0) {
                     final long left = deadline - System.nanoTime();
                     if (left <= 0) {
                         return 0;
                     }
-                    if (!waiter.woken) {
-                        LockSupport.parkNanos(this, Math.min(left, 50_000_000L));
-                    }
-                } else if (!waiter.woken) {
-                    LockSupport.parkNanos(this, 50_000_000L);
+                    waitNs = Math.min(left, Socket.maxWaitNs());
+                } else {
+                    waitNs = Socket.maxWaitNs();
                 }
+                Waiter.await(record, waitNs);
             }
         } finally {
             for (final Socket s : registered) {

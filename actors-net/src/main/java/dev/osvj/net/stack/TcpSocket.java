@@ -136,17 +136,27 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
         ch.consumerDraining();
         PacketBuffer p;
         int segments = 0;
-        while ((p = ch.poll()) != null) {
-            segments++;
-            try {
-                if (flowActor) {
-                    stack.faults().check(NetFaults.Point.FLOW_ACTOR);
+        final TcpConnection c = conn;
+        if (c != null) {
+            c.beginBatch(); // one (stretch) ACK for the batch's in-order data, not one per two segments
+        }
+        try {
+            while ((p = ch.poll()) != null) {
+                segments++;
+                try {
+                    if (flowActor) {
+                        stack.faults().check(NetFaults.Point.FLOW_ACTOR);
+                    }
+                    if (conn != null) {
+                        stack.processChannelPacket(this, p, now);
+                    }
+                } finally {
+                    p.release();
                 }
-                if (conn != null) {
-                    stack.processChannelPacket(this, p, now);
-                }
-            } finally {
-                p.release();
+            }
+        } finally {
+            if (c != null) {
+                c.endBatch(now);
             }
         }
         if (segments > 0) {
@@ -270,6 +280,9 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
                 if (awaitLocked(deadline) < 0) {
                     return done > 0 ? done : -Errno.EAGAIN.number();
                 }
+                if (closed) {
+                    return done > 0 ? done : -Errno.EBADF.number(); // closed while blocked
+                }
             }
             return done;
         } catch (final InterruptedException e) {
@@ -319,6 +332,9 @@ final class TcpSocket extends Socket implements TcpConnection.Events, NetStack.F
                 }
                 if (awaitLocked(deadline) < 0) {
                     return done > 0 ? done : -Errno.EAGAIN.number();
+                }
+                if (closed) {
+                    return done > 0 ? done : -Errno.EBADF.number(); // closed while blocked
                 }
             }
         } catch (final InterruptedException e) {

@@ -21,11 +21,16 @@ package dev.osvj.net.tcp;
  * @param synBacklog       half-open connections per listener before SYN cookies (or drops) start.
  * @param synCookies       answer SYNs with cookies when the SYN queue is full (otherwise drop them).
  * @param challengeAckPerSecond at most this many RFC 5961 challenge ACKs per second per connection.
+ * @param recvBufferMax    receive-buffer autotuning ceiling (Linux's {@code tcp_rmem[2]}): a connection
+ *                         whose buffer was not set explicitly starts at {@code recvBuffer} and doubles
+ *                         while the peer fills the advertised window and the application keeps up
+ *                         (see {@link TcpConnection}); the window-scale shift offered covers it. At most
+ *                         {@code recvBuffer}: no autotuning.
  */
 public record TcpConfig(int sendBuffer, int recvBuffer, long initialRtoNs, long minRtoNs, long maxRtoNs,
     int maxRetries, int synRetries, long delayedAckNs, long timeWaitNs, long finWait2Ns, long keepIdleNs,
     long keepIntervalNs, int keepCount, boolean sack, boolean timestamps, int synBacklog, boolean synCookies,
-    int challengeAckPerSecond) {
+    int challengeAckPerSecond, int recvBufferMax) {
 
     public static final long MS = 1_000_000L;
     public static final long S = 1_000_000_000L;
@@ -33,43 +38,64 @@ public record TcpConfig(int sendBuffer, int recvBuffer, long initialRtoNs, long 
     /** The defaults of reference.conf. */
     public static TcpConfig defaults() {
         return new TcpConfig(32 * 1024, 64 * 1024, S, 200 * MS, 60 * S, 15, 6, 40 * MS, 60 * S, 60 * S,
-            7200 * S, 75 * S, 9, true, true, 128, true, 100);
+            7200 * S, 75 * S, 9, true, true, 128, true, 100, 256 * 1024);
     }
 
+    /**
+     * These settings with a socket's buffer sizes. A receive size other than this config's default was
+     * set explicitly (SO_RCVBUF): as on Linux, that turns autotuning off for the socket.
+     */
     public TcpConfig withBuffers(final int send, final int recv) {
         return new TcpConfig(send, recv, initialRtoNs, minRtoNs, maxRtoNs, maxRetries, synRetries, delayedAckNs,
             timeWaitNs, finWait2Ns, keepIdleNs, keepIntervalNs, keepCount, sack, timestamps, synBacklog, synCookies,
-            challengeAckPerSecond);
+            challengeAckPerSecond, recv == recvBuffer ? recvBufferMax : recv);
     }
 
     public TcpConfig withOptions(final boolean withSack, final boolean withTimestamps) {
         return new TcpConfig(sendBuffer, recvBuffer, initialRtoNs, minRtoNs, maxRtoNs, maxRetries, synRetries,
             delayedAckNs, timeWaitNs, finWait2Ns, keepIdleNs, keepIntervalNs, keepCount, withSack, withTimestamps,
-            synBacklog, synCookies, challengeAckPerSecond);
+            synBacklog, synCookies, challengeAckPerSecond, recvBufferMax);
     }
 
     public TcpConfig withDelayedAck(final long ns) {
         return new TcpConfig(sendBuffer, recvBuffer, initialRtoNs, minRtoNs, maxRtoNs, maxRetries, synRetries, ns,
             timeWaitNs, finWait2Ns, keepIdleNs, keepIntervalNs, keepCount, sack, timestamps, synBacklog, synCookies,
-            challengeAckPerSecond);
+            challengeAckPerSecond, recvBufferMax);
     }
 
     public TcpConfig withSynBacklog(final int backlog, final boolean cookies) {
         return new TcpConfig(sendBuffer, recvBuffer, initialRtoNs, minRtoNs, maxRtoNs, maxRetries, synRetries,
             delayedAckNs, timeWaitNs, finWait2Ns, keepIdleNs, keepIntervalNs, keepCount, sack, timestamps, backlog,
-            cookies, challengeAckPerSecond);
+            cookies, challengeAckPerSecond, recvBufferMax);
     }
 
     public TcpConfig withKeepalive(final long idleNs, final long intervalNs, final int count) {
         return new TcpConfig(sendBuffer, recvBuffer, initialRtoNs, minRtoNs, maxRtoNs, maxRetries, synRetries,
             delayedAckNs, timeWaitNs, finWait2Ns, idleNs, intervalNs, count, sack, timestamps, synBacklog, synCookies,
-            challengeAckPerSecond);
+            challengeAckPerSecond, recvBufferMax);
     }
 
     public TcpConfig withRto(final long initialNs, final long minNs, final long maxNs) {
         return new TcpConfig(sendBuffer, recvBuffer, initialNs, minNs, maxNs, maxRetries, synRetries, delayedAckNs,
             timeWaitNs, finWait2Ns, keepIdleNs, keepIntervalNs, keepCount, sack, timestamps, synBacklog, synCookies,
-            challengeAckPerSecond);
+            challengeAckPerSecond, recvBufferMax);
+    }
+
+    /** These settings with receive-buffer autotuning up to {@code max} bytes ({@code <= recvBuffer}: off). */
+    public TcpConfig withRecvBufferMax(final int max) {
+        return new TcpConfig(sendBuffer, recvBuffer, initialRtoNs, minRtoNs, maxRtoNs, maxRetries, synRetries,
+            delayedAckNs, timeWaitNs, finWait2Ns, keepIdleNs, keepIntervalNs, keepCount, sack, timestamps, synBacklog,
+            synCookies, challengeAckPerSecond, max);
+    }
+
+    /** True when a connection's receive buffer may grow beyond {@link #recvBuffer} (autotuning). */
+    public boolean autotune() {
+        return recvBufferMax > recvBuffer;
+    }
+
+    /** The window-scale shift a connection with these settings offers: enough for the largest buffer it may grow to. */
+    public int offeredShift() {
+        return shiftFor(Math.max(recvBuffer, recvBufferMax));
     }
 
     /** The smallest window-scale shift that lets {@code buffer} bytes be advertised (RFC 7323). */

@@ -141,6 +141,17 @@ public final class TcpConnection {
     // ACK policy
     private boolean ackNow;
     private int rcvUnackedBytes;
+    /** Inside {@link #beginBatch}/{@link #endBatch}: in-order data is acknowledged at the batch's end. */
+    private boolean batching;
+
+    // receive-buffer autotuning (Linux's tcp_rcv_space_adjust): bytes the application read during the
+    // current measurement interval (one receiver-side RTT, at least AUTOTUNE_MIN_INTERVAL_NS)
+    private boolean autotune;
+    private long rcvSpaceStart = NEVER;
+    private int rcvSpaceCopied;
+    /** Receiver-side RTT from timestamp echoes (RFC 7323 §4.3 as Linux's tcp_rcv_rtt_measure_ts), ns; 0 = none. */
+    private long rcvRttNs;
+    private long autotuneGrowths;
     private long challengeWindowStart = Long.MIN_VALUE / 2;
     private int challengeCount;
 
@@ -172,7 +183,8 @@ public final class TcpConnection {
         this.sendBuf = new SendBuffer(cfg.sendBuffer());
         this.recvBuf = new RecvBuffer(cfg.recvBuffer());
         this.rtt = new RttEstimator(cfg.initialRtoNs(), cfg.minRtoNs(), cfg.maxRtoNs());
-        this.rcvShift = TcpConfig.shiftFor(cfg.recvBuffer());
+        this.rcvShift = cfg.offeredShift();
+        this.autotune = cfg.autotune();
         this.tsOffset = iss * 31 + 0x5bd1e995;
     }
 
@@ -740,9 +752,17 @@ public final class TcpConnection {
             if (advance > 0) {
                 rcvNxt += advance;
                 rcvUnackedBytes += advance;
+                if (tsOk && seg.options.hasTimestamp && seg.options.tsEcr != 0) {
+                    final int sampleMs = tsNow(now) - seg.options.tsEcr;
+                    if (sampleMs >= 0 && sampleMs < 60_000) {
+                        rcvRttNs = sampleMs * TcpConfig.MS;
+                    }
+                }
                 events.onReadable(this);
-                if (hadOoo || rcvUnackedBytes >= 2 * sndMss || cfg.delayedAckNs() == 0) {
+                if (hadOoo || cfg.delayedAckNs() == 0) {
                     ackNow = true;
+                } else if (rcvUnackedBytes >= 2 * sndMss && !(batching && rcvUnackedBytes < stretchAckBytes())) {
+                    ackNow = true; // RFC 1122 / 5681: at least every second full-sized segment
                 } else if (delackAt == NEVER) {
                     delackAt = now + cfg.delayedAckNs();
                 }
@@ -827,16 +847,82 @@ public final class TcpConnection {
         }
         final int n = recvBuf.read(dst, off, len);
         if (n > 0 && state.synchronizedState()) {
+            if (autotune) {
+                adjustReceiveSpace(n, now);
+            }
             maybeWindowUpdate(now);
         }
         return n;
     }
 
-    /** Receiver SWS avoidance: announce a grown window only when it grew by min(buffer/2, MSS). */
+    /** Shortest autotuning interval: timestamps tick in milliseconds, so shorter RTTs count as 1 ms. */
+    static final long AUTOTUNE_MIN_INTERVAL_NS = TcpConfig.MS;
+
+    /**
+     * Receive-buffer autotuning (the dynamic right-sizing of Linux's {@code tcp_rcv_space_adjust}): the
+     * application read {@code n} more bytes. Once per receiver-side RTT (at least 1 ms), if it read more
+     * than half the buffer in that time, the window is what limits the flow (a window of W carries at
+     * most W per RTT), so the buffer doubles (up to {@link TcpConfig#recvBufferMax}, and what the offered
+     * window scale can express). A slow reader never reads half a buffer per RTT, so it never grows.
+     */
+    private void adjustReceiveSpace(final int n, final long now) {
+        if (rcvSpaceStart == NEVER) {
+            rcvSpaceStart = now;
+        }
+        rcvSpaceCopied += n;
+        if (now - rcvSpaceStart < Math.max(AUTOTUNE_MIN_INTERVAL_NS, rcvRttNs)) {
+            return;
+        }
+        final int capacity = recvBuf.capacity();
+        final int limit = (int)Math.min(cfg.recvBufferMax(), 65535L << rcvShift);
+        if (rcvSpaceCopied > capacity / 2 && capacity < limit && recvBuf.assembler.isEmpty()) {
+            recvBuf.resize((int)Math.min(limit, 2L * capacity));
+            autotuneGrowths++;
+        }
+        rcvSpaceStart = now;
+        rcvSpaceCopied = 0;
+    }
+
+    /**
+     * Bytes of in-order data a batch may leave unacknowledged before an ACK goes out mid-batch (a
+     * stretch ACK, as Linux sends for a GRO super-segment): 64 KiB, at most a quarter of the buffer, so
+     * the peer's window never waits on the end of a long batch.
+     */
+    private int stretchAckBytes() {
+        return Math.max(2 * sndMss, Math.min(65_536, recvBuf.capacity() / 4));
+    }
+
+    /**
+     * Start processing a batch of segments (a net channel's drain): until {@link #endBatch}, in-order
+     * data is acknowledged once per {@link #stretchAckBytes} instead of every second segment, and the
+     * rest by one ACK at the end. Duplicate ACKs for out-of-order data and every other immediate ACK
+     * still go out at once (the peer's fast retransmit counts them).
+     */
+    public void beginBatch() {
+        batching = true;
+    }
+
+    /** End a batch: acknowledge the batch's in-order data if it is two full segments or more. */
+    public void endBatch(final long now) {
+        batching = false;
+        if (rcvUnackedBytes >= 2 * sndMss && state.synchronizedState()) {
+            ackNow = true;
+            output(now);
+        }
+    }
+
+    /**
+     * After a read: send a window update only when the window grew by at least min(buffer/2, MSS)
+     * (receiver SWS avoidance, RFC 9293 §3.8.6.2.2) and at least doubles what the peer may still send
+     * (Linux's {@code tcp_cleanup_rbuf}). A reader that keeps up leaves the peer plenty of window, and
+     * the grown window rides on the next ACK instead of costing a segment per read.
+     */
     private void maybeWindowUpdate(final long now) {
-        final int newEdge = rcvNxt + scaledWindowFit(recvBuf.window());
+        final int wnd = scaledWindowFit(recvBuf.window());
+        final int newEdge = rcvNxt + wnd;
         final int growth = newEdge - rcvAdv;
-        if (growth >= swsThreshold()) {
+        final int remaining = Math.max(0, rcvAdv - rcvNxt);
+        if (growth >= swsThreshold() && wnd >= 2 * remaining) {
             ackNow = true;
             output(now);
         }
@@ -1382,6 +1468,7 @@ public final class TcpConnection {
     }
 
     public void setRecvBufferSize(final int bytes) {
+        autotune = false; // an explicit SO_RCVBUF fixes the size, as on Linux
         if (state == TcpState.CLOSED || state == TcpState.SYN_SENT) {
             recvBuf.resize(bytes);
             rcvShift = TcpConfig.shiftFor(bytes);
@@ -1400,6 +1487,16 @@ public final class TcpConnection {
 
     public int sndMss() {
         return sndMss;
+    }
+
+    /** True while the receive buffer may still grow by autotuning. */
+    public boolean autotuning() {
+        return autotune;
+    }
+
+    /** Times autotuning grew the receive buffer. */
+    public long autotuneGrowths() {
+        return autotuneGrowths;
     }
 
     public int cwnd() {

@@ -58,6 +58,20 @@ public interface ContextSwitch {
     }
 
     /**
+     * The {@link ThreadContext#owner()} of {@link #currentContext()}, or null: the kernel thread the
+     * calling code runs in. On every mutex operation, so the default (continuation) implementation
+     * is tried first and its owner read without an interface call.
+     */
+    static Object currentOwner() {
+        final Object owner = ContinuationSwitch.currentOwner();
+        if (owner != null) {
+            return owner;
+        }
+        final ThreadContext platform = PlatformThreadSwitch.INSTANCE.current();
+        return platform != null ? platform.owner() : null;
+    }
+
+    /**
      * True for the throwable a disposed context unwinds with (platform implementation); kernel-thread
      * wrappers must let it through instead of reporting it.
      */

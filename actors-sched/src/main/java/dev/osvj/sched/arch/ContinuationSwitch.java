@@ -30,6 +30,11 @@ final class ContinuationSwitch implements ContextSwitch {
         return new Ctx(owner, body);
     }
 
+    /** The owner of the continuation of this arch the calling code runs in, or null. */
+    static Object currentOwner() {
+        return Continuation.getCurrentContinuation(SCOPE) instanceof Ctx ctx ? ctx.owner : null;
+    }
+
     @Override
     public ThreadContext current() {
         final Continuation c = Continuation.getCurrentContinuation(SCOPE);

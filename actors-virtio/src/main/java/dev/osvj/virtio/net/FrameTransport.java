@@ -33,6 +33,24 @@ public interface FrameTransport extends AutoCloseable {
      */
     int poll(FrameSink sink, int limit);
 
+    /**
+     * Bytes of host offload header in front of every frame {@link #poll} delivers: 0 (the default),
+     * or 12 when the 12 bytes before each frame's {@code offset} are a {@code virtio_net_hdr} from the
+     * host (a TAP with IFF_VNET_HDR), whose flags, GSO and checksum fields the device passes on to the
+     * guest. Only then does the device offer the guest receive offloads (GUEST_CSUM, GUEST_TSO4).
+     */
+    default int offloadHeaderLength() {
+        return 0;
+    }
+
+    /**
+     * The guest accepted these receive offloads (after feature negotiation): partial checksums
+     * ({@code csum}) and TCPv4 super-frames ({@code tso4}); the host may now send them. Ignored by
+     * transports without offloads. Called by the device when the driver sets DRIVER_OK.
+     */
+    default void enableOffloads(final boolean csum, final boolean tso4) {
+    }
+
     /** "stream unix:/run/passt.sock", for lsdev. */
     String describe();
 

@@ -57,6 +57,16 @@ public final class PcapTransport implements FrameTransport {
     }
 
     @Override
+    public int offloadHeaderLength() {
+        return inner.offloadHeaderLength();
+    }
+
+    @Override
+    public void enableOffloads(final boolean csum, final boolean tso4) {
+        inner.enableOffloads(csum, tso4);
+    }
+
+    @Override
     public String describe() {
         return inner.describe() + ", pcap";
     }

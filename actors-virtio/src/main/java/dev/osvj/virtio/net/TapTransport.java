@@ -16,6 +16,7 @@ import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * A Linux TAP device opened with the Java FFM API, so the Linux kernel's own TCP/IP stack is the
@@ -41,11 +42,39 @@ import java.util.concurrent.ExecutionException;
  * 64-bit integer (the same register as a pointer in the x86-64 and AArch64 ABIs), so sending a frame
  * that lies in native guest memory allocates nothing; frames in heap memory are copied to a native
  * buffer first.
+ *
+ * <p>Offloads ({@link #open(String, String, boolean)} with {@code offload}): the TAP is opened with
+ * {@code IFF_VNET_HDR} and {@code TUNSETVNETHDRSZ} 12, so every read starts with the host's
+ * {@code virtio_net_hdr} (handed to the device in front of the frame, see
+ * {@link FrameTransport#offloadHeaderLength()}) and every write is a {@code writev} of a zero header
+ * and the frame. {@link #enableOffloads} then sets {@code TUNSETOFFLOAD} (TUN_F_CSUM, TUN_F_TSO4), and
+ * Linux hands over TCP super-frames of up to 64 KiB with partial checksums instead of MTU-sized
+ * frames, as it does for a virtio-net guest under vhost.
+ *
+ * <pre>
+ * struct iovec (16 bytes) x 2 for writev: [0] = the 12-byte zero header, [1] = the frame
+ * +-------------------------------+-------------------------------+
+ * | iov_base (u64 address)        | iov_len (u64)                 |
+ * +-------------------------------+-------------------------------+
+ *   0                               8                               16
+ * </pre>
+ *
+ * <p>Receive wakeups: the device's backend thread reads the TAP until it is empty; a read that finds
+ * nothing arms a {@link ReadinessWatcher}, whose thread waits in {@code poll(2)} and unparks the
+ * backend thread when the next frame arrives, so a parked backend does not add its idle park
+ * ({@code osvj.virtio.idle-max-park}) to the receive latency.
  */
 public final class TapTransport implements FrameTransport {
     public static final long TUNSETIFF = 0x400454caL;
     public static final short IFF_TAP = 0x0002;
     public static final short IFF_NO_PI = 0x1000;
+    public static final short IFF_VNET_HDR = 0x4000;
+    /** {@code _IOW('T', 208, unsigned int)}: the offloads the reader accepts (argument by value). */
+    public static final long TUNSETOFFLOAD = 0x400454d0L;
+    /** {@code _IOW('T', 216, int)}: the size of the virtio-net header in front of each frame (int *). */
+    public static final long TUNSETVNETHDRSZ = 0x400454d8L;
+    public static final int TUN_F_CSUM = 0x01;
+    public static final int TUN_F_TSO4 = 0x02;
     public static final int IFREQ_SIZE = 40;
     public static final int IFREQ_NAME_OFFSET = 0;
     public static final int IFREQ_FLAGS_OFFSET = 16;
@@ -66,6 +95,12 @@ public final class TapTransport implements FrameTransport {
     private static final MethodHandle IOCTL = downcall("ioctl",
         FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS),
         CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle IOCTL_VALUE = downcall("ioctl",
+        FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
+        CAPTURE_ERRNO, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle WRITEV = downcall("writev",
+        FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT),
+        CAPTURE_ERRNO);
     private static final MethodHandle READ = downcall("read",
         FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG),
         CAPTURE_ERRNO);
@@ -82,14 +117,39 @@ public final class TapTransport implements FrameTransport {
     private final String netns;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment callState = arena.allocate(CALL_STATE);
-    private final MemorySegment rx = arena.allocate(StreamTransport.MAX_FRAME, 64);
+    /** Room for a TSO4 super-frame (64 KiB of IP, Ethernet) behind a virtio-net header. */
+    private final MemorySegment rx = arena.allocate(StreamTransport.MAX_FRAME + 4096, 64);
     private final MemorySegment tx = arena.allocate(StreamTransport.MAX_FRAME, 64);
+    /** IFF_VNET_HDR: a 12-byte header precedes every frame read and written. */
+    private final boolean vnetHeader;
+    private final MemorySegment zeroHeader = arena.allocate(VirtioNet.HEADER_LENGTH, 8);
+    private final MemorySegment iov = arena.allocate(32, 8);
     private volatile boolean open = true;
+    private final ReadinessWatcher watcher;
+    /** The thread that polls this transport (the device's backend thread), woken by the watcher. */
+    private volatile Thread poller;
 
-    private TapTransport(final int fd, final String ifname, final String netns) {
+    private TapTransport(final int fd, final String ifname, final String netns, final boolean vnetHeader) {
         this.fd = fd;
         this.ifname = ifname;
         this.netns = netns;
+        this.vnetHeader = vnetHeader;
+        zeroHeader.fill((byte)0);
+        iov.set(ValueLayout.JAVA_LONG, 0, zeroHeader.address());
+        iov.set(ValueLayout.JAVA_LONG, 8, VirtioNet.HEADER_LENGTH);
+        this.watcher = new ReadinessWatcher("tap-" + ifname + "-ready", fd, this::wakePoller);
+    }
+
+    private void wakePoller() {
+        final Thread t = poller;
+        if (t != null) {
+            LockSupport.unpark(t);
+        }
+    }
+
+    /** Times the readiness watcher woke the polling thread. */
+    public long readinessWakeups() {
+        return watcher.wakeups();
     }
 
     private static MethodHandle downcall(final String name, final FunctionDescriptor fd, final Linker.Option... options) {
@@ -110,13 +170,22 @@ public final class TapTransport implements FrameTransport {
      *                     /dev/net/tun, a bad name).
      */
     public static TapTransport open(final String ifname, final String netnsPath) throws IOException {
+        return open(ifname, netnsPath, false);
+    }
+
+    /**
+     * As {@link #open(String, String)}; with {@code offload} the TAP carries virtio-net headers
+     * (IFF_VNET_HDR), so the device can offer the guest receive offloads.
+     */
+    public static TapTransport open(final String ifname, final String netnsPath, final boolean offload)
+        throws IOException {
         if (ifname.isEmpty() || ifname.length() >= IFNAMSIZ) {
             throw new IOException("tap: interface name must be 1..15 characters: \"" + ifname + "\"");
         }
         if (netnsPath == null || netnsPath.isEmpty()) {
-            return new TapTransport(openTap(ifname), ifname, "");
+            return new TapTransport(openTap(ifname, offload), ifname, "", offload);
         }
-        return new TapTransport(inNamespace(netnsPath, () -> openTap(ifname)), ifname, netnsPath);
+        return new TapTransport(inNamespace(netnsPath, () -> openTap(ifname, offload)), ifname, netnsPath, offload);
     }
 
     /**
@@ -169,7 +238,7 @@ public final class TapTransport implements FrameTransport {
 
     private static final int O_RDONLY_CLOEXEC = O_CLOEXEC;
 
-    private static int openTap(final String ifname) throws IOException {
+    private static int openTap(final String ifname, final boolean vnetHeader) throws IOException {
         try (Arena a = Arena.ofConfined()) {
             final MemorySegment state = a.allocate(CALL_STATE);
             final int fd = (int)OPEN.invokeExact(state, a.allocateFrom("/dev/net/tun"), O_RDWR | O_NONBLOCK | O_CLOEXEC, 0);
@@ -180,12 +249,23 @@ public final class TapTransport implements FrameTransport {
             ifreq.fill((byte)0);
             final byte[] name = ifname.getBytes(StandardCharsets.US_ASCII);
             MemorySegment.copy(name, 0, ifreq, ValueLayout.JAVA_BYTE, IFREQ_NAME_OFFSET, name.length);
-            ifreq.set(ValueLayout.JAVA_SHORT, IFREQ_FLAGS_OFFSET, (short)(IFF_TAP | IFF_NO_PI));
+            ifreq.set(ValueLayout.JAVA_SHORT, IFREQ_FLAGS_OFFSET, (short)(IFF_TAP | IFF_NO_PI | (vnetHeader ? IFF_VNET_HDR : 0)));
             final int rc = (int)IOCTL.invokeExact(state, fd, TUNSETIFF, ifreq);
             if (rc < 0) {
                 final String err = errnoName(state);
                 final int ignored = (int)CLOSE.invokeExact(fd);
                 throw new IOException("tap: ioctl(TUNSETIFF, " + ifname + "): " + err);
+            }
+            if (vnetHeader) {
+                final MemorySegment size = a.allocate(ValueLayout.JAVA_INT);
+                size.set(ValueLayout.JAVA_INT, 0, VirtioNet.HEADER_LENGTH);
+                final int rc2 = (int)IOCTL.invokeExact(state, fd, TUNSETVNETHDRSZ, size);
+                final int rc3 = rc2 < 0 ? rc2 : (int)IOCTL_VALUE.invokeExact(state, fd, TUNSETOFFLOAD, 0L);
+                if (rc3 < 0) {
+                    final String err = errnoName(state);
+                    final int ignored = (int)CLOSE.invokeExact(fd);
+                    throw new IOException("tap: ioctl(TUNSETVNETHDRSZ/TUNSETOFFLOAD, " + ifname + "): " + err);
+                }
             }
             return fd;
         } catch (final IOException e) {
@@ -203,6 +283,30 @@ public final class TapTransport implements FrameTransport {
 
     public String ifname() {
         return ifname;
+    }
+
+    @Override
+    public int offloadHeaderLength() {
+        return vnetHeader ? VirtioNet.HEADER_LENGTH : 0;
+    }
+
+    /** TUNSETOFFLOAD: from now on Linux may send partial checksums ({@code csum}) and TSO4 super-frames. */
+    @Override
+    public void enableOffloads(final boolean csum, final boolean tso4) {
+        if (!vnetHeader || !open) {
+            return;
+        }
+        final long flags = (csum ? TUN_F_CSUM : 0) | (csum && tso4 ? TUN_F_TSO4 : 0);
+        try {
+            final int rc = (int)IOCTL_VALUE.invokeExact(callState, fd, TUNSETOFFLOAD, flags);
+            if (rc < 0) {
+                throw new IllegalStateException("tap: ioctl(TUNSETOFFLOAD): " + errnoName(callState));
+            }
+        } catch (final IllegalStateException e) {
+            throw e;
+        } catch (final Throwable e) {
+            throw new IllegalStateException("tap: TUNSETOFFLOAD", e);
+        }
     }
 
     @Override
@@ -224,6 +328,16 @@ public final class TapTransport implements FrameTransport {
             address = tx.address();
         }
         try {
+            if (vnetHeader) {
+                iov.set(ValueLayout.JAVA_LONG, 16, address);
+                iov.set(ValueLayout.JAVA_LONG, 24, (long)length);
+                final long n = (long)WRITEV.invokeExact(callState, fd, iov, 2);
+                if (n == length + VirtioNet.HEADER_LENGTH) {
+                    return 0;
+                }
+                return n < 0 && (int)ERRNO.get(callState, 0L) != Errno.EAGAIN.number() ? -(int)ERRNO.get(callState, 0L)
+                    : BACK_PRESSURED;
+            }
             final long n = (long)WRITE.invokeExact(callState, fd, address, (long)length);
             if (n == length) {
                 return 0;
@@ -239,6 +353,10 @@ public final class TapTransport implements FrameTransport {
 
     @Override
     public int poll(final FrameSink sink, final int limit) {
+        final Thread self = Thread.currentThread();
+        if (poller != self) {
+            poller = self;
+        }
         int frames = 0;
         try {
             while (open && frames < limit) {
@@ -246,11 +364,20 @@ public final class TapTransport implements FrameTransport {
                 if (n <= 0) {
                     break; // EAGAIN: nothing waiting (other errors: the interface went away)
                 }
-                sink.onFrame(rx, 0, (int)n);
+                if (vnetHeader) {
+                    if (n > VirtioNet.HEADER_LENGTH) {
+                        sink.onFrame(rx, VirtioNet.HEADER_LENGTH, (int)n - VirtioNet.HEADER_LENGTH);
+                    }
+                } else {
+                    sink.onFrame(rx, 0, (int)n);
+                }
                 frames++;
             }
         } catch (final Throwable e) {
             throw new IllegalStateException("tap read", e);
+        }
+        if (frames == 0 && open) {
+            watcher.arm(); // the wire is empty: the watcher wakes this thread when a frame arrives
         }
         return frames;
     }
@@ -266,6 +393,7 @@ public final class TapTransport implements FrameTransport {
             return;
         }
         open = false;
+        watcher.close(); // before close(fd): the watcher never polls a reused descriptor number
         try {
             final int ignored = (int)CLOSE.invokeExact(fd);
         } catch (final Throwable e) {

@@ -37,6 +37,8 @@ public final class VirtioNet {
     public static final int F_CSUM = 0;
     public static final int F_GUEST_CSUM = 1;
     public static final int F_MTU = 3;
+    /** The driver accepts TCPv4 super-frames (up to 64 KiB, gso_type TCPV4); needs GUEST_CSUM. */
+    public static final int F_GUEST_TSO4 = 7;
     public static final int F_MAC = 5;
     public static final int F_MRG_RXBUF = 15;
     public static final int F_STATUS = 16;
@@ -56,6 +58,11 @@ public final class VirtioNet {
     public static final int HDR_CSUM_OFFSET_OFFSET = 8;
     public static final int HDR_NUM_BUFFERS_OFFSET = 10;
     public static final int GSO_NONE = 0;
+    public static final int GSO_TCPV4 = 1;
+    /** Header flag: the checksum from csum_start to the end is not computed yet; store it at csum_start + csum_offset. */
+    public static final int FLAG_NEEDS_CSUM = 1;
+    /** Header flag: the host already checked the checksums. */
+    public static final int FLAG_DATA_VALID = 2;
 
     public static final int CONFIG_MAC = 0;
     public static final int CONFIG_STATUS = 6;
@@ -68,6 +75,8 @@ public final class VirtioNet {
     public static final int DEFAULT_MTU = 1500;
 
     static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfLong BE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     private VirtioNet() {
     }
@@ -81,6 +90,64 @@ public final class VirtioNet {
         buffer.set(LE16, offset + HDR_CSUM_START_OFFSET, (short)0);
         buffer.set(LE16, offset + HDR_CSUM_OFFSET_OFFSET, (short)0);
         buffer.set(LE16, offset + HDR_NUM_BUFFERS_OFFSET, (short)numBuffers);
+    }
+
+    /**
+     * Write a receive header carrying the host's offload fields (flags, gso_type, hdr_len, gso_size,
+     * csum_start, csum_offset: the first 10 bytes at {@code src[srcOffset]}, as a TAP with
+     * IFF_VNET_HDR reads them) and {@code numBuffers}.
+     */
+    public static void putHeader(final MemorySegment buffer, final long offset, final MemorySegment src,
+        final long srcOffset, final int numBuffers) {
+        MemorySegment.copy(src, srcOffset, buffer, offset, HDR_NUM_BUFFERS_OFFSET);
+        buffer.set(LE16, offset + HDR_NUM_BUFFERS_OFFSET, (short)numBuffers);
+    }
+
+    public static int csumStart(final MemorySegment buffer, final long offset) {
+        return buffer.get(LE16, offset + HDR_CSUM_START_OFFSET) & 0xffff;
+    }
+
+    public static int csumOffset(final MemorySegment buffer, final long offset) {
+        return buffer.get(LE16, offset + HDR_CSUM_OFFSET_OFFSET) & 0xffff;
+    }
+
+    /**
+     * Complete a partial checksum (header flag NEEDS_CSUM, as the host leaves a TCP segment whose
+     * checksum it offloaded): the Internet checksum (RFC 1071) of {@code frame[csumStart .. length)},
+     * whose checksum field already holds the pseudo-header sum, stored big-endian at
+     * {@code csumStart + csumOffset}. Sums 8 bytes at a time (big-endian longs, end-around carry).
+     *
+     * @return false when the offsets do not fit the frame (nothing written).
+     */
+    public static boolean completeChecksum(final MemorySegment segment, final long frame, final int length,
+        final int csumStart, final int csumOffset) {
+        if (csumStart < 0 || csumOffset < 0 || (long)csumStart + csumOffset + 2 > length) {
+            return false;
+        }
+        long sum = 0;
+        long at = frame + csumStart;
+        final long end = frame + length;
+        while (at + 8 <= end) {
+            final long w = segment.get(BE64, at);
+            final long s = sum + w;
+            sum = s + (Long.compareUnsigned(s, sum) < 0 ? 1 : 0);
+            at += 8;
+        }
+        // fold the 64-bit sum to 16 bits
+        sum = (sum >>> 32) + (sum & 0xffff_ffffL);
+        sum = (sum >>> 32) + (sum & 0xffff_ffffL);
+        while (at + 2 <= end) {
+            sum += segment.get(BE16, at) & 0xffff;
+            at += 2;
+        }
+        if (at < end) {
+            sum += (segment.get(ValueLayout.JAVA_BYTE, at) & 0xff) << 8;
+        }
+        while ((sum >>> 16) != 0) {
+            sum = (sum >>> 16) + (sum & 0xffff);
+        }
+        segment.set(BE16, frame + csumStart + csumOffset, (short)~sum);
+        return true;
     }
 
     public static int flags(final MemorySegment buffer, final long offset) {
@@ -100,6 +167,7 @@ public final class VirtioNet {
             case F_CSUM -> "CSUM";
             case F_GUEST_CSUM -> "GUEST_CSUM";
             case F_MTU -> "MTU";
+            case F_GUEST_TSO4 -> "GUEST_TSO4";
             case F_MAC -> "MAC";
             case F_MRG_RXBUF -> "MRG_RXBUF";
             case F_STATUS -> "STATUS";

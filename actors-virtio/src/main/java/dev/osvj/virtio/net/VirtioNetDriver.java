@@ -24,6 +24,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * device in batches: after an interrupt, once at least {@code refillThreshold} are free (OSv: 16),
  * with one publish (one kick at most) per batch.
  *
+ * <p>Receive offloads: when the device offers them (its host delivers offload headers), the driver
+ * accepts GUEST_CSUM and GUEST_TSO4: frames may then be TCPv4 super-frames of up to 64 KiB (spread
+ * over receive pages, MRG_RXBUF) and carry NEEDS_CSUM, whose TCP checksum the driver completes before
+ * handing the frame on, so the stack sees an ordinary, fully checksummed (if long) segment.
+ *
  * <p>Transmit (queue 1, any thread, under the transmit lock): one preallocated guest buffer per
  * queue entry holds header and frame in one descriptor. Completed transmissions are reclaimed on
  * the next transmit; transmit interrupts stay off (the device's progress is only needed when the
@@ -49,6 +54,13 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     private int mergeRemaining;
     private int mergeLength;
     private boolean mergeBroken;
+    /** The merged frame's header fields (from its first buffer): flags, csum_start, csum_offset. */
+    private int mergeFlags;
+    private int mergeCsumStart;
+    private int mergeCsumOffset;
+    private final AtomicLong rxChecksumsCompleted = new AtomicLong();
+    /** Largest frame assembled from several receive buffers: IPv4's 65535 bytes plus Ethernet, rounded up. */
+    static final int MAX_RX_FRAME = 65_536 + 4096;
 
     private final ReentrantLock txLock = new ReentrantLock();
     private final int txSlotBytes;
@@ -72,9 +84,25 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
      */
     public VirtioNetDriver(final String name, final VirtioTransport transport, final GuestMemory memory,
         final int queueSize, final int refillThreshold) {
+        this(name, transport, memory, queueSize, queueSize, refillThreshold);
+    }
+
+    /**
+     * As above with a receive queue of its own size: receive buffers absorb a burst from the wire (a
+     * peer's whole window can arrive while the stack is busy), transmit slots only the stack's output
+     * between two reclaims, so the receive queue is the one worth making large.
+     *
+     * @param rxQueueSize receive queue entries (= posted receive buffers; the device may offer fewer).
+     * @param txQueueSize transmit queue entries (= transmit slots), capped so that the slots (one
+     *                    MTU-sized frame each) take at most {@link #TX_SLOT_MEMORY} unless that leaves
+     *                    fewer than {@link #MIN_TX_SLOTS}.
+     */
+    public VirtioNetDriver(final String name, final VirtioTransport transport, final GuestMemory memory,
+        final int rxQueueSize, final int txQueueSize, final int refillThreshold) {
         super(name, transport, memory);
         negotiate(VirtioFeatures.bit(VirtioNet.F_MAC) | VirtioFeatures.bit(VirtioNet.F_STATUS)
             | VirtioFeatures.bit(VirtioNet.F_MTU) | VirtioFeatures.bit(VirtioNet.F_MRG_RXBUF)
+            | VirtioFeatures.bit(VirtioNet.F_GUEST_CSUM) | VirtioFeatures.bit(VirtioNet.F_GUEST_TSO4)
             | VirtioFeatures.bit(VirtioFeatures.EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.INDIRECT_DESC));
         int m;
         int generation;
@@ -94,16 +122,16 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
         this.mtu = m < 68 ? VirtioNet.DEFAULT_MTU : m;
         this.mergeable = hasFeature(VirtioNet.F_MRG_RXBUF);
         this.refillThreshold = Math.max(1, refillThreshold);
-        this.rxq = setupQueue(VirtioNet.RX_QUEUE, queueSize);
-        this.txq = setupQueue(VirtioNet.TX_QUEUE, queueSize);
         final int frameMax = VirtioNet.HEADER_LENGTH + VirtioNet.ETHERNET_HEADER + mtu;
+        this.rxq = setupQueue(VirtioNet.RX_QUEUE, rxQueueSize);
+        this.txq = setupQueue(VirtioNet.TX_QUEUE, txSlots(txQueueSize, VirtqueueLayout.align(frameMax, TX_SLOT_ALIGN)));
         this.rxBufferBytes = mergeable ? (int)GuestMemory.PAGE_SIZE : (int)VirtqueueLayout.align(frameMax, TX_SLOT_ALIGN);
         this.rxBase = allocate((long)rxq.size() * rxBufferBytes);
         this.rxFree = new int[rxq.size()];
         for (int i = 0; i < rxFree.length; i++) {
             rxFree[rxFreeCount++] = rxFree.length - 1 - i;
         }
-        this.scratchBytes = 65_536;
+        this.scratchBytes = MAX_RX_FRAME; // a TSO4 super-frame: 64 KiB of IP plus its Ethernet header
         this.scratchPa = allocate(scratchBytes);
         this.txSlotBytes = (int)VirtqueueLayout.align(frameMax, TX_SLOT_ALIGN);
         this.txBase = allocate((long)txq.size() * txSlotBytes);
@@ -114,6 +142,23 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
         txq.disableInterrupts();
         driverOk();
         refill();
+    }
+
+    /** Guest memory the transmit slots may take before the transmit queue is made shorter. */
+    static final long TX_SLOT_MEMORY = 4L << 20;
+    /** Transmit slots kept whatever the MTU (the queue size this driver always had). */
+    static final int MIN_TX_SLOTS = 256;
+
+    /**
+     * Transmit queue entries for {@code wanted} and slots of {@code slotBytes}: as many as fit in
+     * {@link #TX_SLOT_MEMORY}, rounded down to a power of two, but not fewer than
+     * {@code min(wanted, MIN_TX_SLOTS)}. Enough transmit slots matter: a receiver sends an ACK per
+     * one to a few received frames, so with fewer slots than receive buffers a burst that fills the
+     * receive queue while the device is busy can leave no slot for the ACKs.
+     */
+    static int txSlots(final int wanted, final long slotBytes) {
+        final long fit = Long.highestOneBit(Math.max(1, TX_SLOT_MEMORY / slotBytes));
+        return (int)Math.max(Math.min(wanted, MIN_TX_SLOTS), Math.min(wanted, fit));
     }
 
     @Override
@@ -207,15 +252,22 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
             }
             final int buffers = mergeable ? VirtioNet.numBuffers(guest, pa) : 1;
             final int frameLength = len - VirtioNet.HEADER_LENGTH;
+            final int flags = VirtioNet.flags(guest, pa);
             if (buffers <= 1) {
-                rxFrames.incrementAndGet();
-                sink.onFrame(guest, pa + VirtioNet.HEADER_LENGTH, frameLength);
+                if (completeChecksum(guest, pa + VirtioNet.HEADER_LENGTH, frameLength, flags,
+                    VirtioNet.csumStart(guest, pa), VirtioNet.csumOffset(guest, pa))) {
+                    rxFrames.incrementAndGet();
+                    sink.onFrame(guest, pa + VirtioNet.HEADER_LENGTH, frameLength);
+                }
                 return;
             }
             MemorySegment.copy(guest, pa + VirtioNet.HEADER_LENGTH, guest, scratchPa, frameLength);
             mergeLength = frameLength;
             mergeRemaining = buffers - 1;
             mergeBroken = buffers > rxq.size();
+            mergeFlags = flags;
+            mergeCsumStart = VirtioNet.csumStart(guest, pa);
+            mergeCsumOffset = VirtioNet.csumOffset(guest, pa);
         } finally {
             rxFree[rxFreeCount++] = b;
         }
@@ -224,12 +276,30 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     private void deliverMerged() {
         if (mergeBroken) {
             rxErrors.incrementAndGet();
-        } else {
+        } else if (completeChecksum(memory.segment(), scratchPa, mergeLength, mergeFlags, mergeCsumStart,
+            mergeCsumOffset)) {
             rxFrames.incrementAndGet();
             sink.onFrame(memory.segment(), scratchPa, mergeLength);
         }
         mergeBroken = false;
         mergeLength = 0;
+    }
+
+    /**
+     * A frame whose header says NEEDS_CSUM gets its checksum completed in place (GUEST_CSUM); false
+     * (counted as an error, the frame dropped) when the header's offsets do not fit the frame.
+     */
+    private boolean completeChecksum(final MemorySegment guest, final long frame, final int length, final int flags,
+        final int csumStart, final int csumOffset) {
+        if ((flags & VirtioNet.FLAG_NEEDS_CSUM) == 0) {
+            return true;
+        }
+        if (!VirtioNet.completeChecksum(guest, frame, length, csumStart, csumOffset)) {
+            rxErrors.incrementAndGet();
+            return false;
+        }
+        rxChecksumsCompleted.incrementAndGet();
+        return true;
     }
 
     @Override
@@ -308,8 +378,10 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
 
     @Override
     public String describe() {
-        return String.format("mac %s, mtu %d, link %s, rx %d x %d B, rx=%d rx_err=%d tx=%d tx_busy=%d",
+        return String.format("mac %s, mtu %d, link %s, rx %d x %d B, %s, rx=%d rx_err=%d rx_csum=%d tx=%d tx_busy=%d",
             VirtioNet.formatMac(mac), mtu, linkUp ? "up" : "down", rxq.size(), rxBufferBytes,
-            rxFrames.get(), rxErrors.get(), txFrames.get(), txBackPressured.get());
+            hasFeature(VirtioNet.F_GUEST_TSO4) ? "rx offloads csum+tso4" : hasFeature(VirtioNet.F_GUEST_CSUM)
+                ? "rx offloads csum" : "no rx offloads",
+            rxFrames.get(), rxErrors.get(), rxChecksumsCompleted.get(), txFrames.get(), txBackPressured.get());
     }
 }

@@ -1,7 +1,10 @@
 package dev.osvj.virtio.net;
 
 import dev.osvj.kernel.Errno;
+import dev.osvj.mmu.phys.PageAllocator;
+import dev.osvj.mmu.phys.PhysicalMemory;
 import dev.osvj.virtio.DeviceStatus;
+import dev.osvj.virtio.GuestMemory;
 import dev.osvj.virtio.InterruptActor;
 import dev.osvj.virtio.InterruptLine;
 import dev.osvj.virtio.VirtioFeatures;
@@ -132,5 +135,46 @@ class VirtioNetTest {
             assertArrayEquals(jumbo, h.received.poll(30, TimeUnit.SECONDS));
             assertArrayEquals(frame(64, 6), h.received.poll(30, TimeUnit.SECONDS));
         }
+    }
+
+    @Test
+    void shouldReceiveABurstOfManyTimesTheReceiveQueueWithoutDropping() throws Exception {
+        final QueueTransport wire = new QueueTransport();
+        final int frames = 3000; // a burst already waiting on the wire: ~47 times the 64 receive buffers
+        for (int i = 0; i < frames; i++) {
+            wire.inbound.add(frame(60 + i % 1455, i));
+        }
+        try (NetHarness h = new NetHarness(wire, 1500, 64)) {
+            final ActorRef<InterruptActor.Command> actor = TESTKIT.spawn(InterruptActor.create(h.driver, new AtomicLong()));
+            h.driver.interruptLine(new InterruptLine(actor, 2));
+            for (int i = 0; i < frames; i++) {
+                final byte[] got = h.received.poll(30, TimeUnit.SECONDS);
+                assertNotNull(got, "frame " + i + " not received");
+                assertArrayEquals(frame(60 + i % 1455, i), got, "frame " + i);
+            }
+            // the device waits for posted buffers instead of dropping, and the driver refills them
+            // in batches as it consumes them
+            assertEquals(0, h.device.rxNoBuffer());
+            assertTrue(wire.inbound.isEmpty());
+        }
+    }
+
+    @Test
+    void shouldSizeReceiveAndTransmitQueuesSeparately() {
+        try (PhysicalMemory ram = PhysicalMemory.allocate(16L << 20)) {
+            final VirtioNetDevice device = new VirtioNetDevice(ram.segment(), new QueueTransport(), NetHarness.MAC, 1500, 256);
+            final VirtioNetDriver driver = new VirtioNetDriver("eth0", device,
+                new GuestMemory(ram, new PageAllocator(ram, 0)), 256, 32, 16);
+            assertEquals(256, driver.queues().get(VirtioNet.RX_QUEUE).size());
+            assertEquals(32, driver.queues().get(VirtioNet.TX_QUEUE).size());
+            assertTrue(driver.describe().contains("rx 256 x 4096 B"), driver.describe());
+            driver.close();
+            device.close();
+        }
+        // transmit slots are MTU-sized: at most 4 MiB of them, but never fewer than 256 (or than asked)
+        assertEquals(1024, VirtioNetDriver.txSlots(1024, 1600));
+        assertEquals(256, VirtioNetDriver.txSlots(1024, 65_088));
+        assertEquals(512, VirtioNetDriver.txSlots(1024, 8192));
+        assertEquals(16, VirtioNetDriver.txSlots(16, 65_088));
     }
 }

@@ -54,6 +54,19 @@ public final class AppSubsystem implements Subsystem {
     public void declareConfig(final ConfigSpec spec) {
         spec.oneOf("osvj.app.name", applications.keySet().toArray(String[]::new));
         spec.stringList("osvj.app.args");
+        spec.oneOf("osvj.app.threads", "auto", "kernel", "platform");
+    }
+
+    /**
+     * The threads a built-in server runs on, as {@code osvj.app.threads} says: {@code kernel}
+     * (application kernel threads on the vCPUs), {@code platform} (host platform threads, for
+     * comparison), or {@code auto}: kernel threads when {@code kernelSafe} (the server blocks only in
+     * socket calls and kernel primitives), platform threads otherwise.
+     */
+    public static EpollServer.Threads threads(final KernelContext kernel, final boolean kernelSafe) {
+        final String mode = kernel.config().getString("osvj.app.threads");
+        final String resolved = "auto".equals(mode) ? (kernelSafe ? "kernel" : "platform") : mode;
+        return EpollServer.Threads.of(resolved, dev.osvj.api.Syscalls.of(kernel), kernel.config().getInt("osvj.cpus"));
     }
 
     @Override

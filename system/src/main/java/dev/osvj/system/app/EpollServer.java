@@ -1,12 +1,19 @@
 package dev.osvj.system.app;
 
+import dev.osvj.api.Syscalls;
 import dev.osvj.kernel.Errno;
+import dev.osvj.kernel.ErrnoException;
 import dev.osvj.net.stack.SockAddr;
 import dev.osvj.net.stack.Sockets;
+import dev.osvj.sched.KThread;
+import dev.osvj.sched.ThreadAttr;
 
+import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -21,8 +28,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *                                                     ...
  * </pre>
  *
- * <p><b>Threads and ownership.</b> Threads are platform daemon threads named {@code <name>-acceptor}
- * and {@code <name>-worker-<i>}; they wake at least every {@link #WAKE_MS} ms to notice {@link #close()}.
+ * <p><b>Threads and ownership.</b> The acceptor and the workers, named {@code <name>-acceptor} and
+ * {@code <name>-worker-<i>}, are made by a {@link Threads}: application kernel threads on the vCPUs by
+ * default ({@link Threads#kernel}: a blocked worker gives its vCPU to other threads, the socket calls
+ * block through the scheduler), or host platform daemon threads ({@link Threads#platform}, for
+ * comparison and for kernels without a scheduler). They wake at least every {@link #WAKE_MS} ms to
+ * notice {@link #close()}.
  * The acceptor creates a connection's {@link Session} (with {@link Protocol#open()}) and registers the
  * socket on one worker's epoll instance (epoll is thread-safe; the per-worker connection map is a
  * concurrent map, which publishes the session to the worker). From then on only that worker touches
@@ -128,12 +139,111 @@ public final class EpollServer implements AutoCloseable {
     private final int listenFd;
     private final int port;
     private final Worker[] workers;
-    private final Thread acceptor;
-    private final CountDownLatch stopped;
+    private final Threads threads;
     private volatile boolean running = true;
+    private final AtomicBoolean closed = new AtomicBoolean();
 
-    private EpollServer(final String name, final Sockets sockets, final Protocol protocol, final int threads,
-        final int maxConnections, final AtomicLong open, final int listenFd, final int port) {
+    /**
+     * Starts the server's threads. Implementations: {@link #kernel} and {@link #platform}.
+     */
+    @FunctionalInterface
+    public interface Threads {
+        /**
+         * Start a thread named {@code name} running {@code body}; {@code slot} (0, 1, 2...; -1 for
+         * none) spreads threads over the vCPUs where that means something.
+         *
+         * @throws IllegalStateException when no thread can be made.
+         */
+        Handle start(String name, int slot, Runnable body);
+
+        /** Host platform daemon threads ({@code slot} ignored). */
+        static Threads platform() {
+            return (name, slot, body) -> {
+                final Thread t = Thread.ofPlatform().daemon().name(name).start(body);
+                return new Handle() {
+                    @Override
+                    public void interrupt() {
+                        t.interrupt();
+                    }
+
+                    @Override
+                    public boolean join(final long timeoutNanos) throws InterruptedException {
+                        return t.join(Duration.ofNanos(timeoutNanos));
+                    }
+                };
+            };
+        }
+
+        /**
+         * Application kernel threads of {@code syscalls}' kernel (pthread_create), the thread of slot
+         * {@code s >= 0} pinned to vCPU {@code s % cpus}: one worker per vCPU, as memcached runs one
+         * worker per core, so a worker and the connections it owns stay on one vCPU and the balancer
+         * never moves it. Pinning is also required for correctness: the socket layer's locks are JDK
+         * locks, which record {@code Thread.currentThread()} - for a kernel thread, its vCPU's carrier -
+         * as their owner, and the JIT may keep that value across a switch inside one compiled method.
+         * An unpinned thread that migrated between a release and a re-acquire around a wait then held
+         * a lock in the name of its old carrier (seen under load as IllegalMonitorStateException in
+         * Epoll and connection resets). A pinned thread always runs on the same carrier, so the
+         * recorded identity is always right. Joining one blocks a kernel-thread caller through the
+         * scheduler (its vCPU runs the others, the joined thread among them) and parks a host-thread
+         * caller.
+         */
+        static Threads kernel(final Syscalls syscalls, final int cpus) {
+            return (name, slot, body) -> {
+                final ThreadAttr attr = slot >= 0 && cpus > 0 ? ThreadAttr.named(name).pinnedTo(slot % cpus)
+                    : ThreadAttr.named(name);
+                final KThread t;
+                try {
+                    t = syscalls.threadCreate(attr, body);
+                } catch (final ErrnoException e) {
+                    throw new IllegalStateException(name + ": thread: " + e.errno(), e);
+                }
+                syscalls.threadStart(t);
+                return new Handle() {
+                    @Override
+                    public void interrupt() {
+                        // kernel threads have no interrupt: they notice close() within WAKE_MS
+                    }
+
+                    @Override
+                    public boolean join(final long timeoutNanos) {
+                        return syscalls.threadJoin(t, timeoutNanos) == 0;
+                    }
+                };
+            };
+        }
+
+        /**
+         * {@code "kernel"} ({@link #kernel} over {@code cpus} vCPUs) or {@code "platform"}
+         * ({@link #platform}), as {@code osvj.app.threads} says.
+         */
+        static Threads of(final String mode, final Syscalls syscalls, final int cpus) {
+            return switch (mode) {
+                case "kernel" -> kernel(syscalls, cpus);
+                case "platform" -> platform();
+                default -> throw new IllegalArgumentException("osvj.app.threads: " + mode);
+            };
+        }
+    }
+
+    /** A started thread of a {@link Threads}. */
+    public interface Handle {
+        /** Interrupt a blocked host thread (nothing for a kernel thread). */
+        void interrupt();
+
+        /**
+         * Wait at most {@code timeoutNanos} for the thread to end.
+         *
+         * @return true when it ended.
+         */
+        boolean join(long timeoutNanos) throws InterruptedException;
+    }
+
+    /** The threads started so far (workers, then the acceptor). */
+    private final List<Handle> handles = new CopyOnWriteArrayList<>();
+
+    private EpollServer(final String name, final Sockets sockets, final Protocol protocol, final Threads starter,
+        final int threads, final int maxConnections, final AtomicLong open, final int listenFd, final int port) {
         this.name = name;
         this.sockets = sockets;
         this.protocol = protocol;
@@ -141,12 +251,11 @@ public final class EpollServer implements AutoCloseable {
         this.open = open;
         this.listenFd = listenFd;
         this.port = port;
+        this.threads = starter;
         this.workers = new Worker[threads];
-        this.stopped = new CountDownLatch(workers.length + 1);
         for (int i = 0; i < workers.length; i++) {
             workers[i] = new Worker(i);
         }
-        this.acceptor = Thread.ofPlatform().daemon().name(name + "-acceptor").unstarted(this::acceptLoop);
     }
 
     /**
@@ -155,12 +264,14 @@ public final class EpollServer implements AutoCloseable {
      * @param name           prefix of the thread names and of error messages ({@code "memcached"}).
      * @param listenIp       IPv4 address in host order; 0 = any.
      * @param port           TCP port; 0 = an ephemeral one (see {@link #port()}).
+     * @param starter        what runs the acceptor and the workers (kernel or platform threads).
      * @param threads        worker threads, at least 1.
      * @param open           the counter of connections open now, maintained by the server.
      * @throws IllegalStateException naming the errno when the socket cannot be set up.
      */
     public static EpollServer start(final String name, final Sockets sockets, final int listenIp, final int port,
-        final int threads, final int maxConnections, final AtomicLong open, final Protocol protocol) {
+        final Threads starter, final int threads, final int maxConnections, final AtomicLong open,
+        final Protocol protocol) {
         final int fd = check(name, sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0), "socket");
         try {
             check(name, sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_REUSEADDR, 1), "setsockopt SO_REUSEADDR");
@@ -173,12 +284,21 @@ public final class EpollServer implements AutoCloseable {
         }
         final SockAddr local = new SockAddr();
         sockets.getsockname(fd, local);
-        final EpollServer server = new EpollServer(name, sockets, protocol, threads, maxConnections, open, fd,
+        final EpollServer server = new EpollServer(name, sockets, protocol, starter, threads, maxConnections, open, fd,
             local.port);
-        for (final Worker w : server.workers) {
-            w.thread.start();
+        try {
+            for (final Worker w : server.workers) {
+                server.handles.add(starter.start(name + "-worker-" + w.index, w.index, w::loop));
+            }
+            server.handles.add(starter.start(name + "-acceptor", 0, server::acceptLoop));
+        } catch (final RuntimeException e) {
+            try {
+                server.close();
+            } catch (final InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+            throw e;
         }
-        server.acceptor.start();
         return server;
     }
 
@@ -202,47 +322,45 @@ public final class EpollServer implements AutoCloseable {
     /** Stop accepting, close every connection; waits (up to 30 s) for the threads. Idempotent. */
     @Override
     public void close() throws InterruptedException {
-        if (!running) {
+        if (closed.getAndSet(true)) {
             return;
         }
         running = false;
-        acceptor.interrupt();
-        for (final Worker w : workers) {
-            w.thread.interrupt();
+        for (final Handle h : handles) {
+            h.interrupt();
         }
-        stopped.await(30, TimeUnit.SECONDS);
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        for (final Handle h : handles) {
+            h.join(Math.max(1, deadline - System.nanoTime()));
+        }
         sockets.close(listenFd);
     }
 
     private void acceptLoop() {
         int next = 0;
         final SockAddr peer = new SockAddr();
-        try {
-            while (running) {
-                final int fd = sockets.accept4(listenFd, peer, Sockets.SOCK_NONBLOCK);
-                if (fd < 0) {
-                    if (fd == -EAGAIN || fd == -Errno.EINTR.number() || fd == -Errno.ECONNABORTED.number()) {
-                        continue;
-                    }
-                    break;
-                }
-                if (open.get() >= maxConnections) {
-                    protocol.rejected();
-                    final byte[] reply = protocol.overloadReply();
-                    if (reply != null) {
-                        sockets.send(fd, reply, 0, reply.length, Sockets.MSG_DONTWAIT);
-                    }
-                    sockets.close(fd);
+        while (running) {
+            final int fd = sockets.accept4(listenFd, peer, Sockets.SOCK_NONBLOCK);
+            if (fd < 0) {
+                if (fd == -EAGAIN || fd == -Errno.EINTR.number() || fd == -Errno.ECONNABORTED.number()) {
                     continue;
                 }
-                open.incrementAndGet();
-                protocol.accepted();
-                sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
-                workers[next].adopt(fd);
-                next = (next + 1) % workers.length;
+                break;
             }
-        } finally {
-            stopped.countDown();
+            if (open.get() >= maxConnections) {
+                protocol.rejected();
+                final byte[] reply = protocol.overloadReply();
+                if (reply != null) {
+                    sockets.send(fd, reply, 0, reply.length, Sockets.MSG_DONTWAIT);
+                }
+                sockets.close(fd);
+                continue;
+            }
+            open.incrementAndGet();
+            protocol.accepted();
+            sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
+            workers[next].adopt(fd);
+            next = (next + 1) % workers.length;
         }
     }
 
@@ -260,14 +378,14 @@ public final class EpollServer implements AutoCloseable {
     }
 
     private final class Worker {
-        final Thread thread;
+        final int index;
         final int epfd;
         final ConcurrentHashMap<Integer, Conn> conns = new ConcurrentHashMap<>();
         final byte[] buf = new byte[READ_BUFFER];
 
         Worker(final int index) {
+            this.index = index;
             epfd = check(name, sockets.epollCreate(), "epoll_create");
-            thread = Thread.ofPlatform().daemon().name(name + "-worker-" + index).unstarted(this::loop);
         }
 
         /** Called by the acceptor: the worker's epoll is thread-safe. */
@@ -307,7 +425,6 @@ public final class EpollServer implements AutoCloseable {
                     closeConn(c);
                 }
                 sockets.close(epfd);
-                stopped.countDown();
             }
         }
 

@@ -3,7 +3,9 @@ package dev.osvj.system.glue;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.net.stack.SockAddr;
 import dev.osvj.net.stack.Sockets;
+import dev.osvj.system.app.AppSubsystem;
 import dev.osvj.system.app.Application;
+import dev.osvj.system.app.EpollServer;
 
 import java.util.List;
 
@@ -15,8 +17,9 @@ import java.util.List;
  * sends until it closes (a half-close is answered by closing once everything is echoed), and every
  * UDP datagram is sent back to its sender.
  *
- * <p>Threads: an acceptor thread, a UDP thread, and one virtual thread per connection (blocking
- * socket calls), plain Java threads until the scheduler offers kernel threads to applications.
+ * <p>Threads: an acceptor thread, a UDP thread, and one thread per connection (blocking socket calls),
+ * all application kernel threads on the vCPUs unless {@code osvj.app.threads = platform} (then host
+ * platform threads): a thread blocked in a socket call gives its vCPU to the others.
  * {@code start} returns once both sockets listen, so a client may connect as soon as the
  * {@code Cmdline: echo} line is printed.
  */
@@ -61,8 +64,9 @@ public final class EchoApplication implements Application {
         this.sockets = sockets;
         this.tcpListener = tcp;
         this.udpSocket = udp;
-        Thread.ofPlatform().daemon().name("echo-accept").start(() -> acceptLoop(sockets, tcp));
-        Thread.ofPlatform().daemon().name("echo-udp").start(() -> udpLoop(sockets, udp));
+        final EpollServer.Threads threads = AppSubsystem.threads(kernel, true);
+        threads.start("echo-accept", 0, () -> acceptLoop(threads, sockets, tcp));
+        threads.start("echo-udp", 1, () -> udpLoop(sockets, udp));
         kernel.log().append("INFO", "app", "echo: listening on tcp and udp port " + port);
     }
 
@@ -87,13 +91,18 @@ public final class EchoApplication implements Application {
         }
     }
 
-    private static void acceptLoop(final Sockets sockets, final int listener) {
+    private static void acceptLoop(final EpollServer.Threads threads, final Sockets sockets, final int listener) {
+        int next = 0;
         while (true) {
             final int c = sockets.accept(listener, null);
             if (c < 0) {
                 return; // listener closed
             }
-            Thread.ofVirtual().name("echo-conn").start(() -> serve(sockets, c));
+            try {
+                threads.start("echo-conn-" + c, next++, () -> serve(sockets, c)); // spread over the vCPUs
+            } catch (final IllegalStateException e) {
+                sockets.close(c); // no thread (the kernel is stopping): refuse the connection
+            }
         }
     }
 

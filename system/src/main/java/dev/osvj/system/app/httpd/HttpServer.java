@@ -16,8 +16,9 @@ import java.util.function.Function;
  * EPOLLIN) until they are sent. Actions that must follow a response (poweroff) run once it is fully
  * sent. A connection over {@code maxConnections} is closed without an answer.
  *
- * <p>Threads are platform daemon threads that wake at least every {@link EpollServer#WAKE_MS} ms to
- * notice {@link #close()}.
+ * <p>Threads are host platform threads unless {@code osvj.app.threads = kernel} (the handlers call into
+ * the VFS and the management API, which may still block on JDK primitives); they wake at least every
+ * {@link EpollServer#WAKE_MS} ms to notice {@link #close()}.
  */
 public final class HttpServer implements AutoCloseable {
     private final HttpdOptions options;
@@ -25,10 +26,10 @@ public final class HttpServer implements AutoCloseable {
     private final AtomicLong requests = new AtomicLong();
     private final EpollServer server;
 
-    private HttpServer(final Sockets sockets, final HttpdOptions options, final Function<HttpRequest, HttpResponse> handler,
-        final KernelClock clock) {
+    private HttpServer(final Sockets sockets, final EpollServer.Threads threads, final HttpdOptions options,
+        final Function<HttpRequest, HttpResponse> handler, final KernelClock clock) {
         this.options = options;
-        this.server = EpollServer.start("httpd", sockets, options.listenIp(), options.port(), options.threads(),
+        this.server = EpollServer.start("httpd", sockets, options.listenIp(), options.port(), threads, options.threads(),
             options.maxConnections(), open,
             () -> new Session(new HttpConnection(options.maxBody(), handler, clock::realtimeNanos), requests));
     }
@@ -39,9 +40,9 @@ public final class HttpServer implements AutoCloseable {
      *
      * @throws IllegalStateException naming the errno when the socket cannot be set up.
      */
-    static HttpServer start(final Sockets sockets, final HttpdOptions options,
+    static HttpServer start(final Sockets sockets, final EpollServer.Threads threads, final HttpdOptions options,
         final Function<HttpRequest, HttpResponse> handler, final KernelClock clock) {
-        return new HttpServer(sockets, options, handler, clock);
+        return new HttpServer(sockets, threads, options, handler, clock);
     }
 
     /** The port it listens on. */

@@ -55,7 +55,8 @@ public final class HttpdApplication implements Application {
             }
             throw new HttpException(404, "not found: " + req.path());
         };
-        final HttpServer server = HttpServer.start(kernel.services().require(Sockets.class), options,
+        final HttpServer server = HttpServer.start(kernel.services().require(Sockets.class),
+            dev.osvj.system.app.AppSubsystem.threads(kernel, false), options,
             HttpConnection.handler(handler, HttpServer.logTo(kernel.log())), kernel.clock());
         kernel.services().provide(HttpServer.class, server);
         kernel.log().append("INFO", "httpd", "listening on " + Addresses.ipv4(options.listenIp()) + ":" + server.port()

@@ -5,6 +5,7 @@ import dev.osvj.mmu.malloc.Malloc;
 import dev.osvj.mmu.phys.PhysicalMemory;
 import dev.osvj.net.stack.Sockets;
 import dev.osvj.net.wire.Addresses;
+import dev.osvj.system.app.AppSubsystem;
 import dev.osvj.system.app.Application;
 
 import java.util.List;
@@ -30,12 +31,13 @@ public final class MemcachedApplication implements Application {
     public void start(final KernelContext kernel, final List<String> args) {
         final MemcachedOptions options = MemcachedOptions.parse(args, kernel.config().getInt("osvj.cpus"));
         final MemcachedServer server = MemcachedServer.start(kernel.services().require(Sockets.class),
-            kernel.services().require(Malloc.class), kernel.services().require(PhysicalMemory.class), kernel.clock(),
+            AppSubsystem.threads(kernel, true), kernel.services().require(Malloc.class), kernel.services().require(PhysicalMemory.class), kernel.clock(),
             options);
         kernel.services().provide(MemcachedServer.class, server);
         kernel.log().append("INFO", "memcached", "listening on " + Addresses.ipv4(options.listenIp()) + ":"
-            + server.port() + ", " + (options.memoryLimit() >> 20) + " MiB, " + options.threads() + " threads, "
-            + options.maxConnections() + " connections at most");
+            + server.port() + ", " + (options.memoryLimit() >> 20) + " MiB, " + options.threads() + " workers, "
+            + options.maxConnections() + " connections at most, " + kernel.config().getString("osvj.app.threads")
+            + " threads");
     }
 
     @Override

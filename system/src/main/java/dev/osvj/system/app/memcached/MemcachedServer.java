@@ -18,7 +18,8 @@ import java.nio.charset.StandardCharsets;
  * A connection over {@code maxConnections} is answered {@code ERROR Too many open connections} and
  * closed. The connection and traffic counters of {@code stats} are {@link ServerStats}'.
  *
- * <p>Threads are plain platform daemon threads for now; they wake at least every
+ * <p>Threads are application kernel threads on the vCPUs ({@code osvj.app.threads = kernel}, the
+ * default) or host platform threads ({@code platform}, for comparison); they wake at least every
  * {@link EpollServer#WAKE_MS} ms to notice {@link #close()}.
  */
 public final class MemcachedServer implements AutoCloseable {
@@ -29,26 +30,27 @@ public final class MemcachedServer implements AutoCloseable {
     private final MemcachedOptions options;
     private final EpollServer server;
 
-    private MemcachedServer(final Sockets sockets, final ItemStore store, final MemcachedOptions options,
-        final ServerStats stats) {
+    private MemcachedServer(final Sockets sockets, final EpollServer.Threads threads, final ItemStore store,
+        final MemcachedOptions options, final ServerStats stats) {
         this.store = store;
         this.options = options;
         this.stats = stats;
-        this.server = EpollServer.start("memcached", sockets, options.listenIp(), options.port(), options.threads(),
-            options.maxConnections(), stats.currConnections, new Protocol());
+        this.server = EpollServer.start("memcached", sockets, options.listenIp(), options.port(), threads,
+            options.threads(), options.maxConnections(), stats.currConnections, new Protocol());
     }
 
     /**
-     * Bind, listen and start the threads.
+     * Bind, listen and start the threads ({@code threads}: kernel or platform threads, see
+     * {@link EpollServer.Threads}).
      *
      * @throws IllegalStateException naming the errno when the socket cannot be set up.
      */
-    public static MemcachedServer start(final Sockets sockets, final Malloc malloc, final PhysicalMemory memory,
-        final KernelClock clock, final MemcachedOptions options) {
+    public static MemcachedServer start(final Sockets sockets, final EpollServer.Threads threads, final Malloc malloc,
+        final PhysicalMemory memory, final KernelClock clock, final MemcachedOptions options) {
         final ItemStore store = new ItemStore(malloc, memory, clock, options.memoryLimit(), options.itemSizeMax(),
             options.growthFactor(), Item.HEADER + options.minChunkData(), options.useCas());
         try {
-            return new MemcachedServer(sockets, store, options, new ServerStats(options, clock));
+            return new MemcachedServer(sockets, threads, store, options, new ServerStats(options, clock));
         } catch (final RuntimeException e) {
             store.close();
             throw e;

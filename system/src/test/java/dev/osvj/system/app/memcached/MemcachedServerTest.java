@@ -5,6 +5,8 @@ import dev.osvj.kernel.KernelClock;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.trace.Tracepoints;
 import dev.osvj.net.stack.Sockets;
+import dev.osvj.sched.KThread;
+import dev.osvj.sched.Scheduler;
 import dev.osvj.system.app.AppSubsystem;
 import dev.osvj.system.boot.Kernel;
 import dev.osvj.system.boot.Subsystems;
@@ -32,7 +34,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * A whole kernel booted with {@code osvj.app.name = memcached}, and clients on the kernel's own
- * loopback sockets: concurrent connections, the connection limit, quit.
+ * loopback sockets: concurrent connections, the connection limit, quit. The server's acceptor and
+ * workers are application kernel threads ({@code osvj.app.threads = auto}), the clients host threads.
  */
 class MemcachedServerTest {
     private static final int LOOPBACK = 0x7F000001;
@@ -209,6 +212,21 @@ class MemcachedServerTest {
             final String stats = again.call("stats\r\n", "STAT pid");
             assertEquals("STAT pid", stats);
         }
+    }
+
+    @Test
+    void shouldRunItsAcceptorAndWorkersAsApplicationKernelThreadsOneWorkerPerVcpu() {
+        final List<KThread> threads = kernel.services().require(Scheduler.class).threads();
+        for (final String name : List.of("memcached-acceptor", "memcached-worker-0", "memcached-worker-1")) {
+            final KThread t = threads.stream().filter(k -> k.name().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("no kernel thread " + name + " in " + threads));
+            assertTrue(t.isApplication(), name + " is application code");
+        }
+        final KThread w0 = threads.stream().filter(k -> k.name().equals("memcached-worker-0")).findFirst().orElseThrow();
+        final KThread w1 = threads.stream().filter(k -> k.name().equals("memcached-worker-1")).findFirst().orElseThrow();
+        assertTrue(w0.isPinned() && w1.isPinned(), "workers pinned");
+        assertEquals(0, w0.cpuId());
+        assertEquals(1, w1.cpuId());
     }
 
     @Test
