@@ -9,6 +9,7 @@ import dev.osvj.net.stack.NetStack;
 import dev.osvj.net.stack.Sockets;
 import dev.osvj.net.stack.StackDriver;
 import dev.osvj.net.stack.StackSettings;
+import dev.osvj.net.testing.FaultedSink;
 import dev.osvj.net.wire.Addresses;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
@@ -19,8 +20,6 @@ import java.security.MessageDigest;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -45,15 +44,6 @@ class NetSupervisionTest {
         KIT.shutdownTestKit();
     }
 
-    /** Wait (60 s at most) until {@code condition} holds. */
-    private static void await(final BooleanSupplier condition, final String what) {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
-            LockSupport.parkNanos(1_000_000L);
-        }
-    }
-
     @Test
     void shouldRestartCrashedReceiveAndFlowActorsAndCompleteA64MiBTransferIntact() throws Exception {
         final Wire wire = new Wire(1500);
@@ -76,43 +66,7 @@ class NetSupervisionTest {
             final int lfd = api.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
             assertEquals(0, api.bind(lfd, 0, PORT));
             assertEquals(0, api.listen(lfd, 4));
-            final CompletableFuture<byte[]> sink = CompletableFuture.supplyAsync(() -> {
-                try {
-                    final int c = api.accept(lfd, null);
-                    assertTrue(c > 0, "accept " + c);
-                    assertEquals(0, api.setsockopt(c, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 60_000));
-                    final MessageDigest md = MessageDigest.getInstance("SHA-256");
-                    final byte[] b = new byte[65536];
-                    long total = 0;
-                    int stage = 0;
-                    int n;
-                    while ((n = api.recv(c, b, 0, b.length, 0)) > 0) {
-                        md.update(b, 0, n);
-                        total += n;
-                        if (stage == 0 && total >= SIZE / 4) {
-                            stage++;
-                            faults.arm(NetFaults.Point.RECEIVE, 1); // the next frame crashes the receive actor
-                        } else if (stage == 1 && total >= SIZE / 2) {
-                            stage++;
-                            // Stop reading: with no application thread waiting, the flow's net-channel
-                            // actor consumes the channel, and the armed fault crashes it mid-drain.
-                            faults.arm(NetFaults.Point.FLOW_ACTOR, 1);
-                            await(() -> faults.fired(NetFaults.Point.FLOW_ACTOR) == 1, "the flow actor's crash");
-                            final long drains = guest.counters().get(Counter.TCP_CHANNEL_ACTOR_DRAINS);
-                            await(() -> guest.counters().get(Counter.TCP_CHANNEL_ACTOR_DRAINS) > drains,
-                                "a drain by the restarted flow actor");
-                        } else if (stage == 2 && total >= SIZE * 3L / 4) {
-                            stage++;
-                            faults.arm(NetFaults.Point.RECEIVE, 1);
-                        }
-                    }
-                    assertEquals(SIZE, total, "bytes received (last recv " + n + ")");
-                    api.close(c);
-                    return md.digest();
-                } catch (final Exception e) {
-                    throw new RuntimeException(e);
-                }
-            });
+            final CompletableFuture<byte[]> sink = FaultedSink.start(api, lfd, SIZE, guest);
 
             final Sockets client = peer.sockets();
             final int fd = client.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);

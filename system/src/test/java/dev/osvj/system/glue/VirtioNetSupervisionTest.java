@@ -3,10 +3,10 @@ package dev.osvj.system.glue;
 import dev.osvj.kernel.KernelClock;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.trace.Tracepoints;
-import dev.osvj.net.stack.NetCounters.Counter;
 import dev.osvj.net.stack.NetFaults;
 import dev.osvj.net.stack.NetStack;
 import dev.osvj.net.stack.Sockets;
+import dev.osvj.net.testing.FaultedSink;
 import dev.osvj.system.boot.Kernel;
 import dev.osvj.system.boot.Subsystems;
 import dev.osvj.system.config.KernelConfigLoader;
@@ -28,8 +28,6 @@ import java.util.Properties;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -50,14 +48,6 @@ class VirtioNetSupervisionTest {
     Path dir;
     private static final Pattern FORWARD = Pattern.compile("hostfwd tcp:127\\.0\\.0\\.1:(\\d+)-:5001");
     private static final int SIZE = 64 << 20;
-
-    private static void await(final BooleanSupplier condition, final String what) {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
-            LockSupport.parkNanos(1_000_000L);
-        }
-    }
 
     @Test
     void shouldRestartTheCrashedInterruptAndFlowActorsAndDeliverA64MiBTransferIntact() throws Exception {
@@ -87,41 +77,7 @@ class VirtioNetSupervisionTest {
             final int lfd = api.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
             assertEquals(0, api.bind(lfd, 0, 5001));
             assertEquals(0, api.listen(lfd, 4));
-            final CompletableFuture<byte[]> sink = CompletableFuture.supplyAsync(() -> {
-                try {
-                    final int c = api.accept(lfd, null);
-                    assertTrue(c > 0, "accept " + c);
-                    assertEquals(0, api.setsockopt(c, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 60_000));
-                    final MessageDigest md = MessageDigest.getInstance("SHA-256");
-                    final byte[] b = new byte[65536];
-                    long total = 0;
-                    int stage = 0;
-                    int n;
-                    while ((n = api.recv(c, b, 0, b.length, 0)) > 0) {
-                        md.update(b, 0, n);
-                        total += n;
-                        if (stage == 0 && total >= SIZE / 4) {
-                            stage++;
-                            faults.arm(NetFaults.Point.RECEIVE, 1); // crashes the driver's interrupt actor
-                        } else if (stage == 1 && total >= SIZE / 2) {
-                            stage++;
-                            faults.arm(NetFaults.Point.FLOW_ACTOR, 1); // not reading: the flow actor consumes
-                            await(() -> faults.fired(NetFaults.Point.FLOW_ACTOR) == 1, "the flow actor's crash");
-                            final long drains = stack.counters().get(Counter.TCP_CHANNEL_ACTOR_DRAINS);
-                            await(() -> stack.counters().get(Counter.TCP_CHANNEL_ACTOR_DRAINS) > drains,
-                                "a drain by the restarted flow actor");
-                        } else if (stage == 2 && total >= SIZE * 3L / 4) {
-                            stage++;
-                            faults.arm(NetFaults.Point.RECEIVE, 1);
-                        }
-                    }
-                    assertEquals(SIZE, total, "bytes received (last recv " + n + ")");
-                    api.close(c);
-                    return md.digest();
-                } catch (final Exception e) {
-                    throw new RuntimeException(e);
-                }
-            });
+            final CompletableFuture<byte[]> sink = FaultedSink.start(api, lfd, SIZE, stack);
             try (Socket host = new Socket("127.0.0.1", hostPort)) {
                 final OutputStream out = host.getOutputStream();
                 for (int off = 0; off < SIZE; off += 1 << 20) {
