@@ -64,17 +64,22 @@ import java.util.function.Consumer;
  * each change and every 2 s) and re-places after a scale.
  *
  * <h2>A singleton that moves</h2>
- * The singleton's state (the replica counts last set by {@code scale}, where each replica runs) is not
- * kept by the singleton alone: every {@link FleetProtocol.Placements} carries the counts it was computed
- * from, every agent keeps the newest one it received and sends its version and counts with each
- * {@link FleetProtocol.NodeReport}, whose rows say what runs on that node. A new singleton (its node
- * died or left, or it restarted after a failure) places nothing until it has a report from every agent
- * of the listing (agents report on every membership change and every 2 s; {@link #SEED_WAIT} at most),
- * then takes the counts of the newest placement reported (the fleet file's for a new cluster), takes
- * the reported instances as the previous placement, and continues the version numbers: a replica on
- * a live node stays where it is, only the replicas of nodes that are gone are placed again. A scale
- * whose placement reached no surviving node before the singleton's node died is lost (the reply had
- * said ok): scale again.
+ * The singleton's state is not kept by the singleton alone. The replica counts last set by
+ * {@code scale} and the singleton's epoch are a {@link FleetProtocol.FleetState} in Pekko Distributed
+ * Data ({@link FleetStore#distributed}): a {@code scale} is stored with WriteMajority before it is
+ * placed and answered ok, so it survives the singleton's node dying before any node received the
+ * placement. Every {@link FleetProtocol.Placements} carries the epoch, a version and the counts; every
+ * agent keeps the newest one it received and sends them with each {@link FleetProtocol.NodeReport},
+ * whose rows say what runs on that node. A new singleton (its node died or left, or it restarted after
+ * a failure) reads the stored state (ReadMajority, retried until a majority answers) and places nothing
+ * until it has a report from every agent of the listing (agents report on every membership change and
+ * every 2 s; {@link #SEED_WAIT} at most). It then takes the stored counts (else the newest reported
+ * placement's, else the fleet file's for a new cluster), takes the reported instances as the previous
+ * placement, stores an epoch one above every epoch it saw (WriteMajority), and places: a replica on a
+ * live node stays where it is, only the replicas of nodes that are gone are placed again. Agents order
+ * placements by (epoch, version) and ignore older ones, so a successor that took over on the
+ * {@link #SEED_WAIT} fallback, with a version below what a silent node had, still wins, and a
+ * singleton that learns of a larger epoch from a report stops placing.
  */
 public final class ClusterNode implements AutoCloseable {
     /** The ActorSystem name every node uses (part of the seed address). */
@@ -180,8 +185,10 @@ public final class ClusterNode implements AutoCloseable {
             .name("fleet-trunks").unstarted(r));
         final java.util.concurrent.CompletableFuture<ActorRef<FleetProtocol.Message>> proxy = new java.util.concurrent.CompletableFuture<>();
         final Behavior<Void> root = Behaviors.setup(ctx -> {
+            // every node runs the Distributed Data replicator: the singleton's majority writes need the others'
+            final FleetStore store = FleetStore.distributed(ctx.getSystem(), fleet.name());
             final ActorRef<FleetProtocol.Message> single = ClusterSingleton.get(ctx.getSystem()).init(SingletonActor.of(
-                Behaviors.supervise(PlacementSingleton.create(fleet, settings.minNodes(), events))
+                Behaviors.supervise(PlacementSingleton.create(fleet, settings.minNodes(), store, events))
                     .onFailure(SupervisorStrategy.restart()),
                 "placement"));
             proxy.complete(single);
@@ -285,8 +292,13 @@ public final class ClusterNode implements AutoCloseable {
      * The placement decision maker, one per cluster: on every change of the set of agents or of a
      * replica count it computes {@link Placement#place} (keeping what can stay) and sends the whole
      * placement to every agent; it answers control requests from the agents' reports. It starts
-     * unseeded and places nothing until {@link #trySeed} took over the state the agents report (see
-     * "A singleton that moves" in {@link ClusterNode}).
+     * unseeded and places nothing until {@link #trySeed} took over the state the store and the agents
+     * hold and stored its epoch (see "A singleton that moves" in {@link ClusterNode}).
+     *
+     * <p>States: reading the store (retried every {@link #TICK} until a majority answers) and waiting
+     * for the agents' reports, then storing the new epoch ({@code seeding}), then seeded. A scale
+     * received before it is seeded waits, and is stored and answered after the seeding. A seeded
+     * singleton stores every scale's counts (WriteMajority) before it places them and answers ok.
      */
     static final class PlacementSingleton extends AbstractBehavior<FleetProtocol.Message> {
         /** Local only: {@link #SEED_WAIT} passed since this singleton started. */
@@ -294,45 +306,77 @@ public final class ClusterNode implements AutoCloseable {
             INSTANCE
         }
 
+        /** Local only: try the store again after a read or write that did not reach a majority. */
+        private enum RetryStore implements FleetProtocol.Message {
+            INSTANCE
+        }
+
+        /** Local only: the store's answer to the read of a new singleton ({@code state} null when it failed). */
+        private record StateRead(java.util.Optional<FleetProtocol.FleetState> state, Throwable failure)
+            implements FleetProtocol.Message {
+        }
+
+        /** Local only: the new epoch's state is stored (or {@code failure}). */
+        private record SeedStored(FleetProtocol.FleetState state, Throwable failure) implements FleetProtocol.Message {
+        }
+
+        /** Local only: a scale's counts are stored (or {@code failure}). */
+        private record ScaleStored(FleetProtocol.Scale scale, Throwable failure) implements FleetProtocol.Message {
+        }
+
         private final FleetConfig fleet;
         private final int minNodes;
         private final Consumer<String> events;
+        private final FleetStore store;
+        private final org.apache.pekko.actor.typed.javadsl.TimerScheduler<FleetProtocol.Message> timers;
         private final ActorRefResolver resolver;
         /** Replica count per service, in the fleet file's service order. */
         private final Map<String, Integer> replicas = new LinkedHashMap<>();
         /** The latest report of each node that reported to this singleton (nodes not in {@link #agents} are ignored). */
         private final Map<String, FleetProtocol.NodeReport> reports = new HashMap<>();
-        /** Scales received before the seeding, applied over the counts it takes over. */
-        private final Map<String, Integer> scaledBeforeSeed = new LinkedHashMap<>();
+        /** Scales received before the seeding: stored and answered once seeded. */
+        private final List<FleetProtocol.Scale> scalesBeforeSeed = new ArrayList<>();
         private Map<String, ActorRef<FleetProtocol.Message>> agents = new java.util.TreeMap<>();
         private Map<String, String> current = new HashMap<>();
+        /** The store's state as read at the start; null until a majority answered. */
+        private java.util.Optional<FleetProtocol.FleetState> stored;
+        private long epoch;
         private long version;
+        private boolean seeding;
         private boolean seeded;
         private boolean seedWaitOver;
+        /** A node reported a placement of a larger epoch: a newer singleton places, this one no longer does. */
+        private boolean superseded;
         /** After {@code stop}: the nodes leave one by one, nothing is placed any more. */
         private boolean stopping;
 
         private PlacementSingleton(final ActorContext<FleetProtocol.Message> ctx, final FleetConfig fleet, final int minNodes,
+            final FleetStore store, final org.apache.pekko.actor.typed.javadsl.TimerScheduler<FleetProtocol.Message> timers,
             final Consumer<String> events) {
             super(ctx);
             this.fleet = fleet;
             this.minNodes = minNodes;
+            this.store = store;
+            this.timers = timers;
             this.events = events;
             this.resolver = ActorRefResolver.get(ctx.getSystem());
             fleet.services().forEach(s -> replicas.put(s.name(), s.replicas()));
             final ActorRef<Receptionist.Listing> adapter = ctx.messageAdapter(Receptionist.Listing.class, AgentsChanged::new);
             ctx.getSystem().receptionist().tell(Receptionist.subscribe(AGENTS, adapter));
+            readStore();
         }
 
         /**
          * @param minNodes agents to wait for before the first placement of a new cluster (a successor
          *                 singleton, which finds placements in the reports, and later changes are placed
          *                 at once).
+         * @param store    where the fleet's epoch and replica counts are kept across singletons.
          */
-        static Behavior<FleetProtocol.Message> create(final FleetConfig fleet, final int minNodes, final Consumer<String> events) {
+        static Behavior<FleetProtocol.Message> create(final FleetConfig fleet, final int minNodes, final FleetStore store,
+            final Consumer<String> events) {
             return Behaviors.withTimers(timers -> {
                 timers.startSingleTimer(SeedWaitOver.INSTANCE, SEED_WAIT);
-                return Behaviors.setup(ctx -> new PlacementSingleton(ctx, fleet, minNodes, events));
+                return Behaviors.setup(ctx -> new PlacementSingleton(ctx, fleet, minNodes, store, timers, events));
             });
         }
 
@@ -342,10 +386,38 @@ public final class ClusterNode implements AutoCloseable {
                 .onMessage(AgentsChanged.class, this::onAgents)
                 .onMessage(FleetProtocol.NodeReport.class, this::onReport)
                 .onMessageEquals(SeedWaitOver.INSTANCE, this::onSeedWaitOver)
+                .onMessageEquals(RetryStore.INSTANCE, this::onRetryStore)
+                .onMessage(StateRead.class, this::onStateRead)
+                .onMessage(SeedStored.class, this::onSeedStored)
+                .onMessage(ScaleStored.class, this::onScaleStored)
                 .onMessage(FleetProtocol.Scale.class, this::onScale)
                 .onMessage(FleetProtocol.Status.class, this::onStatus)
                 .onMessage(FleetProtocol.StopFleet.class, this::onStop)
                 .build();
+        }
+
+        private void readStore() {
+            getContext().pipeToSelf(store.read(), StateRead::new);
+        }
+
+        private Behavior<FleetProtocol.Message> onStateRead(final StateRead r) {
+            if (r.failure() != null) {
+                events.accept("placement singleton: " + r.failure().getMessage() + "; trying again");
+                timers.startSingleTimer(RetryStore.INSTANCE, TICK);
+                return this;
+            }
+            stored = r.state();
+            trySeed();
+            return this;
+        }
+
+        private Behavior<FleetProtocol.Message> onRetryStore() {
+            if (stored == null) {
+                readStore();
+            } else {
+                trySeed();
+            }
+            return this;
         }
 
         private Behavior<FleetProtocol.Message> onAgents(final AgentsChanged changed) {
@@ -365,45 +437,81 @@ public final class ClusterNode implements AutoCloseable {
             return this;
         }
 
+        private static boolean newer(final FleetProtocol.NodeReport r, final FleetProtocol.NodeReport than) {
+            return than == null || FleetProtocol.isNewer(r.epoch(), r.version(), than.epoch(), than.version());
+        }
+
         /**
-         * Take over the fleet's state from the agents' reports and place, once every agent has reported
-         * (or {@link #SEED_WAIT} passed): the replica counts of the newest placement any agent received
-         * (none: a new cluster, the fleet file's counts, and at least {@code minNodes} agents first), and
-         * what each agent runs as the previous placement, so that nothing running on a live node moves.
+         * Take over the fleet's state and place, once the store answered and every agent has reported
+         * (or {@link #SEED_WAIT} passed): the replica counts stored (else those of the newest placement
+         * any agent received, else the fleet file's, with at least {@code minNodes} agents first), what
+         * each agent runs as the previous placement (so that nothing running on a live node moves), and
+         * an epoch one above every epoch seen, stored before the first placement.
          */
         private void trySeed() {
-            if (seeded || stopping || agents.isEmpty() || !seedWaitOver && !reports.keySet().containsAll(agents.keySet())) {
+            if (seeded || seeding || stopping || stored == null || agents.isEmpty()
+                || !seedWaitOver && !reports.keySet().containsAll(agents.keySet())) {
                 return;
             }
             FleetProtocol.NodeReport newest = null;
             for (final String node : agents.keySet()) {
                 final FleetProtocol.NodeReport r = reports.get(node);
-                if (r != null && (newest == null || r.version() > newest.version())) {
+                if (r != null && newer(r, newest)) {
                     newest = r;
                 }
             }
+            long maxEpoch = stored.map(FleetProtocol.FleetState::epoch).orElse(0L);
+            for (final FleetProtocol.NodeReport r : reports.values()) {
+                maxEpoch = Math.max(maxEpoch, r.epoch());
+            }
             final long seen = newest == null ? 0 : newest.version();
-            if (seen == 0 && agents.size() < minNodes) {
+            if (stored.isEmpty() && seen == 0 && agents.size() < minNodes) {
                 return; // a new cluster: wait for its first members
             }
-            if (seen > 0) {
-                for (final String kv : newest.replicas()) {
-                    final int eq = kv.lastIndexOf('=');
-                    final String service = kv.substring(0, eq);
-                    if (replicas.containsKey(service)) {
-                        replicas.put(service, Integer.parseInt(kv.substring(eq + 1)));
-                    }
+            final List<String> counts = stored.map(FleetProtocol.FleetState::replicas)
+                .orElse(seen > 0 ? newest.replicas() : List.of());
+            for (final String kv : counts) {
+                final int eq = kv.lastIndexOf('=');
+                final String service = kv.substring(0, eq);
+                if (replicas.containsKey(service)) {
+                    replicas.put(service, Integer.parseInt(kv.substring(eq + 1)));
                 }
             }
-            replicas.putAll(scaledBeforeSeed);
-            scaledBeforeSeed.clear();
-            current = running();
+            final FleetProtocol.FleetState state = new FleetProtocol.FleetState(maxEpoch + 1, counts());
             version = seen;
+            seeding = true;
+            events.accept("placement singleton: epoch " + state.epoch() + " takes over placement v" + seen + " ("
+                + reports.keySet().stream().filter(agents::containsKey).count() + " of " + agents.size()
+                + " nodes reported, stored state " + stored.map(FleetProtocol.FleetState::toString).orElse("none") + ")");
+            getContext().pipeToSelf(store.write(state), (ok, failure) -> new SeedStored(state, failure));
+        }
+
+        private Behavior<FleetProtocol.Message> onSeedStored(final SeedStored s) {
+            seeding = false;
+            if (s.failure() != null) {
+                events.accept("placement singleton: " + s.failure().getMessage() + "; trying again");
+                timers.startSingleTimer(RetryStore.INSTANCE, TICK);
+                return this;
+            }
+            epoch = s.state().epoch();
+            current = running();
             seeded = true;
-            events.accept("placement singleton: took over placement v" + seen + " (" + reports.keySet().stream()
-                .filter(agents::containsKey).count() + " of " + agents.size() + " nodes reported), replicas " + replicas
-                + ", running " + current);
-            place();
+            events.accept("placement singleton: took over placement v" + version + " in epoch " + epoch + ", replicas "
+                + replicas + ", running " + current);
+            if (!agents.isEmpty() && !stopping) {
+                place();
+            }
+            final List<FleetProtocol.Scale> waiting = new ArrayList<>(scalesBeforeSeed);
+            scalesBeforeSeed.clear();
+            waiting.forEach(this::onScale);
+            return this;
+        }
+
+        /** The replica counts as {@code SERVICE=N} in service order. */
+        private List<String> counts() {
+            final List<String> counts = new ArrayList<>();
+            replicas.forEach((service, n) -> counts.add(service + "=" + n));
+            return counts;
         }
 
         /** Instance name to the node it is on, from the reports of the current agents (a live instance wins over a down one). */
@@ -430,15 +538,16 @@ public final class ClusterNode implements AutoCloseable {
         }
 
         private void place() {
+            if (superseded) {
+                return;
+            }
             current = Placement.place(replicas, new ArrayList<>(agents.keySet()), current);
             version++;
             final List<FleetProtocol.Assignment> assignments = new ArrayList<>();
             current.forEach((instance, node) -> assignments.add(new FleetProtocol.Assignment(instance,
                 instance.substring(0, instance.lastIndexOf('-')), node)));
-            final List<String> counts = new ArrayList<>();
-            replicas.forEach((service, n) -> counts.add(service + "=" + n));
             events.accept("placement v" + version + " on " + agents.keySet() + ": " + current);
-            final FleetProtocol.Placements placements = new FleetProtocol.Placements(version, assignments, counts);
+            final FleetProtocol.Placements placements = new FleetProtocol.Placements(epoch, version, assignments, counts());
             agents.values().forEach(a -> a.tell(placements));
         }
 
@@ -446,6 +555,10 @@ public final class ClusterNode implements AutoCloseable {
             reports.put(r.node(), r);
             if (!seeded) {
                 trySeed();
+            } else if (r.epoch() > epoch && !superseded) {
+                superseded = true;
+                events.accept("placement singleton: epoch " + epoch + " superseded by epoch " + r.epoch()
+                    + " (reported by " + r.node() + "): this one places no more");
             }
             return this;
         }
@@ -471,17 +584,36 @@ public final class ClusterNode implements AutoCloseable {
                 reply(s.replyTo(), "the fleet is stopping", List.of());
                 return this;
             }
-            replicas.put(s.service(), s.replicas());
-            if (!seeded) {
-                scaledBeforeSeed.put(s.service(), s.replicas());
-                reply(s.replyTo(), "ok scaled " + s.service() + " to " + s.replicas()
-                    + " (placed when the placement singleton has taken over)", List.of());
+            if (superseded) {
+                reply(s.replyTo(), "a newer placement singleton took over: scale again", List.of());
                 return this;
             }
-            if (!agents.isEmpty()) {
+            if (!seeded) {
+                scalesBeforeSeed.add(s); // answered once the takeover is stored
+                return this;
+            }
+            replicas.put(s.service(), s.replicas());
+            getContext().pipeToSelf(store.write(new FleetProtocol.FleetState(epoch, counts())),
+                (ok, failure) -> new ScaleStored(s, failure));
+            return this;
+        }
+
+        /**
+         * A scale's counts are on a majority of the nodes (a successor will read them): place, answer ok.
+         * When the write failed the count stays set here (it may still spread from this node's replica,
+         * and is placed with the next placement) but the answer is an error, as nothing is promised.
+         */
+        private Behavior<FleetProtocol.Message> onScaleStored(final ScaleStored s) {
+            if (s.failure() != null) {
+                reply(s.scale().replyTo(), "scale " + s.scale().service() + " to " + s.scale().replicas()
+                    + " not confirmed: " + s.failure().getMessage() + " (it may still take effect; scale again)", List.of());
+                return this;
+            }
+            if (!agents.isEmpty() && !stopping) {
                 place();
             }
-            reply(s.replyTo(), "ok scaled " + s.service() + " to " + s.replicas() + " (placement v" + version + ")", List.of());
+            reply(s.scale().replyTo(), "ok scaled " + s.scale().service() + " to " + s.scale().replicas()
+                + " (placement v" + version + ", epoch " + epoch + ")", List.of());
             return this;
         }
 
@@ -502,6 +634,8 @@ public final class ClusterNode implements AutoCloseable {
         private Behavior<FleetProtocol.Message> onStop(final FleetProtocol.StopFleet s) {
             reply(s.replyTo(), "ok stopping", List.of());
             stopping = true;
+            scalesBeforeSeed.forEach(w -> reply(w.replyTo(), "the fleet is stopping", List.of()));
+            scalesBeforeSeed.clear();
             events.accept("fleet stop: every node stops its instances and leaves");
             final FleetProtocol.Shutdown shutdown = new FleetProtocol.Shutdown(version);
             agents.values().forEach(a -> a.tell(shutdown));
@@ -537,7 +671,7 @@ public final class ClusterNode implements AutoCloseable {
          * The newest placement received: version and replica counts, reported to the singleton so that a
          * successor continues from them. Written by the actor, read by the applier thread's reports.
          */
-        private volatile FleetProtocol.Placements newest = new FleetProtocol.Placements(0, List.of(), List.of());
+        private volatile FleetProtocol.Placements newest = new FleetProtocol.Placements(0, 0, List.of(), List.of());
 
         private NodeAgent(final ActorContext<FleetProtocol.Message> ctx, final FleetManager manager,
             final ExecutorService applier, final ExecutorService trunker, final Map<String, String> endpoints,
@@ -626,11 +760,21 @@ public final class ClusterNode implements AutoCloseable {
         private void report() {
             final FleetProtocol.Placements p = newest;
             singleton.tell(new FleetProtocol.NodeReport(self, manager.status().stream().map(ControlServer::row).toList(),
-                p.version(), p.replicas()));
+                p.epoch(), p.version(), p.replicas()));
         }
 
+        /**
+         * Apply a placement newer than the newest this agent has ({@link FleetProtocol#isNewer}: epoch,
+         * then version); an older one, from a singleton that a newer one replaced, is ignored.
+         */
         private Behavior<FleetProtocol.Message> onPlacements(final FleetProtocol.Placements p) {
-            newest = new FleetProtocol.Placements(p.version(), List.of(), p.replicas());
+            final FleetProtocol.Placements had = newest;
+            if (!FleetProtocol.isNewer(p.epoch(), p.version(), had.epoch(), had.version())) {
+                events.accept("node " + self + ": ignored stale placement v" + p.version() + " of epoch " + p.epoch()
+                    + " (has v" + had.version() + " of epoch " + had.epoch() + ")");
+                return this;
+            }
+            newest = new FleetProtocol.Placements(p.epoch(), p.version(), List.of(), p.replicas());
             final Set<String> mine = new LinkedHashSet<>();
             for (final FleetProtocol.Assignment a : p.assignments()) {
                 if (a.node().equals(self)) {

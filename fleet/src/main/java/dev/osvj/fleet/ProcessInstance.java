@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
 
 /**
  * An instance in a child process: what {@code bin/osvj run WORK_DIR/<instance>.conf} runs (the same JDK,
- * the JVM flags of the build, this JVM's class path, {@code dev.osvj.system.cli.Main run}), with the
+ * the JVM flags of the build, this JVM's class path, {@code dev.osvj.system.cli.Main run} through
+ * {@link ProcessInstanceMain}, which powers the child off if this process dies first), with the
  * instance's generated configuration. Its console goes to {@code WORK_DIR/<instance>.log}; the boot
  * time is the child's own "Booted up in N ms" (the kernel's boot, without the JVM start). A stop is
  * SIGTERM, which the child turns into an orderly poweroff; the child dying any other way makes the
@@ -45,13 +46,21 @@ final class ProcessInstance extends AbstractInstance {
         this.workDir = workDir;
     }
 
-    /** The command line of a child kernel: the running JDK, the build's JVM flags, this class path. */
+    /**
+     * The command line of a child kernel: the running JDK, the build's JVM flags, this class path, and
+     * {@link ProcessInstanceMain} following this process (the child powers off when this process dies).
+     */
     static List<String> command(final Path conf) {
-        return osvjCommand(List.of("run", conf.toString()));
+        return javaCommand(List.of("-D" + ProcessInstanceMain.PARENT_PID_PROPERTY + "=" + ProcessHandle.current().pid()),
+            ProcessInstanceMain.class.getName(), List.of("run", conf.toString()));
     }
 
-    /** {@code osvj ARGS...} in a child JVM like this one (what bin/osvj execs): used for kernels and cluster nodes. */
+    /** {@code osvj ARGS...} in a child JVM like this one (what bin/osvj execs): used for cluster nodes. */
     static List<String> osvjCommand(final List<String> args) {
+        return javaCommand(List.of(), "dev.osvj.system.cli.Main", args);
+    }
+
+    private static List<String> javaCommand(final List<String> properties, final String mainClass, final List<String> args) {
         final List<String> cmd = new ArrayList<>();
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.addAll(jvmFlags());
@@ -59,9 +68,10 @@ final class ProcessInstance extends AbstractInstance {
         if (home != null) {
             cmd.add("-Dosvj.home=" + home);
         }
+        cmd.addAll(properties);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
-        cmd.add("dev.osvj.system.cli.Main");
+        cmd.add(mainClass);
         cmd.addAll(args);
         return cmd;
     }

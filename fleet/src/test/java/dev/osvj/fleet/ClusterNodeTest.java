@@ -43,7 +43,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * successor takes over the scaled count (5, not the file's 3) and what runs where from the nodes'
  * reports, so only the dead node's replicas boot again (on X and Y, same addresses: the client is
  * served again) and no replica of X or Y is stopped or rebooted. {@code osvj fleet status|stop}
- * through the survivors reach the whole cluster.
+ * through the survivors reach the whole cluster. The scale is answered only once stored on a majority
+ * (Distributed Data), and the successor reads it back. A {@code mode = process} replica, {@code solo-0},
+ * a child JVM of its node on that node's switch (aeron:ipc), serves the client through the trunks; it
+ * runs exactly once throughout (a child whose node was killed powers off, see
+ * {@link ProcessInstanceMain}), and none is left after {@code fleet stop}.
  */
 class ClusterNodeTest {
     private static final Pattern RUNS = Pattern.compile("^node (\\S+) runs \\[(.*)]$");
@@ -120,11 +124,13 @@ class ClusterNodeTest {
         return p;
     }
 
+    /** Whether the web replicas {@code all} run on {@code nodes}, each once, at most {@code maxPerNode} per node. */
     private boolean placed(final Set<String> nodes, final Set<String> all, final int maxPerNode) {
         final Set<String> union = new TreeSet<>();
         int total = 0;
         for (final String n : nodes) {
-            final Set<String> r = runs.getOrDefault(n, Set.of());
+            final Set<String> r = new TreeSet<>(runs.getOrDefault(n, Set.of()));
+            r.removeIf(name -> !name.startsWith("web-"));
             if (r.size() > maxPerNode) {
                 return false;
             }
@@ -190,9 +196,29 @@ class ClusterNodeTest {
         return r.rows();
     }
 
+    /** Whether status through {@code node} shows {@code n} web replicas and solo-0, all running on {@code on}. */
     private boolean running(final String node, final int n, final Set<String> on) throws IOException {
         final List<InstanceStatus> rows = status(node);
-        return rows.size() == n && rows.stream().allMatch(r -> r.state() == InstanceState.RUNNING && on.contains(r.node()));
+        return rows.size() == n + 1 && rows.stream().filter(r -> r.service().equals("web")).count() == n
+            && rows.stream().anyMatch(r -> r.name().equals("solo-0"))
+            && rows.stream().allMatch(r -> r.state() == InstanceState.RUNNING && on.contains(r.node()));
+    }
+
+    /** The live processes of the process-mode replica solo-0 (child kernels of any node). */
+    private long soloProcesses() {
+        final String conf = dir.resolve("work").resolve("solo-0.conf").toString();
+        return ProcessHandle.allProcesses().filter(ProcessHandle::isAlive).filter(h -> {
+            try { // /proc/PID/cmdline: NUL-separated arguments (ProcessHandle.Info truncates long command lines)
+                return java.util.Arrays.asList(new String(Files.readAllBytes(Path.of("/proc", Long.toString(h.pid()), "cmdline")),
+                    StandardCharsets.UTF_8).split("\0")).contains(conf);
+            } catch (final IOException | RuntimeException e) {
+                return false; // gone meanwhile
+            }
+        }).count();
+    }
+
+    private String addressIn(final String via, final String instance) throws IOException {
+        return status(via).stream().filter(r -> r.name().equals(instance)).findFirst().orElseThrow().address();
     }
 
     /** A UDP port free on 127.0.0.1, .2 and .3 a moment ago: every node's switch listens on it. */
@@ -230,9 +256,13 @@ class ClusterNodeTest {
             osvj.fleet {
               name = cl
               networks = [ { name = back, subnet = "10.77.0.0/24", backend = vswitch, udp-port = %d } ]
-              services = [ { name = web, app = echo, args = ["7"], cpus = 1, memory = 16M, replicas = 3, network = back } ]
+              work-dir = "%s"
+              services = [
+                { name = web, app = echo, args = ["7"], cpus = 1, memory = 16M, replicas = 3, network = back }
+                { name = solo, app = echo, args = ["7"], cpus = 1, memory = 16M, replicas = 1, network = back, mode = process }
+              ]
             }
-            """.formatted(udpPort));
+            """.formatted(udpPort, dir.resolve("work")));
         final String a = "127.0.0.1:" + freePort("127.0.0.1");
         final String b = "127.0.0.2:" + freePort("127.0.0.2");
         final String c = "127.0.0.3:" + freePort("127.0.0.3");
@@ -258,10 +288,15 @@ class ClusterNodeTest {
             // a client on x's switch reaches the replicas on y and on the singleton's node through the trunks
             client = client(switches.get(x), "10.77.0.250");
             final Sockets sockets = client.services().require(Sockets.class);
-            final String onY = runs.get(y).iterator().next();
+            final String onY = runs.get(y).stream().filter(n -> n.startsWith("web-")).findFirst().orElseThrow();
             await("echo from " + onY + " on " + y, () -> echoes(sockets, addressOf(onY), "y"));
-            final String onS = runs.get(s).iterator().next();
+            final String onS = runs.get(s).stream().filter(n -> n.startsWith("web-")).findFirst().orElseThrow();
             await("echo from " + onS + " on " + s, () -> echoes(sockets, addressOf(onS), "s"));
+
+            // the process-mode replica (a child JVM of its node, on the node's switch over aeron:ipc) through the trunks
+            final String soloAddress = addressIn(x, "solo-0");
+            await("echo from the process-mode replica solo-0 at " + soloAddress, () -> echoes(sockets, soloAddress, "solo"));
+            assertEquals(1, soloProcesses());
 
             // control through y: a usage error, then a scale placed across the three nodes
             final ControlClient.Reply bad = ControlClient.send(host(y), controls.get(y), "scale nope 1", 60_000);
@@ -296,9 +331,14 @@ class ClusterNodeTest {
             for (final Set<String> later : runsHistory.get(y).subList(historyY, runsHistory.get(y).size())) {
                 assertTrue(later.containsAll(keptY), y + " kept running " + keptY + ", then ran " + later);
             }
-            final String moved = lost.iterator().next();
+            final String moved = lost.stream().filter(n -> n.startsWith("web-")).findFirst().orElseThrow();
             await("echo from " + moved + " again at " + addressOf(moved) + " on its new node",
                 () -> echoes(sockets, addressOf(moved), "after"));
+
+            // solo-0 runs once: if it was on the dead node, that child powered off (its node is gone) and it booted again
+            await("one solo-0 process", () -> soloProcesses() == 1);
+            await("echo from solo-0 after the node died" + (lost.contains("solo-0") ? " (re-placed)" : ""),
+                () -> echoes(sockets, soloAddress, "solo-after"));
 
             assertEquals(0, new picocli.CommandLine(new FleetCommand()).execute("status", "--host", host(y),
                 "--port", Integer.toString(controls.get(y))), "bin/osvj fleet status --host " + host(y));
@@ -308,6 +348,7 @@ class ClusterNodeTest {
             assertTrue(nodes.get(y).waitFor(90, TimeUnit.SECONDS), "y left after fleet stop");
             assertEquals(0, nodes.get(x).exitValue());
             assertEquals(0, nodes.get(y).exitValue());
+            await("no solo-0 process after fleet stop", () -> soloProcesses() == 0);
         } finally {
             if (client != null) {
                 client.powerOff(0);

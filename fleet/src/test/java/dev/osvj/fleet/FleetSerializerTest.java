@@ -24,17 +24,18 @@ class FleetSerializerTest {
     void shouldRoundTripEveryMessage() {
         final List<Object> messages = List.of(
             new FleetProtocol.Assignment("cache-0", "cache", "127.0.0.2:25520"),
-            new FleetProtocol.Placements(7, List.of(new FleetProtocol.Assignment("a-0", "a", "n1"),
+            new FleetProtocol.Placements(3, 7, List.of(new FleetProtocol.Assignment("a-0", "a", "n1"),
                 new FleetProtocol.Assignment("a-1", "a", "n2")), List.of("a=2", "b=0")),
-            new FleetProtocol.NodeReport("n1", new ArrayList<>(List.of("a-0\ta\tn1\tRUNNING\t-\t3.10\t5\t\t0")), 7,
+            new FleetProtocol.NodeReport("n1", new ArrayList<>(List.of("a-0\ta\tn1\tRUNNING\t-\t3.10\t5\t\t0")), 3, 7,
                 List.of("a=2", "b=0")),
-            new FleetProtocol.NodeReport("n2", List.of(), 0, List.of()),
+            new FleetProtocol.NodeReport("n2", List.of(), 0, 0, List.of()),
             new FleetProtocol.Scale("web", 3, "pekko://osvj-fleet@127.0.0.1:1/temp/$a"),
             new FleetProtocol.Status("pekko://osvj-fleet@127.0.0.1:1/temp/$b"),
             new FleetProtocol.StopFleet("pekko://osvj-fleet@127.0.0.1:1/temp/$c"),
             new FleetProtocol.ControlReply("ok scaled web to 3", List.of()),
             new FleetProtocol.Shutdown(4),
-            new FleetProtocol.SwitchEndpoints("127.0.0.2:25520", List.of("back=127.0.0.2:40001")));
+            new FleetProtocol.SwitchEndpoints("127.0.0.2:25520", List.of("back=127.0.0.2:40001")),
+            new FleetProtocol.FleetState(4, List.of("a=2", "b=0")));
         for (final Object m : messages) {
             assertEquals(m, serializer.fromBinary(serializer.toBinary(m)));
         }

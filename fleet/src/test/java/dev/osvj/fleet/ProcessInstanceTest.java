@@ -53,4 +53,49 @@ class ProcessInstanceTest {
         assertEquals(InstanceState.STOPPED, row(m, "pr-child-0").state(), row(m, "pr-child-0").toString());
         assertTrue(Files.readString(dir.resolve("pr-child-0.log")).contains("Booted up in"));
     }
+
+    @Test
+    void shouldPowerAChildOffWhenTheFleetProcessThatStartedItDies() throws Exception {
+        // the "fleet process" is a sleep we kill, as a node's SIGKILL would end the node
+        final Process fleetProcess = new ProcessBuilder("sleep", "600").start();
+        final Path conf = dir.resolve("orphan.conf");
+        Files.writeString(conf, """
+            osvj { name = orphan, memory = 16M, app { name = echo, args = ["7"] }, console.enabled = false }
+            """);
+        final java.util.List<String> cmd = new java.util.ArrayList<>(ProcessInstance.command(conf));
+        final int at = cmd.indexOf("-D" + ProcessInstanceMain.PARENT_PID_PROPERTY + "=" + ProcessHandle.current().pid());
+        assertTrue(at > 0, cmd.toString());
+        cmd.set(at, "-D" + ProcessInstanceMain.PARENT_PID_PROPERTY + "=" + fleetProcess.pid());
+        final Process child = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        final StringBuilder out = new StringBuilder();
+        final java.util.concurrent.CountDownLatch booted = new java.util.concurrent.CountDownLatch(1);
+        Thread.ofPlatform().daemon().start(() -> {
+            try (java.io.BufferedReader in = child.inputReader()) {
+                String line;
+                while ((line = in.readLine()) != null) {
+                    synchronized (out) {
+                        out.append(line).append('\n');
+                    }
+                    if (line.contains("Booted up in")) {
+                        booted.countDown();
+                    }
+                }
+            } catch (final java.io.IOException e) {
+                // the child exited
+            }
+        });
+        try {
+            assertTrue(booted.await(ProcessInstance.BOOT_TIMEOUT_SECONDS, java.util.concurrent.TimeUnit.SECONDS), "no boot: " + out);
+            assertTrue(child.isAlive());
+            fleetProcess.destroyForcibly();
+            assertTrue(child.waitFor(90, java.util.concurrent.TimeUnit.SECONDS), "the orphan kept running: " + out);
+            assertEquals(0, child.exitValue(), "an orderly poweroff: " + out);
+            synchronized (out) {
+                assertTrue(out.toString().contains("osvj: the fleet process " + fleetProcess.pid() + " exited; powering off"), out.toString());
+            }
+        } finally {
+            fleetProcess.destroyForcibly();
+            child.destroyForcibly();
+        }
+    }
 }

@@ -9,7 +9,6 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
-import org.agrona.concurrent.SleepingMillisIdleStrategy;
 
 import java.io.File;
 import java.nio.file.Files;
@@ -28,7 +27,12 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Runs virtual switches: an embedded Aeron media driver (one shared thread, low-CPU idle: this is a
  * 2-core machine class), an Aeron client on it, and one duty-cycle thread ({@code vswitch-DIR}) that
- * runs every switch of the host ({@link VSwitch#doWork}). What a fleet starts and stops:
+ * runs the client's conductor (Aeron's {@code AgentInvoker}) and every switch of the host
+ * ({@link VSwitch#doWork}), backing off to a park of at most {@link Options#idleMaxPark()} when idle:
+ * two threads per host, each parked when there is nothing to do. The driver keeps its own thread: a
+ * client call that waits for the driver holds the client's lock while it waits, so a thread that also
+ * uses the client (the switch thread does) must never be the one that runs the driver. What a fleet
+ * starts and stops:
  *
  * <pre>{@code
  * try (SwitchHost host = SwitchHost.start()) {
@@ -63,23 +67,31 @@ public final class SwitchHost implements AutoCloseable {
      * @param cutThrough  ports joined from this JVM on this host's driver forward their frames on their
      *                    own sending thread instead of handing them to the switch thread (default true;
      *                    see {@link VSwitch}).
+     * @param directReceive with {@code cutThrough}: frames to a port whose device is in this JVM are
+     *                    written straight into its receive queue instead of its downlink (default true;
+     *                    {@link SwitchPort#deliverTo}); false only for A/B measurements.
      */
-    public record Options(Path aeronDir, int termLength, Duration idleMaxPark, boolean cutThrough) {
+    public record Options(Path aeronDir, int termLength, Duration idleMaxPark, boolean cutThrough, boolean directReceive) {
         public static Options defaults() {
-            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true);
+            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true);
         }
 
         public Options withIdleMaxPark(final Duration value) {
-            return new Options(aeronDir, termLength, value, cutThrough);
+            return new Options(aeronDir, termLength, value, cutThrough, directReceive);
         }
 
         public Options withCutThrough(final boolean value) {
-            return new Options(aeronDir, termLength, idleMaxPark, value);
+            return new Options(aeronDir, termLength, idleMaxPark, value, directReceive);
+        }
+
+        public Options withDirectReceive(final boolean value) {
+            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, value);
         }
     }
 
     private final String aeronDir;
     private final boolean cutThrough;
+    private final boolean directReceive;
     private final MediaDriver driver;
     private final Aeron aeron;
     private final AgentRunner runner;
@@ -95,9 +107,10 @@ public final class SwitchHost implements AutoCloseable {
     private final Thread cleanup;
 
     private SwitchHost(final String aeronDir, final MediaDriver driver, final Aeron aeron, final Duration idleMaxPark,
-        final boolean cutThrough) {
+        final boolean cutThrough, final boolean directReceive) {
         this.aeronDir = aeronDir;
         this.cutThrough = cutThrough;
+        this.directReceive = cutThrough && directReceive;
         this.driver = driver;
         this.aeron = aeron;
         this.cleanup = new Thread(() -> IoUtil.delete(new File(aeronDir), true), "vswitch-cleanup");
@@ -144,9 +157,11 @@ public final class SwitchHost implements AutoCloseable {
         Aeron aeron = null;
         try {
             driver = MediaDriver.launchEmbedded(ctx);
+            // the client's conductor runs in the switch thread's duty cycle (SwitchAgent), not on a thread of its own
             aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())
-                .idleStrategy(new SleepingMillisIdleStrategy(1)));
-            return new SwitchHost(driver.aeronDirectoryName(), driver, aeron, options.idleMaxPark(), options.cutThrough());
+                .useConductorAgentInvoker(true));
+            return new SwitchHost(driver.aeronDirectoryName(), driver, aeron, options.idleMaxPark(), options.cutThrough(),
+                options.directReceive());
         } catch (final RuntimeException e) {
             CloseHelper.quietCloseAll(aeron, driver);
             IoUtil.delete(new File(dir), true);
@@ -162,6 +177,11 @@ public final class SwitchHost implements AutoCloseable {
     /** Whether local ports of this host's switches forward on their own sending thread. */
     boolean cutThrough() {
         return cutThrough;
+    }
+
+    /** Whether this host's switches write frames for local ports straight into their devices. */
+    boolean directReceive() {
+        return directReceive;
     }
 
     /** The host's Aeron client (shared by every port joined through this host). */
@@ -295,7 +315,7 @@ public final class SwitchHost implements AutoCloseable {
 
         @Override
         public int doWork() {
-            int work = 0;
+            int work = aeron.conductorAgentInvoker().invoke(); // the client: images, keepalives, async results
             Runnable c;
             while ((c = hostCommands.poll()) != null) {
                 c.run();

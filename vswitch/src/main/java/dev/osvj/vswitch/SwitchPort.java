@@ -3,6 +3,7 @@ package dev.osvj.vswitch;
 import dev.osvj.kernel.Errno;
 import dev.osvj.virtio.net.FrameSink;
 import dev.osvj.virtio.net.FrameTransport;
+import dev.osvj.virtio.net.VirtioNetDevice;
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
 import io.aeron.FragmentAssembler;
@@ -41,6 +42,13 @@ import java.util.concurrent.locks.LockSupport;
  * by the device's backend thread; they never block: an uplink without room is
  * {@link #BACK_PRESSURED}. A received frame is handed to the sink as a view into the Aeron term
  * buffer (zero copy; the view ends with the call).
+ *
+ * <p>Direct receive: a port whose virtio-net device runs in this JVM ({@link #deliverTo}) on a switch
+ * in this JVM with cut-through gets its frames written straight into the device's receive queue by
+ * the forwarding thread ({@link VirtioNetDevice#offerRx}): no downlink copy, no wake-up of the
+ * device's backend thread. The downlink stays the way for frames the guest has no buffer for yet,
+ * and for every frame while the downlink still holds older ones ({@link #receiveDirect}), so the
+ * guest sees frames in the order the switch forwarded them.
  */
 public final class SwitchPort implements FrameTransport {
     /** How long {@link #join} waits for the switch and its downlink. */
@@ -63,6 +71,9 @@ public final class SwitchPort implements FrameTransport {
     private final AtomicLong rxFrames = new AtomicLong();
     private final AtomicLong txBackPressured = new AtomicLong();
     private final AtomicLong txCutThrough = new AtomicLong();
+    private final AtomicLong rxDirect = new AtomicLong();
+    /** The device this port's frames are for when it runs in this JVM, or null (downlink only). */
+    private volatile VirtioNetDevice rxDevice;
     private FrameSink sink;
     private volatile boolean closed;
     /** The switch that forwards this port's frames on the sending thread, or null (use the uplink). */
@@ -343,6 +354,45 @@ public final class SwitchPort implements FrameTransport {
         }
     }
 
+    /**
+     * Let a switch in this JVM receive this port's frames straight into {@code device}'s receive queue
+     * (the device whose transport this port is). Control path, once, after {@link #join}.
+     */
+    public void deliverTo(final VirtioNetDevice device) {
+        rxDevice = device;
+    }
+
+    /**
+     * Forwarding-lock holder (a switch in this JVM): receive one frame for this port straight into
+     * its device ({@link #deliverTo}, {@link VirtioNetDevice#offerRx}) when the downlink holds no
+     * older frame, i.e. its reader has consumed it up to {@code downlinkPosition}, the downlink
+     * publication's position (the subscriber position is a volatile counter).
+     *
+     * @return false when the frame must take the downlink: no device, frames still on the downlink,
+     *         no receive buffer posted, or the device down.
+     */
+    boolean receiveDirect(final long downlinkPosition, final DirectBuffer buffer, final int offset, final int length) {
+        final VirtioNetDevice device = rxDevice;
+        if (device == null || downlink.imageCount() > 0 && downlink.imageAtIndex(0).position() < downlinkPosition) {
+            return false;
+        }
+        final byte[] array = buffer.byteArray();
+        final int rc = array == null
+            ? device.offerRx(EVERYTHING, buffer.addressOffset() + offset, length)
+            : device.offerRx(MemorySegment.ofArray(array),
+                buffer.addressOffset() - org.agrona.BufferUtil.ARRAY_BASE_OFFSET + offset, length);
+        if (rc != VirtioNetDevice.RX_TAKEN) {
+            return false;
+        }
+        rxDirect.lazySet(rxDirect.get() + 1);
+        return true;
+    }
+
+    /** Frames the switch received straight into the device ({@link #deliverTo}), not among {@link #rxFrames}. */
+    public long rxDirect() {
+        return rxDirect.get();
+    }
+
     /** Wake the downlink's polling thread if it is parked (the switch just sent it a frame). Any thread. */
     void wakePoller() {
         final Thread t = poller;
@@ -356,7 +406,7 @@ public final class SwitchPort implements FrameTransport {
         return txFrames.get();
     }
 
-    /** Frames received from the switch. */
+    /** Frames received from the switch through the downlink (see {@link #rxDirect} for the others). */
     public long rxFrames() {
         return rxFrames.get();
     }

@@ -48,9 +48,13 @@ import java.util.function.Consumer;
  * A port joined from this JVM on the switch's own media driver ({@link #connect}, a kernel's
  * {@code vswitch} device with no channel) forwards its frames on its own sending thread
  * ({@link #cutThrough}, under the switch's forwarding lock) instead of offering them to its uplink for
- * the switch thread to poll: one thread hand-off less per frame. Frames to such a port still go
- * through its downlink (its device thread polls it). HELLO and BYE still use the uplink. Ports in
- * other processes or hosts use the uplink and the switch thread as before.
+ * the switch thread to poll: one thread hand-off less per frame. Frames to such a port whose device
+ * is in this JVM ({@link SwitchPort#deliverTo}) are written by the forwarding thread straight into
+ * the device's receive queue ({@link SwitchPort#receiveDirect}): no downlink copy and no wake-up of
+ * the destination's device thread, a second hand-off less; the downlink carries them only while the
+ * guest has no receive buffer (and the frames after them, until its device thread has read it).
+ * HELLO and BYE still use the uplink. Ports in other processes or hosts use the uplink, the
+ * downlinks and the switch thread as before.
  *
  * <h2>Trunks: one switch across hosts</h2>
  * Switches of the same name on several hosts form one L2 segment as a full mesh of trunk links, one
@@ -109,6 +113,8 @@ public final class VSwitch implements AutoCloseable {
     /** The switch's DHCP server, or null. */
     private final SwitchDhcp dhcp;
     private final UnsafeBuffer dhcpReply = new UnsafeBuffer(new byte[1024]);
+    /** Frames received straight into a local port's device (forwarding-lock holder writes, any thread reads). */
+    private final java.util.concurrent.atomic.AtomicLong receivedDirect = new java.util.concurrent.atomic.AtomicLong();
     private long nextSweepNs;
     private long nowNs;
     private volatile boolean closed;
@@ -464,6 +470,11 @@ public final class VSwitch implements AutoCloseable {
         if (p == null) {
             return Drop.NOT_CONNECTED.ordinal() + 1;
         }
+        final SwitchPort local = d.local;
+        if (local != null && host.directReceive() && local.receiveDirect(p.position(), buffer, offset, length)) {
+            receivedDirect.lazySet(receivedDirect.get() + 1);
+            return SwitchCore.SENT;
+        }
         long rc = p.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, buffer, offset, length);
         if (rc == Publication.ADMIN_ACTION) {
             rc = p.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, buffer, offset, length);
@@ -596,6 +607,14 @@ public final class VSwitch implements AutoCloseable {
         return core.counter(SwitchCore.UNKNOWN_UNICAST);
     }
 
+    /**
+     * Frames forwarded straight into the receive queue of a local port's virtio-net device
+     * ({@link SwitchPort#deliverTo}) instead of its downlink, since the start.
+     */
+    public long receivedDirect() {
+        return receivedDirect.get();
+    }
+
     /** MAC entries removed by ageing since the start. */
     public long aged() {
         return core.counter(SwitchCore.AGED);
@@ -606,7 +625,7 @@ public final class VSwitch implements AutoCloseable {
         final StringBuilder b = new StringBuilder("switch " + spec.name() + " stream " + spec.streamId() + " ipc"
             + (spec.udpEndpoint().isEmpty() ? "" : " udp " + udpEndpoint()) + " mtu " + spec.mtu()
             + (spec.dhcp().isEmpty() ? "" : " dhcp " + spec.dhcp()) + " flooded "
-            + flooded() + "\n");
+            + flooded() + " direct " + receivedDirect() + "\n");
         for (final PortStats p : ports()) {
             b.append("  ").append(p.line()).append('\n');
         }

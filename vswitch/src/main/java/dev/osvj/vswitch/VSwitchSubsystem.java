@@ -114,7 +114,7 @@ public final class VSwitchSubsystem implements Subsystem {
 
     private static SwitchHost.Options hostOptions(final Config config) {
         return new SwitchHost.Options(null, config.getBytes("osvj.vswitch.term-length").intValue(),
-            config.getDuration("osvj.vswitch.idle-max-park"), config.getBoolean("osvj.vswitch.cut-through"));
+            config.getDuration("osvj.vswitch.idle-max-park"), config.getBoolean("osvj.vswitch.cut-through"), true);
     }
 
     @Override
@@ -138,6 +138,9 @@ public final class VSwitchSubsystem implements Subsystem {
                 final PluggableTransport slot = entry.pluggable();
                 final SwitchPort port = join(context, entry.name(), entry.options());
                 slot.attach(port);
+                if (entry.transport() instanceof dev.osvj.virtio.net.VirtioNetDevice device) {
+                    port.deliverTo(device); // the device runs in this JVM: a switch here may receive into it directly
+                }
                 context.note(entry.name() + ": " + port.describe());
             }
         });

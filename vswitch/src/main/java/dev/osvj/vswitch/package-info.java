@@ -21,7 +21,8 @@
  * </ul>
  *
  * <h2>Threads and memory ordering</h2>
- * One switch thread per {@code SwitchHost} runs every switch of the host. A switch's forwarding state
+ * One switch thread per {@code SwitchHost} runs every switch of the host and the host's Aeron client
+ * conductor (an {@code AgentInvoker}); the embedded media driver has one thread of its own. A switch's forwarding state
  * ({@code SwitchCore}, the egress publications, the trunks) has one user at a time, under the switch's
  * forwarding lock: the switch thread for a duty cycle, or the sending thread of a port in the same JVM
  * that cuts a frame through ({@code VSwitch.cutThrough}); counters are written with plain reads and
@@ -33,5 +34,13 @@
  * buffer is shared after a call returns. The switch thread unparks an in-JVM port's polling thread
  * once per duty cycle in which it sent it frames, and a port's send unparks the switch thread, so
  * neither waits for the other's idle backoff.
+ *
+ * <p>Direct receive (cut-through on): a frame for a port whose virtio-net device is in this JVM
+ * ({@code SwitchPort.deliverTo}) is written by the forwarding thread straight into that device's
+ * receive queue ({@code VirtioNetDevice.offerRx}, under the device's receive lock, taken after the
+ * forwarding lock and never the other way), so the destination's device thread is neither woken nor
+ * involved; the frame goes to the downlink instead when the guest has no receive buffer, and so do
+ * the frames after it until the device's thread has read the downlink up to the publication's
+ * position (the subscriber position, a volatile counter), which keeps the frames in order.
  */
 package dev.osvj.vswitch;

@@ -166,6 +166,8 @@ class TwoKernelsTest {
         final PortStats pa = ports.stream().filter(p -> p.name().equals("ka/eth0")).findFirst().orElseThrow();
         final PortStats pb = ports.stream().filter(p -> p.name().equals("kb/eth0")).findFirst().orElseThrow();
         assertTrue(pa.txBytes() > msg.length && pb.txBytes() > msg.length, ports.toString());
+        // the ports cut through on their device threads straight into the other guest's receive queue
+        assertTrue(fabric.receivedDirect() > 2L * msg.length / 1514, "frames received directly: " + fabric.receivedDirect());
         assertEquals(1, pa.macs());
         assertEquals(fabric.portOf(MAC_A), pa.id());
         final String table = run(a.kernel(), "vswitch");
@@ -173,6 +175,105 @@ class TwoKernelsTest {
         assertTrue(run(a.kernel(), "ifconfig").contains("10.7.0.1"));
 
         ping(a);
+    }
+
+    /**
+     * A guest with a 16-entry receive queue under a burst of UDP datagrams: the switch writes frames
+     * straight into its queue while there is room and puts the rest on its downlink, and once one
+     * went there the following ones follow it until the device thread has read the downlink, so the
+     * receiver sees the datagrams it kept in the order they were sent.
+     */
+    @Test
+    void shouldKeepFramesInOrderWhenAGuestRunsOutOfReceiveBuffersDuringDirectReceive() throws Exception {
+        final VSwitch k2o = host.startSwitch(SwitchSpec.of("k2o"));
+        try {
+            final Running g = boot("kg", "{type = net, backend = vswitch, switch = \"k2o\"}", "10.5.0.1",
+                "osvj.virtio.net-queue-size = 16");
+            final Running h = boot("kh", "{type = net, backend = vswitch, switch = \"k2o\"}", "10.5.0.2",
+                "osvj.virtio.net-queue-size = 16");
+            final Sockets sg = g.kernel().services().require(Sockets.class);
+            final Sockets sh = h.kernel().services().require(Sockets.class);
+            final int rx = sh.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+            assertEquals(0, sh.bind(rx, Addresses.parseIpv4("10.5.0.2"), 5000));
+            assertEquals(0, sh.setsockopt(rx, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 3_000));
+            final int tx = sg.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+            final byte[] datagram = new byte[1200];
+            // the first datagram resolves the address (ARP) and arrives before the burst
+            final byte[] got = new byte[2048];
+            assertEquals(datagram.length, sg.sendto(tx, datagram, 0, datagram.length, 0, Addresses.parseIpv4("10.5.0.2"), 5000));
+            assertEquals(datagram.length, sh.recvfrom(rx, got, 0, got.length, 0, null));
+            final int burst = 4000;
+            for (int seq = 1; seq <= burst; seq++) {
+                datagram[0] = (byte)(seq >>> 24);
+                datagram[1] = (byte)(seq >>> 16);
+                datagram[2] = (byte)(seq >>> 8);
+                datagram[3] = (byte)seq;
+                int rc;
+                while ((rc = sg.sendto(tx, datagram, 0, datagram.length, 0, Addresses.parseIpv4("10.5.0.2"), 5000)) < 0) {
+                    Thread.onSpinWait(); // the transmit queue is full: the device thread drains it
+                }
+                assertEquals(datagram.length, rc);
+            }
+            int last = 0;
+            int received = 0;
+            int n;
+            while (true) {
+                Arrays.fill(got, 0, 4, (byte)0xFF); // seq -1 would mean the call wrote nothing
+                n = sh.recvfrom(rx, got, 0, got.length, 0, null);
+                if (n <= 0) {
+                    break;
+                }
+                final int seq = (got[0] & 0xff) << 24 | (got[1] & 0xff) << 16 | (got[2] & 0xff) << 8 | got[3] & 0xff;
+                assertTrue(seq != -1, "recvfrom returned " + n + " without writing a datagram");
+                assertTrue(seq > last, "datagram " + seq + " after " + last + ": reordered; kg " + counters(g) + ", kh "
+                    + counters(h) + ", direct " + k2o.receivedDirect());
+                last = seq;
+                received++;
+                if (seq == burst) {
+                    break;
+                }
+            }
+            final long deviceRx = deviceRxFrames(h);
+            final long direct = k2o.receivedDirect();
+            assertTrue(received > 0 && direct > 0, "received " + received + ", direct " + direct);
+            System.out.println("k2o burst: received " + received + ", kh device rx "
+                + deviceRx + ", direct " + direct);
+            assertTrue(deviceRx + deviceRxFrames(g) > direct, "no frame took the downlink: " + deviceRx + " received by kh, "
+                + direct + " direct in all");
+            sg.close(tx);
+            sh.close(rx);
+            for (final Running r : List.of(h, g)) {
+                KERNELS.remove(r);
+                r.stop();
+            }
+        } finally {
+            k2o.close();
+        }
+    }
+
+    /** The counters of the instance's virtio-net devices and their queues, for a failure's message. */
+    private static String counters(final Running r) {
+        final StringBuilder b = new StringBuilder();
+        for (final VirtioDevices.Entry e : r.kernel().services().require(VirtioDevices.class).all()) {
+            if (e.transport() instanceof dev.osvj.virtio.net.VirtioNetDevice d) {
+                b.append(d.deviceCounters()).append(" status ").append(d.status()).append(" rxq ").append(d.queueCounters(0))
+                    .append(" txq ").append(d.queueCounters(1));
+            }
+        }
+        return b.toString();
+    }
+
+    /** Frames the instance's virtio-net device put into its receive queue ({@code rx=} of its counters). */
+    private static long deviceRxFrames(final Running r) {
+        long total = 0;
+        for (final VirtioDevices.Entry e : r.kernel().services().require(VirtioDevices.class).all()) {
+            if (e.transport() instanceof dev.osvj.virtio.net.VirtioNetDevice d) {
+                final String c = d.deviceCounters();
+                final int at = c.indexOf(" rx=") + 4;
+                total += Long.parseLong(c.substring(at, c.indexOf(' ', at)));
+            }
+        }
+        return total;
     }
 
     @Test

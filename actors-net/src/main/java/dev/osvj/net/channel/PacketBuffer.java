@@ -24,6 +24,12 @@ public final class PacketBuffer {
     public int tcpLength;
     public int ipSource;
     public int ipDestination;
+    /**
+     * The device vouched for the frame's layer-4 checksum ({@code FrameHandler.CHECKSUM_VALID}, receive
+     * offloads): its checksum field may hold only a partial sum and must not be verified. Cleared by
+     * {@link PacketPool#copyOf}; whoever sets it sets it right after the copy.
+     */
+    public boolean checksumValid;
 
     PacketBuffer(final PacketPool pool, final int capacity) {
         this.pool = pool;

@@ -34,6 +34,7 @@ public final class PacketPool {
         }
         p.buffer.putBytes(0, src, offset, length);
         p.length = length;
+        p.checksumValid = false;
         return p;
     }
 

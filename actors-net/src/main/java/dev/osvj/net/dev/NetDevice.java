@@ -43,7 +43,11 @@ public interface NetDevice {
      */
     void setRxNotifier(Runnable notifier);
 
-    /** Frames dropped by the device itself (queue overflow, impairments). */
+    /**
+     * Received frames the device itself dropped before the stack saw them (receive queue overflow,
+     * impairments); the interface's {@code rx_dropped} includes them. Transmit failures are not counted
+     * here: {@link #transmit} returns false and the stack counts them as {@code tx_dropped}.
+     */
     long droppedFrames();
 
     /**

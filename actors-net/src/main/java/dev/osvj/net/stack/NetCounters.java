@@ -68,7 +68,10 @@ public final class NetCounters {
         TCP_CHANNEL_BY_TIMER("tcp segments a net channel held until the timer tick (a missed or late wakeup)"),
         TCP_CHANNEL_BY_GENERAL("tcp segments a net channel held until a later segment took the general path"),
         TCP_LAYERED_PACKETS("frames through the layered receive stage"),
-        DROP_RECEIVE_STAGE_FULL("dropped: layered receive stage full");
+        DROP_RECEIVE_STAGE_FULL("dropped: layered receive stage full"),
+        RX_CHECKSUM_TRUSTED("frames whose layer-4 checksum the device vouched for (receive offloads; not verified)"),
+        ICMP_UNREACH_IN("icmp destination unreachable received"),
+        ICMP_ERRORS_TO_TCP("icmp errors that failed a tcp connection or lowered its path mtu");
 
         private final String description;
         /** A drop reason: incrementing it also emits an {@code osvj.net.Drop} tracepoint. */

@@ -59,6 +59,15 @@ import java.util.function.LongSupplier;
  *       under the socket locks, as in a traditional stack's softirq.</li>
  * </ul>
  *
+ * <p>Checksum offload: a frame the device vouches for ({@link FrameHandler#CHECKSUM_VALID}, a virtio-net
+ * host's NEEDS_CSUM/DATA_VALID) has its TCP/UDP/ICMP checksum verified on neither path (the flag rides
+ * in {@link PacketBuffer#checksumValid} through a channel or the receive stage); its IPv4 header
+ * checksum still is.
+ *
+ * <p>ICMP errors: a destination unreachable quoting one of our TCP segments refuses a connection that
+ * is still opening (port or protocol unreachable: ECONNREFUSED) or lowers its MSS (fragmentation
+ * needed: path MTU, RFC 1191), when the quoted sequence number is one in flight.
+ *
  * <p>Time: protocol code takes {@code now} from the injected clock; {@link #poll} runs the timers and
  * is called by the stack's driver (a tick actor in the kernel, explicitly in tests).
  *
@@ -126,6 +135,12 @@ public final class NetStack implements TcpConnection.Output {
         final UnsafeBuffer reassembled = new UnsafeBuffer(new byte[65536]);
         NetInterface routeIf;
         int routeNextHop;
+        /**
+         * The general path's current frame came with {@code FrameHandler.CHECKSUM_VALID}: its TCP/UDP/ICMP
+         * checksum is not verified (it may be partial). Set around one frame's {@link #general} call,
+         * false otherwise; a fragment clears it (the reassembled datagram is checked as a whole).
+         */
+        boolean rxChecksumValid;
     }
 
     /** Frames held per unresolved neighbour, in bytes (Linux's unres_qlen_bytes default). */
@@ -271,7 +286,22 @@ public final class NetStack implements TcpConnection.Output {
         final NetInterface ifc = new NetInterface(interfaces.size(), device, loopback, a, m, gateway);
         interfaces.add(ifc);
         addRoutes(ifc);
-        ifc.rxHandler = (buffer, offset, length) -> onFrame(ifc, buffer, offset, length);
+        ifc.rxHandler = new FrameHandler() {
+            @Override
+            public void onFrame(final MutableDirectBuffer buffer, final int offset, final int length) {
+                NetStack.this.onFrame(ifc, buffer, offset, length, 0);
+            }
+
+            @Override
+            public void onFrame(final MutableDirectBuffer buffer, final int offset, final int length, final int flags) {
+                NetStack.this.onFrame(ifc, buffer, offset, length, flags);
+            }
+
+            @Override
+            public boolean acceptsChecksumValid() {
+                return true;
+            }
+        };
         ifc.inlineReceive = device.deliverInline(ifc.rxHandler);
         return ifc;
     }
@@ -407,15 +437,24 @@ public final class NetStack implements TcpConnection.Output {
         return n;
     }
 
-    private void onFrame(final NetInterface ifc, final MutableDirectBuffer buffer, final int offset, final int length) {
+    /**
+     * One received frame; {@code flags} {@link FrameHandler#CHECKSUM_VALID}: the device vouches for its
+     * layer-4 checksum (receive offloads), which is then never verified, on any path.
+     */
+    private void onFrame(final NetInterface ifc, final MutableDirectBuffer buffer, final int offset, final int length,
+        final int flags) {
         faults.check(NetFaults.Point.RECEIVE);
         counters.increment(Counter.RX_FRAMES);
         ifc.rxPackets.incrementAndGet();
         ifc.rxBytes.addAndGet(length);
         capture(buffer, offset, length);
+        final boolean checksumValid = (flags & FrameHandler.CHECKSUM_VALID) != 0;
+        if (checksumValid) {
+            counters.increment(Counter.RX_CHECKSUM_TRUSTED);
+        }
         if (settings.netChannels()) {
-            if (!classify(ifc, buffer, offset, length)) {
-                general(ifc, buffer, offset, length, now());
+            if (!classify(ifc, buffer, offset, length, checksumValid)) {
+                generalWithFlags(ifc, buffer, offset, length, checksumValid);
             }
             return;
         }
@@ -424,6 +463,7 @@ public final class NetStack implements TcpConnection.Output {
             counters.increment(Counter.DROP_SHORT_FRAME);
             return;
         }
+        p.checksumValid = checksumValid;
         p.ifIndex = ifc.index();
         if (!receiveStage.offer(p)) {
             p.release();
@@ -441,13 +481,29 @@ public final class NetStack implements TcpConnection.Output {
         while (n < budget && (p = receiveStage.poll()) != null) {
             try {
                 counters.increment(Counter.TCP_LAYERED_PACKETS);
-                general(interfaces.get(p.ifIndex), p.buffer, 0, p.length, now());
+                generalWithFlags(interfaces.get(p.ifIndex), p.buffer, 0, p.length, p.checksumValid);
             } finally {
                 p.release();
             }
             n++;
         }
         return n;
+    }
+
+    /** {@link #general} for a received frame whose layer-4 checksum the device may have vouched for. */
+    private void generalWithFlags(final NetInterface ifc, final MutableDirectBuffer buffer, final int offset,
+        final int length, final boolean checksumValid) {
+        if (!checksumValid) {
+            general(ifc, buffer, offset, length, now());
+            return;
+        }
+        final Scratch s = scratch.get();
+        s.rxChecksumValid = true;
+        try {
+            general(ifc, buffer, offset, length, now());
+        } finally {
+            s.rxChecksumValid = false;
+        }
     }
 
     public boolean receiveStageHasWork() {
@@ -458,7 +514,8 @@ public final class NetStack implements TcpConnection.Output {
      * The classifier (OSv's {@code classifier::post_packet}): the fast path for IPv4 TCP segments of
      * established flows. Returns false for everything the general path must handle.
      */
-    boolean classify(final NetInterface ifc, final MutableDirectBuffer buffer, final int offset, final int length) {
+    boolean classify(final NetInterface ifc, final MutableDirectBuffer buffer, final int offset, final int length,
+        final boolean checksumValid) {
         final Scratch s = scratch.get();
         final EthernetFrame eth = s.eth;
         if (!eth.wrap(buffer, offset, length) || eth.etherType() != EthernetFrame.TYPE_IPV4) {
@@ -490,6 +547,7 @@ public final class NetStack implements TcpConnection.Output {
             return false;
         }
         p.ifIndex = ifc.index();
+        p.checksumValid = checksumValid;
         p.tcpOffset = ip.payloadOffset() - offset; // the copy starts at the frame's first byte
         p.tcpLength = ip.payloadLength();
         p.ipSource = ip.source();
@@ -525,7 +583,7 @@ public final class NetStack implements TcpConnection.Output {
             counters.increment(Counter.DROP_TCP_MALFORMED);
             return;
         }
-        if (!ifc.loopback() && !s.tcp.checksumValid(src, dst)) {
+        if (!ifc.loopback() && !p.checksumValid && !s.tcp.checksumValid(src, dst)) {
             counters.increment(Counter.DROP_TCP_CHECKSUM);
             return;
         }
@@ -613,6 +671,7 @@ public final class NetStack implements TcpConnection.Output {
         final int src = ip.source();
         final int proto = ip.protocol();
         if (ip.isFragment()) {
+            s.rxChecksumValid = false; // a fragment's flag says nothing about the reassembled datagram
             counters.increment(Counter.IP_FRAGMENTS_IN);
             final int n;
             synchronized (reassembler) {
@@ -647,8 +706,13 @@ public final class NetStack implements TcpConnection.Output {
         final MutableDirectBuffer b, final int off, final int len, final long now) {
         counters.increment(Counter.ICMP_IN);
         final IcmpPacket icmp = s.icmp;
-        if (!icmp.wrap(b, off, len) || !icmp.checksumValid()) {
+        if (!icmp.wrap(b, off, len) || !s.rxChecksumValid && !icmp.checksumValid()) {
             counters.increment(Counter.DROP_ICMP_MALFORMED);
+            return;
+        }
+        if (icmp.type() == IcmpPacket.TYPE_DEST_UNREACHABLE) {
+            counters.increment(Counter.ICMP_UNREACH_IN);
+            icmpUnreachable(ifc, icmp, b, now);
             return;
         }
         if (icmp.type() == IcmpPacket.TYPE_ECHO_REQUEST && icmp.code() == 0 && dst != Addresses.IP_BROADCAST) {
@@ -656,6 +720,59 @@ public final class NetStack implements TcpConnection.Output {
             if (sendIcmp(dst, src, IcmpPacket.TYPE_ECHO_REPLY, 0, rest, b, icmp.dataOffset(), icmp.dataLength())) {
                 counters.increment(Counter.ICMP_ECHO_REPLIES);
             }
+        }
+    }
+
+    /**
+     * An ICMP destination unreachable: the datagram it quotes (RFC 792: the IPv4 header and at least 8
+     * bytes of its payload) names one of our TCP connections by its ports; port or protocol unreachable
+     * reaches {@link TcpConnection#icmpUnreachable}, fragmentation needed (next-hop MTU in bytes 6-7 of
+     * the ICMP header) {@link TcpConnection#pathMtu}. Both check the quoted sequence number.
+     *
+     * <pre>
+     * quoted datagram: | IPv4 header (IHL*4 bytes: src at 12, dst at 16, protocol at 9) |
+     *                  | TCP: src port (2) | dst port (2) | sequence number (4) | ...
+     * </pre>
+     */
+    private void icmpUnreachable(final NetInterface ifc, final IcmpPacket icmp, final MutableDirectBuffer b,
+        final long now) {
+        final int at = icmp.dataOffset();
+        final int len = icmp.dataLength();
+        if (len < Ipv4Packet.HEADER_LENGTH) {
+            return;
+        }
+        final int vihl = b.getByte(at) & 0xFF;
+        final int ihl = (vihl & 0x0F) * 4;
+        if (vihl >>> 4 != 4 || ihl < Ipv4Packet.HEADER_LENGTH || len < ihl + 8
+            || (b.getByte(at + 9) & 0xFF) != Ipv4Packet.PROTO_TCP) {
+            return;
+        }
+        final int quotedSrc = b.getInt(at + 12, java.nio.ByteOrder.BIG_ENDIAN);
+        final int quotedDst = b.getInt(at + 16, java.nio.ByteOrder.BIG_ENDIAN);
+        final int srcPort = b.getShort(at + ihl, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        final int dstPort = b.getShort(at + ihl + 2, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
+        final int seq = b.getInt(at + ihl + 4, java.nio.ByteOrder.BIG_ENDIAN);
+        final TcpSocket sock = flows.get(quotedSrc, srcPort, quotedDst, dstPort);
+        if (sock == null) {
+            return;
+        }
+        final int code = icmp.code();
+        sock.lock.lock();
+        try {
+            final TcpConnection c = sock.conn;
+            if (c == null) {
+                return;
+            }
+            final boolean taken = switch (code) {
+                case IcmpPacket.CODE_PORT_UNREACHABLE, IcmpPacket.CODE_PROTOCOL_UNREACHABLE -> c.icmpUnreachable(now, seq);
+                case IcmpPacket.CODE_FRAG_NEEDED -> c.pathMtu(now, icmp.sequence(), seq);
+                default -> false;
+            };
+            if (taken) {
+                counters.increment(Counter.ICMP_ERRORS_TO_TCP);
+            }
+        } finally {
+            sock.lock.unlock();
         }
     }
 
@@ -668,7 +785,7 @@ public final class NetStack implements TcpConnection.Output {
             counters.increment(Counter.DROP_UDP_MALFORMED);
             return;
         }
-        if (!ifc.loopback() && !udp.checksumValid(src, dst)) {
+        if (!ifc.loopback() && !s.rxChecksumValid && !udp.checksumValid(src, dst)) {
             counters.increment(Counter.DROP_UDP_CHECKSUM);
             return;
         }
@@ -717,7 +834,7 @@ public final class NetStack implements TcpConnection.Output {
             counters.increment(Counter.DROP_TCP_MALFORMED);
             return;
         }
-        if (!ifc.loopback() && !tcp.checksumValid(src, dst)) {
+        if (!ifc.loopback() && !s.rxChecksumValid && !tcp.checksumValid(src, dst)) {
             counters.increment(Counter.DROP_TCP_CHECKSUM);
             return;
         }

@@ -89,7 +89,13 @@ final class UdpSocket extends Socket {
             target = b;
             targetOff = off;
             targetLen = len;
-            queue.read(reader, 1);
+            // A record that did not fit before the ring's end left a padding record there: a read
+            // that meets it consumes the padding and delivers nothing, so read again for the datagram.
+            while (queue.read(reader, 1) == 0) {
+                if (queue.size() == 0) {
+                    throw new IllegalStateException("UDP receive ring: no record although size was positive");
+                }
+            }
             target = null;
             if (from != null) {
                 from.ip = fromIp;

@@ -38,7 +38,7 @@ public record TcpConfig(int sendBuffer, int recvBuffer, long initialRtoNs, long 
     /** The defaults of reference.conf. */
     public static TcpConfig defaults() {
         return new TcpConfig(32 * 1024, 64 * 1024, S, 200 * MS, 60 * S, 15, 6, 40 * MS, 60 * S, 60 * S,
-            7200 * S, 75 * S, 9, true, true, 128, true, 100, 256 * 1024);
+            7200 * S, 75 * S, 9, true, true, 128, true, 100, 4 * 1024 * 1024);
     }
 
     /**

@@ -152,6 +152,11 @@ public final class TcpConnection {
     /** Receiver-side RTT from timestamp echoes (RFC 7323 §4.3 as Linux's tcp_rcv_rtt_measure_ts), ns; 0 = none. */
     private long rcvRttNs;
     private long autotuneGrowths;
+    /**
+     * Largest in-order segment payload received, bytes (Linux's {@code rcv_mss}): an MTU-sized segment,
+     * or a host's TSO super-frame of up to 64 KiB with receive offloads.
+     */
+    private int rcvSegmentMax;
     private long challengeWindowStart = Long.MIN_VALUE / 2;
     private int challengeCount;
 
@@ -752,6 +757,9 @@ public final class TcpConnection {
             if (advance > 0) {
                 rcvNxt += advance;
                 rcvUnackedBytes += advance;
+                if (len > rcvSegmentMax) {
+                    rcvSegmentMax = len;
+                }
                 if (tsOk && seg.options.hasTimestamp && seg.options.tsEcr != 0) {
                     final int sampleMs = tsNow(now) - seg.options.tsEcr;
                     if (sampleMs >= 0 && sampleMs < 60_000) {
@@ -859,11 +867,21 @@ public final class TcpConnection {
     static final long AUTOTUNE_MIN_INTERVAL_NS = TcpConfig.MS;
 
     /**
+     * Segments an autotuned window may hold at most: three quarters of a net channel's 256 slots, so a
+     * whole window of the segments this peer sends fits in the flow's channel with room to spare and a
+     * consumer that falls a little behind does not push the flow onto the general path. With MTU-sized
+     * segments (1448 bytes) that is about 272 KiB; with a host's 64 KiB TSO super-frames (receive
+     * offloads) 12 MiB, so there {@link TcpConfig#recvBufferMax} is the bound.
+     */
+    static final int AUTOTUNE_MAX_SEGMENTS = 192;
+
+    /**
      * Receive-buffer autotuning (the dynamic right-sizing of Linux's {@code tcp_rcv_space_adjust}): the
      * application read {@code n} more bytes. Once per receiver-side RTT (at least 1 ms), if it read more
      * than half the buffer in that time, the window is what limits the flow (a window of W carries at
-     * most W per RTT), so the buffer doubles (up to {@link TcpConfig#recvBufferMax}, and what the offered
-     * window scale can express). A slow reader never reads half a buffer per RTT, so it never grows.
+     * most W per RTT), so the buffer doubles (up to {@link TcpConfig#recvBufferMax}, what the offered
+     * window scale can express, and {@link #AUTOTUNE_MAX_SEGMENTS} of the largest segment received).
+     * A slow reader never reads half a buffer per RTT, so it never grows.
      */
     private void adjustReceiveSpace(final int n, final long now) {
         if (rcvSpaceStart == NEVER) {
@@ -874,7 +892,8 @@ public final class TcpConnection {
             return;
         }
         final int capacity = recvBuf.capacity();
-        final int limit = (int)Math.min(cfg.recvBufferMax(), 65535L << rcvShift);
+        final long bySegments = (long)AUTOTUNE_MAX_SEGMENTS * Math.max(rcvSegmentMax, sndMss);
+        final int limit = (int)Math.min(Math.min(cfg.recvBufferMax(), 65535L << rcvShift), bySegments);
         if (rcvSpaceCopied > capacity / 2 && capacity < limit && recvBuf.assembler.isEmpty()) {
             recvBuf.resize((int)Math.min(limit, 2L * capacity));
             autotuneGrowths++;
@@ -1020,6 +1039,55 @@ public final class TcpConnection {
             ackNow = true;
         }
         output(now);
+    }
+
+    /** Smallest path MTU an ICMP "fragmentation needed" may set (Linux's {@code min_pmtu}): MSS 512. */
+    static final int MIN_PATH_MTU = 552;
+
+    /**
+     * An ICMP destination unreachable (port or protocol unreachable) quoting a segment this connection
+     * sent, whose sequence number was {@code seq}. A connection still opening (SYN-SENT, or SYN-RECEIVED
+     * of a simultaneous open) fails with ECONNREFUSED, as Linux's {@code tcp_v4_err}; a synchronized
+     * connection treats it as a soft error and carries on (RFC 1122 §4.2.3.9 lets TCP do so; Linux does
+     * without IP_RECVERR), since a RST would have said the same with authority. The quoted sequence
+     * number must lie in [SND.UNA, SND.MAX] (RFC 5927 §4.1), so a blind attacker must guess it.
+     *
+     * @return true when the connection failed.
+     */
+    public boolean icmpUnreachable(final long now, final int seq) {
+        if (!SeqNum.inRange(seq, sndUna, sndMax + 1)) {
+            return false;
+        }
+        if (state == TcpState.SYN_SENT || state == TcpState.SYN_RECEIVED && !passive) {
+            fail(Errno.ECONNREFUSED.number());
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * ICMP "fragmentation needed" (RFC 1191) quoting a segment this connection sent ({@code seq}): the
+     * path carries datagrams of at most {@code mtu} bytes (at least {@link #MIN_PATH_MTU}). A smaller
+     * MSS than the current one takes effect at once and everything unacknowledged is sent again in
+     * segments of the new size (Linux's {@code tcp_simple_retransmit}: the big ones were dropped, not
+     * congestion, so cwnd stays). Only a quoted sequence number in [SND.UNA, SND.MAX] counts.
+     *
+     * @return true when the MSS shrank.
+     */
+    public boolean pathMtu(final long now, final int mtu, final int seq) {
+        if (!state.synchronizedState() || !SeqNum.inRange(seq, sndUna, sndMax + 1)) {
+            return false;
+        }
+        final int mss = Math.max(MIN_PATH_MTU, mtu) - 40; // IPv4 and TCP headers without options
+        if (mss >= sndMss) {
+            return false;
+        }
+        sndMss = mss;
+        if (sndUna != sndMax) {
+            sndNxt = sndUna;
+            output(now);
+        }
+        return true;
     }
 
     private void onRetransmitTimeout(final long now) {

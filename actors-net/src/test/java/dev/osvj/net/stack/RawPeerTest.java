@@ -1,6 +1,7 @@
 package dev.osvj.net.stack;
 
 import dev.osvj.kernel.Errno;
+import dev.osvj.net.dev.FrameHandler;
 import dev.osvj.net.dev.NetDevice;
 import dev.osvj.net.dev.Wire;
 import dev.osvj.net.stack.NetCounters.Counter;
@@ -342,6 +343,120 @@ class RawPeerTest {
         inject(b, tcpFrame(b, tcp(TcpSegment.SYN, 42002, 80, 100, 0)));
         assertEquals(List.of(), sentText());
         assertEquals(1, stack.counters().get(Counter.DROP_TCP_LISTEN_OVERFLOW));
+    }
+
+    /** Hand a frame to the stack's receive path with receive flags, as an offloading driver does. */
+    private void injectWithFlags(final UnsafeBuffer frame, final int len, final int flags) {
+        assertTrue(ifc.rxHandler.acceptsChecksumValid(), "the stack honours the checksum-valid flag");
+        ifc.rxHandler.onFrame(frame, 0, len, flags);
+        stack.runDeferredFlows();
+    }
+
+    @Test
+    void shouldSkipTheChecksumOfFramesTheDeviceVouchesForOnTheChannelAndTheGeneralPath() {
+        learnPeer();
+        final int lfd = listen(4);
+        final int[] h = handshake(lfd, 40011);
+        final int fd = h[0];
+        api.setNonBlocking(fd, true);
+        final UnsafeBuffer b = buf();
+        final TcpRepr data = tcp(TcpSegment.ACK | TcpSegment.PSH, 40011, 80, 5001, h[1] + 1);
+        data.payload = new UnsafeBuffer("abcd".getBytes());
+        data.payloadLength = 4;
+        // a partial checksum, as the host leaves it with NEEDS_CSUM: without the flag it is a bad checksum
+        int n = tcpFrame(b, data);
+        b.putByte(50, (byte)(b.getByte(50) ^ 0x5A));
+        inject(b, n);
+        assertEquals(1, stack.counters().get(Counter.DROP_TCP_CHECKSUM));
+        final byte[] got = new byte[8];
+        assertEquals(-Errno.EAGAIN.number(), api.recv(fd, got, 0, 8, 0));
+        // the same frame vouched for by the device: the established flow's net channel takes it unchecked
+        n = tcpFrame(b, data);
+        b.putByte(50, (byte)(b.getByte(50) ^ 0x5A));
+        injectWithFlags(b, n, FrameHandler.CHECKSUM_VALID);
+        assertEquals(4, api.recv(fd, got, 0, 8, 0));
+        assertEquals("abcd", new String(got, 0, 4));
+        assertEquals(1, stack.counters().get(Counter.DROP_TCP_CHECKSUM));
+        assertEquals(1, stack.counters().get(Counter.RX_CHECKSUM_TRUSTED));
+        // the general path too: a FIN (never through a channel) with a partial checksum
+        sent();
+        n = tcpFrame(b, tcp(TcpSegment.ACK | TcpSegment.FIN, 40011, 80, 5005, h[1] + 1));
+        b.putByte(50, (byte)(b.getByte(50) ^ 0x5A));
+        injectWithFlags(b, n, FrameHandler.CHECKSUM_VALID);
+        assertEquals(0, api.recv(fd, got, 0, 8, 0), "end of stream: the FIN was taken");
+        assertEquals(1, stack.counters().get(Counter.DROP_TCP_CHECKSUM));
+        assertEquals(2, stack.counters().get(Counter.RX_CHECKSUM_TRUSTED));
+    }
+
+    /**
+     * An ICMP destination unreachable from the peer quoting the first 28 bytes (IPv4 header and 8 bytes
+     * of TCP) of {@code quoted}, a frame the stack sent, with its TCP sequence number moved by
+     * {@code seqDelta}; {@code rest} is the ICMP header's second word (the next-hop MTU for code 4).
+     */
+    private int icmpUnreachable(final UnsafeBuffer b, final UnsafeBuffer quoted, final int code, final int rest,
+        final int seqDelta) {
+        b.putBytes(42, quoted, 14, 28);
+        final int seqAt = 42 + 20 + 4;
+        b.putInt(seqAt, b.getInt(seqAt, java.nio.ByteOrder.BIG_ENDIAN) + seqDelta, java.nio.ByteOrder.BIG_ENDIAN);
+        final int n = IcmpPacket.emit(b, 34, IcmpPacket.TYPE_DEST_UNREACHABLE, code, rest, 28);
+        return ipFrame(b, Ipv4Packet.PROTO_ICMP, n);
+    }
+
+    @Test
+    void shouldRefuseAConnectOnAnIcmpPortUnreachableThatQuotesItsSyn() {
+        learnPeer();
+        final int fd = api.socket(Sockets.AF_INET, Sockets.SOCK_STREAM | Sockets.SOCK_NONBLOCK, 0);
+        assertEquals(-Errno.EINPROGRESS.number(), api.connect(fd, PEER, 9));
+        final List<UnsafeBuffer> out = sent();
+        assertEquals(1, out.size(), "the SYN");
+        final UnsafeBuffer b = buf();
+        // a blind attacker's guess of the sequence number is ignored (RFC 5927)
+        inject(b, icmpUnreachable(b, out.get(0), IcmpPacket.CODE_PORT_UNREACHABLE, 0, 12345));
+        assertEquals(0, api.getsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_ERROR));
+        assertEquals(1, stack.counters().get(Counter.ICMP_UNREACH_IN));
+        // the peer's own answer to the SYN: connection refused
+        inject(b, icmpUnreachable(b, out.get(0), IcmpPacket.CODE_PORT_UNREACHABLE, 0, 0));
+        assertEquals(Errno.ECONNREFUSED.number(), api.getsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_ERROR));
+        assertEquals(1, stack.counters().get(Counter.ICMP_ERRORS_TO_TCP));
+    }
+
+    @Test
+    void shouldLowerTheMssAndResendInSmallerSegmentsOnFragmentationNeeded() {
+        learnPeer();
+        final int lfd = listen(4);
+        final int[] h = handshake(lfd, 40021);
+        final int fd = h[0];
+        sent();
+        assertEquals(3000, api.send(fd, new byte[3000], 0, 3000, 0));
+        final List<UnsafeBuffer> first = sent();
+        assertTrue(sentLengths(first).contains(1460), "full-sized segments first: " + sentLengths(first));
+        final UnsafeBuffer b = buf();
+        // a quoted segment that is not in flight changes nothing
+        inject(b, icmpUnreachable(b, first.get(0), IcmpPacket.CODE_FRAG_NEEDED, 1000, 100_000));
+        assertEquals(List.of(), sent());
+        // the router's "fragmentation needed, next-hop MTU 1000" for the first segment: everything in
+        // flight goes again in segments of at most 1000 - 40 bytes
+        inject(b, icmpUnreachable(b, first.get(0), IcmpPacket.CODE_FRAG_NEEDED, 1000, 0));
+        final List<Integer> again = sentLengths(sent());
+        assertEquals(List.of(960, 960, 960), again, "full segments of the new size; Nagle holds the 120-byte tail");
+        assertEquals(1, stack.counters().get(Counter.ICMP_ERRORS_TO_TCP));
+        // once those are acknowledged the tail follows, and new data keeps the smaller size
+        inject(b, tcpFrame(b, tcp(TcpSegment.ACK, 40021, 80, 5001, h[1] + 1 + 2880)));
+        assertEquals(List.of(120), sentLengths(sent()));
+        inject(b, tcpFrame(b, tcp(TcpSegment.ACK, 40021, 80, 5001, h[1] + 1 + 3000)));
+        assertEquals(2000, api.send(fd, new byte[2000], 0, 2000, 0));
+        assertTrue(sentLengths(sent()).stream().allMatch(n -> n <= 960));
+    }
+
+    /** TCP payload lengths of sent frames. */
+    private static List<Integer> sentLengths(final List<UnsafeBuffer> frames) {
+        final List<Integer> lengths = new ArrayList<>();
+        for (final UnsafeBuffer f : frames) {
+            final int ipLen = f.getShort(16, java.nio.ByteOrder.BIG_ENDIAN) & 0xFFFF;
+            final int tcpHeader = ((f.getByte(34 + 12) & 0xFF) >>> 4) * 4;
+            lengths.add(ipLen - 20 - tcpHeader);
+        }
+        return lengths;
     }
 
     @Test

@@ -310,6 +310,31 @@ class SocketsTest {
     }
 
     @Test
+    void shouldDeliverEachUdpDatagramOnceWhenTheReceiveRingWraps() {
+        final NetStack s = loopbackStack(true);
+        final Sockets api = s.sockets();
+        final int rx = api.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+        assertEquals(0, api.bind(rx, LO, 4001));
+        assertEquals(0, api.setsockopt(rx, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 20_000));
+        final int tx = api.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+        final byte[] got = new byte[2048];
+        final SockAddr from = new SockAddr();
+        // 1000-byte datagrams do not divide the 64 KiB ring, so the records wrap with padding at the
+        // end many times over; each datagram carries its sequence number and must arrive exactly once.
+        for (int i = 0; i < 400; i++) {
+            final byte[] d = new byte[1000 + (i % 7)];
+            java.util.Arrays.fill(d, (byte) i);
+            d[0] = (byte) (i >>> 8);
+            d[1] = (byte) i;
+            assertEquals(d.length, api.sendto(tx, d, 0, d.length, 0, LO, 4001));
+            final int n = api.recvfrom(rx, got, 0, got.length, 0, from);
+            assertEquals(d.length, n, "datagram " + i);
+            assertEquals(i, ((got[0] & 0xFF) << 8) | (got[1] & 0xFF), "datagram " + i + " out of order or repeated");
+            assertEquals((byte) i, got[n - 1]);
+        }
+    }
+
+    @Test
     void shouldResetWhenClosingWithUnreadDataAndReportEconnreset() {
         final Sockets api = loopbackStack(true).sockets();
         final int lfd = server(api, 0, 9003);

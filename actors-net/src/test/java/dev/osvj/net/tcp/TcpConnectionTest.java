@@ -69,8 +69,8 @@ class TcpConnectionTest {
     void shouldOfferSackTimestampsAndScaledWindowByDefault() {
         h.connect(TcpConfig.defaults(), 1000, 0);
         assertEquals(1, h.sent.size());
-        // wscale 3: enough for the 256 KiB autotuning ceiling, not just the 64 KiB starting buffer
-        assertTrue(h.sent.get(0).startsWith(L + "[S] seq 1000 win 65535 len 0 mss 1460 wscale 3 sackOK TS val "),
+        // wscale 7: enough for the 4 MiB autotuning ceiling, not just the 64 KiB starting buffer
+        assertTrue(h.sent.get(0).startsWith(L + "[S] seq 1000 win 65535 len 0 mss 1460 wscale 7 sackOK TS val "),
             h.sent.get(0));
         assertTrue(h.sent.get(0).endsWith(" ecr 0"));
     }

@@ -31,7 +31,41 @@ class TcpReceiveWindowTest {
 
     /** No timestamps or SACK, no delayed ACK, 64 KiB starting buffer autotuning up to 256 KiB. */
     private static TcpConfig autotuned() {
-        return TcpConfig.defaults().withOptions(false, false).withDelayedAck(0);
+        return TcpConfig.defaults().withOptions(false, false).withDelayedAck(0).withRecvBufferMax(256 * 1024);
+    }
+
+    /** Feed {@code n} in-order segments of {@code size} bytes from {@code seq} at {@code now}; returns the next seq. */
+    private int feedSized(final int seq, final int n, final int size, final long now) {
+        int s = seq;
+        for (int i = 0; i < n; i++) {
+            h.in(now, data(s, 1001, 512, bytes(size, i)));
+            s += size;
+        }
+        return s;
+    }
+
+    @Test
+    void shouldBoundTheAutotunedWindowBySegmentsANetChannelHoldsUnlessTheyAreSuperFrames() {
+        final TcpConnection c = establish(TcpConfig.defaults().withOptions(false, false).withDelayedAck(0));
+        assertEquals(7, c.rcvShift(), "the default 4 MiB ceiling needs window scale 7");
+        // MTU-sized segments and a reader that keeps up: the window stops at 192 segments
+        int seq = 5001;
+        long now = 20 * MS;
+        for (int round = 0; round < 8; round++) {
+            now += 2 * MS;
+            seq = feed(seq, c.recvBufferSize() / MSS * 3 / 4, now);
+            h.read(c.recvBufferSize(), now);
+        }
+        assertEquals(TcpConnection.AUTOTUNE_MAX_SEGMENTS * MSS, c.recvBufferSize());
+        // the peer now sends 32 KiB super-frames (a host's TSO with receive offloads): the window may
+        // grow on, up to the configured ceiling
+        final int big = 32 * 1024;
+        for (int round = 0; round < 8; round++) {
+            now += 2 * MS;
+            seq = feedSized(seq, c.recvBufferSize() / big * 3 / 4, big, now);
+            h.read(c.recvBufferSize(), now);
+        }
+        assertEquals(4 * 1024 * 1024, c.recvBufferSize());
     }
 
     /** Active open; the peer's SYN-ACK offers window scale 7. Returns the connection in ESTABLISHED. */
@@ -60,6 +94,7 @@ class TcpReceiveWindowTest {
     void shouldOfferAWindowScaleThatCoversTheAutotuningCeiling() {
         h.connect(autotuned(), 1000, 0);
         assertEquals(L + "[S] seq 1000 win 65535 len 0 mss 1460 wscale 3", h.sent.get(0));
+        assertEquals(7, TcpConfig.defaults().offeredShift(), "the default ceiling, 4 MiB");
         assertEquals(3, TcpConfig.shiftFor(256 * 1024));
         // an explicit SO_RCVBUF (a size other than the default) turns autotuning off and sizes the shift
         h.clear();

@@ -121,7 +121,7 @@ public final class VirtioNet {
      */
     public static boolean completeChecksum(final MemorySegment segment, final long frame, final int length,
         final int csumStart, final int csumOffset) {
-        if (csumStart < 0 || csumOffset < 0 || (long)csumStart + csumOffset + 2 > length) {
+        if (!checksumFits(length, csumStart, csumOffset)) {
             return false;
         }
         long sum = 0;
@@ -148,6 +148,11 @@ public final class VirtioNet {
         }
         segment.set(BE16, frame + csumStart + csumOffset, (short)~sum);
         return true;
+    }
+
+    /** True when a NEEDS_CSUM header's checksum field ({@code csumStart + csumOffset}, 2 bytes) lies in the frame. */
+    public static boolean checksumFits(final int length, final int csumStart, final int csumOffset) {
+        return csumStart >= 0 && csumOffset >= 0 && (long)csumStart + csumOffset + 2 <= length;
     }
 
     public static int flags(final MemorySegment buffer, final long offset) {

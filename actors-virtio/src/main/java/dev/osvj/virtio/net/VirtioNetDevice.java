@@ -10,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The virtio-net device (backend side): moves frames between the guest's queues and a
@@ -29,6 +30,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * the transport what the driver accepted, so the host may hand over TCP super-frames (up to 64 KiB)
  * with partial checksums: one frame, one read and one receive for what would be 45 frames at MTU
  * 1500.
+ *
+ * <p>Direct receive ({@link #offerRx}): a transport whose peer runs in this JVM (a virtual switch
+ * cutting a frame through on the sender's thread) may write a frame straight into the guest's
+ * receive queue from its own thread instead of leaving it on the wire for this device's backend
+ * thread. The receive queue's state (its chain, pop and used positions) is guarded by {@code rxLock},
+ * held by the backend thread while it receives from the wire and by {@code offerRx}; lock order: a
+ * caller's own locks (the switch's forwarding lock) before {@code rxLock}, and nothing is locked
+ * under it. The driver is interrupted once per offered frame unless it suppressed interrupts (event
+ * index: a driver still busy with earlier completions is not interrupted again).
  */
 public final class VirtioNetDevice extends VirtioDevice {
     static final int BATCH = 64;
@@ -37,11 +47,17 @@ public final class VirtioNetDevice extends VirtioDevice {
 
     private final FrameTransport transport;
     private final MemorySegment scratch = Arena.ofAuto().allocate(MAX_FRAME + VirtioNet.HEADER_LENGTH, 64);
+    /** A receive header gathered before it is copied into a chain (under {@code rxLock}; {@code scratch} is the transmit side's). */
+    private final MemorySegment rxHeader = Arena.ofAuto().allocate(VirtioNet.HEADER_LENGTH, 8);
     private final AtomicLong txFrames = new AtomicLong();
     private final AtomicLong txDropped = new AtomicLong();
     private final AtomicLong rxFrames = new AtomicLong();
     private final AtomicLong rxNoBuffer = new AtomicLong();
     private final FrameSink rxSink = this::receive;
+    /** Guards the receive queue's state: see the class comment. */
+    private final ReentrantLock rxLock = new ReentrantLock();
+    /** Under {@link #rxLock}: the device is active (between {@link #activate} and {@link #deactivate}). */
+    private boolean rxOpen;
     private DescriptorChain txChain;
     private DescriptorChain rxChain;
     private VirtqueueDevice rxq;
@@ -79,6 +95,62 @@ public final class VirtioNetDevice extends VirtioDevice {
         rxChain = queue(VirtioNet.RX_QUEUE) == null ? null : queue(VirtioNet.RX_QUEUE).newChain();
         hostHeaders = transport.offloadHeaderLength() == VirtioNet.HEADER_LENGTH && negotiated(VirtioNet.F_GUEST_CSUM);
         transport.enableOffloads(hostHeaders, hostHeaders && negotiated(VirtioNet.F_GUEST_TSO4));
+        rxLock.lock();
+        try {
+            rxOpen = true;
+        } finally {
+            rxLock.unlock();
+        }
+    }
+
+    @Override
+    protected void deactivate() {
+        rxLock.lock(); // an offerRx in progress finishes before the queues are detached
+        try {
+            rxOpen = false;
+        } finally {
+            rxLock.unlock();
+        }
+    }
+
+    /** {@link #offerRx}: the frame is in the guest's receive queue (or was dropped and counted, as a NIC drops). */
+    public static final int RX_TAKEN = 0;
+    /** {@link #offerRx}: the guest has no receive buffer posted; the caller keeps the frame on its wire. */
+    public static final int RX_NO_ROOM = 1;
+    /** {@link #offerRx}: the device is not running (not yet DRIVER_OK, reset, or needs a reset). */
+    public static final int RX_DOWN = 2;
+
+    /**
+     * Any thread: receive one frame straight into the guest's receive queue and interrupt the driver
+     * (unless it suppressed interrupts), without the backend thread. The bytes are copied before the
+     * call returns. Waits only while another thread receives into this device (the backend thread
+     * from the wire, or another offer); never blocks on the guest. A caller that got
+     * {@link #RX_NO_ROOM} must deliver this frame, and the ones after it, through the transport, so
+     * the guest sees them in order once it posted buffers (the backend resumes the wire then).
+     *
+     * @return {@link #RX_TAKEN}, {@link #RX_NO_ROOM} or {@link #RX_DOWN}.
+     */
+    public int offerRx(final MemorySegment buffer, final long offset, final int length) {
+        rxLock.lock();
+        try {
+            if (!rxOpen || !live()) {
+                return RX_DOWN;
+            }
+            final VirtqueueDevice q = queue(VirtioNet.RX_QUEUE);
+            if (q == null) {
+                return RX_DOWN;
+            }
+            if (q.availableChains() == 0) {
+                rxStarved = true; // the driver's refill kick is work: the backend then polls the wire
+                return RX_NO_ROOM;
+            }
+            rxq = q;
+            receive(buffer, offset, length);
+            q.publishUsed();
+            return RX_TAKEN;
+        } finally {
+            rxLock.unlock();
+        }
     }
 
     /** Set at DRIVER_OK: frames carry the host's offload header, and the guest accepted it. */
@@ -112,17 +184,22 @@ public final class VirtioNetDevice extends VirtioDevice {
             }
             txq.publishUsed();
         }
-        rxq = queue(VirtioNet.RX_QUEUE);
-        if (rxq != null) {
-            // Take frames off the wire only while the guest has buffers for them (as QEMU's
-            // can_receive): without room they wait on the wire instead of being dropped, and the
-            // driver's refill kick (or the re-check before idling) resumes the receive.
-            final int room = rxq.availableChains();
-            rxStarved = room == 0;
-            if (room > 0) {
-                work += transport.poll(rxSink, Math.min(BATCH, room));
-                rxq.publishUsed();
+        rxLock.lock();
+        try {
+            rxq = queue(VirtioNet.RX_QUEUE);
+            if (rxq != null) {
+                // Take frames off the wire only while the guest has buffers for them (as QEMU's
+                // can_receive): without room they wait on the wire instead of being dropped, and the
+                // driver's refill kick (or the re-check before idling) resumes the receive.
+                final int room = rxq.availableChains();
+                rxStarved = room == 0;
+                if (room > 0) {
+                    work += transport.poll(rxSink, Math.min(BATCH, room));
+                    rxq.publishUsed();
+                }
             }
+        } finally {
+            rxLock.unlock();
         }
         return work;
     }
@@ -133,8 +210,8 @@ public final class VirtioNetDevice extends VirtioDevice {
         return queue != VirtioNet.RX_QUEUE || rxStarved;
     }
 
-    /** Backend thread: the last duty cycle found no receive buffer. */
-    private boolean rxStarved;
+    /** The last receive (backend duty cycle or {@link #offerRx}) found no receive buffer; read by the backend. */
+    private volatile boolean rxStarved;
 
     private void transmit(final DescriptorChain c) {
         final long frameLength = c.readableBytes() - VirtioNet.HEADER_LENGTH;
@@ -181,8 +258,8 @@ public final class VirtioNetDevice extends VirtioDevice {
             if (rxChain.len(rxChain.readableCount()) >= VirtioNet.HEADER_LENGTH) {
                 putRxHeader(guest(), hdrPa, buffer, offset, 1);
             } else {
-                putRxHeader(scratch, 0, buffer, offset, 1);
-                rxChain.copyToWritable(0, scratch, 0, VirtioNet.HEADER_LENGTH);
+                putRxHeader(rxHeader, 0, buffer, offset, 1);
+                rxChain.copyToWritable(0, rxHeader, 0, VirtioNet.HEADER_LENGTH);
             }
             rxChain.copyToWritable(VirtioNet.HEADER_LENGTH, buffer, offset, length);
             q.pushUsed(head, (int)needed);

@@ -1,6 +1,7 @@
 package dev.osvj.virtio.net;
 
 import dev.osvj.kernel.Errno;
+import dev.osvj.virtio.DeviceStatus;
 import dev.osvj.virtio.GuestMemory;
 import dev.osvj.virtio.VirtioDriver;
 import dev.osvj.virtio.VirtioFeatures;
@@ -19,20 +20,38 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Receive (queue 0, interrupt actor only): one receive buffer per queue entry, preallocated in
  * guest memory (a 4 KiB page each with MRG_RXBUF, as OSv; otherwise header + MTU frame). A completed
- * buffer's frame goes to the {@link FrameSink} as a view into guest memory (no copy); a frame that
- * spans buffers (MRG_RXBUF) is assembled in a guest scratch buffer first. Buffers go back to the
+ * buffer's frame goes to the {@link FrameSink} as a view into guest memory (no copy). A frame that
+ * spans buffers (MRG_RXBUF, a TSO4 super-frame takes 17 pages) is a view too when its buffers are
+ * adjacent, which they usually are: the buffers are one array and go back to the device in the order
+ * the device used them (a FIFO), so it fills them in ascending order; only a frame that wraps from
+ * the last buffer to the first is assembled in a guest scratch buffer. Buffers go back to the
  * device in batches: after an interrupt, once at least {@code refillThreshold} are free (OSv: 16),
  * with one publish (one kick at most) per batch.
  *
  * <p>Receive offloads: when the device offers them (its host delivers offload headers), the driver
  * accepts GUEST_CSUM and GUEST_TSO4: frames may then be TCPv4 super-frames of up to 64 KiB (spread
- * over receive pages, MRG_RXBUF) and carry NEEDS_CSUM, whose TCP checksum the driver completes before
- * handing the frame on, so the stack sees an ordinary, fully checksummed (if long) segment.
+ * over receive pages, MRG_RXBUF) and carry NEEDS_CSUM (a partial checksum: the host produced the data
+ * itself) or DATA_VALID (the host checked it). A sink that {@link FrameSink#acceptsChecksumValid()
+ * accepts it} gets such a frame with {@link FrameSink#CHECKSUM_VALID} and no checksum pass at all (the
+ * stack then skips its own check too: two passes over up to 64 KiB saved per super-frame, as Linux's
+ * virtio-net hands the stack CHECKSUM_PARTIAL); other sinks, and frames of at most
+ * {@link #TRUST_MIN_FRAME} bytes (handshakes, ACKs: cheap, and a held SYN may be replayed later through
+ * a path that no longer knows the flag), get the checksum completed in place, an ordinary segment.
  *
  * <p>Transmit (queue 1, any thread, under the transmit lock): one preallocated guest buffer per
  * queue entry holds header and frame in one descriptor. Completed transmissions are reclaimed on
  * the next transmit; transmit interrupts stay off (the device's progress is only needed when the
  * stack wants a buffer, and then it reclaims).
+ *
+ * <p>Recovery (as virtio-blk's driver): a device that sets DEVICE_NEEDS_RESET (its backend failed, or
+ * it could not use a queue) raises a config-change interrupt; the driver then, in interrupt context
+ * and under the transmit lock, (1) delivers the receive buffers the device had completed, (2) reclaims
+ * the transmit slots the device had completed, (3) resets the device and negotiates again with the
+ * same features, (4) sets up fresh queues, DRIVER_OK, and posts every receive buffer again. A transmit
+ * slot still in flight at the reset may or may not have reached the wire: it is freed and counted in
+ * {@link #txLostOnReset()} (TCP retransmits it, as after a drop on a real link); a frame a sender had
+ * claimed but not committed yet goes to the new queue when committed. No frame the device handed to
+ * the driver is lost, so nothing the stack acknowledged is lost. {@link #resets()} counts the resets.
  */
 public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort {
     private static final int TX_SLOT_ALIGN = 64;
@@ -41,12 +60,42 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     private final int mtu;
     private final boolean mergeable;
     private final int refillThreshold;
-    private final VirtqueueDriver rxq;
-    private final VirtqueueDriver txq;
+    /** Features the driver can use: negotiated at start and again after a reset. */
+    static final long WANTED = VirtioFeatures.bit(VirtioNet.F_MAC) | VirtioFeatures.bit(VirtioNet.F_STATUS)
+        | VirtioFeatures.bit(VirtioNet.F_MTU) | VirtioFeatures.bit(VirtioNet.F_MRG_RXBUF)
+        | VirtioFeatures.bit(VirtioNet.F_GUEST_CSUM) | VirtioFeatures.bit(VirtioNet.F_GUEST_TSO4)
+        | VirtioFeatures.bit(VirtioFeatures.EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.INDIRECT_DESC);
+
+    /** Receive queue: used by the interrupt context; replaced by {@link #recover()} (volatile for describe). */
+    private volatile VirtqueueDriver rxq;
+    /** Transmit queue: guarded by the transmit lock; replaced by {@link #recover()} (volatile for describe). */
+    private volatile VirtqueueDriver txq;
+    private final AtomicLong resets = new AtomicLong();
+    private final AtomicLong txLostOnReset = new AtomicLong();
     private final int rxBufferBytes;
     private final long rxBase;
+    /**
+     * Free receive buffers, a FIFO ring ({@link #rxFreeHead}, {@link #rxFreeCount}): buffers go back to
+     * the device in the order they came back from it, so the device keeps filling them in ascending
+     * address order and the pages of a merged frame are usually adjacent in guest memory.
+     */
     private final int[] rxFree;
+    private int rxFreeHead;
     private int rxFreeCount;
+    /**
+     * The merged frame being assembled lies in place so far: its buffers are adjacent in guest memory,
+     * each but the last filled completely, so the frame is one contiguous view from
+     * {@link #mergeStartPa} and needs no copy; its buffers are held ({@link #mergeHeld}) until it is
+     * delivered. Otherwise it is copied into the scratch buffer as its pieces arrive.
+     */
+    private boolean mergeInPlace;
+    private long mergeStartPa;
+    /** Where the next piece must start for the frame to stay in place. */
+    private long mergeEndPa;
+    private final int[] mergeHeld;
+    private int mergeHeldCount;
+    private final AtomicLong rxMergedInPlace = new AtomicLong();
+    private final AtomicLong rxMergedByCopy = new AtomicLong();
     private final long scratchPa;
     private final int scratchBytes;
     private final ScatterList rxList = new ScatterList(1);
@@ -59,6 +108,14 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     private int mergeCsumStart;
     private int mergeCsumOffset;
     private final AtomicLong rxChecksumsCompleted = new AtomicLong();
+    /** Frames handed on with {@link FrameSink#CHECKSUM_VALID} instead of a checksum pass. */
+    private final AtomicLong rxChecksumsTrusted = new AtomicLong();
+    /**
+     * Frames up to this length get a NEEDS_CSUM checksum completed even for a sink that accepts
+     * {@link FrameSink#CHECKSUM_VALID}: the pass costs nothing at that size, and the frame stays an
+     * ordinary one wherever it goes (a SYN held for the outbound gate is replayed without its flags).
+     */
+    static final int TRUST_MIN_FRAME = 256;
     /** Largest frame assembled from several receive buffers: IPv4's 65535 bytes plus Ethernet, rounded up. */
     static final int MAX_RX_FRAME = 65_536 + 4096;
 
@@ -67,6 +124,8 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     private final long txBase;
     private final int[] txFree;
     private int txFreeCount;
+    /** Per transmit slot: committed to the device and not yet reclaimed (under the transmit lock). */
+    private final boolean[] txInFlight;
     private final ScatterList txList = new ScatterList(1);
     private final VirtqueueDriver.UsedHandler txReclaim = this::reclaimed;
 
@@ -100,10 +159,7 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     public VirtioNetDriver(final String name, final VirtioTransport transport, final GuestMemory memory,
         final int rxQueueSize, final int txQueueSize, final int refillThreshold) {
         super(name, transport, memory);
-        negotiate(VirtioFeatures.bit(VirtioNet.F_MAC) | VirtioFeatures.bit(VirtioNet.F_STATUS)
-            | VirtioFeatures.bit(VirtioNet.F_MTU) | VirtioFeatures.bit(VirtioNet.F_MRG_RXBUF)
-            | VirtioFeatures.bit(VirtioNet.F_GUEST_CSUM) | VirtioFeatures.bit(VirtioNet.F_GUEST_TSO4)
-            | VirtioFeatures.bit(VirtioFeatures.EVENT_IDX) | VirtioFeatures.bit(VirtioFeatures.INDIRECT_DESC));
+        negotiate(WANTED);
         int m;
         int generation;
         do {
@@ -128,14 +184,16 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
         this.rxBufferBytes = mergeable ? (int)GuestMemory.PAGE_SIZE : (int)VirtqueueLayout.align(frameMax, TX_SLOT_ALIGN);
         this.rxBase = allocate((long)rxq.size() * rxBufferBytes);
         this.rxFree = new int[rxq.size()];
+        this.mergeHeld = new int[rxq.size()];
         for (int i = 0; i < rxFree.length; i++) {
-            rxFree[rxFreeCount++] = rxFree.length - 1 - i;
+            freeRx(i);
         }
         this.scratchBytes = MAX_RX_FRAME; // a TSO4 super-frame: 64 KiB of IP plus its Ethernet header
         this.scratchPa = allocate(scratchBytes);
         this.txSlotBytes = (int)VirtqueueLayout.align(frameMax, TX_SLOT_ALIGN);
         this.txBase = allocate((long)txq.size() * txSlotBytes);
         this.txFree = new int[txq.size()];
+        this.txInFlight = new boolean[txq.size()];
         for (int i = 0; i < txFree.length; i++) {
             txFree[txFreeCount++] = txFree.length - 1 - i;
         }
@@ -189,19 +247,38 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     /** Post every free receive buffer, then publish once. Interrupt actor (or init) only. */
     private void refill() {
         while (rxFreeCount > 0) {
-            final int b = rxFree[rxFreeCount - 1];
+            final int b = rxFree[rxFreeHead];
             rxList.clear().writable(rxBase + (long)b * rxBufferBytes, rxBufferBytes);
             if (rxq.add(rxList, b) < 0) {
                 break;
             }
+            rxFreeHead = rxFreeHead + 1 == rxFree.length ? 0 : rxFreeHead + 1;
             rxFreeCount--;
         }
         rxq.publish();
     }
 
+    /** Receive buffer {@code b} is the driver's again (at the tail of the free ring). */
+    private void freeRx(final int b) {
+        final int at = rxFreeHead + rxFreeCount;
+        rxFree[at >= rxFree.length ? at - rxFree.length : at] = b;
+        rxFreeCount++;
+    }
+
+    /** The buffers a merged frame held in place are free again. */
+    private void releaseHeld() {
+        for (int i = 0; i < mergeHeldCount; i++) {
+            freeRx(mergeHeld[i]);
+        }
+        mergeHeldCount = 0;
+    }
+
     @Override
     public void onInterrupt(final int queue) {
         if (queue == Notifier.CONFIG_CHANGE) {
+            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
+                recover();
+            }
             linkUp = !hasFeature(VirtioNet.F_STATUS)
                 || (transport.readConfig(VirtioNet.CONFIG_STATUS, 2) & VirtioNet.S_LINK_UP) != 0;
             return;
@@ -228,15 +305,109 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
         }
     }
 
-    /** One used receive buffer: a whole frame, or a piece of a merged one. */
+    /**
+     * DEVICE_NEEDS_RESET: take what the device completed, reset it, set up fresh queues and post every
+     * receive buffer again (see the class comment). Interrupt context (the receive side's only context).
+     */
+    private void recover() {
+        txLock.lock();
+        try {
+            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) == 0) {
+                return; // another interrupt already recovered it
+            }
+            // Frames the device completed before it stopped: to the stack, in order, as usual.
+            while (rxq.poll(rxHandler, Integer.MAX_VALUE) > 0) {
+                // drained
+            }
+            txq.poll(txReclaim, Integer.MAX_VALUE);
+            negotiate(WANTED); // writes status 0 first: the device forgets its queues
+            final int rxSize = rxq.size();
+            final int txSize = txq.size();
+            forgetQueues();
+            final VirtqueueDriver newRx = setupQueue(VirtioNet.RX_QUEUE, rxSize);
+            final VirtqueueDriver newTx = setupQueue(VirtioNet.TX_QUEUE, txSize);
+            if (newRx.size() != rxSize || newTx.size() != txSize) {
+                throw new IllegalStateException(name + ": the device shrank its queues on reset");
+            }
+            rxq = newRx;
+            txq = newTx;
+            txq.disableInterrupts();
+            // Transmit slots the device had not completed: perhaps sent, perhaps not; reported.
+            for (int slot = 0; slot < txInFlight.length; slot++) {
+                if (txInFlight[slot]) {
+                    txInFlight[slot] = false;
+                    txFree[txFreeCount++] = slot;
+                    txLostOnReset.incrementAndGet();
+                }
+            }
+            // Every receive buffer is the driver's again; a frame half merged is incomplete: dropped.
+            if (mergeRemaining > 0) {
+                rxErrors.incrementAndGet();
+            }
+            mergeRemaining = 0;
+            mergeLength = 0;
+            mergeBroken = false;
+            mergeInPlace = false;
+            mergeHeldCount = 0;
+            rxFreeHead = 0;
+            rxFreeCount = 0;
+            for (int i = 0; i < rxFree.length; i++) {
+                freeRx(i);
+            }
+            driverOk();
+            resets.incrementAndGet();
+            refill();
+        } finally {
+            txLock.unlock();
+        }
+    }
+
+    /** Received frames handed on with {@link FrameSink#CHECKSUM_VALID} (no checksum pass). */
+    public long rxChecksumsTrusted() {
+        return rxChecksumsTrusted.get();
+    }
+
+    /** Received frames whose partial (NEEDS_CSUM) checksum the driver completed. */
+    public long rxChecksumsCompleted() {
+        return rxChecksumsCompleted.get();
+    }
+
+    /** How many times the device was reset after DEVICE_NEEDS_RESET. */
+    public long resets() {
+        return resets.get();
+    }
+
+    /** Transmit frames in flight at a reset: they may or may not have reached the wire (TCP retransmits). */
+    public long txLostOnReset() {
+        return txLostOnReset.get();
+    }
+
+    /**
+     * One used receive buffer: a whole frame, or a piece of a merged one. A merged frame whose pieces
+     * are adjacent in guest memory is delivered in place (its buffers held until then); at the first
+     * piece that is not, the part so far is copied into the scratch buffer and the rest follows it.
+     */
     private void received(final long cookie, final int len) {
         final int b = (int)cookie;
         final long pa = rxBase + (long)b * rxBufferBytes;
+        boolean held = false;
         try {
             final MemorySegment guest = memory.segment();
             if (mergeRemaining > 0) {
                 if (!mergeBroken && mergeLength + len <= scratchBytes && len <= rxBufferBytes) {
-                    MemorySegment.copy(guest, pa, guest, scratchPa + mergeLength, len);
+                    if (mergeInPlace && pa == mergeEndPa) {
+                        mergeHeld[mergeHeldCount++] = b;
+                        held = true;
+                        mergeEndPa = pa + len;
+                    } else {
+                        if (mergeInPlace) {
+                            // not adjacent: the part so far to the scratch buffer, its buffers free again
+                            MemorySegment.copy(guest, mergeStartPa, guest, scratchPa, mergeLength);
+                            mergeInPlace = false;
+                            releaseHeld();
+                        }
+                        MemorySegment.copy(guest, pa, guest, scratchPa + mergeLength, len);
+                    }
                     mergeLength += len;
                 } else {
                     mergeBroken = true;
@@ -254,14 +425,24 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
             final int frameLength = len - VirtioNet.HEADER_LENGTH;
             final int flags = VirtioNet.flags(guest, pa);
             if (buffers <= 1) {
-                if (completeChecksum(guest, pa + VirtioNet.HEADER_LENGTH, frameLength, flags,
-                    VirtioNet.csumStart(guest, pa), VirtioNet.csumOffset(guest, pa))) {
+                final int rxFlags = checksum(guest, pa + VirtioNet.HEADER_LENGTH, frameLength, flags,
+                    VirtioNet.csumStart(guest, pa), VirtioNet.csumOffset(guest, pa));
+                if (rxFlags >= 0) {
                     rxFrames.incrementAndGet();
-                    sink.onFrame(guest, pa + VirtioNet.HEADER_LENGTH, frameLength);
+                    deliver(guest, pa + VirtioNet.HEADER_LENGTH, frameLength, rxFlags);
                 }
                 return;
             }
-            MemorySegment.copy(guest, pa + VirtioNet.HEADER_LENGTH, guest, scratchPa, frameLength);
+            // the first piece: in place for now (the frame stays there while its pieces are adjacent)
+            mergeInPlace = len == rxBufferBytes;
+            if (mergeInPlace) {
+                mergeStartPa = pa + VirtioNet.HEADER_LENGTH;
+                mergeEndPa = pa + len;
+                mergeHeld[mergeHeldCount++] = b;
+                held = true;
+            } else {
+                MemorySegment.copy(guest, pa + VirtioNet.HEADER_LENGTH, guest, scratchPa, frameLength);
+            }
             mergeLength = frameLength;
             mergeRemaining = buffers - 1;
             mergeBroken = buffers > rxq.size();
@@ -269,37 +450,77 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
             mergeCsumStart = VirtioNet.csumStart(guest, pa);
             mergeCsumOffset = VirtioNet.csumOffset(guest, pa);
         } finally {
-            rxFree[rxFreeCount++] = b;
+            if (!held) {
+                freeRx(b);
+            }
         }
     }
 
     private void deliverMerged() {
         if (mergeBroken) {
             rxErrors.incrementAndGet();
-        } else if (completeChecksum(memory.segment(), scratchPa, mergeLength, mergeFlags, mergeCsumStart,
-            mergeCsumOffset)) {
-            rxFrames.incrementAndGet();
-            sink.onFrame(memory.segment(), scratchPa, mergeLength);
+        } else {
+            final long at = mergeInPlace ? mergeStartPa : scratchPa;
+            final int rxFlags = checksum(memory.segment(), at, mergeLength, mergeFlags, mergeCsumStart,
+                mergeCsumOffset);
+            if (rxFlags >= 0) {
+                rxFrames.incrementAndGet();
+                (mergeInPlace ? rxMergedInPlace : rxMergedByCopy).incrementAndGet();
+                deliver(memory.segment(), at, mergeLength, rxFlags);
+            }
         }
+        releaseHeld(); // after the sink returned: the frame's view is dead now
+        mergeInPlace = false;
         mergeBroken = false;
         mergeLength = 0;
     }
 
+    /** Merged (multi-buffer) frames delivered in place, without a copy. */
+    public long rxMergedInPlace() {
+        return rxMergedInPlace.get();
+    }
+
+    /** Merged frames assembled by copying into the scratch buffer (their pieces were not adjacent). */
+    public long rxMergedByCopy() {
+        return rxMergedByCopy.get();
+    }
+
+    private void deliver(final MemorySegment guest, final long frame, final int length, final int rxFlags) {
+        final FrameSink s = sink;
+        if (rxFlags == 0) {
+            s.onFrame(guest, frame, length);
+        } else {
+            s.onFrame(guest, frame, length, rxFlags);
+        }
+    }
+
     /**
-     * A frame whose header says NEEDS_CSUM gets its checksum completed in place (GUEST_CSUM); false
-     * (counted as an error, the frame dropped) when the header's offsets do not fit the frame.
+     * The receive flags of a frame (GUEST_CSUM): {@link FrameSink#CHECKSUM_VALID} for a NEEDS_CSUM or
+     * DATA_VALID frame the sink may trust as it is; 0 for an ordinary frame, or one whose NEEDS_CSUM
+     * checksum was just completed in place; -1 (counted as an error, the frame dropped) when the
+     * header's checksum offsets do not fit the frame.
      */
-    private boolean completeChecksum(final MemorySegment guest, final long frame, final int length, final int flags,
+    private int checksum(final MemorySegment guest, final long frame, final int length, final int flags,
         final int csumStart, final int csumOffset) {
+        final boolean trusting = length > TRUST_MIN_FRAME && sink.acceptsChecksumValid();
         if ((flags & VirtioNet.FLAG_NEEDS_CSUM) == 0) {
-            return true;
+            if (trusting && (flags & VirtioNet.FLAG_DATA_VALID) != 0) {
+                rxChecksumsTrusted.incrementAndGet();
+                return FrameSink.CHECKSUM_VALID;
+            }
+            return 0;
         }
-        if (!VirtioNet.completeChecksum(guest, frame, length, csumStart, csumOffset)) {
+        if (!VirtioNet.checksumFits(length, csumStart, csumOffset)) {
             rxErrors.incrementAndGet();
-            return false;
+            return -1;
         }
+        if (trusting) {
+            rxChecksumsTrusted.incrementAndGet();
+            return FrameSink.CHECKSUM_VALID;
+        }
+        VirtioNet.completeChecksum(guest, frame, length, csumStart, csumOffset);
         rxChecksumsCompleted.incrementAndGet();
-        return true;
+        return 0;
     }
 
     @Override
@@ -350,6 +571,7 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
                 txBackPressured.incrementAndGet();
                 return;
             }
+            txInFlight[claim] = true;
             txq.publish();
             txFrames.incrementAndGet();
         } finally {
@@ -358,6 +580,7 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     }
 
     private void reclaimed(final long cookie, final int len) {
+        txInFlight[(int)cookie] = false;
         txFree[txFreeCount++] = (int)cookie;
     }
 
@@ -378,10 +601,14 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
 
     @Override
     public String describe() {
-        return String.format("mac %s, mtu %d, link %s, rx %d x %d B, %s, rx=%d rx_err=%d rx_csum=%d tx=%d tx_busy=%d",
+        return String.format("mac %s, mtu %d, link %s, rx %d x %d B, %s, rx=%d rx_err=%d rx_csum=%d rx_csum_trusted=%d"
+            + " rx_merged_in_place=%d rx_merged_by_copy=%d tx=%d tx_busy=%d"
+            + " resets=%d tx_lost_on_reset=%d",
             VirtioNet.formatMac(mac), mtu, linkUp ? "up" : "down", rxq.size(), rxBufferBytes,
             hasFeature(VirtioNet.F_GUEST_TSO4) ? "rx offloads csum+tso4" : hasFeature(VirtioNet.F_GUEST_CSUM)
                 ? "rx offloads csum" : "no rx offloads",
-            rxFrames.get(), rxErrors.get(), rxChecksumsCompleted.get(), txFrames.get(), txBackPressured.get());
+            rxFrames.get(), rxErrors.get(), rxChecksumsCompleted.get(), rxChecksumsTrusted.get(), rxMergedInPlace.get(),
+            rxMergedByCopy.get(), txFrames.get(), txBackPressured.get(), resets.get(),
+            txLostOnReset.get());
     }
 }

@@ -12,6 +12,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -44,6 +46,13 @@ class OffloadTest {
     @AfterAll
     static void shutdown() {
         TESTKIT.shutdownTestKit();
+    }
+
+    /** The harness with the driver's interrupts going through an interrupt actor, as in the kernel. */
+    private static NetHarness withInterruptActor(final NetHarness h) {
+        final ActorRef<InterruptActor.Command> actor = TESTKIT.spawn(InterruptActor.create(h.driver, new AtomicLong()));
+        h.driver.interruptLine(new InterruptLine(actor, 2));
+        return h;
     }
 
     /** virtio_net_hdr: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers (LE). */
@@ -92,9 +101,7 @@ class OffloadTest {
     @Test
     void shouldCompleteChecksumsOfFramesAndOfATso4SuperFrameAcrossBuffers() throws Exception {
         final QueueTransport wire = new QueueTransport(VirtioNet.HEADER_LENGTH);
-        try (NetHarness h = new NetHarness(wire, 1500, 64)) {
-            final ActorRef<InterruptActor.Command> actor = TESTKIT.spawn(InterruptActor.create(h.driver, new AtomicLong()));
-            h.driver.interruptLine(new InterruptLine(actor, 2));
+        try (NetHarness h = withInterruptActor(new NetHarness(wire, 1500, 64))) {
             assertTrue(h.driver.hasFeature(VirtioNet.F_GUEST_CSUM));
             assertTrue(h.driver.hasFeature(VirtioNet.F_GUEST_TSO4));
             assertEquals("csum=true tso4=true", wire.enabled);
@@ -104,27 +111,9 @@ class OffloadTest {
             assertArrayEquals(COMPLETE, h.received.poll(30, TimeUnit.SECONDS));
             // a TCPv4 super-frame of 30000 payload bytes (the host's 64 KiB GSO segments, smaller),
             // merged from 8 receive pages, its checksum completed over all of it
-            final int payload = 30_000;
-            final byte[] big = new byte[54 + payload];
-            System.arraycopy(PARTIAL, 0, big, 0, 54);
-            for (int i = 0; i < payload; i++) {
-                big[54 + i] = (byte)(i * 31 + 7);
-            }
-            big[16] = (byte)((40 + payload) >>> 8); // IPv4 total length
-            big[17] = (byte)(40 + payload);
-            final int tcpLength = 20 + payload;
-            final long pseudo = 0x0a62 + 0x0001 + 0x0a62 + 0x0002 + 6 + tcpLength;
-            big[50] = 0;
-            big[51] = 0;
-            final int partial = checksum(new byte[0], 0, 0, pseudo);
-            big[50] = (byte)(partial >>> 8);
-            big[51] = (byte)partial;
-            final byte[] expected = big.clone();
-            expected[50] = 0;
-            expected[51] = 0;
-            final int full = ~checksum(expected, 34, expected.length, pseudo) & 0xffff;
-            expected[50] = (byte)(full >>> 8);
-            expected[51] = (byte)full;
+            final byte[][] pair = superFrame(30_000);
+            final byte[] big = pair[0];
+            final byte[] expected = pair[1];
             wire.inbound.add(concat(header(VirtioNet.FLAG_NEEDS_CSUM, VirtioNet.GSO_TCPV4, 1448, CSUM_START, CSUM_OFFSET),
                 big));
             // a frame whose checksum offsets lie outside it is dropped and counted, the next one flows
@@ -138,6 +127,111 @@ class OffloadTest {
             assertArrayEquals(COMPLETE, h.received.poll(30, TimeUnit.SECONDS), "a DATA_VALID frame is passed as it is");
             assertTrue(h.driver.describe().contains("rx_err=1"), h.driver.describe());
             assertTrue(h.driver.describe().contains("rx_csum=2"), h.driver.describe());
+            assertEquals(0, h.device.rxNoBuffer());
+        }
+    }
+    /**
+     * A TCPv4 super-frame with {@code payload} bytes as the host hands it over: [0] with the partial
+     * (pseudo-header) checksum the host leaves with NEEDS_CSUM, [1] the same with the complete checksum.
+     */
+    private static byte[][] superFrame(final int payload) {
+        final byte[] big = new byte[54 + payload];
+        System.arraycopy(PARTIAL, 0, big, 0, 54);
+        for (int i = 0; i < payload; i++) {
+            big[54 + i] = (byte)(i * 31 + 7);
+        }
+        big[16] = (byte)((40 + payload) >>> 8); // IPv4 total length
+        big[17] = (byte)(40 + payload);
+        final int tcpLength = 20 + payload;
+        final long pseudo = 0x0a62 + 0x0001 + 0x0a62 + 0x0002 + 6 + tcpLength;
+        big[50] = 0;
+        big[51] = 0;
+        final int partial = checksum(new byte[0], 0, 0, pseudo);
+        big[50] = (byte)(partial >>> 8);
+        big[51] = (byte)partial;
+        final byte[] expected = big.clone();
+        expected[50] = 0;
+        expected[51] = 0;
+        final int full = ~checksum(expected, 34, expected.length, pseudo) & 0xffff;
+        expected[50] = (byte)(full >>> 8);
+        expected[51] = (byte)full;
+        return new byte[][] {big, expected};
+    }
+
+    /** A frame and the receive flags it came with. */
+    private record Received(byte[] frame, int flags) {
+    }
+
+    @Test
+    void shouldHandLargeOffloadedFramesWithoutAChecksumPassToASinkThatTrustsTheFlag() throws Exception {
+        final QueueTransport wire = new QueueTransport(VirtioNet.HEADER_LENGTH);
+        try (NetHarness h = withInterruptActor(new NetHarness(wire, 1500, 64))) {
+            final BlockingQueue<Received> got = new LinkedBlockingQueue<>();
+            h.driver.receiveInto(new FrameSink() {
+                @Override
+                public void onFrame(final MemorySegment buffer, final long offset, final int length) {
+                    onFrame(buffer, offset, length, 0);
+                }
+
+                @Override
+                public void onFrame(final MemorySegment buffer, final long offset, final int length, final int flags) {
+                    got.add(new Received(buffer.asSlice(offset, length).toArray(ValueLayout.JAVA_BYTE), flags));
+                }
+
+                @Override
+                public boolean acceptsChecksumValid() {
+                    return true;
+                }
+            });
+            final byte[][] pair = superFrame(30_000);
+            // a small NEEDS_CSUM frame (a handshake, an ACK) is still completed: an ordinary frame
+            wire.inbound.add(concat(header(VirtioNet.FLAG_NEEDS_CSUM, VirtioNet.GSO_NONE, 0, CSUM_START, CSUM_OFFSET),
+                PARTIAL));
+            // the super-frame goes on as the host left it (partial checksum), flagged: no pass over 30 KB
+            wire.inbound.add(concat(header(VirtioNet.FLAG_NEEDS_CSUM, VirtioNet.GSO_TCPV4, 1448, CSUM_START, CSUM_OFFSET),
+                pair[0]));
+            // offsets outside the frame are still caught without a checksum pass
+            wire.inbound.add(concat(header(VirtioNet.FLAG_NEEDS_CSUM, VirtioNet.GSO_TCPV4, 1448, CSUM_START, 40_000),
+                pair[0]));
+            // DATA_VALID on a large frame: flagged too; without any flag: no flag
+            wire.inbound.add(concat(header(VirtioNet.FLAG_DATA_VALID, VirtioNet.GSO_NONE, 0, 0, 0), pair[1]));
+            wire.inbound.add(concat(header(0, VirtioNet.GSO_NONE, 0, 0, 0), pair[1]));
+            final Received small = got.poll(30, TimeUnit.SECONDS);
+            assertArrayEquals(COMPLETE, small.frame());
+            assertEquals(0, small.flags());
+            final Received trusted = got.poll(30, TimeUnit.SECONDS);
+            assertArrayEquals(pair[0], trusted.frame(), "the partial checksum left as it is");
+            assertEquals(FrameSink.CHECKSUM_VALID, trusted.flags());
+            final Received valid = got.poll(30, TimeUnit.SECONDS);
+            assertArrayEquals(pair[1], valid.frame());
+            assertEquals(FrameSink.CHECKSUM_VALID, valid.flags());
+            final Received plain = got.poll(30, TimeUnit.SECONDS);
+            assertArrayEquals(pair[1], plain.frame());
+            assertEquals(0, plain.flags());
+            assertEquals(2, h.driver.rxChecksumsTrusted());
+            assertEquals(1, h.driver.rxChecksumsCompleted());
+            assertTrue(h.driver.describe().contains("rx_err=1"), h.driver.describe());
+        }
+    }
+    @Test
+    void shouldDeliverSuperFramesInPlaceWhenTheirBuffersAreAdjacentAndByCopyWhenTheyWrap() throws Exception {
+        final QueueTransport wire = new QueueTransport(VirtioNet.HEADER_LENGTH);
+        try (NetHarness h = withInterruptActor(new NetHarness(wire, 1500, 64))) {
+            // 40 super-frames of 8 to 12 pages through 64 receive buffers: most lie in adjacent buffers,
+            // the ones that wrap from the last buffer to the first do not
+            for (int i = 0; i < 40; i++) {
+                final byte[] frame = superFrame(30_000 + 1000 * (i % 17))[1];
+                frame[60] = (byte)i;
+                frame[frame.length - 1] = (byte)(i * 3);
+                wire.inbound.add(concat(header(0, VirtioNet.GSO_NONE, 0, 0, 0), frame));
+                final byte[] got = h.received.poll(30, TimeUnit.SECONDS);
+                assertNotNull(got, "frame " + i);
+                assertArrayEquals(frame, got, "frame " + i);
+            }
+            assertTrue(h.allViewsInGuestMemory);
+            assertTrue(h.driver.rxMergedInPlace() > 0, h.driver.describe());
+            assertTrue(h.driver.rxMergedByCopy() > 0, "a frame wrapped: " + h.driver.describe());
+            assertEquals(40, h.driver.rxMergedInPlace() + h.driver.rxMergedByCopy());
             assertEquals(0, h.device.rxNoBuffer());
         }
     }

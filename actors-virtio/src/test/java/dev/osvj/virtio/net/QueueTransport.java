@@ -11,7 +11,7 @@ import java.util.concurrent.LinkedBlockingQueue;
  * {@code virtio_net_hdr} followed by the frame, and {@link #enableOffloads} records what the device
  * enabled.
  */
-final class QueueTransport implements FrameTransport {
+class QueueTransport implements FrameTransport {
     final BlockingQueue<byte[]> inbound = new LinkedBlockingQueue<>();
     final BlockingQueue<byte[]> outbound = new LinkedBlockingQueue<>();
     private final int headerLength;

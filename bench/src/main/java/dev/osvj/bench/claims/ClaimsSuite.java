@@ -37,9 +37,10 @@ import java.util.regex.Pattern;
  *   <li><b>Net channels</b> vs the layered receive path: the net suite's request/response over an
  *       in-memory wire, both stacks switched by {@code withNetChannels}
  *       ({@code net_channels.rr_vs_layered}, transactions per second, higher is better).</li>
- *   <li><b>Lock-holder preemption</b>: a spinlock vs the lock-free mutex under 10% simulated steal
+ *   <li><b>Lock-holder preemption</b>: a spinlock vs the lock-free mutex under a simulated hypervisor
  *       ({@link LockHolderPreemption}, the sched suite's experiment: per vCPU one updater of a shared counter and one
- *       application thread, so a sleeping waiter's vCPU has other work;
+ *       application thread, so a sleeping waiter's vCPU has other work; a 4-vCPU guest on 2 simulated pCPUs with
+ *       a neighbour taking 10% against a 2-vCPU guest that has them to itself;
  *       {@code lhp.spinlock_loss} and {@code lhp.mutex_loss}: the throughput each loses to the steal, lower
  *       is better; {@code lhp.mutex_vs_spinlock_kept}: the share of its no-steal throughput the mutex
  *       keeps over the share the spinlock keeps, higher is better).</li>
@@ -81,7 +82,7 @@ public final class ClaimsSuite implements BenchSuite {
     /**
      * How long each part runs.
      *
-     * @param lhpWindowMs       time per lock kind and condition (steal / no steal), in four alternating windows.
+     * @param lhpWindowMs       lock-holder preemption: a quarter of it per (setting, lock) pair, in two interleaved windows.
      * @param tickSettleMs      wait after boot before the idle window.
      * @param tickWindowMs      idle window per tick mode.
      * @param tickSleeps        1 ms sleeps timed per tick mode.
@@ -238,35 +239,32 @@ public final class ClaimsSuite implements BenchSuite {
     private static void lockHolder(final BenchContext out, final Sizes sizes) throws Exception {
         final ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "osvj-bench-claims-lhp");
         try {
-            // The sched suite's experiment (equal work per operation, one seeded pause schedule replayed
-            // in every steal window, paused vCPUs keep their host core), in alternating windows.
-            final int rounds = 4;
-            final long w = Math.max(50, sizes.lhpWindowMs() / rounds);
-            final LockHolderPreemption.PauseSchedule pauses = LockHolderPreemption.PauseSchedule.generate(42,
-                LockHolderPreemption.CPUS, TimeUnit.MILLISECONDS.toNanos(w));
-            final double steal = pauses.stealFraction(LockHolderPreemption.CPUS, TimeUnit.MILLISECONDS.toNanos(w));
-            out.progress("lhp: spinlock without / with steal");
-            final LockHolderPreemption.Result spin = LockHolderPreemption.measure(system,
-                LockHolderPreemption.Kind.SPINLOCK, pauses, w, rounds);
-            out.progress("lhp: mutex without / with steal");
-            final LockHolderPreemption.Result mutex = LockHolderPreemption.measure(system,
-                LockHolderPreemption.Kind.MUTEX, pauses, w, rounds);
-            final double spinKept = 1 - spin.loss();
-            final double mutexKept = 1 - mutex.loss();
+            // The sched suite's experiment: a 4-vCPU guest on 2 simulated pCPUs with a neighbour taking
+            // 10%, against a 2-vCPU guest that has the pCPUs to itself; all settings interleaved.
+            final int rounds = 2;
+            final long w = Math.max(100, sizes.lhpWindowMs() / (4 * rounds));
+            out.progress("lhp: spinlock and mutex, native and under the simulated hypervisor");
+            final LockHolderPreemption.Report r = LockHolderPreemption.measure(system, Math.min(250, w), w, rounds, 42,
+                out::progress);
+            final LockHolderPreemption.Setting main = LockHolderPreemption.Setting.OVERCOMMIT_STEAL;
+            final LockHolderPreemption.Kind spin = LockHolderPreemption.Kind.SPINLOCK;
+            final LockHolderPreemption.Kind mutex = LockHolderPreemption.Kind.MUTEX;
+            final double spinKept = 1 - r.loss(spin, main);
+            final double mutexKept = 1 - r.loss(mutex, main);
             final String workload = LockHolderPreemption.workload();
-            out.metric("lhp.spinlock_loss", spin.loss(), "ratio", "lower",
-                detail("no_steal_ops_per_s", spin.opsPerSecondNoSteal(), "steal_ops_per_s", spin.opsPerSecondSteal(),
-                    "steal_alone", steal, "workload", workload));
-            out.metric("lhp.mutex_loss", mutex.loss(), "ratio", "lower",
-                detail("no_steal_ops_per_s", mutex.opsPerSecondNoSteal(), "steal_ops_per_s", mutex.opsPerSecondSteal(),
-                    "steal_alone", steal, "workload", workload));
-            out.metric("lhp.spinlock_excess_loss", spin.excessLoss(), "ratio", "lower",
-                detail("loss", spin.loss(), "steal_alone", steal));
-            out.metric("lhp.mutex_excess_loss", mutex.excessLoss(), "ratio", "lower",
-                detail("loss", mutex.loss(), "steal_alone", steal));
+            out.metric("lhp.spinlock_loss", r.loss(spin, main), "ratio", "lower",
+                detail("native_ops_per_s", r.of(spin, LockHolderPreemption.Setting.NATIVE).chunksPerSecond(),
+                    "steal_ops_per_s", r.of(spin, main).chunksPerSecond(), "setting", main.label, "workload", workload));
+            out.metric("lhp.mutex_loss", r.loss(mutex, main), "ratio", "lower",
+                detail("native_ops_per_s", r.of(mutex, LockHolderPreemption.Setting.NATIVE).chunksPerSecond(),
+                    "steal_ops_per_s", r.of(mutex, main).chunksPerSecond(), "setting", main.label, "workload", workload));
+            out.metric("lhp.spinlock_excess_loss", r.excessLoss(spin, main), "ratio", "lower",
+                detail("loss", r.loss(spin, main), "neighbour_pcpu_share", r.of(spin, main).neighbourPcpuShare()));
+            out.metric("lhp.mutex_excess_loss", r.excessLoss(mutex, main), "ratio", "lower",
+                detail("loss", r.loss(mutex, main), "neighbour_pcpu_share", r.of(mutex, main).neighbourPcpuShare()));
             out.metric("lhp.mutex_vs_spinlock_kept", mutexKept / spinKept, "ratio", "higher",
-                detail("mutex_kept", mutexKept, "spinlock_kept", spinKept, "mutex_steal_ops_per_s", mutex.opsPerSecondSteal(),
-                    "spinlock_steal_ops_per_s", spin.opsPerSecondSteal()));
+                detail("mutex_kept", mutexKept, "spinlock_kept", spinKept, "mutex_steal_ops_per_s",
+                    r.of(mutex, main).chunksPerSecond(), "spinlock_steal_ops_per_s", r.of(spin, main).chunksPerSecond()));
         } finally {
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);

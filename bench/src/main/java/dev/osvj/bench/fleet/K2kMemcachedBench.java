@@ -34,7 +34,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * For context the detail also has the same client and server in <em>one</em> kernel over its loopback
  * ({@code one_kernel_*}: what the switch path adds), and the two kernels with every frame through
  * the switch thread ({@code switch_thread_*}: the same switch without cut-through, the A/B of the
- * ports forwarding on their device threads). The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
+ * ports forwarding on their device threads), and with cut-through but every frame through the
+ * destination's downlink, polled by its device thread ({@code downlinks_*}: the A/B of the switch
+ * receiving straight into the destination guest's queue, {@code VirtioNetDevice.offerRx}; the
+ * detail's {@code switch_frames_received_direct} counts those frames in the main run). The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over Linux's (higher is
  * better; issue 10's target is 1.25), with the p99 ratio ({@code memcached.k2k_p99_vs_linux}, lower
  * is better; target 0.6) and the absolute numbers and switch counters in the detail.
@@ -78,10 +81,16 @@ public final class K2kMemcachedBench {
         }
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, " + CONNECTIONS + " connections");
         final List<PortStats> ports = new java.util.ArrayList<>();
-        final MemcachedBench.Result osvj = switched(n, "k2k-bench-" + n, true, ns, ports);
+        final long[] direct = new long[1];
+        final MemcachedBench.Result osvj = switched(n, "k2k-bench-" + n, HostMode.DEFAULT, ns, ports, direct);
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B context), "
             + CONNECTIONS + " connections");
-        final MemcachedBench.Result switchThread = switched(n, "k2k-thread-" + n, false, ns, new java.util.ArrayList<>());
+        final MemcachedBench.Result switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns, new java.util.ArrayList<>(),
+            new long[1]);
+        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, cut-through but every frame through the "
+            + "destination's downlink (A/B context: without direct receive), " + CONNECTIONS + " connections");
+        final MemcachedBench.Result downlinks = switched(n, "k2k-downlink-" + n, HostMode.CUT_THROUGH_DOWNLINKS, ns,
+            new java.util.ArrayList<>(), new long[1]);
         final double ratio = osvj.opsPerSecond() / linux.opsPerSecond();
         final double p99Ratio = osvj.p99Us() / linux.p99Us();
         final Map<String, Object> detail = new LinkedHashMap<>();
@@ -96,6 +105,8 @@ public final class K2kMemcachedBench {
         detail.put("one_kernel_p99_us", oneKernel.p99Us());
         detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
         detail.put("switch_thread_p99_us", switchThread.p99Us());
+        detail.put("downlinks_req_per_s", downlinks.opsPerSecond());
+        detail.put("downlinks_p99_us", downlinks.p99Us());
         detail.put("connections", CONNECTIONS);
         detail.put("target", "requests/s ratio >= 1.25, p99 ratio <= 0.6 (issue 10)");
         long dropped = 0;
@@ -108,6 +119,7 @@ public final class K2kMemcachedBench {
         }
         detail.put("switch_frames", frames);
         detail.put("switch_drops", dropped);
+        detail.put("switch_frames_received_direct", direct[0]);
         detail.put("compared", "osvj memcached and the Java client in two kernel instances of one JVM joined by the "
             + "aeron:ipc vswitch, vs the same Java client on JDK sockets over Linux loopback to Debian's memcached "
             + "(osvj's memcached runs only on the kernel's socket API)");
@@ -119,14 +131,16 @@ public final class K2kMemcachedBench {
     }
 
     /**
-     * The osvj side: server and client kernels on a fresh switch {@code switchName}; with
-     * {@code cutThrough} the ports forward on their device threads (the default), without it every
-     * frame goes through the switch thread. The ports' counters go to {@code ports}.
+     * The osvj side: server and client kernels on a fresh switch {@code switchName}, forwarding as
+     * {@code mode} says. The ports' counters go to {@code ports}, the frames the switch wrote straight
+     * into a guest's receive queue ({@link VSwitch#receivedDirect}) to {@code direct[0]}.
      */
-    private static MemcachedBench.Result switched(final int n, final String switchName, final boolean cutThrough,
-        final long ns, final List<PortStats> ports) throws Exception {
+    private static MemcachedBench.Result switched(final int n, final String switchName, final HostMode mode,
+        final long ns, final List<PortStats> ports, final long[] direct) throws Exception {
         final String tag = switchName.substring(0, switchName.lastIndexOf('-'));
-        try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough))) {
+        final boolean cutThrough = mode != HostMode.SWITCH_THREAD;
+        try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough)
+            .withDirectReceive(mode == HostMode.DEFAULT))) {
             final VSwitch fabric = host.startSwitch(SwitchSpec.of(switchName));
             try (BenchKernel server = BenchKernel.boot(tag + "-server-" + n, List.of(
                      "osvj.app.name=memcached",
@@ -136,12 +150,23 @@ public final class K2kMemcachedBench {
                      false);
                  MemcachedBench.Target target = MemcachedBench.kernelSockets(client.sockets(), Addresses.parseIpv4(SERVER_IP), PORT,
                      "osvj memcached in kernel " + tag + "-server-" + n + ", Java client in kernel " + tag + "-client-" + n
-                         + ", joined by the aeron:ipc switch " + switchName + (cutThrough ? "" : " (no cut-through)"))) {
+                         + ", joined by the aeron:ipc switch " + switchName + " (" + mode + ")")) {
                 final MemcachedBench.Result r = MemcachedBench.run(target, CONNECTIONS, ns);
                 ports.addAll(fabric.ports());
+                direct[0] = fabric.receivedDirect();
                 return r;
             }
         }
+    }
+
+    /** How the switch host of an osvj side forwards (the default, and the two A/B contexts). */
+    private enum HostMode {
+        /** Cut-through on the sender's thread, straight into the destination's receive queue. */
+        DEFAULT,
+        /** Cut-through, then the destination's downlink, polled by its device thread (session 3's default). */
+        CUT_THROUGH_DOWNLINKS,
+        /** Every frame through the uplinks, the switch thread and the downlinks. */
+        SWITCH_THREAD
     }
 
     private static String device(final String switchName) {

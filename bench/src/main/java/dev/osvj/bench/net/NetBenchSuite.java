@@ -547,18 +547,23 @@ public final class NetBenchSuite implements BenchSuite {
 
     /**
      * What one kernel on a tap measured: rr (null when not asked for), one bulk stream, and the kernel's
-     * counters after it (drops and segments, to tell loss from latency when reading the numbers).
+     * counters during the stream (drops and segments, to tell loss from latency when reading the
+     * numbers; the mean received frame size shows whether receive offloads engaged).
      */
     private record TapResult(Result rr, double streamBps, Map<String, Object> counters) {
     }
 
-    /** The kernel's eth0 drop and frame counters and its TCP segment counters, named {@code kernel_*}. */
-    private static Map<String, Object> kernelCounters(final BenchKernel k) {
+    /**
+     * The kernel's eth0 drop, frame and byte counters and its TCP segment counters, named
+     * {@code kernel_*}: cumulative since boot.
+     */
+    private static Map<String, Long> kernelCounters(final BenchKernel k) {
         final NetStack stack = k.kernel().services().require(NetStack.class);
-        final Map<String, Object> m = new LinkedHashMap<>();
+        final Map<String, Long> m = new LinkedHashMap<>();
         for (final NetInterface ifc : stack.interfaces()) {
             if (ifc.name().equals("eth0")) {
                 m.put("kernel_eth0_rx_frames", ifc.rxPackets());
+                m.put("kernel_eth0_rx_bytes", ifc.rxBytes());
                 m.put("kernel_eth0_tx_frames", ifc.txPackets());
                 m.put("kernel_eth0_rx_dropped", ifc.rxDropped());
                 m.put("kernel_eth0_tx_dropped", ifc.txDropped());
@@ -568,6 +573,22 @@ public final class NetBenchSuite implements BenchSuite {
         m.put("kernel_tcp_in", c.get(NetCounters.Counter.TCP_IN));
         m.put("kernel_tcp_out", c.get(NetCounters.Counter.TCP_OUT));
         m.put("kernel_tcp_channel_full", c.get(NetCounters.Counter.TCP_CHANNEL_FULL));
+        m.put("kernel_rx_checksum_trusted", c.get(NetCounters.Counter.RX_CHECKSUM_TRUSTED));
+        return m;
+    }
+
+    /**
+     * What the counters moved by during one measurement ({@code after - before}), plus the mean
+     * received frame size: the stream's own frames, not the rr run's before it on the same kernel (a
+     * tap's receive offloads show as frames of tens of KB).
+     */
+    private static Map<String, Object> counterDelta(final Map<String, Long> before, final Map<String, Long> after) {
+        final Map<String, Object> m = new LinkedHashMap<>();
+        after.forEach((name, v) -> m.put(name, v - before.getOrDefault(name, 0L)));
+        final long frames = (long)m.getOrDefault("kernel_eth0_rx_frames", 0L);
+        if (frames > 0) {
+            m.put("kernel_eth0_rx_bytes_per_frame", (long)m.get("kernel_eth0_rx_bytes") / frames);
+        }
         return m;
     }
 
@@ -591,6 +612,7 @@ public final class NetBenchSuite implements BenchSuite {
                 probe.close();
                 rr = null;
             }
+            final Map<String, Long> before = kernelCounters(k);
             final HostConn c = new HostConn(netns.connect(new InetSocketAddress(TAP_KERNEL_IP, GUEST_SINK_PORT), 30_000));
             final long start = (long)streamClient(c, streamBytes);
             final long got = sink.awaitSunk(300);
@@ -598,7 +620,7 @@ public final class NetBenchSuite implements BenchSuite {
             if (got != streamBytes) {
                 throw new IllegalStateException("stream over tap lost bytes: " + got + " of " + streamBytes);
             }
-            return new TapResult(rr, streamBytes * 1e9 / elapsed, kernelCounters(k));
+            return new TapResult(rr, streamBytes * 1e9 / elapsed, counterDelta(before, kernelCounters(k)));
         }
     }
 

@@ -2,6 +2,7 @@ package dev.osvj.system.glue;
 
 import dev.osvj.net.dev.FrameHandler;
 import dev.osvj.net.dev.NetDevice;
+import dev.osvj.virtio.net.FrameSink;
 import dev.osvj.virtio.net.NetDevicePort;
 import org.agrona.DirectBuffer;
 import org.agrona.UnsafeApi;
@@ -19,19 +20,27 @@ import java.util.concurrent.atomic.AtomicLong;
  * runs the stack's receive path (classifier, general path) on it right there, as OSv's driver runs
  * the classifier. The stack copies only what it keeps (a segment queued into a flow's net channel goes
  * into a pooled packet buffer). The view is only touched by the interrupt actor, one message at a time.
+ * A frame whose checksum the driver trusts (receive offloads, {@link FrameSink#CHECKSUM_VALID}) goes on
+ * with {@link FrameHandler#CHECKSUM_VALID}, and the driver is told to trust exactly when the stack's
+ * receive path accepts that flag, so neither does a pass over the frame to check it.
  *
  * <p>Transmit: claim a transmit buffer in guest memory ({@link NetDevicePort#tryClaim}), copy the
  * frame into it with one {@code MemorySegment.copy} into the guest-memory segment (no allocation on
  * the steady path; the stack's frame is in its per-interface transmit buffer; a send after guest RAM
- * was released is an exception, not a write into freed memory), commit. No free buffer is a dropped frame, counted, as with a full
- * NIC ring; TCP retransmits.
+ * was released is an exception, not a write into freed memory), commit. No free buffer is a dropped frame, as with a full
+ * NIC ring (TCP retransmits): {@link #transmit} returns false, the stack counts it as the interface's
+ * {@code tx_dropped}, and the adapter counts it in {@link #transmitDropped()}. {@link #droppedFrames()}
+ * (the stack adds it to {@code rx_dropped}) counts only received frames the adapter could not hand on.
  */
 public final class VirtioNetAdapter implements NetDevice {
     private final String name;
     private final NetDevicePort port;
     private final long mac;
     private final int mtu;
-    private final AtomicLong dropped = new AtomicLong();
+    /** Received frames not handed to the stack (receive side: part of the interface's rx_dropped). */
+    private final AtomicLong rxDropped = new AtomicLong();
+    /** Frames the device had no transmit buffer for (transmit side; the stack counts them as tx_dropped). */
+    private final AtomicLong txDropped = new AtomicLong();
     private final UnsafeBuffer rxView = new UnsafeBuffer(0, 0);
     private final byte[] heapScratch = new byte[65_536 + 64];
     private final UnsafeBuffer heapView = new UnsafeBuffer(heapScratch);
@@ -75,7 +84,7 @@ public final class VirtioNetAdapter implements NetDevice {
     public boolean transmit(final DirectBuffer buffer, final int offset, final int length) {
         final int claim = port.tryClaim(length);
         if (claim < 0) {
-            dropped.incrementAndGet();
+            txDropped.incrementAndGet();
             return false;
         }
         final MemorySegment guest = port.guestMemory();
@@ -124,24 +133,54 @@ public final class VirtioNetAdapter implements NetDevice {
         // push mode: no receive actor to wake
     }
 
+    /** Received frames dropped here (never transmit failures: those are {@link #transmitDropped()}). */
     @Override
     public long droppedFrames() {
-        return dropped.get();
+        return rxDropped.get();
+    }
+
+    /** Frames {@link #transmit} dropped because the device had no free transmit buffer. */
+    public long transmitDropped() {
+        return txDropped.get();
     }
 
     @Override
     public boolean deliverInline(final FrameHandler receivePath) {
-        port.receiveInto((segment, offset, length) -> {
-            if (segment.isNative()) {
-                rxView.wrap(segment.address() + offset, length);
-                receivePath.onFrame(rxView, 0, length);
-            } else if (length <= heapScratch.length) {
-                MemorySegment.copy(segment, java.lang.foreign.ValueLayout.JAVA_BYTE, offset, heapScratch, 0, length);
-                receivePath.onFrame(heapView, 0, length);
-            } else {
-                dropped.incrementAndGet();
+        port.receiveInto(new FrameSink() {
+            @Override
+            public void onFrame(final MemorySegment segment, final long offset, final int length) {
+                onFrame(segment, offset, length, 0);
+            }
+
+            @Override
+            public void onFrame(final MemorySegment segment, final long offset, final int length, final int flags) {
+                final int handlerFlags = (flags & FrameSink.CHECKSUM_VALID) != 0 ? FrameHandler.CHECKSUM_VALID : 0;
+                if (segment.isNative()) {
+                    rxView.wrap(segment.address() + offset, length);
+                    hand(receivePath, rxView, length, handlerFlags);
+                } else if (length <= heapScratch.length) {
+                    MemorySegment.copy(segment, java.lang.foreign.ValueLayout.JAVA_BYTE, offset, heapScratch, 0, length);
+                    hand(receivePath, heapView, length, handlerFlags);
+                } else {
+                    rxDropped.incrementAndGet();
+                }
+            }
+
+            /** The driver may skip checksum passes exactly when the stack's receive path honours the flag. */
+            @Override
+            public boolean acceptsChecksumValid() {
+                return receivePath.acceptsChecksumValid();
             }
         });
         return true;
+    }
+
+    private static void hand(final FrameHandler receivePath, final UnsafeBuffer frame, final int length,
+        final int flags) {
+        if (flags == 0) {
+            receivePath.onFrame(frame, 0, length);
+        } else {
+            receivePath.onFrame(frame, 0, length, flags);
+        }
     }
 }

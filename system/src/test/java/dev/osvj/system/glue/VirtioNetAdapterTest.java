@@ -3,6 +3,10 @@ package dev.osvj.system.glue;
 import dev.osvj.virtio.net.FrameSink;
 import dev.osvj.virtio.net.FrameTransport;
 import dev.osvj.virtio.net.NetDevicePort;
+import dev.osvj.net.stack.NetInterface;
+import dev.osvj.net.stack.NetStack;
+import dev.osvj.net.stack.StackSettings;
+import dev.osvj.net.wire.Addresses;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
@@ -126,6 +130,27 @@ class VirtioNetAdapterTest {
         }
         port.busy = true;
         assertFalse(adapter.transmit(new UnsafeBuffer(frame), 0, 60));
-        assertEquals(1, adapter.droppedFrames());
+        assertEquals(1, adapter.transmitDropped());
+        assertEquals(0, adapter.droppedFrames(), "a transmit failure is no receive drop");
+    }
+
+    @Test
+    void shouldCountTransmitFailuresAsTheInterfacesTxDropsNotRxDrops() {
+        final FakePort port = new FakePort();
+        final VirtioNetAdapter adapter = new VirtioNetAdapter("eth0", port, 1500);
+        final NetStack stack = new NetStack(StackSettings.defaults(), System::nanoTime);
+        final NetInterface eth0 = stack.addInterface(adapter, false, Addresses.parseIpv4("10.0.2.15"),
+            Addresses.parseIpv4("255.255.255.0"), Addresses.parseIpv4("10.0.2.2"));
+        port.busy = true;
+        final byte[] payload = new byte[16];
+        // The datagram needs the neighbour's MAC first: the ARP request finds no transmit buffer.
+        stack.sendDatagram(Addresses.parseIpv4("10.0.2.15"), 5000, Addresses.parseIpv4("10.0.2.7"), 7, new UnsafeBuffer(payload),
+            0, payload.length);
+        assertTrue(eth0.txDropped() >= 1, "tx_dropped " + eth0.txDropped());
+        assertEquals(eth0.txDropped(), adapter.transmitDropped());
+        assertEquals(0, eth0.rxDropped(), "rx_dropped counts nothing that was sent");
+        // A received frame the adapter cannot hand on (a heap frame beyond its scratch) is a receive drop.
+        port.sink.onFrame(MemorySegment.ofArray(new byte[70_000]), 0, 70_000);
+        assertEquals(1, eth0.rxDropped());
     }
 }
