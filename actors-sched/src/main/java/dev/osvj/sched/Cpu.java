@@ -45,6 +45,18 @@ import java.util.function.IntConsumer;
  * preemption point before it blocks ({@link #deadlinePending}). With the preemption deadline a plain
  * field and the clock device re-programmed only when it must fire earlier, a switch on one vCPU costs
  * one clock read, the policy arithmetic, and the continuation yield and resume.
+ *
+ * <h2>Lock boost</h2>
+ * A thread woken as the new owner of a {@link Mutex} ({@link KThread#lockBoost}) that is queued first
+ * behind a running fair thread preempts it without the R''/thyst comparison: at the owner's next
+ * preemption point for a local wakeup ({@link #wakeLocal}), or in the {@link #reschedule} that drains
+ * the incoming wakeups. Real-time owners are never preempted for it; {@link #switchIn} clears the mark.
+ *
+ * <h2>Mutex revocations</h2>
+ * A {@link Mutex} used only by threads of this vCPU is bound to it and works with plain fields. A
+ * caller from elsewhere queues it here ({@link #requestRevocation}, {@link #IRQ_REVOKE}); this vCPU
+ * converts it to the lock-free algorithm in {@link #handleInterrupts}, at a switch or preemption
+ * point, where none of its threads is inside a mutex operation.
  */
 final class Cpu {
     /** The vCPU whose scheduler loop the current carrier thread runs (null on other threads). */
@@ -58,6 +70,8 @@ final class Cpu {
     static final int IRQ_TIMER = 1;
     static final int IRQ_FOREIGN = 2;
     static final int IRQ_CONTROL = 4;
+    /** A thread of another vCPU (or a host thread) asks this vCPU to take a mutex out of per-vCPU mode. */
+    static final int IRQ_REVOKE = 8;
 
     /** Why {@link #runFor} returned. */
     enum Exit { HALTED, BUDGET, STOPPED }
@@ -67,6 +81,7 @@ final class Cpu {
     private static final VarHandle LOAD;
     private static final VarHandle EPOCH;
     private static final VarHandle RUNNING_THREAD;
+    private static final VarHandle REVOCATIONS;
 
     static {
         try {
@@ -76,6 +91,7 @@ final class Cpu {
             LOAD = l.findVarHandle(Cpu.class, "load", int.class);
             EPOCH = l.findVarHandle(Cpu.class, "mountEpoch", long.class);
             RUNNING_THREAD = l.findVarHandle(Cpu.class, "running", KThread.class);
+            REVOCATIONS = l.findVarHandle(Cpu.class, "revocations", Mutex.class);
         } catch (final ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -96,6 +112,12 @@ final class Cpu {
     private volatile long incomingMask;
     @SuppressWarnings("unused") // through INTERRUPTS
     private volatile int interrupts;
+    /**
+     * Mutexes bound to this vCPU that a remote caller wants shared ({@link #requestRevocation}): a
+     * CAS-pushed stack linked by {@link Mutex#revokeNext}, taken whole by this vCPU.
+     */
+    @SuppressWarnings("unused") // through REVOCATIONS
+    private volatile Mutex revocations;
     volatile int runState = HALTED;
     @SuppressWarnings("unused") // through LOAD
     private volatile int load;
@@ -190,6 +212,8 @@ final class Cpu {
     long idleNanos;
     long renormalizations;
     long pinnedRefusals;
+    /** Preemptions that only the {@link KThread#lockBoost} called for (the R'' rule would have waited). */
+    long lockBoosts;
     long mailboxReturns;
     long tasksRun;
     long balanceTicks;
@@ -520,6 +544,7 @@ final class Cpu {
         needResched = false;
         deadlinePending = false;
         account(p, now);
+        KThread boosted = null;
         if (p.state() == ThreadState.RUNNING) {
             final KThread t = runqueue.first();
             if (t == null) {
@@ -540,6 +565,12 @@ final class Cpu {
                         return;
                     }
                     rotate = t.realtimePriority == p.realtimePriority;
+                } else if (t.realtimePriority == 0 && boosts(t)) {
+                    // A new mutex owner (see Mutex, lock boost): it runs now, whatever the R''s.
+                    if (p.runtime.rtt < t.runtime.rtt) {
+                        lockBoosts++;
+                    }
+                    boosted = runqueue.pollFirst();
                 } else if (t.realtimePriority == 0 && p.runtime.rtt < t.runtime.rtt) {
                     armPreemption(now, p.runtime.timeUntil(this, t.runtime.rtt));
                     maybeToMailbox(p, now);
@@ -558,7 +589,7 @@ final class Cpu {
         } else {
             p.runtime.hysteresisRunStop(this);
         }
-        final KThread n = runqueue.pollFirst();
+        final KThread n = boosted != null ? boosted : runqueue.pollFirst();
         if (n == p) {
             // p is queued but still the best (equal R''): keep it without a switch.
             p.setState(ThreadState.RUNNING);
@@ -651,7 +682,16 @@ final class Cpu {
         }
     }
 
+    /**
+     * True when the queued fair thread {@code t} carries a {@link KThread#lockBoost} that lets it
+     * preempt a running fair thread at once (an idle-priority thread never boosts).
+     */
+    private static boolean boosts(final KThread t) {
+        return t.lockBoost && !t.runtime.idlePriority();
+    }
+
     private void switchIn(final KThread n, final boolean displacedRunnable, final long now, final boolean fromYield) {
+        n.lockBoost = false;
         n.applyRequestedPriority();
         n.setState(ThreadState.RUNNING);
         if (n.realtimePriority > 0) {
@@ -786,6 +826,9 @@ final class Cpu {
             if ((irq & IRQ_CONTROL) != 0) {
                 returnToMailbox = true;
             }
+            if ((irq & IRQ_REVOKE) != 0) {
+                drainRevocations();
+            }
         }
         // After a timer interrupt the device slot is disarmed: re-program it exactly.
         boolean rearm = (irq & IRQ_TIMER) != 0;
@@ -843,6 +886,7 @@ final class Cpu {
     private boolean accept(final KThread t, final KThread self) {
         t.wakeups++;
         if (t == self) {
+            t.lockBoost = false;
             t.setState(ThreadState.RUNNING);
             return false;
         }
@@ -895,6 +939,11 @@ final class Cpu {
             return;
         }
         if (p.runtime.idlePriority() || t.runtime.rtt <= p.runtime.rtt) {
+            needResched = true;
+            return;
+        }
+        if (boosts(t)) {
+            // Counted in reschedule, if the R'' rule still disagrees there.
             needResched = true;
             return;
         }
@@ -975,6 +1024,42 @@ final class Cpu {
             } else {
                 source.ipisSkipped++;
             }
+        }
+    }
+
+    /**
+     * A caller not running on this vCPU wants mutex {@code m}, bound to this vCPU, shared (see
+     * {@link Mutex}): queue it and raise {@link #IRQ_REVOKE}, with an IPI when halted. This vCPU
+     * converts it at its next switch or preemption point ({@link #handleInterrupts}), where none of its
+     * threads is inside a mutex operation. Once this vCPU has stopped nobody else will: the caller
+     * converts it then (Dekker with {@link #markStopped}: push, then read {@code runState}). Any thread;
+     * once per mutex.
+     */
+    void requestRevocation(final Mutex m) {
+        Mutex h;
+        do {
+            h = (Mutex)REVOCATIONS.getVolatile(this);
+            m.revokeNext = h;
+        } while (!REVOCATIONS.compareAndSet(this, h, m));
+        INTERRUPTS.getAndBitwiseOr(this, IRQ_REVOKE);
+        // Rare (once per mutex): the IPI whenever halted, even if another interrupt bit was pending.
+        if (runState == HALTED) {
+            sendIpi();
+        }
+        if (runState == STOPPED) {
+            drainRevocations();
+        }
+    }
+
+    /** Convert every requested mutex (this vCPU's carrier at a switch point, or after it stopped). */
+    private void drainRevocations() {
+        Mutex m = (Mutex)REVOCATIONS.getAndSet(this, (Mutex)null);
+        final Cpu source = current();
+        while (m != null) {
+            final Mutex next = m.revokeNext;
+            m.revokeNext = null;
+            m.convertToShared(source);
+            m = next;
         }
     }
 
@@ -1079,6 +1164,9 @@ final class Cpu {
     /** Called once the loop reported STOPPED or the actor stopped. */
     void markStopped() {
         runState = STOPPED;
+        // No thread of this vCPU runs any more: convert what remote callers asked for (they also do it
+        // themselves when they see STOPPED, see requestRevocation).
+        drainRevocations();
         stopped.complete(null);
     }
 

@@ -76,6 +76,17 @@ public final class KThread {
     Cpu migrateTo;
     /** In flight between two vCPUs (counted as a migration when the target drains it). */
     boolean migrating;
+    /**
+     * Lock boost: a {@link Mutex} was just handed to this waiting thread (it owns the mutex but does
+     * not run yet). When it is queued first behind a running fair thread, it preempts that thread at
+     * once, skipping the R''/thyst comparison, so the mutex does not sit owned-but-idle for up to
+     * thyst (the lock-holder wakeup of the lock-holder-preemption experiment). A one-shot mark: set by
+     * the unlocker right before it wakes the thread (a plain store published by the wakeup itself:
+     * the incoming-queue CAS, or program order on the thread's own vCPU), cleared by the vCPU when it
+     * switches the thread in or finds it still mounted. Never preempts a real-time thread; R''
+     * accounting is unchanged, so the boosted thread pays for its CPU time as usual.
+     */
+    boolean lockBoost;
     /** The vCPU the attributes pin the thread to, or -1. */
     final int pinnedCpu;
     /** Application code, not kernel code (see {@link ThreadAttr#application()}). */
@@ -384,13 +395,16 @@ public final class KThread {
      * the record's single popper running on {@code source} (its vCPU, or null outside the vCPUs), after
      * it cleared the record. On this thread's own vCPU the thread is not running and nobody else may
      * touch its state, so the hand-off is a plain store and a direct run-queue insert (no atomic);
-     * from anywhere else a CAS races with the thread's own retreat from a refused switch.
+     * from anywhere else a CAS races with the thread's own retreat from a refused switch. With
+     * {@code boost} the wakeup carries the {@link #lockBoost}.
      */
-    void wakeHandOff(final Cpu source) {
+    void wakeHandOff(final Cpu source, final boolean boost) {
         final Cpu c = cpu;
         if (c == source) {
+            lockBoost = boost;
             c.wakeLocal(this);
         } else if (STATE.compareAndSet(this, ThreadState.SENDING_LOCK, ThreadState.WAKING)) {
+            lockBoost = boost;
             c.pushWakeup(this, source);
         }
     }
@@ -481,6 +495,19 @@ public final class KThread {
         }
         cpu.pushWakeup(this, source);
         return true;
+    }
+
+    /**
+     * {@link #wakeFrom} for a WAITING thread that the caller just made the owner of a {@link Mutex}
+     * (a morphed condition waiter handed the mutex): the wakeup carries the {@link #lockBoost}, set
+     * only once this call owns the WAITING-to-WAKING transition, before the push that publishes it.
+     */
+    void wakeOwnerFrom(final Cpu source) {
+        if (state != ThreadState.WAITING || !STATE.compareAndSet(this, ThreadState.WAITING, ThreadState.WAKING)) {
+            return;
+        }
+        lockBoost = true;
+        cpu.pushWakeup(this, source);
     }
 
     /** Wait for the thread to terminate (from a kernel thread or any host thread). */

@@ -66,6 +66,15 @@ final class MpscWaitQueue {
         return reversed;
     }
 
+    /**
+     * Take over {@code head} (a {@code next}-linked FIFO, may be null) as the pop list of this empty,
+     * never-used queue: {@link Mutex}'s conversion from per-vCPU mode, published by its volatile
+     * {@code mode} store.
+     */
+    void adoptFifo(final WaitRecord head) {
+        POPLIST.setRelease(this, head);
+    }
+
     boolean isEmpty() {
         return poplist == null && pushlist == null;
     }

@@ -110,9 +110,10 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
      * carrier after the caller in program order, so the record is cleared with an opaque store and the
      * thread queued with plain stores, no atomic at all; elsewhere the clearing is an atomic exchange
      * (the waiter's Dekker check) followed by the state CAS. A morphed condvar record's thread waits
-     * in WAITING and is woken as by {@link #wakeFrom}.
+     * in WAITING and is woken as by {@link #wakeFrom}. Either way the thread now owns the mutex: with
+     * {@code boost} (a shared-mode mutex) the wakeup carries its {@link KThread#lockBoost}.
      */
-    void wakePopped(final Cpu source) {
+    void wakePopped(final Cpu source, final boolean boost) {
         if (lockWait) {
             final KThread k = (KThread)thread;
             if (source != null && k.cpu == source) {
@@ -120,10 +121,28 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
             } else {
                 WAITER.getAndSet(this, (Object)null);
             }
-            k.wakeHandOff(source);
+            k.wakeHandOff(source, boost);
             return;
         }
-        wakeFrom(source);
+        if (boost) {
+            wakeOwnerFrom(source);
+        } else {
+            wakeFrom(source);
+        }
+    }
+
+    /**
+     * Wake a morphed condition waiter that the caller just made the owner of a {@link Mutex} (popped
+     * at a hand-over, or given the free mutex by {@link Mutex#sendLock}), with the thread's
+     * {@link KThread#lockBoost}; a host-thread waiter is unparked.
+     */
+    void wakeOwnerFrom(final Cpu source) {
+        final Object w = WAITER.getAndSet(this, (Object)null);
+        if (w instanceof KThread k) {
+            k.wakeOwnerFrom(source);
+        } else if (w != null) {
+            LockSupport.unpark((Thread)w);
+        }
     }
 
     /** True once {@link #wake()} has been called. */

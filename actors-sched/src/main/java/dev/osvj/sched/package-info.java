@@ -21,7 +21,9 @@
  *       the host clock gets a clock-event thread ({@code HostClockDevice}). {@code osvj.sched.tick}
  *       switches to a periodic 100/1000 Hz tick for A/B measurements.</li>
  *   <li>Synchronisation: {@link dev.osvj.sched.WaitRecord}, {@link dev.osvj.sched.Waitable},
- *       {@link dev.osvj.sched.Timer}, {@link dev.osvj.sched.Mutex} (RHO hand-off),
+ *       {@link dev.osvj.sched.Timer}, {@link dev.osvj.sched.Mutex} (RHO hand-off; bound to one vCPU
+ *       and free of atomics while only that vCPU's threads use it; a thread handed the mutex preempts
+ *       a running fair thread at once, the lock boost, instead of waiting up to thyst),
  *       {@link dev.osvj.sched.CondVar} (wait morphing), {@link dev.osvj.sched.WaitQueue},
  *       {@link dev.osvj.sched.Semaphore}, {@link dev.osvj.sched.RwLock},
  *       {@link dev.osvj.sched.SpinLock} (for the lock-holder-preemption experiment only). All of them

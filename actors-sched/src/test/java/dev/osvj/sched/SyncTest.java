@@ -479,6 +479,215 @@ class SyncTest {
     }
 
     /**
+     * Per-vCPU mode: a mutex whose lockers all run on one vCPU stays bound to it (plain fields, no
+     * atomics) through contention, recursion and tryLock, and keeps the counter exact; a mutex first
+     * taken by a host thread is shared from the start.
+     */
+    @Test
+    void shouldKeepAMutexUsedOnOneVcpuInPerVcpuMode() {
+        final Scheduler s = start("continuation");
+        try {
+            final GuardedCounter g = new GuardedCounter();
+            final int increments = 5_000;
+            final List<KThread> ts = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                final int mode = i;
+                ts.add(s.newThread(ThreadAttr.named("local" + i).pinnedTo(0), () -> {
+                    for (int j = 0; j < increments; j++) {
+                        g.increment(mode == 2 && (j & 1) == 0, mode == 0 && (j & 7) == 0 ? () -> {
+                            g.mutex.lock();
+                            KThread.yield();
+                            g.mutex.unlock();
+                        } : () -> { });
+                    }
+                }));
+            }
+            SchedTestSupport.startTogether(s, ts);
+            ts.forEach(SchedTestSupport::join);
+            assertTrue(g.mutex.perVcpuMode(), "bound to vCPU 0");
+            assertFalse(g.mutex.isLocked());
+            assertEquals(3L * increments, g.counter);
+            assertFalse(g.overlap.get(), "two holders at once");
+
+            final Mutex hostFirst = new Mutex();
+            hostFirst.lock();
+            hostFirst.unlock();
+            assertFalse(hostFirst.perVcpuMode(), "a host thread's mutex is shared");
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    /**
+     * The revocation under load, many times: in each round three threads of vCPU 0 contend for a fresh
+     * mutex in per-vCPU mode (one of them holds it across a switch every 4th time, so the others sit
+     * in the local FIFO), and half-way one of them, while holding the mutex with waiters queued,
+     * starts a locker on vCPU 1 and a host locker. Their first lock converts the state (holder plus
+     * queued waiters) to the lock-free algorithm; the counter must stay exact, no two holders may
+     * overlap and every locker must finish (no waiter lost in the conversion).
+     */
+    @Test
+    void shouldConvertToLockFreeWithQueuedWaitersWhenRemoteLockersArrive() throws Exception {
+        final Scheduler s = start("continuation");
+        try {
+            final int rounds = 25;
+            final int increments = 1_000;
+            for (int round = 0; round < rounds; round++) {
+                final GuardedCounter g = new GuardedCounter();
+                final KThread remote = s.newThread(ThreadAttr.named("remote").pinnedTo(1), () -> {
+                    for (int j = 0; j < increments; j++) {
+                        g.increment((j & 3) == 1, (j & 15) == 0 ? KThread::yield : () -> { });
+                    }
+                });
+                final Thread host = new Thread(() -> {
+                    for (int j = 0; j < increments; j++) {
+                        g.increment((j & 3) == 2, () -> { });
+                    }
+                }, "host-locker");
+                host.setDaemon(true);
+                final boolean[] bound = new boolean[1];
+                final List<KThread> ts = new ArrayList<>();
+                for (int i = 0; i < 3; i++) {
+                    final int mode = i;
+                    ts.add(s.newThread(ThreadAttr.named("local" + i).pinnedTo(0), () -> {
+                        for (int j = 0; j < increments; j++) {
+                            final boolean starter = mode == 0 && j == increments / 2;
+                            final boolean yields = mode == 0 && (j & 3) == 0;
+                            g.increment(mode == 2 && (j & 1) == 0, () -> {
+                                if (starter) {
+                                    bound[0] = g.mutex.perVcpuMode();
+                                    remote.start();
+                                    host.start();
+                                    KThread.yield();
+                                } else if (yields) {
+                                    KThread.yield();
+                                }
+                            });
+                        }
+                    }));
+                }
+                SchedTestSupport.startTogether(s, ts);
+                ts.forEach(SchedTestSupport::join);
+                SchedTestSupport.join(remote);
+                joinHost(host);
+                assertTrue(bound[0], "round " + round + ": per-vCPU mode before the remote lockers");
+                assertFalse(g.mutex.perVcpuMode(), "round " + round + ": shared after them");
+                g.assertExact(5L * increments);
+            }
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    /**
+     * A condition wait on a mutex in per-vCPU mode, then a consumer on another vCPU: the producer's
+     * morphed records sit in the local FIFO when the remote consumer's first lock converts it. Every
+     * item is consumed exactly once (checksum), nobody waits forever.
+     */
+    @Test
+    void shouldKeepCondvarHandOffsExactAcrossTheConversion() {
+        final Scheduler s = start("continuation");
+        try {
+            final Mutex mutex = new Mutex();
+            final CondVar notEmpty = new CondVar();
+            final ArrayDeque<Long> queue = new ArrayDeque<>();
+            final int items = 10_000;
+            final AtomicLong consumedSum = new AtomicLong();
+            final AtomicLong consumedCount = new AtomicLong();
+            final boolean[] boundAtStart = new boolean[1];
+            final Runnable consume = () -> {
+                while (true) {
+                    mutex.lock();
+                    while (queue.isEmpty()) {
+                        notEmpty.await(mutex);
+                    }
+                    final long v = queue.poll();
+                    mutex.unlock();
+                    if (v < 0) {
+                        return;
+                    }
+                    consumedSum.addAndGet(v);
+                    consumedCount.incrementAndGet();
+                }
+            };
+            final KThread remoteConsumer = s.newThread(ThreadAttr.named("remote-consumer").pinnedTo(1), consume);
+            final List<KThread> ts = new ArrayList<>();
+            ts.add(s.newThread(ThreadAttr.named("local-consumer0").pinnedTo(0), consume));
+            ts.add(s.newThread(ThreadAttr.named("local-consumer1").pinnedTo(0), consume));
+            ts.add(s.newThread(ThreadAttr.named("producer").pinnedTo(0), () -> {
+                for (int i = 1; i <= items; i++) {
+                    mutex.lock();
+                    if (i == items / 2) {
+                        boundAtStart[0] = mutex.perVcpuMode();
+                        remoteConsumer.start();
+                    }
+                    queue.add((long)i);
+                    notEmpty.wakeOne();
+                    mutex.unlock();
+                    if ((i & 7) == 0) {
+                        KThread.yield();
+                    }
+                }
+                mutex.lock();
+                for (int c = 0; c < 3; c++) {
+                    queue.add(-1L);
+                }
+                notEmpty.wakeAll();
+                mutex.unlock();
+            }));
+            SchedTestSupport.startTogether(s, ts);
+            ts.forEach(SchedTestSupport::join);
+            SchedTestSupport.join(remoteConsumer);
+            assertTrue(boundAtStart[0], "per-vCPU mode before the remote consumer");
+            assertFalse(mutex.perVcpuMode());
+            assertEquals(items, consumedCount.get());
+            assertEquals((long)items * (items + 1) / 2, consumedSum.get());
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+    }
+
+    /**
+     * A remote caller revokes the binding of a vCPU that has nothing to run (idle-polling or halted:
+     * the request raises an interrupt and, when halted, sends the IPI), and once the scheduler has
+     * stopped the revoker converts the mutex itself.
+     */
+    @Test
+    void shouldRevokeTheBindingOfAnIdleOrStoppedVcpu() throws Exception {
+        final Scheduler s = start("continuation");
+        final Mutex idle = new Mutex();
+        final Mutex stopped = new Mutex();
+        try {
+            SchedTestSupport.join(s.spawn(ThreadAttr.named("binder").pinnedTo(0), () -> {
+                idle.lock();
+                idle.unlock();
+                stopped.lock();
+                stopped.lock();
+                stopped.unlock();
+                stopped.unlock();
+            }));
+            assertTrue(idle.perVcpuMode());
+            final Thread host = hostThread(() -> {
+                assertTrue(idle.tryLock());
+                idle.unlock();
+            });
+            joinHost(host);
+            assertFalse(idle.perVcpuMode());
+            assertFalse(idle.isLocked());
+        } finally {
+            assertTrue(s.stop(Duration.ofSeconds(10)));
+        }
+        assertTrue(stopped.perVcpuMode());
+        final Thread host = hostThread(() -> {
+            stopped.lock();
+            stopped.unlock();
+        });
+        joinHost(host);
+        assertFalse(stopped.perVcpuMode());
+        assertFalse(stopped.isLocked());
+    }
+
+    /**
      * OSv's misc-ctxsw on one vCPU: two threads alternate through a mutex and a condvar, every
      * hand-over a local wakeup (the same-vCPU paths: the waiter's record cleared and the waiter queued
      * without an atomic, the wait prepared before the record is pushed). The sequence of turns must be
@@ -532,6 +741,11 @@ class SyncTest {
         final Scheduler s = start("continuation");
         try {
             final Mutex mutex = new Mutex();
+            // Shared from the start (a host thread's lock): otherwise the first waiter on vCPU 1 would
+            // wait in WAITING for the revocation of vCPU 0's binding, and the state check below could
+            // let w3 reach the condvar before w1.
+            mutex.lock();
+            mutex.unlock();
             final CondVar cv = new CondVar();
             final boolean[] go = {false};
             final List<String> order = new ArrayList<>();

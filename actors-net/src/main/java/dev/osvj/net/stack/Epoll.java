@@ -98,7 +98,27 @@ final class Epoll implements Socket.Watcher {
         } finally {
             lock.unlock();
         }
+        final java.util.function.Consumer<Epoll> hook = afterAddForTests;
+        if (hook != null) {
+            hook.accept(this); // tests: the registration is visible and its waiters were woken
+        }
         return 0;
+    }
+
+    /**
+     * Tests only: run at the end of every {@link #add}, after the registration became visible and the
+     * blocked callers were woken (the point where the old order had not yet begun watching the socket).
+     */
+    static volatile java.util.function.Consumer<Epoll> afterAddForTests;
+
+    /** Tests only: callers blocked in {@link #await} now. */
+    int sleepersForTests() {
+        lock.lock();
+        try {
+            return sleepers.size();
+        } finally {
+            lock.unlock();
+        }
     }
 
     int modify(final Socket s, final int events, final long data) {

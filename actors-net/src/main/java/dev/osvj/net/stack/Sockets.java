@@ -705,6 +705,63 @@ public final class Sockets {
         }
     }
 
+    // ----- readiness callbacks (an event loop without a blocked thread) --------------------------
+
+    /** A readiness callback as a socket watcher; equal by the callback's identity. */
+    private record CallbackWatcher(Runnable onChange) implements Socket.Watcher {
+        @Override
+        public void onReady(final Socket socket) {
+            onChange.run();
+        }
+    }
+
+    /**
+     * Call {@code onChange} on every readiness change of {@code fd} (data or a FIN arrived, send space
+     * freed, the connection completed, failed or closed), as an epoll registration does for a thread
+     * that waits, but without one: the callback runs on whichever thread caused the change (the
+     * receive context, a sender, the timer), possibly with the socket's lock held, so it must not
+     * block and must not call into this socket; it only schedules work (the user gateway's event loop
+     * queues the connection). It may run spuriously; the scheduled work asks {@link #readiness} or
+     * calls non-blocking {@code recv}/{@code send}. A callback is registered once (by identity).
+     *
+     * @return 0, or {@code -EBADF}.
+     */
+    public int watch(final int fd, final Runnable onChange) {
+        final Socket s = socket(fd);
+        if (s == null) {
+            return -Errno.EBADF.number();
+        }
+        s.watchers.addIfAbsent(new CallbackWatcher(onChange));
+        return 0;
+    }
+
+    /** Stop calling {@code onChange} for {@code fd} ({@link #watch}); 0 or {@code -EBADF}. */
+    public int unwatch(final int fd, final Runnable onChange) {
+        final Socket s = socket(fd);
+        if (s == null) {
+            return -Errno.EBADF.number();
+        }
+        s.watchers.remove(new CallbackWatcher(onChange));
+        return 0;
+    }
+
+    /**
+     * The poll bits of {@code fd} now ({@link #POLLIN}, {@link #POLLOUT}, {@link #POLLERR},
+     * {@link #POLLHUP}, {@link #POLLRDHUP}), after running the segments queued in its net channel
+     * through TCP: a poll(2) of one descriptor that never waits and allocates nothing.
+     *
+     * @return the bits, or {@code -EBADF}.
+     */
+    public int readiness(final int fd) {
+        final Socket s = socket(fd);
+        return s == null ? -Errno.EBADF.number() : s.readiness();
+    }
+
+    /** Tests only: the epoll instance behind {@code epfd}, or null. */
+    Epoll epollForTests(final int epfd) {
+        return get(epfd) instanceof Epoll e ? e : null;
+    }
+
     public int epollCreate() {
         return allocate(new Epoll());
     }

@@ -34,7 +34,7 @@ import java.util.function.BiConsumer;
  * ({@link NetStack#resumeConnectionRequest}) and this gate answers ADMIT (the stack's transparent
  * listener answers the SYN) or REFUSE (a RST, so the guest's {@code connect()} fails with
  * ECONNREFUSED, as it would against the host). The acceptor thread pairs each accepted guest socket
- * with its host connection by 4-tuple and hands both to the gateway's pumps. A host connection the
+ * with its host connection by 4-tuple and hands both to the gateway's event loop ({@link HostLoop}). A host connection the
  * guest never completes is closed after {@link #UNCLAIMED_NS}.
  *
  * <p>UDP: one host datagram socket per guest flow (source and destination address and port), connected
@@ -85,8 +85,8 @@ final class OutboundNat implements NetStack.OutboundGate, AutoCloseable {
     private volatile boolean closed;
 
     /**
-     * @param pump carries one accepted connection (host side, guest-side descriptor of {@code stack}) until
-     *     both directions closed; called on a platform thread of its own.
+     * @param pump takes over one accepted connection (host side, guest-side descriptor of {@code stack})
+     *     and carries it until both directions closed; must not block (the gateway's event loop adopts it).
      */
     OutboundNat(final String name, final NetStack stack, final NetConfig.UserNetwork network,
         final BiConsumer<SocketChannel, Integer> pump) {
@@ -206,8 +206,7 @@ final class OutboundNat implements NetStack.OutboundGate, AutoCloseable {
                 sockets.close(fd);
                 continue;
             }
-            // platform threads, as the forwards' pumps (see UserGateway: latency on a 2-core host)
-            Thread.ofPlatform().daemon().name(name + "-nat").start(() -> pump.accept(host, fd));
+            pump.accept(host, fd); // the gateway's event loop carries it from now on (non-blocking hand-over)
         }
     }
 

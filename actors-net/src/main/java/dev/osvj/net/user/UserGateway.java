@@ -2,23 +2,17 @@ package dev.osvj.net.user;
 
 import dev.osvj.net.NetConfig;
 import dev.osvj.net.dev.NetDevice;
-import dev.osvj.net.dev.Wire;
 import dev.osvj.net.stack.NetInterface;
 import dev.osvj.net.stack.NetStack;
 import dev.osvj.net.stack.Sockets;
-import dev.osvj.net.stack.StackDriver;
 import dev.osvj.net.stack.StackSettings;
 import dev.osvj.net.wire.Addresses;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The embedded {@code user} network backend (DESIGN.md §2), QEMU's user-mode networking inside the
@@ -29,9 +23,9 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Port forwards ({@code hostfwd}): for each rule the gateway listens on a host loopback TCP port
  * with a JVM socket. Every host connection it accepts is terminated there, and the gateway's stack
- * opens a TCP connection to the guest's address and port; two pump threads (platform threads, one per
- * direction) copy bytes between the host socket and the gateway's socket, and carry half-closes
- * (EOF becomes a FIN the other way). A refused guest connection closes the host connection.
+ * opens a (non-blocking) TCP connection to the guest's address and port; bytes, half-closes (EOF
+ * becomes a FIN the other way) and resets are carried both ways with backpressure (see
+ * {@link HostLoop}). A refused guest connection closes the host connection.
  *
  * <p>Outbound NAT ({@code osvj.net.user.outbound}, {@link OutboundNat}): a guest connection to the
  * gateway's address or to 127.0.0.0/8 (and with {@code any} to every other address) is terminated by
@@ -40,22 +34,21 @@ import java.util.concurrent.atomic.AtomicLong;
  * succeeded, and refused when it failed. UDP datagrams are relayed through a host datagram socket per
  * guest flow.
  *
- * <p>Threads: the gateway is the "hypervisor" side, outside the guest's vCPUs: one {@link StackDriver}
- * thread drives its stack (receive, timers), one thread accepts per forward, one serves DHCP, one
- * accepts the outbound NAT's connections, and two platform threads pump each forwarded or outbound
- * connection (plus a virtual thread per outbound UDP flow). The pumps are platform threads on
- * purpose: a pump is a hop on every request/response, and a virtual pump woken by the stack (or by
- * the JDK's I/O poller for its host socket) needs a free carrier of the JDK's 2-thread scheduler on a
- * 2-core host, where it queues behind the vCPUs' carriers; measured on such a host, platform pumps
- * roughly doubled request/response throughput through the gateway (bench net {@code rr.user_*},
- * bench apps {@code memcached.ratio_vs_native}) and halved its median latency. The guest end is polled by whoever carries the frames
- * (the virtio-net device's backend thread through the system module's glue).
+ * <p>Threads, passt's way: one event loop ({@link HostLoop}, a platform thread with a selector) reads
+ * every host socket, sends into the gateway's stack, processes the guest's frames and runs the
+ * stack's timers, driven by readiness (the selector, and the gateway sockets' readiness callbacks);
+ * there is no thread per connection or direction. Guest frames reach it through {@link GuestLink},
+ * queued by the virtio-net device's thread with one wakeup per burst, or processed right on that
+ * thread ({@link #INLINE_RECEIVE}); either way the reply a frame makes readable is written to its host
+ * socket by the thread that processed the frame, with no further hand-off. On the host side a
+ * request/response through a forward now wakes the loop twice (the client's request, the guest's
+ * reply) and the client once, where the earlier design woke pump A, the stack's driver thread, pump B
+ * and the client. Besides the loop: one thread serves DHCP, one accepts the outbound NAT's connections
+ * (then carried by the loop), and a virtual thread per outbound UDP flow.
  *
  * <p>Not implemented: UDP forwards from the host, DNS, ICMP to the host.
  */
 public final class UserGateway implements AutoCloseable {
-    /** Bytes one pump moves per call: a buffer per direction per connection, none per packet. */
-    static final int PUMP_CHUNK = 64 * 1024;
     /**
      * SO_SNDBUF and SO_RCVBUF of the gateway's own sockets (both ends of every carried connection). The
      * gateway is a proxy on the host, not a guest: with the stack's defaults (32 KiB to send) a bulk
@@ -64,18 +57,28 @@ public final class UserGateway implements AutoCloseable {
      */
     static final int SOCKET_BUFFER = 1 << 20;
 
+    /**
+     * How guest frames reach the gateway's stack ({@link GuestLink}): true, inline on the thread that
+     * transmits them (the virtio-net device's backend thread, which then also writes the reply to the
+     * host socket); false, queued for the gateway's loop (one hand-off; the device thread only copies and
+     * stays free for the guest's other frames). Measured with {@code bin/osvj bench apps --quick} on the
+     * shared 2-core host (load 3-20, 4 connections, alternating runs; one run swings 2x): queued 14.2k,
+     * 10.2k, 15.2k, 16.5k ops/s (p50 143-162 us); inline 14.0k, 14.1k, 5.5k, 13.4k (p50 133-168 us, more
+     * spread: with four connections in flight the device thread is the path's one serial stage, and inline
+     * it also carries the gateway's TCP and the host writes). The old pump threads gave 5.4k-20.7k (p50
+     * 140-214 us) over the same period: the end-to-end difference is within this host's noise, the
+     * guest side dominates (tap alone: p50 65-85 us). Queued is the default.
+     */
+    static final boolean INLINE_RECEIVE = false;
+
     private final String name;
     private final NetConfig.UserNetwork network;
     private final NetStack stack;
-    private final Wire wire;
-    private final StackDriver driver;
+    private final GuestLink link;
+    private final HostLoop loop;
     private final DhcpServer dhcp;
     private final OutboundNat nat;
     private final List<Forward> forwards = new ArrayList<>();
-    private final ConcurrentHashMap<SocketChannel, Integer> open = new ConcurrentHashMap<>();
-    private final AtomicLong accepted = new AtomicLong();
-    private final AtomicLong refused = new AtomicLong();
-    private volatile boolean closed;
 
     /** One listening forward: the rule and the host address it is bound to (the real port for port 0). */
     public record Forward(NetConfig.HostForward rule, InetSocketAddress bound, ServerSocketChannel channel) {
@@ -86,16 +89,17 @@ public final class UserGateway implements AutoCloseable {
         }
     }
 
-    private UserGateway(final String name, final NetConfig.UserNetwork network, final int mtu) {
+    private UserGateway(final String name, final NetConfig.UserNetwork network, final int mtu,
+        final boolean inlineReceive) throws IOException {
         this.name = name;
         this.network = network;
         this.stack = new NetStack(StackSettings.defaults(), System::nanoTime);
-        this.wire = new Wire(mtu);
-        final NetInterface ifc = stack.addInterface(wire.a(), false, network.gateway(), network.netmask(), 0);
-        this.driver = new StackDriver(stack, name + "-gw");
+        this.link = new GuestLink(mtu, inlineReceive);
+        final NetInterface ifc = stack.addInterface(link.gatewayEnd(), false, network.gateway(), network.netmask(), 0);
+        this.loop = new HostLoop(name, stack, link);
         this.dhcp = new DhcpServer(stack.sockets(), ifc, network, name + "-dhcp");
         this.nat = NetConfig.UserNetwork.OUTBOUND_OFF.equals(network.outbound()) ? null
-            : new OutboundNat(name, stack, network, this::pump);
+            : new OutboundNat(name, stack, network, loop::adopt);
     }
 
     /**
@@ -106,7 +110,13 @@ public final class UserGateway implements AutoCloseable {
      */
     public static UserGateway start(final String name, final NetConfig.UserNetwork network, final int mtu,
         final List<NetConfig.HostForward> forwards) throws IOException {
-        final UserGateway g = new UserGateway(name, network, mtu);
+        return start(name, network, mtu, forwards, INLINE_RECEIVE);
+    }
+
+    /** {@link #start} with the guest frames' receive mode chosen (tests run both; see {@link #INLINE_RECEIVE}). */
+    static UserGateway start(final String name, final NetConfig.UserNetwork network, final int mtu,
+        final List<NetConfig.HostForward> forwards, final boolean inlineReceive) throws IOException {
+        final UserGateway g = new UserGateway(name, network, mtu, inlineReceive);
         try {
             for (final NetConfig.HostForward f : forwards) {
                 g.listen(f);
@@ -129,44 +139,8 @@ public final class UserGateway implements AutoCloseable {
         }
         final Forward f = new Forward(rule, (InetSocketAddress)server.getLocalAddress(), server);
         forwards.add(f);
-        Thread.ofPlatform().daemon().name(name + "-hostfwd-" + f.bound().getPort()).start(() -> acceptLoop(f));
-    }
-
-    private void acceptLoop(final Forward f) {
-        while (!closed) {
-            final SocketChannel host;
-            try {
-                host = f.channel().accept();
-            } catch (final IOException e) {
-                return; // closed
-            }
-            accepted.incrementAndGet();
-            try {
-                host.socket().setTcpNoDelay(true);
-            } catch (final IOException e) {
-                // the connection is already gone; the pumps will see it
-            }
-            Thread.ofPlatform().daemon().name(name + "-fwd-connect").start(() -> carry(f, host));
-        }
-    }
-
-    /** Connect the gateway's stack to the guest for one host connection, then pump both ways. */
-    private void carry(final Forward f, final SocketChannel host) {
-        final Sockets sockets = stack.sockets();
-        final int fd = sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
-        if (fd < 0) {
-            closeQuietly(host);
-            return;
-        }
-        final int guest = f.rule().guestAddress() != 0 ? f.rule().guestAddress() : network.guest();
-        tune(sockets, fd);
-        if (sockets.connect(fd, guest, f.rule().guestPort()) < 0) {
-            refused.incrementAndGet();
-            closeQuietly(host);
-            sockets.close(fd);
-            return;
-        }
-        pump(host, fd);
+        final int guest = rule.guestAddress() != 0 ? rule.guestAddress() : network.guest();
+        loop.listen(server, new HostLoop.Target(guest, rule.guestPort()));
     }
 
     /**
@@ -182,92 +156,12 @@ public final class UserGateway implements AutoCloseable {
     }
 
     /**
-     * Copy bytes both ways between a host connection and a connected socket of the gateway's stack until
-     * both directions are closed (a hostfwd connection or an outbound NAT one), then close both. Runs on
-     * the calling (virtual) thread plus one more for the host-to-guest direction.
-     */
-    void pump(final SocketChannel host, final int fd) {
-        final Sockets sockets = stack.sockets();
-        try {
-            open.put(host, fd);
-            final Thread toGuest = Thread.ofPlatform().daemon().name(name + "-fwd-in").start(() -> hostToGuest(host, fd));
-            guestToHost(fd, host);
-            toGuest.join();
-        } catch (final InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            open.remove(host);
-            closeQuietly(host);
-            sockets.close(fd);
-        }
-    }
-
-    private void hostToGuest(final SocketChannel host, final int fd) {
-        final Sockets sockets = stack.sockets();
-        final byte[] chunk = new byte[PUMP_CHUNK];
-        final ByteBuffer buf = ByteBuffer.wrap(chunk);
-        try {
-            while (true) {
-                buf.clear();
-                final int n = host.read(buf);
-                if (n < 0) {
-                    sockets.shutdown(fd, Sockets.SHUT_WR); // host EOF: FIN to the guest
-                    return;
-                }
-                int sent = 0;
-                while (sent < n) {
-                    final int w = sockets.send(fd, chunk, sent, n - sent, 0);
-                    if (w < 0) {
-                        closeQuietly(host);
-                        return;
-                    }
-                    sent += w;
-                }
-            }
-        } catch (final IOException e) {
-            sockets.shutdown(fd, Sockets.SHUT_RDWR);
-        }
-    }
-
-    private void guestToHost(final int fd, final SocketChannel host) {
-        final Sockets sockets = stack.sockets();
-        final byte[] chunk = new byte[PUMP_CHUNK];
-        try {
-            while (true) {
-                final int n = sockets.recv(fd, chunk, 0, chunk.length, 0);
-                if (n == 0) {
-                    host.shutdownOutput(); // guest FIN: EOF to the host client
-                    return;
-                }
-                if (n < 0) {
-                    closeQuietly(host); // reset or error
-                    return;
-                }
-                final ByteBuffer buf = ByteBuffer.wrap(chunk, 0, n);
-                while (buf.hasRemaining()) {
-                    host.write(buf);
-                }
-            }
-        } catch (final IOException e) {
-            sockets.shutdown(fd, Sockets.SHUT_RDWR);
-        }
-    }
-
-    private static void closeQuietly(final SocketChannel c) {
-        try {
-            c.close();
-        } catch (final IOException e) {
-            // already gone
-        }
-    }
-
-    /**
-     * The guest NIC's end of the cable: {@link NetDevice#transmit} takes a frame the guest sent (copied
-     * into the gateway's receive ring), {@link NetDevice#poll} hands out the frames the gateway sends
-     * to the guest (views valid during the call). One poller at a time.
+     * The guest NIC's end of the cable: {@link NetDevice#transmit} runs a frame the guest sent through
+     * the gateway at once, on the calling thread (see {@link GuestLink}), {@link NetDevice#poll} hands
+     * out the frames the gateway sends to the guest (views valid during the call). One poller at a time.
      */
     public NetDevice guestEnd() {
-        return wire.b();
+        return link.guestEnd();
     }
 
     /** The gateway's own stack (ifconfig-style statistics, tests). */
@@ -281,11 +175,16 @@ public final class UserGateway implements AutoCloseable {
 
     /** Host connections accepted, and those the guest refused. */
     public long accepted() {
-        return accepted.get();
+        return loop.accepted();
     }
 
     public long refused() {
-        return refused.get();
+        return loop.refused();
+    }
+
+    /** Host connections carried now (forwards and outbound NAT). */
+    public int carried() {
+        return loop.relays();
     }
 
     /** "user 10.0.2.2/24, dhcp 10.0.2.15, outbound host, hostfwd tcp:127.0.0.1:8007-:7", for lsdev and boot notes. */
@@ -301,7 +200,10 @@ public final class UserGateway implements AutoCloseable {
 
     @Override
     public void close() {
-        closed = true;
+        if (nat != null) {
+            nat.close();
+        }
+        loop.close(); // closes the forwards' listeners and every carried connection
         for (final Forward f : forwards) {
             try {
                 f.channel().close();
@@ -309,13 +211,6 @@ public final class UserGateway implements AutoCloseable {
                 // ignore
             }
         }
-        for (final SocketChannel c : open.keySet()) {
-            closeQuietly(c);
-        }
-        if (nat != null) {
-            nat.close();
-        }
         dhcp.close();
-        driver.close();
     }
 }

@@ -241,6 +241,19 @@ class UserGatewayTest {
     }
 
     @Test
+    void shouldCarryAHostConnectionInTheOtherReceiveModeToo() throws Exception {
+        // setUp started the default mode; the same carry through a gateway in the other one
+        tearDown();
+        echo = null;
+        gateway = UserGateway.start("eth0", NET, 1500, List.of(NetConfig.HostForward.parse("tcp:127.0.0.1:0-:7")),
+            !UserGateway.INLINE_RECEIVE);
+        guest = new NetStack(StackSettings.defaults(), System::nanoTime);
+        eth0 = guest.addInterface(new Cable(gateway.guestEnd()), false, 0, 0xFFFFFF00, 0);
+        driver = new StackDriver(guest, "guest");
+        shouldCarryAHostConnectionThroughTheForwardToTheGuest();
+    }
+
+    @Test
     void shouldCloseTheHostConnectionWhenTheGuestRefuses() throws Exception {
         assertNotNull(dhcp()); // no echo service: the guest answers the SYN with a RST
         final int port = gateway.forwards().get(0).bound().getPort();
@@ -249,6 +262,142 @@ class UserGatewayTest {
             assertEquals(-1, host.getInputStream().read());
         }
         assertEquals(1, gateway.refused());
+    }
+
+    /** A guest listener on port 7 whose accepted descriptors go to {@code accepted}, for the test to drive. */
+    private int guestListener(final java.util.concurrent.BlockingQueue<Integer> accepted) {
+        final Sockets s = guest.sockets();
+        final int listener = s.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
+        assertEquals(0, s.bind(listener, 0, 7));
+        assertEquals(0, s.listen(listener, 64));
+        echo = Thread.ofPlatform().daemon().name("guest-acceptor").start(() -> {
+            while (true) {
+                final int c = s.accept(listener, null);
+                if (c < 0) {
+                    return;
+                }
+                accepted.add(c);
+            }
+        });
+        return listener;
+    }
+
+    private static int take(final java.util.concurrent.BlockingQueue<Integer> q) throws InterruptedException {
+        final Integer fd = q.poll(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertNotNull(fd, "no guest connection");
+        return fd;
+    }
+
+    @Test
+    void shouldCarryManyConnectionsOnOneEventLoopWithoutAThreadPerConnection() throws Exception {
+        assertNotNull(dhcp());
+        startEcho();
+        final int port = gateway.forwards().get(0).bound().getPort();
+        final List<Socket> clients = new java.util.ArrayList<>();
+        try {
+            for (int i = 0; i < 24; i++) {
+                final Socket c = new Socket("127.0.0.1", port);
+                c.setSoTimeout(60_000);
+                clients.add(c);
+            }
+            final long gatewayThreads = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("eth0-")).count();
+            for (int i = 0; i < clients.size(); i++) {
+                final byte[] msg = ("hello " + i + "\n").getBytes(StandardCharsets.US_ASCII);
+                clients.get(i).getOutputStream().write(msg);
+                assertArrayEquals(msg, clients.get(i).getInputStream().readNBytes(msg.length));
+            }
+            // the loop, DHCP and the outbound NAT's acceptor: nothing per connection or per direction
+            assertTrue(gatewayThreads <= 3, "gateway threads with 24 connections: " + gatewayThreads);
+            assertEquals(24, gateway.carried());
+        } finally {
+            for (final Socket c : clients) {
+                c.close();
+            }
+        }
+    }
+
+    @Test
+    void shouldCarryBothDirectionsIntactThroughSmallReceiveWindowsWithBackpressure() throws Exception {
+        assertNotNull(dhcp());
+        final java.util.concurrent.BlockingQueue<Integer> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
+        guestListener(accepted);
+        final int port = gateway.forwards().get(0).bound().getPort();
+        final Sockets s = guest.sockets();
+        final byte[] up = new byte[6 << 20];
+        final byte[] down = new byte[6 << 20];
+        new Random(5).nextBytes(up);
+        new Random(6).nextBytes(down);
+        try (Socket host = new Socket()) {
+            host.setReceiveBufferSize(4096); // small windows on both receivers: every writer keeps stalling
+            host.connect(new java.net.InetSocketAddress("127.0.0.1", port));
+            host.setSoTimeout(60_000);
+            final int fd = take(accepted);
+            assertEquals(0, s.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF, 4096));
+            final Thread hostWriter = Thread.ofPlatform().start(() -> {
+                try {
+                    host.getOutputStream().write(up);
+                    host.shutdownOutput();
+                } catch (final IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            final Thread guestWriter = Thread.ofPlatform().start(() -> {
+                int off = 0;
+                while (off < down.length) {
+                    final int n = s.send(fd, down, off, Math.min(65536, down.length - off), 0);
+                    assertTrue(n > 0, "guest send " + n);
+                    off += n;
+                }
+                assertEquals(0, s.shutdown(fd, Sockets.SHUT_WR));
+            });
+            final java.io.ByteArrayOutputStream atGuest = new java.io.ByteArrayOutputStream();
+            final Thread guestReader = Thread.ofPlatform().start(() -> {
+                final byte[] b = new byte[65536];
+                int n;
+                while ((n = s.recv(fd, b, 0, b.length, 0)) > 0) {
+                    atGuest.write(b, 0, n);
+                }
+                assertEquals(0, n, "guest recv ended with " + n);
+            });
+            final byte[] atHost = host.getInputStream().readAllBytes();
+            guestReader.join();
+            hostWriter.join();
+            guestWriter.join();
+            assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(down),
+                MessageDigest.getInstance("SHA-256").digest(atHost));
+            assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(up),
+                MessageDigest.getInstance("SHA-256").digest(atGuest.toByteArray()));
+            s.close(fd);
+        }
+    }
+
+    @Test
+    void shouldPropagateResetsBothWays() throws Exception {
+        assertNotNull(dhcp());
+        final java.util.concurrent.BlockingQueue<Integer> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
+        guestListener(accepted);
+        final int port = gateway.forwards().get(0).bound().getPort();
+        final Sockets s = guest.sockets();
+        // host client resets: the guest's blocked recv sees ECONNRESET, not an orderly EOF
+        final Socket first = new Socket("127.0.0.1", port);
+        final int fd1 = take(accepted);
+        assertEquals(0, s.setsockopt(fd1, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 60_000));
+        first.setSoLinger(true, 0);
+        first.close();
+        final byte[] b = new byte[16];
+        assertEquals(-dev.osvj.kernel.Errno.ECONNRESET.number(), s.recv(fd1, b, 0, b.length, 0));
+        s.close(fd1);
+        // the guest resets: the host client's read fails with a reset, not an orderly EOF
+        try (Socket second = new Socket("127.0.0.1", port)) {
+            second.setSoTimeout(60_000);
+            final int fd2 = take(accepted);
+            assertEquals(0, s.setsockopt(fd2, Sockets.SOL_SOCKET, Sockets.SO_LINGER, 0));
+            assertEquals(0, s.close(fd2));
+            final java.net.SocketException reset = org.junit.jupiter.api.Assertions.assertThrows(
+                java.net.SocketException.class, () -> second.getInputStream().read());
+            assertTrue(reset.getMessage().toLowerCase(java.util.Locale.ROOT).contains("reset"), reset.getMessage());
+        }
     }
 
     /** A host echo server on 127.0.0.1 (JDK sockets): returns its port; it serves until the test ends. */

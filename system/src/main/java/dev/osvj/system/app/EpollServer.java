@@ -56,7 +56,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * once. A session whose {@code receive} returns false is closed once its output is sent.
  *
  * <p><b>Shutdown.</b> {@link #close()} stops the threads, closes every connection (each session's
- * {@link Session#closed}) and the listening socket, and waits for the threads.
+ * {@link Session#closed}) and the listening socket, and waits for the threads, within the kernel's
+ * stop-hook budget ({@link #STOP_BUDGET_NS}).
  */
 public final class EpollServer implements AutoCloseable {
     /** Longest sleep of a worker or the acceptor before it re-checks that the server still runs, in ms. */
@@ -239,8 +240,9 @@ public final class EpollServer implements AutoCloseable {
         boolean join(long timeoutNanos) throws InterruptedException;
     }
 
-    /** The threads started so far (workers, then the acceptor). */
+    /** The threads started so far (workers, then the acceptor), and their names at the same index. */
     private final List<Handle> handles = new CopyOnWriteArrayList<>();
+    private final List<String> handleNames = new CopyOnWriteArrayList<>();
 
     private EpollServer(final String name, final Sockets sockets, final Protocol protocol, final Threads starter,
         final int threads, final int maxConnections, final AtomicLong open, final int listenFd, final int port) {
@@ -288,18 +290,25 @@ public final class EpollServer implements AutoCloseable {
             local.port);
         try {
             for (final Worker w : server.workers) {
-                server.handles.add(starter.start(name + "-worker-" + w.index, w.index, w::loop));
+                server.started(name + "-worker-" + w.index, starter.start(name + "-worker-" + w.index, w.index, w::loop));
             }
-            server.handles.add(starter.start(name + "-acceptor", 0, server::acceptLoop));
+            server.started(name + "-acceptor", starter.start(name + "-acceptor", 0, server::acceptLoop));
         } catch (final RuntimeException e) {
             try {
                 server.close();
             } catch (final InterruptedException ie) {
                 Thread.currentThread().interrupt();
+            } catch (final RuntimeException stuck) {
+                e.addSuppressed(stuck);
             }
             throw e;
         }
         return server;
+    }
+
+    private void started(final String threadName, final Handle handle) {
+        handleNames.add(threadName);
+        handles.add(handle);
     }
 
     private static int check(final String name, final int result, final String what) {
@@ -319,7 +328,23 @@ public final class EpollServer implements AutoCloseable {
         return running;
     }
 
-    /** Stop accepting, close every connection; waits (up to 30 s) for the threads. Idempotent. */
+    /**
+     * How long {@link #close()} waits for the threads, in nanoseconds: well below the kernel's 5 s budget
+     * for a stop hook. close() runs in the app's stop hook, on a vCPU; with the old 30 s wait, one thread
+     * that did not stop outlived the hook's budget, the kernel gave up on the hook and stopped the vCPUs,
+     * and the hook's thread then sat in its join for the rest of the 30 s, holding the power-off (seen
+     * once as "stop hook did not finish within 5000 ms" and a JVM that took about 40 s to exit). Now the
+     * hook returns in time and its failure names the threads that did not stop.
+     */
+    static final long STOP_BUDGET_NS = TimeUnit.SECONDS.toNanos(3);
+
+    /**
+     * Stop accepting, close every connection; waits (at most {@link #STOP_BUDGET_NS} in all) for the
+     * threads, which notice within {@link #WAKE_MS}. Idempotent.
+     *
+     * @throws IllegalStateException naming the threads that did not end in time (the listening socket is
+     *     closed anyway).
+     */
     @Override
     public void close() throws InterruptedException {
         if (closed.getAndSet(true)) {
@@ -329,11 +354,18 @@ public final class EpollServer implements AutoCloseable {
         for (final Handle h : handles) {
             h.interrupt();
         }
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        for (final Handle h : handles) {
-            h.join(Math.max(1, deadline - System.nanoTime()));
+        final long deadline = System.nanoTime() + STOP_BUDGET_NS;
+        final List<String> stuck = new java.util.ArrayList<>();
+        for (int i = 0; i < handles.size(); i++) {
+            if (!handles.get(i).join(Math.max(1, deadline - System.nanoTime()))) {
+                stuck.add(handleNames.get(i));
+            }
         }
         sockets.close(listenFd);
+        if (!stuck.isEmpty()) {
+            throw new IllegalStateException(name + ": threads did not stop within "
+                + TimeUnit.NANOSECONDS.toMillis(STOP_BUDGET_NS) + " ms: " + String.join(", ", stuck));
+        }
     }
 
     private void acceptLoop() {

@@ -267,6 +267,7 @@ final class BinaryProtocol extends ProtocolEngine {
      * old value, as memcached does, so no stale data survives).
      */
     private void receiveValue(final OutBuffer out, final int op, final int flags, final long exptime, final long vlen) {
+        stats.prefixes.recordSet(in, keyAt, keyLength);
         final long it = vlen > Integer.MAX_VALUE - 2 ? ItemStore.TOO_LARGE
             : store.allocate(in, keyAt, keyLength, flags, store.realtime(exptime), (int)vlen + 2);
         if (it < 0) {
@@ -306,8 +307,10 @@ final class BinaryProtocol extends ProtocolEngine {
         final boolean touch = cmd == BinaryHeader.TOUCH || cmd == BinaryHeader.GAT || cmd == BinaryHeader.GATK;
         final boolean returnKey = cmd == BinaryHeader.GETK || cmd == BinaryHeader.GATK;
         final int exptime = touch ? store.realtime(Integer.toUnsignedLong(i32(in, extrasAt))) : 0;
-        if (store.getBinary(in, keyAt, keyLength, out, opcode, opaque, returnKey, cmd != BinaryHeader.TOUCH, touch,
-            exptime) || noreply) {
+        final boolean hit = store.getBinary(in, keyAt, keyLength, out, opcode, opaque, returnKey,
+            cmd != BinaryHeader.TOUCH, touch, exptime);
+        stats.prefixes.recordGet(in, keyAt, keyLength, hit);
+        if (hit || noreply) {
             return;
         }
         if (returnKey) {
@@ -319,6 +322,7 @@ final class BinaryProtocol extends ProtocolEngine {
     }
 
     private void delete(final OutBuffer out) {
+        stats.prefixes.recordDelete(in, keyAt, keyLength);
         switch (store.delete(in, keyAt, keyLength, cas)) {
             case ItemStore.DELETED -> success(out, 0);
             case ItemStore.EXISTS -> error(out, BinaryHeader.KEY_EEXISTS);

@@ -19,6 +19,8 @@ final class ServerStats {
     final LongAdder bytesRead = new LongAdder();
     final LongAdder bytesWritten = new LongAdder();
     final AtomicInteger verbosity;
+    /** {@code stats detail}: per-prefix get/hit/set/del counts. */
+    final PrefixStats prefixes = new PrefixStats();
 
     ServerStats(final MemcachedOptions options, final KernelClock clock) {
         this.options = options;
@@ -80,7 +82,7 @@ final class ServerStats {
         stat(out, "chunk_size", options.minChunkData());
         stat(out, "num_threads", options.threads());
         stat(out, "stat_key_prefix", ":");
-        stat(out, "detail_enabled", "no");
+        stat(out, "detail_enabled", prefixes.enabled() ? "yes" : "no");
         stat(out, "reqs_per_event", 20);
         stat(out, "cas_enabled", options.useCas() ? "yes" : "no");
         stat(out, "tcp_backlog", 1024);

@@ -239,7 +239,8 @@ final class TextProtocol extends ProtocolEngine {
                 reply(out, "CLIENT_ERROR bad command line format");
                 return;
             }
-            store.get(in, tokStart[t], tokLen[t], out, withCas, touch, exptime);
+            final boolean hit = store.get(in, tokStart[t], tokLen[t], out, withCas, touch, exptime);
+            stats.prefixes.recordGet(in, tokStart[t], tokLen[t], hit);
         }
         out.put("END").crlf();
     }
@@ -273,6 +274,7 @@ final class TextProtocol extends ProtocolEngine {
             reply(out, "CLIENT_ERROR bad command line format");
             return;
         }
+        stats.prefixes.recordSet(in, tokStart[1], tokLen[1]);
         final int nbytes = (int)vlen + 2;
         final long it = store.allocate(in, tokStart[1], tokLen[1], (int)flags, store.realtime(positive(exptime)), nbytes);
         if (it < 0) {
@@ -338,6 +340,7 @@ final class TextProtocol extends ProtocolEngine {
             reply(out, "CLIENT_ERROR bad command line format");
             return;
         }
+        stats.prefixes.recordDelete(in, tokStart[1], tokLen[1]);
         reply(out, store.delete(in, tokStart[1], tokLen[1]) ? "DELETED" : "NOT_FOUND");
     }
 
@@ -379,12 +382,34 @@ final class TextProtocol extends ProtocolEngine {
         reply(out, "OK");
     }
 
+    /**
+     * {@code stats detail on|off|dump} (memcached's {@code process_stats_detail}): on and off answer OK,
+     * dump lists the per-prefix counts ({@link PrefixStats}); anything else, or no argument, is the usage
+     * error. Extra tokens after the argument are ignored, as memcached does.
+     */
+    private void detail(final OutBuffer out, final int n) {
+        if (n >= 4 && is(2, "on")) {
+            stats.prefixes.setEnabled(true);
+            reply(out, "OK");
+        } else if (n >= 4 && is(2, "off")) {
+            stats.prefixes.setEnabled(false);
+            reply(out, "OK");
+        } else if (n >= 4 && is(2, "dump")) {
+            stats.prefixes.dump(out);
+        } else {
+            reply(out, "CLIENT_ERROR usage: stats detail on|off|dump");
+        }
+    }
+
     private void stats(final OutBuffer out, final int n) {
         if (n == 2) {
             stats.appendGeneral(out, store);
         } else if (is(1, "reset")) {
             store.resetStats();
+            stats.prefixes.clear();
             reply(out, "RESET");
+        } else if (is(1, "detail")) {
+            detail(out, n);
         } else if (is(1, "settings")) {
             stats.appendSettings(out);
         } else if (is(1, "items")) {

@@ -350,6 +350,38 @@ class TextProtocolTest extends StoreTestSupport {
         assertEquals("VALUE a 0 1 0\r\na\r\nEND\r\n", client.send("gets a\r\n"));
     }
 
+    @Test
+    void shouldCountGetsHitsSetsAndDeletesPerKeyPrefixWhileStatsDetailIsOn() {
+        assertEquals("CLIENT_ERROR usage: stats detail on|off|dump\r\n", client.send("stats detail\r\n"));
+        assertEquals("CLIENT_ERROR usage: stats detail on|off|dump\r\n", client.send("stats detail maybe\r\n"));
+        assertEquals("STAT detail_enabled no", line(client.send("stats settings\r\n"), "STAT detail_enabled"));
+        assertEquals("STORED\r\n", client.send("set user:1 0 0 1\r\na\r\n")); // detail off: not counted
+        assertEquals("END\r\n", client.send("stats detail dump\r\n"));
+        assertEquals("OK\r\n", client.send("stats detail on\r\n"));
+        assertEquals("STAT detail_enabled yes", line(client.send("stats settings\r\n"), "STAT detail_enabled"));
+        assertEquals("STORED\r\n", client.send("set user:2 0 0 1\r\nb\r\n"));
+        assertEquals("STORED\r\n", client.send("add user:3 0 0 1\r\nc\r\n"));
+        assertEquals("STORED\r\n", client.send("set cart:7:x 0 0 1\r\nd\r\n")); // prefix ends at the first ':'
+        assertEquals("STORED\r\n", client.send("set plain 0 0 1\r\ne\r\n")); // no delimiter: not counted
+        assertEquals("VALUE user:1 0 1\r\na\r\nVALUE user:2 0 1\r\nb\r\nEND\r\n",
+            client.send("get user:1 user:2 user:9 plain:x\r\n")); // one get per key, two hits
+        assertEquals("VALUE cart:7:x 0 1 4\r\nd\r\nEND\r\n", client.send("gets cart:7:x\r\n"));
+        assertEquals("DELETED\r\n", client.send("delete user:1\r\n"));
+        assertEquals("NOT_FOUND\r\n", client.send("delete user:1\r\n")); // counted found or not
+        assertEquals("STORED\r\n", client.send("set :empty 0 0 1\r\nf\r\n")); // the empty prefix
+        assertEquals("PREFIX  get 0 hit 0 set 1 del 0\r\n"
+            + "PREFIX cart get 1 hit 1 set 1 del 0\r\n"
+            + "PREFIX plain get 1 hit 0 set 0 del 0\r\n"
+            + "PREFIX user get 3 hit 2 set 2 del 2\r\n"
+            + "END\r\n", client.send("stats detail dump\r\n"));
+        assertEquals("OK\r\n", client.send("stats detail off\r\n"));
+        assertEquals("VALUE user:2 0 1\r\nb\r\nEND\r\n", client.send("get user:2\r\n"));
+        assertTrue(client.send("stats detail dump\r\n").contains("PREFIX user get 3 hit 2 set 2 del 2\r\n"),
+            "off stops counting but keeps the counts");
+        assertEquals("RESET\r\n", client.send("stats reset\r\n"));
+        assertEquals("END\r\n", client.send("stats detail dump\r\n"));
+    }
+
     private static String line(final String reply, final String prefix) {
         for (final String l : reply.split("\r\n")) {
             if (l.startsWith(prefix + " ")) {

@@ -1,0 +1,652 @@
+package dev.osvj.net.user;
+
+import dev.osvj.kernel.Errno;
+import dev.osvj.net.stack.NetStack;
+import dev.osvj.net.stack.Sockets;
+import dev.osvj.net.stack.StackDriver;
+
+import java.io.IOException;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.SelectionKey;
+import java.nio.channels.Selector;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The user gateway's one event loop, as passt runs one: a single platform thread with a
+ * {@link Selector} over every host socket (the forwards' listeners and all carried connections), which
+ * also runs the gateway stack's timers. No thread per connection and no thread per direction.
+ *
+ * <p>Each carried connection is a {@link Relay}: a host {@link SocketChannel} (non-blocking) and a
+ * non-blocking socket of the gateway's stack, watched with {@link Sockets#watch}. The two directions:
+ * <ul>
+ *   <li><b>host to guest</b>: the selector reports the host socket readable; the loop reads up to
+ *       {@link #CHUNK} bytes and sends them on the gateway socket ({@code MSG_DONTWAIT}), which
+ *       transmits the segments to the guest at once. What the gateway socket does not take stays in the
+ *       relay and the host socket is not read again (OP_READ off) until the gateway socket's readiness
+ *       callback reports send space: the host's bytes are taken off its socket only as the guest side
+ *       accepts them. Host EOF becomes a FIN to the guest once the leftover is sent; a host reset
+ *       becomes a RST.</li>
+ *   <li><b>guest to host</b>: the gateway socket's readiness callback queues the relay
+ *       ({@link #ready}, at most once until it is served); the thread that caused the change serves the
+ *       queue before it goes on: this loop (which also runs the guest's queued frames through the stack)
+ *       or, in the guest link's inline mode, its transmitting thread right after the frame
+ *       ({@link GuestLink}); either way a reply goes to the host socket without a further hand-off. Serving receives what is readable and writes it to
+ *       the host socket (non-blocking); what the host does not take stays in the relay, the gateway
+ *       socket is not read again (its window closes toward the guest) and the loop waits for OP_WRITE.
+ *       A guest FIN becomes {@code shutdownOutput}, a guest reset a RST (SO_LINGER 0).</li>
+ * </ul>
+ * Callbacks from any other thread (the DHCP server's, the outbound NAT's) wake the loop, which serves
+ * the queue; so do the stack's deferred net-channel flows ({@link NetStack#setFlowWaker}). Wakeups are
+ * batched: the loop is woken only while it sleeps, and one round serves every queued relay and every
+ * selected key.
+ *
+ * <p>Threads and locks: a relay's state is guarded by its lock, taken by the loop and by the guest
+ * link's thread; the lock is never held while waiting (every call under it is non-blocking). Lock order:
+ * guest link, relay, gateway socket. The guest link's thread is the virtio-net device's only thread, so
+ * it never waits for the loop: it only {@code tryLock}s a relay, and one the loop holds (the loop may
+ * have been descheduled by the host in the middle of a read) is queued again for the loop, which serves
+ * it as soon as it lets go. Everything here runs on host threads, never on kernel threads.
+ *
+ * <p>A relay ends when both directions are closed (or either side reset): both sockets are closed.
+ */
+final class HostLoop implements AutoCloseable {
+    /** Bytes read from a host socket, or received from a gateway socket, per call. */
+    static final int CHUNK = 64 * 1024;
+    private static final int EAGAIN = -Errno.EAGAIN.number();
+
+    private final String name;
+    private final NetStack stack;
+    private final Sockets sockets;
+    private final GuestLink link;
+    private final Selector selector;
+    private final Thread thread;
+    private final ConcurrentLinkedQueue<Relay> ready = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<NetStack.FlowConsumer> deferred = new ConcurrentLinkedQueue<>();
+    private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
+    private final Set<Relay> relays = ConcurrentHashMap.newKeySet();
+    private final AtomicLong accepted = new AtomicLong();
+    private final AtomicLong refused = new AtomicLong();
+    /** The loop thread's I/O buffer (a heap array, so the gateway's sockets can take it as it is). */
+    private final ByteBuffer loopScratch = ByteBuffer.allocate(CHUNK);
+    /** True while the loop is (about to be) blocked in select: only then does a waker call {@code wakeup}. */
+    private volatile boolean sleeping;
+    private volatile boolean running = true;
+
+    /** What to connect a forward's host connections to. */
+    record Target(int guestIp, int guestPort) {
+    }
+
+    HostLoop(final String name, final NetStack stack, final GuestLink link) throws IOException {
+        this.name = name;
+        this.stack = stack;
+        this.sockets = stack.sockets();
+        this.link = link;
+        this.selector = Selector.open();
+        stack.setFlowWaker(flow -> {
+            deferred.offer(flow);
+            wakeUnlessServing();
+        });
+        link.setAfterFrame(this::serveInline);
+        link.setOnQueued(this::wake);
+        this.thread = Thread.ofPlatform().daemon().name(name + "-gw").start(this::run);
+    }
+
+    long accepted() {
+        return accepted.get();
+    }
+
+    long refused() {
+        return refused.get();
+    }
+
+    /** Connections carried now. */
+    int relays() {
+        return relays.size();
+    }
+
+    /** Accept host connections on {@code server} (any thread): each is carried to {@code target}. */
+    void listen(final ServerSocketChannel server, final Target target) {
+        submit(() -> {
+            try {
+                server.configureBlocking(false);
+                server.register(selector, SelectionKey.OP_ACCEPT, target);
+            } catch (final IOException e) {
+                closeQuietly(server); // closed meanwhile (the gateway is closing)
+            }
+        });
+    }
+
+    /**
+     * Carry an established pair (any thread): a connected host socket and a connected socket of the
+     * gateway's stack (the outbound NAT's). The loop owns and closes both from now on.
+     */
+    void adopt(final SocketChannel host, final int fd) {
+        submit(() -> {
+            final Relay r = register(host, fd, false);
+            if (r != null) {
+                r.signal();
+            }
+        });
+    }
+
+    private void submit(final Runnable task) {
+        tasks.offer(task);
+        if (Thread.currentThread() != thread) {
+            wake();
+        }
+    }
+
+    private void wake() {
+        if (sleeping) {
+            selector.wakeup();
+        }
+    }
+
+    /** From a readiness callback: a thread that serves the queue itself needs no wakeup. */
+    private void wakeUnlessServing() {
+        if (Thread.currentThread() != thread && !link.servicing()) {
+            wake();
+        }
+    }
+
+    // ----- the loop ----------------------------------------------------------------------------
+
+    private void run() {
+        long nextTick = stack.now() + StackDriver.TICK_NS;
+        try {
+            while (running) {
+                runTasks();
+                serve(loopScratch);
+                long now = stack.now();
+                if (now - nextTick >= 0) {
+                    stack.poll(now);
+                    nextTick = now + StackDriver.TICK_NS;
+                    serve(loopScratch);
+                    now = stack.now();
+                }
+                sleeping = true;
+                final int selected;
+                if (!ready.isEmpty() || !tasks.isEmpty() || !deferred.isEmpty() || link.hasQueued()) {
+                    selected = selector.selectNow();
+                } else {
+                    selected = selector.select(Math.max(1, (nextTick - now + 999_999) / 1_000_000));
+                }
+                sleeping = false;
+                if (selected > 0) {
+                    for (final SelectionKey k : selector.selectedKeys()) {
+                        onSelected(k);
+                    }
+                    selector.selectedKeys().clear();
+                }
+            }
+        } catch (final IOException | RuntimeException e) {
+            if (running) {
+                System.err.println(name + ": gateway loop failed: " + e);
+            }
+        } finally {
+            sleeping = false;
+            for (final Relay r : relays) {
+                r.lock.lock();
+                try {
+                    r.closeBoth(false);
+                } finally {
+                    r.lock.unlock();
+                }
+            }
+            for (final SelectionKey k : selector.keys()) {
+                closeQuietly(k.channel());
+            }
+            closeQuietly(selector);
+        }
+    }
+
+    private void runTasks() {
+        Runnable t;
+        while ((t = tasks.poll()) != null) {
+            t.run();
+        }
+    }
+
+    /** Serve the guest link's work: called by its transmitting thread after each frame. */
+    private void serveInline() {
+        serve(null);
+    }
+
+    private final ThreadLocal<ByteBuffer> linkScratch = ThreadLocal.withInitial(() -> ByteBuffer.allocate(CHUNK));
+
+    /**
+     * Serve every queued relay and deferred flow. {@code scratch} is the caller's receive buffer (null:
+     * the guest link's thread, which has its own).
+     */
+    private void serve(final ByteBuffer scratch) {
+        if (scratch != null) {
+            int frames;
+            do { // queued mode: the guest's frames, processed on this loop
+                frames = link.drainQueued(256);
+            } while (frames == 256);
+        }
+        NetStack.FlowConsumer f;
+        while ((f = deferred.poll()) != null) {
+            f.drainFromFlowActor();
+        }
+        if (!stack.settings().netChannels()) {
+            stack.runReceiveStage(256);
+        }
+        Relay r = ready.poll();
+        if (r == null) {
+            return;
+        }
+        final boolean inline = scratch == null;
+        final ByteBuffer buf = inline ? linkScratch.get() : scratch;
+        List<Relay> busy = null;
+        do {
+            r.signalled.set(false); // a change from now on queues it again
+            if (inline && !r.lock.tryLock()) {
+                // The loop holds it (reading its host socket): the device's thread never waits for the loop,
+                // which may have been descheduled by the host; the loop serves it when it lets go.
+                if (busy == null) {
+                    busy = new ArrayList<>(2);
+                }
+                busy.add(r);
+                continue;
+            }
+            if (!inline) {
+                r.lock.lock();
+            }
+            try {
+                r.serveLocked(buf);
+            } catch (final RuntimeException e) {
+                r.failed(e);
+            } finally {
+                r.lock.unlock();
+            }
+        } while ((r = ready.poll()) != null);
+        if (busy != null) {
+            for (final Relay b : busy) {
+                b.signal(); // queued again; the loop (which holds the lock, so it is awake) takes it next round
+            }
+            wake();
+        }
+    }
+
+    private void onSelected(final SelectionKey k) {
+        if (!k.isValid()) {
+            return;
+        }
+        if (k.attachment() instanceof Target target) {
+            acceptAll((ServerSocketChannel)k.channel(), target);
+            return;
+        }
+        final Relay r = (Relay)k.attachment();
+        r.lock.lock();
+        try {
+            if (k.isValid() && k.isWritable()) {
+                r.toHostLocked(loopScratch);
+            }
+            if (k.isValid() && k.isReadable()) {
+                r.fromHostLocked(loopScratch);
+            }
+            r.finishIfDoneLocked();
+        } catch (final RuntimeException e) {
+            r.failed(e);
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    private void acceptAll(final ServerSocketChannel server, final Target target) {
+        while (true) {
+            final SocketChannel host;
+            try {
+                host = server.accept();
+            } catch (final IOException e) {
+                return;
+            }
+            if (host == null) {
+                return;
+            }
+            accepted.incrementAndGet();
+            final int fd = sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM | Sockets.SOCK_NONBLOCK, 0);
+            if (fd < 0) {
+                closeQuietly(host);
+                continue;
+            }
+            UserGateway.tune(sockets, fd);
+            final Relay r = register(host, fd, true);
+            if (r == null) {
+                continue;
+            }
+            final int rc = sockets.connect(fd, target.guestIp(), target.guestPort());
+            if (rc != -Errno.EINPROGRESS.number() && rc != 0) {
+                r.lock.lock();
+                try {
+                    r.refusedLocked();
+                } finally {
+                    r.lock.unlock();
+                }
+            } else {
+                r.signal(); // it may have completed already
+            }
+        }
+    }
+
+    /** Make the relay of a pair (loop thread): host socket registered with no interest yet, gateway socket watched. */
+    private Relay register(final SocketChannel host, final int fd, final boolean connecting) {
+        try {
+            host.configureBlocking(false);
+            host.setOption(StandardSocketOptions.TCP_NODELAY, true);
+        } catch (final IOException e) {
+            closeQuietly(host);
+            sockets.close(fd);
+            return null;
+        }
+        final Relay r = new Relay(host, fd, connecting);
+        try {
+            r.key = host.register(selector, 0, r);
+        } catch (final IOException e) {
+            closeQuietly(host);
+            sockets.close(fd);
+            return null;
+        }
+        relays.add(r);
+        if (sockets.watch(fd, r.watcher) < 0) {
+            r.lock.lock();
+            try {
+                r.closeBoth(true);
+            } finally {
+                r.lock.unlock();
+            }
+            return null;
+        }
+        if (!connecting) {
+            r.lock.lock();
+            try {
+                r.updateInterestLocked();
+            } finally {
+                r.lock.unlock();
+            }
+        }
+        return r;
+    }
+
+    // ----- one carried connection --------------------------------------------------------------
+
+    /** A host connection and the gateway socket it is carried on. State guarded by {@link #lock}. */
+    private final class Relay {
+        final SocketChannel host;
+        final int fd;
+        final ReentrantLock lock = new ReentrantLock();
+        final AtomicBoolean signalled = new AtomicBoolean();
+        /** The readiness callback registered with {@link Sockets#watch} (one object, so it can be removed). */
+        final Runnable watcher = this::signal;
+        SelectionKey key;
+        /** A forward's connect to the guest is in progress. */
+        boolean connecting;
+        /** Host bytes the gateway socket has not taken yet: {@code toGuest[toGuestOff, +toGuestLen)}. */
+        byte[] toGuest;
+        int toGuestOff;
+        int toGuestLen;
+        boolean hostEof;
+        /** The FIN went to the guest (or the guest direction is dead). */
+        boolean toGuestDone;
+        /** Guest bytes the host socket has not taken yet (null or empty: none). */
+        ByteBuffer toHost;
+        /** The guest's FIN went to the host (or the host direction is dead). */
+        boolean toHostDone;
+        boolean closed;
+        int interest = -1;
+
+        Relay(final SocketChannel host, final int fd, final boolean connecting) {
+            this.host = host;
+            this.fd = fd;
+            this.connecting = connecting;
+        }
+
+        /** The gateway socket's readiness changed (any thread, maybe with its lock held): queue once. */
+        void signal() {
+            if (!signalled.get() && signalled.compareAndSet(false, true)) {
+                ready.offer(this);
+                wakeUnlessServing();
+            }
+        }
+
+        /** Serve a readiness change (lock held): complete a connect, then both directions' pending work. */
+        void serveLocked(final ByteBuffer scratch) {
+            if (closed) {
+                return;
+            }
+            if (connecting) {
+                final int bits = sockets.readiness(fd);
+                if (bits < 0 || (bits & (Sockets.POLLERR | Sockets.POLLHUP)) != 0) {
+                    // Refused (the guest answered the SYN with a RST): close the host client. Accepted
+                    // and then reset before this loop saw the connect complete: reset it, as it would
+                    // have been had the loop been quicker.
+                    final int error = bits < 0 ? 0 : sockets.getsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_ERROR);
+                    if (error == Errno.ECONNRESET.number()) {
+                        closeBoth(true);
+                    } else {
+                        refusedLocked();
+                    }
+                    return;
+                }
+                if ((bits & Sockets.POLLOUT) == 0) {
+                    return; // still connecting
+                }
+                connecting = false;
+                updateInterestLocked();
+            } else if (toHost != null && toHost.hasRemaining()) {
+                // A net channel wakes its consumer once per batch, until the consumer drains it. While the
+                // host is slow no recv drains it here, so drain it now: the batch may hold the guest's ACKs
+                // that the other direction waits for, and the next segment must be able to wake us again.
+                sockets.readiness(fd);
+            }
+            toHostLocked(scratch);
+            if (!closed && (toGuestLen > 0 || hostEof && !toGuestDone)) {
+                flushToGuestLocked();
+            }
+            finishIfDoneLocked();
+        }
+
+        /** A bug surfaced while serving this connection: reset it, keep the loop (and the others) going. */
+        void failed(final RuntimeException e) {
+            System.err.println(name + ": gateway connection failed, reset: " + e);
+            lock.lock();
+            try {
+                closeBoth(true);
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        void refusedLocked() {
+            refused.incrementAndGet();
+            closeBoth(false);
+        }
+
+        /** Guest to host: what is pending, then everything readable, until the host socket is full. */
+        void toHostLocked(final ByteBuffer scratch) {
+            if (closed || connecting || toHostDone) {
+                return;
+            }
+            try {
+                if (toHost != null && toHost.hasRemaining()) {
+                    host.write(toHost);
+                    if (toHost.hasRemaining()) {
+                        updateInterestLocked();
+                        return;
+                    }
+                }
+                while (true) {
+                    final int n = sockets.recv(fd, scratch.array(), 0, scratch.capacity(), Sockets.MSG_DONTWAIT);
+                    if (n == EAGAIN) {
+                        break;
+                    }
+                    if (n == 0) {
+                        host.shutdownOutput(); // the guest's FIN
+                        toHostDone = true;
+                        break;
+                    }
+                    if (n < 0) {
+                        closeBoth(true); // reset (or error) from the guest: reset the host client
+                        return;
+                    }
+                    final ByteBuffer b = scratch.clear().limit(n);
+                    host.write(b);
+                    if (b.hasRemaining()) {
+                        if (toHost == null || toHost.capacity() < b.remaining()) {
+                            toHost = ByteBuffer.allocate(CHUNK);
+                        }
+                        toHost.clear();
+                        toHost.put(b).flip();
+                        break;
+                    }
+                }
+                updateInterestLocked();
+            } catch (final IOException e) {
+                abortGuestLocked(); // the host client is gone
+            }
+        }
+
+        /** Host to guest (loop thread, host readable): read once, send as much as the guest side takes. */
+        void fromHostLocked(final ByteBuffer scratch) {
+            if (closed || connecting || hostEof || toGuestLen > 0) {
+                return;
+            }
+            final int n;
+            try {
+                n = host.read(scratch.clear());
+            } catch (final IOException e) {
+                abortGuestLocked(); // the host client reset
+                return;
+            }
+            if (n < 0) {
+                hostEof = true;
+                flushToGuestLocked();
+                return;
+            }
+            if (n == 0) {
+                return;
+            }
+            final int w = sockets.send(fd, scratch.array(), 0, n, Sockets.MSG_DONTWAIT);
+            final int sent = w == EAGAIN ? 0 : w;
+            if (sent < 0) {
+                closeBoth(true); // the guest side is gone
+                return;
+            }
+            if (sent < n) {
+                if (toGuest == null) {
+                    toGuest = new byte[CHUNK];
+                }
+                System.arraycopy(scratch.array(), sent, toGuest, 0, n - sent);
+                toGuestOff = 0;
+                toGuestLen = n - sent;
+                updateInterestLocked(); // stop reading the host until the guest side takes it
+            }
+        }
+
+        /** Send the host's leftover bytes, then its FIN once everything went. */
+        void flushToGuestLocked() {
+            while (toGuestLen > 0) {
+                final int w = sockets.send(fd, toGuest, toGuestOff, toGuestLen, Sockets.MSG_DONTWAIT);
+                if (w == EAGAIN || w == 0) {
+                    return; // the readiness callback brings it back when there is room
+                }
+                if (w < 0) {
+                    closeBoth(true);
+                    return;
+                }
+                toGuestOff += w;
+                toGuestLen -= w;
+            }
+            if (hostEof && !toGuestDone) {
+                sockets.shutdown(fd, Sockets.SHUT_WR); // the host's FIN
+                toGuestDone = true;
+            }
+            updateInterestLocked();
+        }
+
+        void updateInterestLocked() {
+            if (closed || !key.isValid()) {
+                return;
+            }
+            int ops = 0;
+            if (!connecting && !hostEof && toGuestLen == 0) {
+                ops |= SelectionKey.OP_READ;
+            }
+            if (toHost != null && toHost.hasRemaining()) {
+                ops |= SelectionKey.OP_WRITE;
+            }
+            if (ops != interest) {
+                interest = ops;
+                key.interestOps(ops);
+                if (Thread.currentThread() != thread) {
+                    wake(); // the selector must see the new interest before it sleeps again
+                }
+            }
+        }
+
+        void finishIfDoneLocked() {
+            if (!closed && toGuestDone && toHostDone && (toHost == null || !toHost.hasRemaining())) {
+                closeBoth(false);
+            }
+        }
+
+        /** The host client is gone or reset: reset the guest connection too. */
+        void abortGuestLocked() {
+            sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_LINGER, 0);
+            closeBoth(false);
+        }
+
+        /** Close both sockets; {@code resetHost}: with a RST to the host client. */
+        void closeBoth(final boolean resetHost) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            relays.remove(this);
+            sockets.unwatch(fd, watcher);
+            sockets.close(fd);
+            if (key != null) {
+                key.cancel();
+            }
+            if (resetHost) {
+                try {
+                    host.setOption(StandardSocketOptions.SO_LINGER, 0);
+                } catch (final IOException | RuntimeException e) {
+                    // already closed
+                }
+            }
+            closeQuietly(host);
+        }
+    }
+
+    private static void closeQuietly(final AutoCloseable c) {
+        try {
+            c.close();
+        } catch (final Exception e) {
+            // already gone
+        }
+    }
+
+    /** Stop the loop; it closes every carried connection and the listeners registered with it. */
+    @Override
+    public void close() {
+        running = false;
+        selector.wakeup();
+        try {
+            thread.join(5000);
+        } catch (final InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
