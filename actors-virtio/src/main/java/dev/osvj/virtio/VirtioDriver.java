@@ -123,6 +123,32 @@ public abstract class VirtioDriver implements AutoCloseable {
         queues.clear();
     }
 
+    /** True while the device reports DEVICE_NEEDS_RESET (cleared by a recovery that already ran). */
+    protected final boolean deviceNeedsReset() {
+        return (transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) != 0;
+    }
+
+    /**
+     * The common part of recovering from DEVICE_NEEDS_RESET (as the blk, net and rng drivers do):
+     * negotiate {@code wanted} again, which writes status 0 first so the device forgets its queues, then
+     * set up fresh queues 0..n-1 with the sizes of {@code old} (the device must not shrink them). The
+     * caller re-posts its buffers and calls {@link #driverOk()}; it holds the locks of the old queues.
+     *
+     * @return the new queues, in the order of {@code old}.
+     */
+    protected final VirtqueueDriver[] renegotiateAfterReset(final long wanted, final VirtqueueDriver... old) {
+        negotiate(wanted);
+        forgetQueues();
+        final VirtqueueDriver[] fresh = new VirtqueueDriver[old.length];
+        for (int i = 0; i < old.length; i++) {
+            fresh[i] = setupQueue(i, old[i].size());
+            if (fresh[i].size() != old[i].size()) {
+                throw new IllegalStateException(name + ": the device shrank queue " + i + " on reset");
+            }
+        }
+        return fresh;
+    }
+
     /** Guest buffers for the driver's own use (request headers, rx buffers), freed at close. */
     protected final long allocate(final long bytes) {
         final long pa = memory.allocate(bytes);

@@ -1,7 +1,6 @@
 package dev.osvj.virtio.blk;
 
 import dev.osvj.kernel.Errno;
-import dev.osvj.virtio.DeviceStatus;
 import dev.osvj.virtio.GuestMemory;
 import dev.osvj.virtio.VirtioDriver;
 import dev.osvj.virtio.VirtioFeatures;
@@ -363,7 +362,7 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
     public void onInterrupt(final int q) {
         if (q == Notifier.CONFIG_CHANGE) {
             // Capacity changes (resize) are not supported; a device that needs a reset gets one.
-            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
+            if (deviceNeedsReset()) {
                 recover();
             }
             return;
@@ -407,13 +406,10 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
     private void recover() {
         queueLock.lock();
         try {
-            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) == 0) {
+            if (!deviceNeedsReset()) {
                 return; // another interrupt already recovered it
             }
-            negotiate(WANTED); // writes status 0 first: the device forgets its queues
-            final int size = queue.size();
-            forgetQueues();
-            queue = setupQueue(0, size);
+            queue = renegotiateAfterReset(WANTED, queue)[0];
             driverOk();
             resets.incrementAndGet();
             // Only now (the queue lock still held) the callers learn: a retry goes to the new queue.

@@ -1,7 +1,6 @@
 package dev.osvj.virtio.net;
 
 import dev.osvj.kernel.Errno;
-import dev.osvj.virtio.DeviceStatus;
 import dev.osvj.virtio.GuestMemory;
 import dev.osvj.virtio.VirtioDriver;
 import dev.osvj.virtio.VirtioFeatures;
@@ -276,7 +275,7 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     @Override
     public void onInterrupt(final int queue) {
         if (queue == Notifier.CONFIG_CHANGE) {
-            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
+            if (deviceNeedsReset()) {
                 recover();
             }
             linkUp = !hasFeature(VirtioNet.F_STATUS)
@@ -312,7 +311,7 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     private void recover() {
         txLock.lock();
         try {
-            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) == 0) {
+            if (!deviceNeedsReset()) {
                 return; // another interrupt already recovered it
             }
             // Frames the device completed before it stopped: to the stack, in order, as usual.
@@ -320,17 +319,9 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
                 // drained
             }
             txq.poll(txReclaim, Integer.MAX_VALUE);
-            negotiate(WANTED); // writes status 0 first: the device forgets its queues
-            final int rxSize = rxq.size();
-            final int txSize = txq.size();
-            forgetQueues();
-            final VirtqueueDriver newRx = setupQueue(VirtioNet.RX_QUEUE, rxSize);
-            final VirtqueueDriver newTx = setupQueue(VirtioNet.TX_QUEUE, txSize);
-            if (newRx.size() != rxSize || newTx.size() != txSize) {
-                throw new IllegalStateException(name + ": the device shrank its queues on reset");
-            }
-            rxq = newRx;
-            txq = newTx;
+            final VirtqueueDriver[] fresh = renegotiateAfterReset(WANTED, rxq, txq); // RX_QUEUE 0, TX_QUEUE 1
+            rxq = fresh[VirtioNet.RX_QUEUE];
+            txq = fresh[VirtioNet.TX_QUEUE];
             txq.disableInterrupts();
             // Transmit slots the device had not completed: perhaps sent, perhaps not; reported.
             for (int slot = 0; slot < txInFlight.length; slot++) {

@@ -1,6 +1,5 @@
 package dev.osvj.virtio.rng;
 
-import dev.osvj.virtio.DeviceStatus;
 import dev.osvj.virtio.GuestMemory;
 import dev.osvj.virtio.VirtioDriver;
 import dev.osvj.virtio.VirtioFeatures;
@@ -90,7 +89,7 @@ public final class VirtioRngDriver extends VirtioDriver {
     @Override
     public void onInterrupt(final int q) {
         if (q == Notifier.CONFIG_CHANGE) {
-            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) != 0) {
+            if (deviceNeedsReset()) {
                 recover();
             }
             return;
@@ -113,14 +112,11 @@ public final class VirtioRngDriver extends VirtioDriver {
     private void recover() {
         queueLock.lock();
         try {
-            if ((transport.status() & DeviceStatus.DEVICE_NEEDS_RESET) == 0) {
+            if (!deviceNeedsReset()) {
                 return; // another interrupt already recovered it
             }
             queue.poll(completion, Integer.MAX_VALUE); // a request the device completed before it stopped
-            negotiate(WANTED); // writes status 0 first: the device forgets its queue
-            final int size = queue.size();
-            forgetQueues();
-            queue = setupQueue(0, size);
+            queue = renegotiateAfterReset(WANTED, queue)[0];
             driverOk();
             resets.incrementAndGet();
             if (pendingLength > 0) {
