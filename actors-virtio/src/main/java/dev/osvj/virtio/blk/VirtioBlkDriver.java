@@ -369,11 +369,8 @@ public final class VirtioBlkDriver extends VirtioDriver implements BlockDevice {
         }
         queueLock.lock();
         try {
-            queue.disableInterrupts();
-            do {
-                queue.poll(completion, Integer.MAX_VALUE);
-                reportFinished();
-            } while (queue.enableInterrupts());
+            queue.drain(completion);
+            reportFinished();
         } finally {
             queueLock.unlock();
         }

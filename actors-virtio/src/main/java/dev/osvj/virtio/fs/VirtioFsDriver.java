@@ -477,12 +477,8 @@ public final class VirtioFsDriver extends VirtioDriver {
         }
         queueLock.lock();
         try {
-            for (final VirtqueueDriver queue : new VirtqueueDriver[] {hiprio, requests}) {
-                queue.disableInterrupts();
-                do {
-                    queue.poll(completion, Integer.MAX_VALUE);
-                } while (queue.enableInterrupts());
-            }
+            hiprio.drain(completion);
+            requests.drain(completion);
         } finally {
             queueLock.unlock();
         }

@@ -329,6 +329,22 @@ public final class VirtqueueDriver {
         return hasUsed();
     }
 
+    /**
+     * Interrupt-handler drain (Linux's {@code virtqueue_enable_cb} loop, OSv's {@code wait_for_queue}):
+     * with interrupts off, consume every used entry; re-enable them, and poll again if completions
+     * arrived in between, so none waits for an interrupt that was never sent.
+     *
+     * @return the number of used entries consumed.
+     */
+    public int drain(final UsedHandler handler) {
+        int n = 0;
+        disableInterrupts();
+        do {
+            n += poll(handler, Integer.MAX_VALUE);
+        } while (enableInterrupts());
+        return n;
+    }
+
     public boolean interruptsEnabled() {
         return interruptsEnabled;
     }

@@ -96,10 +96,7 @@ public final class VirtioRngDriver extends VirtioDriver {
         }
         queueLock.lock();
         try {
-            queue.disableInterrupts();
-            do {
-                queue.poll(completion, Integer.MAX_VALUE);
-            } while (queue.enableInterrupts());
+            queue.drain(completion);
         } finally {
             queueLock.unlock();
         }

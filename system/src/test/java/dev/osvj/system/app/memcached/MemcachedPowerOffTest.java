@@ -34,8 +34,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 @Timeout(value = 180, unit = TimeUnit.SECONDS)
 class MemcachedPowerOffTest {
-    private static final int LOOPBACK = 0x7F000001;
-
     @Test
     void shouldStopTheWorkersFromTheStopHookWhileClientSessionsAreOpen() throws Exception {
         final List<Subsystem> subsystems = Subsystems.discover();
@@ -50,13 +48,13 @@ class MemcachedPowerOffTest {
         kernel.services().require(AppSubsystem.AppLauncher.class).start(kernel);
         final Sockets sockets = kernel.services().require(Sockets.class);
         final MemcachedServer server = kernel.services().require(MemcachedServer.class);
-        final int idle = connect(sockets, server.port());
-        final int midCommand = connect(sockets, server.port());
-        final int flooding = connect(sockets, server.port());
-        send(sockets, idle, "set k 0 0 1\r\nv\r\n");
+        final LoopbackClient idle = new LoopbackClient(sockets, server.port());
+        final LoopbackClient midCommand = new LoopbackClient(sockets, server.port());
+        final int flooding = new LoopbackClient(sockets, server.port()).fd;
+        idle.send("set k 0 0 1\r\nv\r\n");
         final byte[] reply = new byte[8];
-        assertEquals(8, sockets.recv(idle, reply, 0, 8, Sockets.MSG_WAITALL)); // STORED\r\n: served
-        send(sockets, midCommand, "set big 0 0 100000\r\nonly-the-start");
+        assertEquals(8, sockets.recv(idle.fd, reply, 0, 8, Sockets.MSG_WAITALL)); // STORED\r\n: served
+        midCommand.send("set big 0 0 100000\r\nonly-the-start");
         final byte[] gets = "get k\r\n".repeat(20_000).getBytes(StandardCharsets.ISO_8859_1);
         assertEquals(0, sockets.setNonBlocking(flooding, true));
         int off = 0;
@@ -78,23 +76,5 @@ class MemcachedPowerOffTest {
         final String out = console.toString(StandardCharsets.UTF_8);
         System.out.println("power-off took " + (System.nanoTime() - start) / 1_000_000 + " ms; console:\n" + out);
         assertFalse(out.contains("stop hook failed"), out);
-    }
-
-    private static int connect(final Sockets sockets, final int port) {
-        final int fd = sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
-        assertTrue(fd >= 0);
-        assertEquals(0, sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 30_000));
-        assertEquals(0, sockets.connect(fd, LOOPBACK, port));
-        return fd;
-    }
-
-    private static void send(final Sockets sockets, final int fd, final String s) {
-        final byte[] b = s.getBytes(StandardCharsets.ISO_8859_1);
-        int off = 0;
-        while (off < b.length) {
-            final int n = sockets.send(fd, b, off, b.length - off, 0);
-            assertTrue(n > 0, "send " + n);
-            off += n;
-        }
     }
 }

@@ -38,7 +38,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * workers are application kernel threads ({@code osvj.app.threads = auto}), the clients host threads.
  */
 class MemcachedServerTest {
-    private static final int LOOPBACK = 0x7F000001;
     private static final int CONN_LIMIT = 8;
     private static Kernel kernel;
     private static Sockets sockets;
@@ -68,70 +67,6 @@ class MemcachedServerTest {
         assertEquals(0, kernel.awaitPoweredOff(Duration.ofSeconds(30)));
     }
 
-    /** A blocking client connection over the kernel's loopback. */
-    private static final class Client implements AutoCloseable {
-        final int fd;
-        final byte[] buf = new byte[64 * 1024];
-
-        Client() {
-            fd = sockets.socket(Sockets.AF_INET, Sockets.SOCK_STREAM, 0);
-            assertTrue(fd >= 0, "socket " + fd);
-            assertEquals(0, sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 30_000));
-            assertEquals(0, sockets.connect(fd, LOOPBACK, server.port()));
-        }
-
-        void send(final String s) {
-            final byte[] b = s.getBytes(StandardCharsets.ISO_8859_1);
-            int off = 0;
-            while (off < b.length) {
-                final int n = sockets.send(fd, b, off, b.length - off, 0);
-                assertTrue(n > 0, "send " + n);
-                off += n;
-            }
-        }
-
-        /** Read exactly {@code length} bytes (the expected reply's length), or until EOF or the timeout. */
-        String read(final int length) {
-            final StringBuilder sb = new StringBuilder();
-            while (sb.length() < length) {
-                final int n = sockets.recv(fd, buf, 0, Math.min(buf.length, length - sb.length()), 0);
-                if (n <= 0) {
-                    break;
-                }
-                sb.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
-            }
-            return sb.toString();
-        }
-
-        /** Read until the reply ends with {@code suffix} (nothing else may follow it), EOF or the timeout. */
-        String readUntil(final String suffix) {
-            final StringBuilder sb = new StringBuilder();
-            while (!sb.toString().endsWith(suffix)) {
-                final int n = sockets.recv(fd, buf, 0, buf.length, 0);
-                if (n <= 0) {
-                    break;
-                }
-                sb.append(new String(buf, 0, n, StandardCharsets.ISO_8859_1));
-            }
-            return sb.toString();
-        }
-
-        String call(final String request, final String expected) {
-            send(request);
-            return read(expected.length());
-        }
-
-        /** The next recv: 0 at EOF. */
-        int recvOnce() {
-            return sockets.recv(fd, buf, 0, buf.length, 0);
-        }
-
-        @Override
-        public void close() {
-            sockets.close(fd);
-        }
-    }
-
     private static void await(final BooleanSupplier condition, final String what) {
         final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (!condition.getAsBoolean()) {
@@ -144,7 +79,7 @@ class MemcachedServerTest {
     void shouldServeSeveralConcurrentConnections() throws Exception {
         final int clients = 6;
         final int rounds = 150;
-        try (Client setup = new Client()) {
+        try (LoopbackClient setup = new LoopbackClient(sockets, server.port())) {
             assertEquals("STORED\r\n", setup.call("set counter 0 0 1\r\n0\r\n", "STORED\r\n"));
         }
         final ExecutorService pool = Executors.newFixedThreadPool(clients);
@@ -153,7 +88,7 @@ class MemcachedServerTest {
             for (int c = 0; c < clients; c++) {
                 final int id = c;
                 done.add(pool.submit(() -> {
-                    try (Client client = new Client()) {
+                    try (LoopbackClient client = new LoopbackClient(sockets, server.port())) {
                         for (int i = 0; i < rounds; i++) {
                             final String key = "k" + id + "-" + i;
                             final String value = "value-" + id + "-" + i + "-" + "x".repeat(i * 7);
@@ -176,7 +111,7 @@ class MemcachedServerTest {
         } finally {
             pool.shutdownNow();
         }
-        try (Client check = new Client()) {
+        try (LoopbackClient check = new LoopbackClient(sockets, server.port())) {
             final String total = String.valueOf(clients * rounds);
             final String expected = "VALUE counter 0 " + total.length() + "\r\n" + total + "\r\nEND\r\n";
             assertEquals(expected, check.call("get counter\r\n", expected));
@@ -189,26 +124,26 @@ class MemcachedServerTest {
     @Test
     void shouldRefuseConnectionsAboveTheLimitAndCloseOnQuit() {
         await(() -> server.connections() == 0, "earlier connections to close");
-        final List<Client> open = new ArrayList<>();
+        final List<LoopbackClient> open = new ArrayList<>();
         try {
             for (int i = 0; i < CONN_LIMIT; i++) {
-                final Client c = new Client();
+                final LoopbackClient c = new LoopbackClient(sockets, server.port());
                 open.add(c);
                 assertEquals("VERSION 1.6.21\r\n", c.call("version\r\n", "VERSION 1.6.21\r\n"));
             }
-            try (Client extra = new Client()) {
+            try (LoopbackClient extra = new LoopbackClient(sockets, server.port())) {
                 final String refused = "ERROR Too many open connections\r\n";
                 assertEquals(refused, extra.read(refused.length()));
                 assertEquals(0, extra.recvOnce());
             }
-            final Client first = open.get(0);
+            final LoopbackClient first = open.get(0);
             first.send("quit\r\n");
             assertEquals(0, first.recvOnce());
         } finally {
-            open.forEach(Client::close);
+            open.forEach(LoopbackClient::close);
         }
         await(() -> server.connections() == 0, "connections to close");
-        try (Client again = new Client()) {
+        try (LoopbackClient again = new LoopbackClient(sockets, server.port())) {
             final String stats = again.call("stats\r\n", "STAT pid");
             assertEquals("STAT pid", stats);
         }
@@ -237,7 +172,7 @@ class MemcachedServerTest {
             sb.append((char)('a' + i % 26));
         }
         final String value = sb.toString();
-        try (Client c = new Client()) {
+        try (LoopbackClient c = new LoopbackClient(sockets, server.port())) {
             assertEquals("STORED\r\n", c.call("set large 0 0 " + size + "\r\n" + value + "\r\n", "STORED\r\n"));
             final String expected = "VALUE large 0 " + size + "\r\n" + value + "\r\nEND\r\n";
             assertEquals(expected, c.call("get large\r\n", expected));
