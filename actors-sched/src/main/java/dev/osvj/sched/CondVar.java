@@ -19,10 +19,11 @@ public final class CondVar {
 
     /** Release {@code mutex} (held by the caller, at any depth), wait for a wakeup, return holding it. */
     public void await(final Mutex mutex) {
-        final WaitRecord wr = enqueue(mutex);
-        final int depth = mutex.unlockForWait();
+        final KThread k = KThread.current();
+        final WaitRecord wr = enqueue(mutex, k);
+        final int depth = mutex.unlockForWait(k);
         wr.await();
-        mutex.receiveLock(depth);
+        mutex.receiveLock(depth, k);
     }
 
     /**
@@ -31,27 +32,32 @@ public final class CondVar {
      * @return true when woken, false on timeout (holding the mutex either way).
      */
     public boolean await(final Mutex mutex, final long timeoutNanos) {
-        final WaitRecord wr = enqueue(mutex);
-        final int depth = mutex.unlockForWait();
+        final KThread k = KThread.current();
+        final WaitRecord wr = enqueue(mutex, k);
+        final int depth = mutex.unlockForWait(k);
         if (wr.await(timeoutNanos)) {
-            mutex.receiveLock(depth);
+            mutex.receiveLock(depth, k);
             return true;
         }
-        internal.lock();
+        internal.lock(k);
         final boolean found = unlink(wr);
-        internal.unlock();
+        internal.unlock(k);
         if (found) {
             mutex.relockAfterWait(depth);
             return false;
         }
         wr.await();
-        mutex.receiveLock(depth);
+        mutex.receiveLock(depth, k);
         return true;
     }
 
-    private WaitRecord enqueue(final Mutex mutex) {
-        final WaitRecord wr = new WaitRecord();
-        internal.lock();
+    /**
+     * Queue the caller ({@code k}, or a host thread when null) and remember {@code mutex}: its reused
+     * {@link KThread#conditionRecord()} on a kernel thread, a new record on a host thread.
+     */
+    private WaitRecord enqueue(final Mutex mutex, final KThread k) {
+        final WaitRecord wr = k != null ? k.conditionRecord() : new WaitRecord(Thread.currentThread());
+        internal.lock(k);
         if (oldest == null) {
             oldest = wr;
         } else {
@@ -59,7 +65,7 @@ public final class CondVar {
         }
         newest = wr;
         userMutex = mutex;
-        internal.unlock();
+        internal.unlock(k);
         return wr;
     }
 
@@ -87,7 +93,8 @@ public final class CondVar {
         if (oldest == null) {
             return;
         }
-        internal.lock();
+        final KThread k = KThread.current();
+        internal.lock(k);
         final WaitRecord wr = oldest;
         if (wr != null) {
             oldest = wr.next;
@@ -95,9 +102,10 @@ public final class CondVar {
                 newest = null;
             }
             wr.next = null;
-            userMutex.sendLock(wr);
+            // The vCPU read after lock(), whose preemption point may have moved the thread.
+            userMutex.sendLock(wr, k != null ? k.cpu : Cpu.current());
         }
-        internal.unlock();
+        internal.unlock(k);
     }
 
     /**

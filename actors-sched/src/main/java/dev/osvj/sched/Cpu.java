@@ -1027,6 +1027,11 @@ final class Cpu {
         }
     }
 
+    /** The kernel clock's monotonic time (ns): what this vCPU's policy and timers use. */
+    long clockNanos() {
+        return clock.monotonicNanos();
+    }
+
     /**
      * A caller not running on this vCPU wants mutex {@code m}, bound to this vCPU, shared (see
      * {@link Mutex}): queue it and raise {@link #IRQ_REVOKE}, with an IPI when halted. This vCPU
@@ -1174,7 +1179,7 @@ final class Cpu {
     CpuStats stats() {
         return new CpuStats(id, stateLabel(), load(), switches, preemptions, wakeupsIn, ipisSent, ipisReceived.get(),
             ipisSkipped, migrationsIn, migrationsOut, timerInterrupts.get(), timerWakeups.get(), halts, busyNanos,
-            renormalizations, tasksRun, mailboxReturns, pinnedRefusals);
+            renormalizations, tasksRun, mailboxReturns, pinnedRefusals, lockBoosts);
     }
 
     String stateLabel() {

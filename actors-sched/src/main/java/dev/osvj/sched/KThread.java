@@ -97,9 +97,16 @@ public final class KThread {
     /**
      * The wait record of a contended {@link Mutex#lock()}, reused (OSv keeps it on the stack): a thread
      * waits for one mutex at a time, and a record is done once its {@code await} returned (popped and
-     * woken exactly once).
+     * woken exactly once); a record cancelled in a queue is dropped ({@link #dropLockRecord()}).
      */
     private WaitRecord lockRecord;
+    /**
+     * The wait record of a {@link CondVar} or {@link WaitQueue} wait, reused like {@link #lockRecord}
+     * (no allocation per wait): a thread waits on one condition at a time, and its record is off every
+     * queue once the wait returned (taken off the condition's list by the waker or unlinked by the
+     * timed-out waiter itself, and popped off the mutex by the hand-over or release that woke it).
+     */
+    private WaitRecord conditionRecord;
 
     // Statistics: written by the owning vCPU only.
     long cpuTimeNanos;
@@ -343,8 +350,9 @@ public final class KThread {
      * {@link ThreadState#SENDING_LOCK} state): preemption off and SENDING_LOCK with a release store, no
      * fence. The caller then pushes {@link #lockRecord()} onto the mutex's lock-free queue, whose CAS
      * publishes the state to the record's popper. SENDING_LOCK, unlike WAITING, is left only by the
-     * mutex hand-off: {@link #wake()} ignores it (for a lock waiter any other wakeup would be spurious),
-     * so the single popper of the record (RHO) is the only other thread that may change the state, and
+     * mutex's wakeup: {@link #wake()} ignores it (for a lock waiter any other wakeup would be spurious),
+     * so the single popper of the record (the mutex holder that claimed it, or the unlocker that took
+     * it from the starved slot) is the only other thread that may change the state, and
      * when it runs on this thread's vCPU (which this thread then cannot be running on) it needs no CAS
      * at all ({@link #wakeHandOff}). Follow with {@link #awaitLockHandOff} or {@link #cancelLockWait}.
      * Calling thread only.
@@ -462,6 +470,26 @@ public final class KThread {
             r.rearm();
         }
         return r;
+    }
+
+    /** This thread's condition wait record, armed for one more wait. Called by this thread only. */
+    WaitRecord conditionRecord() {
+        WaitRecord r = conditionRecord;
+        if (r == null) {
+            r = new WaitRecord(this);
+            conditionRecord = r;
+        } else {
+            r.rearm();
+        }
+        return r;
+    }
+
+    /**
+     * Forget the lock record: the thread cancelled it while it was still in a mutex's queue, where it
+     * stays, dead, until a releaser pops and skips it, so it cannot be re-armed. Calling thread only.
+     */
+    void dropLockRecord() {
+        lockRecord = null;
     }
 
     /** Owner vCPU: apply a priority set by another thread, if any (a volatile read otherwise). */

@@ -4,49 +4,86 @@ import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 
 /**
- * OSv's {@code lockfree::mutex}: a recursive sleeping mutex with no spinlock inside, using Gidenstam
- * and Papatriantafilou's responsibility hand-off (RHO) protocol ("LFthreads: a lock-free thread
- * library", 2007).
+ * The kernel's recursive sleeping mutex, with no spinlock inside: per-vCPU mode (plain fields, direct
+ * hand-over, below) while every locker runs on one vCPU, and a shared lock-free mode otherwise. Shared
+ * mode began as OSv's {@code lockfree::mutex} (Gidenstam and Papatriantafilou's responsibility
+ * hand-off, which gives a released lock directly to the oldest waiter); it now releases the lock and
+ * lets the woken waiter compete, as Linux's {@code struct mutex} does, because of lock-waiter
+ * preemption (below).
  *
- * <p>State: {@code count} is the number of threads holding or trying to take the lock; {@code owner}
- * and {@code depth} implement recursion; waiting lockers sit in an MPSC queue of {@link WaitRecord}s;
- * {@code handoff} carries a non-zero sequence number while an unlocker could not find the waiter that
- * its {@code count} promised (the waiter has incremented {@code count} but not pushed its record yet).
- *
+ * <h2>Shared mode: release, wake one, compete; hand over only to a starved waiter</h2>
+ * <pre>
+ *   owner   : null (free) | the holder           CAS from null takes it; a volatile store releases it
+ *   waiters : registered contenders (not the holder): in a contended lock(), or morphed onto the mutex
+ *   queue   : MPSC of WaitRecords; any thread pushes, only the current holder pops (single consumer)
+ *   starved : one WaitRecord slot: a waiter past HANDOFF_AFTER_NS that wants the mutex handed over
+ * </pre>
  * <ul>
- *   <li><b>lock</b>: {@code count++ == 0} takes it at once. Otherwise push a wait record; if a handoff
- *       is on offer and the queue is non-empty, take the handoff (CAS to 0) and with it the
- *       responsibility to pop one waiter and wake it (or take the lock if the popped record is our
- *       own). Then sleep until an unlocker hands the lock over directly.</li>
- *   <li><b>unlock</b>: {@code count-- == 1} means no contender. Otherwise pop and wake a waiter; when
- *       the queue is empty, publish a fresh sequence in {@code handoff}; if the queue is still empty the
- *       late locker will find the handoff; else try to take our own handoff back (CAS seq to 0) and
- *       loop, or stop if a locker already took it. The sequence prevents ABA on {@code handoff}; RHO
- *       guarantees one popper at a time.</li>
+ *   <li><b>lock</b>: recursion, else CAS {@code owner} from null (whoever runs may take a free mutex,
+ *       even with sleepers queued: lock stealing). Contended: {@code waiters++}, then rounds of
+ *       <i>publish a record, try the CAS again, sleep</i>; a woken waiter tries again and, if it loses,
+ *       queues again, or, once it has waited {@link #HANDOFF_AFTER_NS}, publishes its record in the
+ *       {@code starved} slot instead.</li>
+ *   <li><b>unlock</b>: with no registered waiter and an empty queue a volatile store of null (and a
+ *       re-read of {@code waiters}). Otherwise, while still holding it, a starved waiter gets it handed over
+ *       ({@code owner} = that thread, never free in between, the waiter woken); else the oldest live
+ *       record is taken off the queue, the mutex released, and its thread woken with the lock boost to
+ *       compete. Then, if waiters are registered but a record appeared after the look, the unlocker
+ *       takes the mutex back (if still free) and looks again.</li>
  * </ul>
- * The lock is handed over without being released, so a woken waiter never competes again. Works from
- * kernel threads and host threads alike (the owner is the {@link KThread}, or the host {@link Thread}
- * outside the vCPUs). Every {@link #lock()} is a kernel entry, hence a preemption point.
+ * No wakeup is lost: a waiter publishes (push or slot CAS) and then tries the CAS; a releaser stores
+ * null and then looks at the queue and the slot; all of these are volatile (sequentially consistent),
+ * so either the releaser (or the holder after it, which releases after the same look) sees the
+ * record, or the waiter's CAS sees the release. A waiter whose CAS wins after it pushed its record
+ * cancels the record (an exchange that races with the popper's claim, {@link WaitRecord#claim()}); a
+ * cancelled record stays in the queue until a holder pops and skips it (a holder also drains a
+ * queue that has records but no registered waiter, so cancelled records cannot pile up). Works from kernel threads and host
+ * threads alike (the owner is the {@link KThread}, or the host {@link Thread} outside the vCPUs);
+ * every {@link #lock()} is a kernel entry, hence a preemption point.
+ *
+ * <p><b>Why not OSv's direct hand-off.</b> Under a hypervisor the oldest waiter may sit on a vCPU the
+ * hypervisor has descheduled; OSv's unlock then makes it the owner, and the lock is dead until that
+ * vCPU runs again (1-10 ms per pause in the lock-holder-preemption experiment, where the mutex-protected
+ * counter fell from 254k to 250 updates/s). Natively too, the hand-over leaves the lock owned by a
+ * thread that is not running until its vCPU switches it in (5.6 us per contended acquisition measured,
+ * against 0.24 us for a spinlock). Releasing instead lets any running locker use the lock meanwhile;
+ * the woken waiter takes it if it is still free when it runs.
+ *
+ * <p><b>The starvation bound, 200 us.</b> Stealing can make a waiter lose again and again: a
+ * waiter on another vCPU needs a cross-vCPU wakeup (tens of microseconds on a loaded 2-core VM) to
+ * run, and a thread that re-locks in a loop on the holder's vCPU wins every time. Linux bounds that
+ * with {@code MUTEX_FLAG_HANDOFF}, set after a woken waiter fails once (its woken waiter also spins on
+ * a running owner, so one failure is rare there). Here a waiter that loses after waiting
+ * {@link #HANDOFF_AFTER_NS} gets the next release handed over. The bound is (a) two orders of
+ * magnitude above how long this kernel's mutexes are normally held or free-but-wanted (a few
+ * microseconds) and several cross-vCPU wakeups long, so only a waiter that has lost several rounds
+ * asks for a hand-off, and hand-offs, each one a wakeup of a sleeping thread during which the lock
+ * is idle, stay rare; (b) far below the scheduler's own latency bound between equals (thyst, 5 ms)
+ * and the hypervisor pauses this mode defends against, so a starved waiter waits about 0.2 ms plus a
+ * critical section and its wakeup (a remote waiter competing with a thread that re-locks in a loop on
+ * the holder's vCPU gets the mutex about every 0.2 ms, not never); (c) only reached by a
+ * waiter that has just run (it asks right after losing a try), so the hand-over goes to a thread
+ * whose vCPU ran microseconds before: the chance that a 1-10 ms hypervisor slice ends in that window
+ * is about a thousandth. One waiter at a time is in the slot; a second starved waiter queues again
+ * and asks at its next loss.
  *
  * <p>{@link #sendLock}/{@link #receiveLock} implement wait morphing for {@link CondVar} and
  * {@link WaitQueue}: a woken condition waiter is queued on the mutex instead of being woken, and runs
- * already owning it.
+ * when the mutex is released: owning it in per-vCPU mode, competing for it (as a registered waiter)
+ * in shared mode.
  *
- * <h2>Lock boost: the new owner runs at once</h2>
- * A hand-over makes a sleeping thread the owner. If its vCPU runs another fair thread with a similar
- * R'', OSv's policy would let the new owner in only once it is ahead by the hysteresis (thyst, 5 ms),
- * and the mutex would sit owned but idle meanwhile (measured: 39 us to 13 ms of dead time per
- * contended acquisition in the lock-holder-preemption experiment). So every wakeup that confers
- * ownership (an unlock or handoff popping a waiter, a morphed condition waiter popped or given the
- * free mutex) marks the thread {@link KThread#lockBoost}: queued first behind a running fair thread,
- * it preempts it at the next preemption point (local wakeup) or at the reschedule that drains the
- * incoming wakeups, skipping the R''/thyst comparison, like a one-shot real-time wakeup; the mark is
- * cleared when it is switched in. A real-time owner is never preempted for it, R'' accounting is
- * unchanged (the boosted thread pays for its CPU as usual), and a condition waiter merely moved to the
- * mutex's queue is not an owner yet and gets no boost. Only shared-mode hand-overs boost: a mutex in
- * per-vCPU mode has no contender elsewhere, so nobody can wait on a dead lock from another vCPU, and
- * the unlocker that wants the mutex again blocks and lets the owner run anyway; a boost there would
- * only turn the colocated condvar ping-pong's block into a preemption (measured 8% slower).
+ * <h2>Lock boost: the chosen waiter runs at once</h2>
+ * A woken waiter whose vCPU runs another fair thread with a similar R'' would, under OSv's policy,
+ * run only once it is ahead by the hysteresis (thyst, 5 ms). So every shared-mode wakeup of a waiter
+ * (the competitor woken by a release, the starved waiter handed the mutex) marks the thread
+ * {@link KThread#lockBoost}: queued first behind a running fair thread, it preempts it at the next
+ * preemption point (local wakeup) or at the reschedule that drains the incoming wakeups, skipping the
+ * R''/thyst comparison, like a one-shot real-time wakeup; the mark is cleared when it is switched in.
+ * A real-time owner is never preempted for it, and R'' accounting is unchanged (the boosted thread
+ * pays for its CPU as usual). Per-vCPU-mode hand-overs do not boost: a mutex in per-vCPU mode has no
+ * contender elsewhere, and the unlocker that wants the mutex again blocks and lets the owner run
+ * anyway; a boost there would only turn the colocated condvar ping-pong's block into a preemption
+ * (measured 8% slower).
  *
  * <h2>Per-vCPU mode: no atomics while every locker runs on one vCPU</h2>
  * Kernel threads of one vCPU never run at the same time, and a thread only leaves its vCPU at a
@@ -57,12 +94,12 @@ import java.lang.invoke.VarHandle;
  * owner and queues the waiter with plain stores ({@link WaitRecord#wakePopped}). When any other caller
  * appears (a thread of another vCPU, a host thread), it revokes the binding, once: it asks the home
  * vCPU, which at its next preemption point or switch (when none of its threads is inside a mutex
- * operation) converts the state to the lock-free one ({@code count} = holder + waiters, the waiters
- * in FIFO order in the lock-free queue) and publishes {@code mode = SHARED}; the revokers wait for
- * that on a wait record. From then on the mutex is OSv's lock-free mutex above, for good.
+ * operation) converts the state to the lock-free one ({@code owner} kept, {@code waiters} = the
+ * local waiters, in FIFO order in the lock-free queue; they compete when woken) and publishes {@code mode = SHARED}; the revokers wait for
+ * that on a wait record. From then on the mutex is the shared-mode mutex above, for good.
  * <pre>
  *   mode:  null (unused) --first kernel-thread locker, CAS--&gt; vCPU c (per-vCPU, plain fields)
- *          null (unused) --first host-thread locker, CAS---&gt; SHARED (lock-free RHO)
+ *          null (unused) --first host-thread locker, CAS---&gt; SHARED (lock-free, compete)
  *          vCPU c --a caller not on c asks; c converts at a switch point--&gt; SHARED
  * </pre>
  * Cost of the revocation, paid once per mutex that leaves its vCPU: the revoker waits until the home
@@ -72,8 +109,14 @@ import java.lang.invoke.VarHandle;
  * bound to its vCPU. Once the home vCPU has stopped the revoker converts the state itself.
  */
 public final class Mutex {
-    private static final VarHandle COUNT;
-    private static final VarHandle HANDOFF;
+    /**
+     * Shared mode: a waiter that loses the lock again after having waited at least this long (kernel
+     * clock ns; host clock for host threads) gets the next release handed to it directly. See the
+     * class documentation for the choice of 200 us.
+     */
+    public static final long HANDOFF_AFTER_NS = 200_000L;
+    private static final VarHandle WAITERS;
+    private static final VarHandle STARVED;
     private static final VarHandle OWNER;
     private static final VarHandle MODE;
     private static final VarHandle REVOKE_STATE;
@@ -89,8 +132,8 @@ public final class Mutex {
     static {
         try {
             final MethodHandles.Lookup l = MethodHandles.lookup();
-            COUNT = l.findVarHandle(Mutex.class, "count", int.class);
-            HANDOFF = l.findVarHandle(Mutex.class, "handoff", int.class);
+            WAITERS = l.findVarHandle(Mutex.class, "waiters", int.class);
+            STARVED = l.findVarHandle(Mutex.class, "starved", WaitRecord.class);
             OWNER = l.findVarHandle(Mutex.class, "owner", Object.class);
             MODE = l.findVarHandle(Mutex.class, "mode", Object.class);
             REVOKE_STATE = l.findVarHandle(Mutex.class, "revokeState", int.class);
@@ -100,21 +143,33 @@ public final class Mutex {
         }
     }
 
-    @SuppressWarnings("unused") // through COUNT
-    private volatile int count;
-    @SuppressWarnings("unused") // through HANDOFF
-    private volatile int handoff;
     /**
-     * The holder, for recursion and ownership checks: opaque accesses (no fence). A thread only ever
-     * compares it with itself, and it sees its own last store in program order, so a stale value can
-     * never make a non-holder believe it holds the mutex. The lock itself is {@code count}/{@code handoff}.
+     * Shared mode: registered contenders (threads inside a contended {@code lock()}, morphed condition
+     * waiters queued by {@link #sendLock}, the starved waiter), whether queued, in the starved slot or
+     * between the two. Not the holder.
+     */
+    @SuppressWarnings("unused") // through WAITERS
+    private volatile int waiters;
+    /**
+     * Shared mode: the one waiter that has been starved past {@link #HANDOFF_AFTER_NS} and waits for a
+     * direct hand-off, or null. Set by the waiter (CAS from null), claimed by a holder (CAS to null).
+     */
+    @SuppressWarnings("unused") // through STARVED
+    private volatile WaitRecord starved;
+    /**
+     * The holder, or null when free. Shared mode: the lock word itself, taken by CAS from null and
+     * released with a volatile store (or handed over with a volatile store of the starved waiter).
+     * Per-vCPU mode: opaque accesses on the home vCPU. A thread compares it with itself for
+     * recursion, and it sees its own last store in program order, so a stale value can never make a
+     * non-holder believe it holds the mutex.
      */
     @SuppressWarnings("unused") // through OWNER
     private Object owner;
     /** Recursion depth; touched by the owner only. */
     private int depth;
-    /** Hand-off sequence; touched by unlockers only (one at a time: the lock holder). */
-    private int sequence;
+    /** Shared mode: direct hand-offs to a starved waiter; written by the holder only (racy reads). */
+    long handOffs;
+    /** Shared mode: the sleeping waiters; popped only by the holder (hence a single consumer). */
     private final MpscWaitQueue waitqueue = new MpscWaitQueue();
     /**
      * null (never locked), the {@link Cpu} the mutex is bound to (per-vCPU mode), or {@link #SHARED};
@@ -140,7 +195,15 @@ public final class Mutex {
     Mutex revokeNext;
 
     public void lock() {
-        final KThread k = KThread.current();
+        lock(KThread.current());
+    }
+
+    /**
+     * {@link #lock()} by the caller, whose kernel thread the caller already looked up: {@code k}, or
+     * null on a host thread (kernel-internal callers such as {@link CondVar} pass it along instead of
+     * looking it up again: a continuation-stack walk per call).
+     */
+    void lock(final KThread k) {
         if (k != null && k.preemptCount == 0 && k.cpu.attention()) {
             // The kernel entry's preemption point (a deferred deadline is settled below, once it is
             // known that this lock() does not block: blocking re-arms it anyway).
@@ -159,38 +222,21 @@ public final class Mutex {
             return;
         }
         final Object self = k != null ? k : Thread.currentThread();
-        if ((int)COUNT.getAndAdd(this, 1) == 0) {
-            OWNER.setOpaque(this, self);
-            depth = 1;
-            settleDeadline(k);
-            return;
-        }
-        if (OWNER.getOpaque(this) == self) {
-            COUNT.getAndAdd(this, -1);
+        final Object o = OWNER.getOpaque(this);
+        if (o == self) {
             depth++;
             settleDeadline(k);
             return;
         }
-        if (k != null) {
-            lockContended(k);
+        if (o == null && OWNER.compareAndSet(this, null, self)) {
+            depth = 1;
+            settleDeadline(k);
             return;
         }
-        final WaitRecord waiter = new WaitRecord(self);
-        waitqueue.push(waiter);
-        final int oldHandoff = handoff;
-        if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
-            final WaitRecord other = waitqueue.pop();
-            if (other != waiter) {
-                other.wakePopped(Cpu.current(), true);
-            } else {
-                OWNER.setOpaque(this, self);
-                depth = 1;
-                return;
-            }
-        }
-        waiter.await();
-        OWNER.setOpaque(this, self);
+        WAITERS.getAndAdd(this, 1);
+        acquireRegistered(self, k, now(k));
         depth = 1;
+        settleDeadline(k);
     }
 
     /**
@@ -216,7 +262,11 @@ public final class Mutex {
         k.prepareLockWait();
         appendLocal(waiter);
         k.awaitLockHandOff(waiter);
-        OWNER.setOpaque(this, k);
+        if (OWNER.getVolatile(this) != k) {
+            // Converted while we waited, and woken by a shared-mode release to compete (the
+            // conversion counted us in waiters); a per-vCPU hand-over set owner before the wakeup.
+            acquireRegistered(k, k, now(k));
+        }
         depth = 1;
     }
 
@@ -293,8 +343,8 @@ public final class Mutex {
     }
 
     /**
-     * Leave per-vCPU mode for good (see the class documentation): {@code count} becomes the holder
-     * plus the waiters, the local FIFO becomes the lock-free queue's pop list (same order), then
+     * Leave per-vCPU mode for good (see the class documentation): {@code waiters} becomes the number
+     * of local waiters (the holder, if any, stays {@code owner}), the local FIFO becomes the lock-free queue's pop list (same order), then
      * {@code mode = SHARED} is published and the revokers are woken. Runs on the home vCPU's carrier at
      * a switch point, when none of its threads is inside an operation on this mutex, or on any thread
      * once the home vCPU has stopped; at most once ({@code revokeState} claim). {@code source}: the
@@ -304,11 +354,11 @@ public final class Mutex {
         if ((int)REVOKE_STATE.getAndSet(this, REVOKE_CONVERTED) == REVOKE_CONVERTED) {
             return;
         }
-        int n = OWNER.getOpaque(this) != null ? 1 : 0;
+        int n = 0;
         for (WaitRecord r = localHead; r != null; r = r.next) {
             n++;
         }
-        COUNT.set(this, n);
+        WAITERS.set(this, n);
         waitqueue.adoptFifo(localHead);
         localHead = null;
         localTail = null;
@@ -322,39 +372,145 @@ public final class Mutex {
         }
     }
 
+    /** The thread waiting in the starved slot for a hand-off, or null (tests; a racy snapshot). */
+    Object starvedWaiter() {
+        final WaitRecord s = (WaitRecord)STARVED.getVolatile(this);
+        return s == null ? null : s.thread;
+    }
+
+    /** True when the shared-mode queue holds a record (tests; a racy snapshot). */
+    boolean hasQueuedWaiters() {
+        return !waitqueue.isEmpty();
+    }
+
+    /** The holder, or null (tests and diagnostics; a racy snapshot). */
+    Object holder() {
+        return OWNER.getVolatile(this);
+    }
+
     /** True while the mutex runs in per-vCPU mode (tests and diagnostics; a racy snapshot). */
     boolean perVcpuMode() {
         return mode instanceof Cpu;
     }
 
     /**
-     * The contended {@link #lock()} of kernel thread {@code k}, whose {@code count} increment found the
-     * mutex taken. OSv's order: the thread prepares to wait (SENDING_LOCK, preemption disabled) before
-     * it pushes its record, so the push's CAS publishes the state to whoever pops the record, the only
-     * one that may wake it, and the wait needs no fence of its own; a popper on the waiter's vCPU hands
-     * the mutex over without any atomic (see {@link KThread#prepareLockWait},
-     * {@link WaitRecord#wakePopped}).
+     * Shared mode: take the mutex for {@code self} ({@code k}, or a host thread when {@code k} is
+     * null), which is counted in {@code waiters} and has no record queued (it just registered, or was
+     * woken to compete); {@code since}: when it began waiting (see {@link #now}). Returns owning it,
+     * no longer counted.
+     *
+     * <p>Each round: take it if free (lock stealing is allowed to everyone, woken waiters included);
+     * else publish a record, then try once more, then sleep. The publish-then-try order against the
+     * holder's release-then-look ({@link #releaseShared}) is the Dekker pair that loses no wakeup: all
+     * accesses are volatile (sequentially consistent), so either the releaser sees the record or the
+     * waiter's try sees the lock released. A waiter whose try succeeds after it queued its record
+     * cancels the record (it stays in the queue, dead, and is skipped by the popper); if a holder
+     * claimed it first, the waiter absorbs that wakeup. A waiter that has waited
+     * {@link #HANDOFF_AFTER_NS} or more publishes its record in the {@code starved} slot instead, and
+     * the next release hands it the mutex without freeing it.
+     *
+     * <p>A kernel thread waits in SENDING_LOCK on its reused {@link KThread#lockRecord()} (preemption
+     * off from {@link KThread#prepareLockWait} until it sleeps, so a holder on its vCPU can pop the
+     * record only while it is switched out); a cancelled record is dropped for a fresh one.
      */
-    private void lockContended(final KThread k) {
-        final WaitRecord waiter = k.lockRecord();
-        k.prepareLockWait();
-        waitqueue.push(waiter);
-        final int oldHandoff = handoff;
-        if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
-            final WaitRecord other = waitqueue.pop();
-            if (other != waiter) {
-                other.wakePopped(k.cpu, true);
-            } else {
-                k.cancelLockWait();
-                OWNER.setOpaque(this, k);
-                depth = 1;
-                settleDeadline(k);
+    private void acquireRegistered(final Object self, final KThread k, final long since) {
+        while (true) {
+            if (OWNER.compareAndSet(this, null, self)) {
+                WAITERS.getAndAdd(this, -1);
+                return;
+            }
+            final WaitRecord r = k != null ? k.lockRecord() : new WaitRecord(self);
+            if (k != null) {
+                k.prepareLockWait();
+            }
+            if (now(k) - since >= HANDOFF_AFTER_NS && STARVED.compareAndSet(this, null, r)) {
+                if (OWNER.compareAndSet(this, null, self)) {
+                    // Free after all. Nobody claimed the slot: a holder claims it only while holding
+                    // and then hands the mutex to us, so it is never free in between.
+                    if (!STARVED.compareAndSet(this, r, null)) {
+                        throw new IllegalStateException("starved record claimed while the mutex was free");
+                    }
+                    if (k != null) {
+                        k.cancelLockWait();
+                    }
+                    WAITERS.getAndAdd(this, -1);
+                    return;
+                }
+                awaitRecord(r, k);
+                // Handed over: the holder set owner to us and took us off waiters.
+                return;
+            }
+            waitqueue.push(r);
+            if (OWNER.compareAndSet(this, null, self)) {
+                if (r.cancel()) {
+                    if (k != null) {
+                        k.cancelLockWait();
+                        k.dropLockRecord();
+                    }
+                } else {
+                    awaitRecord(r, k);
+                }
+                WAITERS.getAndAdd(this, -1);
+                return;
+            }
+            awaitRecord(r, k);
+        }
+    }
+
+    private static void awaitRecord(final WaitRecord r, final KThread k) {
+        if (k != null) {
+            k.awaitLockHandOff(r);
+        } else {
+            r.await();
+        }
+    }
+
+    /** The waiting clock of {@code k} (its kernel clock), or the host clock for a host thread. */
+    private static long now(final KThread k) {
+        return k != null ? k.cpu.clockNanos() : System.nanoTime();
+    }
+
+    /**
+     * Shared mode: release the mutex held by {@code self} on {@code source} (its vCPU or null). With
+     * no registered waiter and an empty queue: one volatile store (and a re-read of {@code waiters},
+     * the Dekker partner of a registering locker). Otherwise, while still holding it (the holder is the queue's single
+     * consumer): a starved waiter gets the mutex handed over (never free); else the oldest live
+     * record is claimed, the mutex released, and that waiter woken to compete (with the lock boost).
+     * If no record was found but waiters are registered and a record or a starved waiter appeared
+     * after the look, the releaser takes the mutex back (if nobody else did: then that holder's
+     * release will see it) and looks again.
+     */
+    private void releaseShared(final Object self, final Cpu source) {
+        while (true) {
+            WaitRecord w = null;
+            // A queue with no registered waiter holds only cancelled records: drain them too, so
+            // they cannot pile up across contention episodes that end in a cancellation.
+            if ((int)WAITERS.getVolatile(this) != 0 || !waitqueue.isEmpty()) {
+                final WaitRecord s = (WaitRecord)STARVED.getVolatile(this);
+                if (s != null && STARVED.compareAndSet(this, s, null)) {
+                    handOffs++;
+                    OWNER.setVolatile(this, s.thread);
+                    WAITERS.getAndAdd(this, -1);
+                    s.wakePopped(source, true);
+                    return;
+                }
+                do {
+                    w = waitqueue.pop();
+                } while (w != null && !w.claim());
+            }
+            OWNER.setVolatile(this, null);
+            if (w != null) {
+                w.wakeClaimed(source);
+                return;
+            }
+            if ((int)WAITERS.getVolatile(this) == 0
+                || waitqueue.isEmpty() && STARVED.getVolatile(this) == null) {
+                return;
+            }
+            if (!OWNER.compareAndSet(this, null, self)) {
                 return;
             }
         }
-        k.awaitLockHandOff(waiter);
-        OWNER.setOpaque(this, k);
-        depth = 1;
     }
 
     /**
@@ -371,7 +527,7 @@ public final class Mutex {
         }
     }
 
-    /** Take the lock if that needs no waiting (free, already ours, or a pending handoff). */
+    /** Take the lock if that needs no waiting (free, even with waiters queued, or already ours). */
     public boolean tryLock() {
         final Object self = WaitRecord.self();
         final Cpu c = self instanceof KThread k ? k.cpu : Cpu.current();
@@ -389,19 +545,12 @@ public final class Mutex {
             }
             return false;
         }
-        if (COUNT.compareAndSet(this, 0, 1)) {
-            OWNER.setOpaque(this, self);
-            depth = 1;
-            return true;
-        }
-        if (OWNER.getOpaque(this) == self) {
+        final Object o = OWNER.getOpaque(this);
+        if (o == self) {
             depth++;
             return true;
         }
-        final int oldHandoff = handoff;
-        if (oldHandoff != 0 && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
-            COUNT.getAndAdd(this, 1);
-            OWNER.setOpaque(this, self);
+        if (o == null && OWNER.compareAndSet(this, null, self)) {
             depth = 1;
             return true;
         }
@@ -409,7 +558,11 @@ public final class Mutex {
     }
 
     public void unlock() {
-        final KThread k = KThread.current();
+        unlock(KThread.current());
+    }
+
+    /** {@link #unlock()} by the caller's kernel thread {@code k} (null on a host thread); see {@link #lock(KThread)}. */
+    void unlock(final KThread k) {
         final Object self = k != null ? k : Thread.currentThread();
         if (OWNER.getOpaque(this) != self) {
             throw new IllegalMonitorStateException("unlock by a thread that does not own the mutex");
@@ -423,29 +576,7 @@ public final class Mutex {
             unlockLocal(c);
             return;
         }
-        OWNER.setOpaque(this, null);
-        if ((int)COUNT.getAndAdd(this, -1) == 1) {
-            return;
-        }
-        ++sequence;
-        while (true) {
-            final WaitRecord other = waitqueue.pop();
-            if (other != null) {
-                other.wakePopped(k != null ? k.cpu : Cpu.current(), true);
-                return;
-            }
-            if (++sequence == 0) {
-                ++sequence;
-            }
-            final int ours = sequence;
-            handoff = ours;
-            if (waitqueue.isEmpty()) {
-                return;
-            }
-            if (!HANDOFF.compareAndSet(this, ours, 0)) {
-                return;
-            }
-        }
+        releaseShared(self, c);
     }
 
     /**
@@ -474,7 +605,7 @@ public final class Mutex {
 
     /** True when some thread holds the mutex (a racy snapshot). */
     public boolean isLocked() {
-        return mode instanceof Cpu ? OWNER.getOpaque(this) != null : count > 0;
+        return OWNER.getVolatile(this) != null;
     }
 
     /** The holder's recursion depth (call only while holding the mutex). */
@@ -483,13 +614,19 @@ public final class Mutex {
     }
 
     /**
-     * Wait morphing: take the lock on behalf of the thread waiting on {@code wr}. If the mutex is free
-     * it is taken and {@code wr} woken; otherwise {@code wr} is queued like a locker's own record (with
-     * the same handoff check), so the unlock that releases the mutex wakes it already owning it. The
+     * Wait morphing: queue the thread waiting on {@code wr} on the mutex. Per-vCPU mode: if the mutex
+     * is free it is given to the thread and {@code wr} woken, otherwise {@code wr} joins the local FIFO
+     * and the unlock hands the mutex over. Shared mode: {@code wr} is registered and pushed like a
+     * contended locker's record, and the release that pops it wakes the thread to compete (if the
+     * mutex is free right now, the caller takes and releases it, which wakes the oldest waiter). The
      * woken thread must call {@link #receiveLock}.
      */
     void sendLock(final WaitRecord wr) {
-        final Cpu c = Cpu.current();
+        sendLock(wr, Cpu.current());
+    }
+
+    /** {@link #sendLock(WaitRecord)} by a caller running on {@code c} ({@link Cpu#current()}). */
+    void sendLock(final WaitRecord wr, final Cpu c) {
         final Object m = mode;
         if (m == c && c != null || m != SHARED && bindOrRevoke(c)) {
             if (OWNER.getOpaque(this) == null) {
@@ -500,17 +637,15 @@ public final class Mutex {
             }
             return;
         }
-        if ((int)COUNT.getAndAdd(this, 1) == 0) {
-            OWNER.setOpaque(this, wr.thread);
-            wr.wakeOwnerFrom(c);
-            return;
-        }
+        WAITERS.getAndAdd(this, 1);
         waitqueue.push(wr);
-        final int oldHandoff = handoff;
-        if (oldHandoff != 0 && !waitqueue.isEmpty() && HANDOFF.compareAndSet(this, oldHandoff, 0)) {
-            final WaitRecord other = waitqueue.pop();
-            OWNER.setOpaque(this, other.thread);
-            other.wakePopped(Cpu.current(), true);
+        // Dekker with a releaser's store-then-look: if the mutex is free now, nobody may come to pop
+        // the record, so take the mutex and release it (which wakes the oldest waiter).
+        if (OWNER.getVolatile(this) == null) {
+            final Object self = WaitRecord.self();
+            if (OWNER.compareAndSet(this, null, self)) {
+                releaseShared(self, c);
+            }
         }
     }
 
@@ -550,20 +685,37 @@ public final class Mutex {
         return r.thread instanceof KThread k ? k.cpu : null;
     }
 
-    /** The receiving side of {@link #sendLock}: the caller was woken owning the mutex. */
+    /**
+     * The receiving side of {@link #sendLock}: the caller was woken, owning the mutex (a per-vCPU
+     * hand-over set {@code owner} before the wakeup) or, in shared mode, to compete for it as a
+     * registered waiter; returns owning it at {@code restoreDepth}.
+     */
     void receiveLock(final int restoreDepth) {
-        OWNER.setOpaque(this, WaitRecord.self());
+        receiveLock(restoreDepth, KThread.current());
+    }
+
+    /** {@link #receiveLock(int)} by the caller's kernel thread {@code k} (null on a host thread). */
+    void receiveLock(final int restoreDepth, final KThread k) {
+        final Object self = k != null ? k : Thread.currentThread();
+        if (OWNER.getVolatile(this) != self) {
+            acquireRegistered(self, k, now(k));
+        }
         depth = restoreDepth;
     }
 
     /** Release completely (whatever the depth) for a condition wait; returns the depth to restore. */
     int unlockForWait() {
-        if (OWNER.getOpaque(this) != WaitRecord.self()) {
+        return unlockForWait(KThread.current());
+    }
+
+    /** {@link #unlockForWait()} by the caller's kernel thread {@code k} (null on a host thread). */
+    int unlockForWait(final KThread k) {
+        if (OWNER.getOpaque(this) != (k != null ? k : Thread.currentThread())) {
             throw new IllegalMonitorStateException("condition wait without owning the mutex");
         }
         final int d = depth;
         depth = 1;
-        unlock();
+        unlock(k);
         return d;
     }
 

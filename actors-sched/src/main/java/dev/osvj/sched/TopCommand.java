@@ -94,18 +94,20 @@ final class TopCommand implements ConsoleCommand {
 
     static void print(final Sample a, final Sample b, final PrintStream out) {
         final double seconds = Math.max(1e-9, (b.hostNanos - a.hostNanos) / 1e9);
-        out.printf("%-4s %-10s %4s %6s %10s %10s %8s %8s %9s %9s%n", "vCPU", "STATE", "LOAD", "BUSY%", "SWITCH/s",
-            "WAKEUP/s", "IPI/s", "MIGR/s", "TIMER/s", "TWAKE/s");
+        out.printf("%-4s %-10s %4s %6s %10s %10s %8s %8s %9s %9s %8s%n", "vCPU", "STATE", "LOAD", "BUSY%",
+            "SWITCH/s", "WAKEUP/s", "IPI/s", "MIGR/s", "TIMER/s", "TWAKE/s", "BOOST/s");
         for (int i = 0; i < b.cpus.size(); i++) {
             final CpuStats x = a.cpus.get(i);
             final CpuStats y = b.cpus.get(i);
-            out.printf("%-4d %-10s %4d %6.1f %10.0f %10.0f %8.0f %8.0f %9.0f %9.0f%n", y.cpu(), y.state(), y.load(),
+            out.printf("%-4d %-10s %4d %6.1f %10.0f %10.0f %8.0f %8.0f %9.0f %9.0f %8.0f%n", y.cpu(), y.state(),
+                y.load(),
                 100.0 * (y.busyNanos() - x.busyNanos()) / 1e9 / seconds,
                 (y.switches() - x.switches()) / seconds, (y.wakeups() - x.wakeups()) / seconds,
                 (y.ipisReceived() - x.ipisReceived()) / seconds,
                 (y.migrationsIn() - x.migrationsIn()) / seconds,
                 (y.timerInterrupts() - x.timerInterrupts()) / seconds,
-                (y.timerWakeups() - x.timerWakeups()) / seconds);
+                (y.timerWakeups() - x.timerWakeups()) / seconds,
+                (y.lockBoosts() - x.lockBoosts()) / seconds);
         }
         final List<long[]> rows = new ArrayList<>();
         for (final Map.Entry<Long, long[]> e : b.threads.entrySet()) {

@@ -13,7 +13,7 @@ public final class WaitQueue {
 
     /** Release {@code mutex}, sleep until woken, return holding it. */
     public void await(final Mutex mutex) {
-        final WaitRecord wr = new WaitRecord();
+        final WaitRecord wr = WaitRecord.forConditionWait();
         if (oldest == null) {
             oldest = wr;
         } else {

@@ -76,6 +76,15 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
         WAITER.set(this, thread);
     }
 
+    /**
+     * A record for a condition wait of the calling thread: its reused {@link KThread#conditionRecord()}
+     * on a kernel thread, a new one on a host thread.
+     */
+    static WaitRecord forConditionWait() {
+        final KThread k = KThread.current();
+        return k != null ? k.conditionRecord() : new WaitRecord(Thread.currentThread());
+    }
+
     /** The calling thread's identity as a waiter and lock owner: its KThread, else its host Thread. */
     static Object self() {
         final KThread k = KThread.current();
@@ -104,13 +113,16 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
 
     /**
      * Wake a record that the caller took off a mutex's wait queue, which gives each record to one
-     * taker only (the single popper of RHO, see {@link Mutex}), running on {@code source} (its vCPU, or
+     * taker only (the per-vCPU FIFO's unlocker, or a shared-mode holder taking the starved slot, see
+     * {@link Mutex}), running on {@code source} (its vCPU, or
      * null outside the vCPUs). A lock record's thread waits in SENDING_LOCK, which only this popper may
      * end: on the thread's own vCPU the thread is not running (the caller is) and will next run on this
      * carrier after the caller in program order, so the record is cleared with an opaque store and the
      * thread queued with plain stores, no atomic at all; elsewhere the clearing is an atomic exchange
      * (the waiter's Dekker check) followed by the state CAS. A morphed condvar record's thread waits
-     * in WAITING and is woken as by {@link #wakeFrom}. Either way the thread now owns the mutex: with
+     * in WAITING: on its own vCPU the record is cleared with an opaque store too (nobody else clears a
+     * record the mutex holds), and the thread is woken by the state CAS as by {@link #wakeFrom}.
+     * Either way the thread now owns the mutex: with
      * {@code boost} (a shared-mode mutex) the wakeup carries its {@link KThread#lockBoost}.
      */
     void wakePopped(final Cpu source, final boolean boost) {
@@ -126,6 +138,11 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
         }
         if (boost) {
             wakeOwnerFrom(source);
+        } else if (source != null && thread instanceof KThread k && k.cpu == source) {
+            // A morphed condition record handed over in per-vCPU mode: nobody else clears a record
+            // once it is on the mutex, and its thread is not running (the caller is, on its vCPU).
+            WAITER.setOpaque(this, (Object)null);
+            k.wakeFrom(source);
         } else {
             wakeFrom(source);
         }
@@ -142,6 +159,47 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
             k.wakeOwnerFrom(source);
         } else if (w != null) {
             LockSupport.unpark((Thread)w);
+        }
+    }
+
+    /**
+     * Take the right to wake this record's thread (a shared-mode {@link Mutex} releaser, holding the
+     * mutex, on a record it popped): an atomic exchange that races with {@link #cancel()}.
+     *
+     * @return true when the caller must now {@link #wakeClaimed wake} the thread; false for a record
+     *     its thread cancelled (a dead record, skipped).
+     */
+    boolean claim() {
+        return WAITER.getAndSet(this, (Object)null) != null;
+    }
+
+    /**
+     * Withdraw a queued record by its own thread (it took the mutex after queueing the record): the
+     * same exchange as {@link #claim()}.
+     *
+     * @return true when cancelled (nobody will wake the thread for it); false when a releaser claimed
+     *     it first, whose wakeup the thread must then absorb.
+     */
+    boolean cancel() {
+        return WAITER.getAndSet(this, (Object)null) != null;
+    }
+
+    /**
+     * Wake the thread of a record the caller {@link #claim() claimed}, from {@code source}, to compete
+     * for the shared-mode mutex it just released, with the {@link KThread#lockBoost} (the woken thread
+     * is the one meant to take the mutex next): a lock record's thread leaves SENDING_LOCK
+     * ({@link KThread#wakeHandOff}), a morphed condition waiter leaves WAITING, a host thread is
+     * unparked.
+     */
+    void wakeClaimed(final Cpu source) {
+        if (thread instanceof KThread k) {
+            if (lockWait) {
+                k.wakeHandOff(source, true);
+            } else {
+                k.wakeOwnerFrom(source);
+            }
+        } else {
+            LockSupport.unpark((Thread)thread);
         }
     }
 

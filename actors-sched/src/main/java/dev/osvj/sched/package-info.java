@@ -21,9 +21,11 @@
  *       the host clock gets a clock-event thread ({@code HostClockDevice}). {@code osvj.sched.tick}
  *       switches to a periodic 100/1000 Hz tick for A/B measurements.</li>
  *   <li>Synchronisation: {@link dev.osvj.sched.WaitRecord}, {@link dev.osvj.sched.Waitable},
- *       {@link dev.osvj.sched.Timer}, {@link dev.osvj.sched.Mutex} (RHO hand-off; bound to one vCPU
- *       and free of atomics while only that vCPU's threads use it; a thread handed the mutex preempts
- *       a running fair thread at once, the lock boost, instead of waiting up to thyst),
+ *       {@link dev.osvj.sched.Timer}, {@link dev.osvj.sched.Mutex} (bound to one vCPU and free of atomics,
+ *       with direct hand-over, while only that vCPU's threads use it; otherwise lock-free with release,
+ *       wake-one and lock stealing, handing over only to a waiter starved for 200 us, so a waiter on a
+ *       descheduled vCPU never owns it; a woken waiter preempts a running fair thread at once, the
+ *       lock boost, instead of waiting up to thyst),
  *       {@link dev.osvj.sched.CondVar} (wait morphing), {@link dev.osvj.sched.WaitQueue},
  *       {@link dev.osvj.sched.Semaphore}, {@link dev.osvj.sched.RwLock},
  *       {@link dev.osvj.sched.SpinLock} (for the lock-holder-preemption experiment only). All of them

@@ -15,8 +15,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The mutex's lock boost (see {@link Mutex}, {@link KThread#lockBoost}), on a {@link ManualClock}: a
- * holder on vCPU 0 hands the mutex to a waiter on vCPU 1 while vCPU 1 runs a CPU-bound thread of
- * equal runtime. The hog burns virtual time only after the hand-off (the clock is frozen until then),
+ * holder on vCPU 0 releases the mutex to a waiter on vCPU 1 (a shared-mode release wakes the waiter
+ * to compete; nobody else wants the mutex here, so the waiter takes it when it runs) while vCPU 1 runs
+ * a CPU-bound thread of equal runtime. The hog burns virtual time only after the hand-off (the clock is frozen until then),
  * so the virtual delay between the unlock and the waiter's return from {@code lock()} depends on the
  * policy alone, not on the host's load: without the boost the fair policy keeps the hog until its R''
  * is ahead by the hysteresis (thyst, 5 ms); with it the waiter runs at the hog's next preemption point.
@@ -96,7 +97,7 @@ class LockBoostTest {
             SchedTestSupport.join(holder);
             SchedTestSupport.join(w);
             SchedTestSupport.join(hog);
-            return new HandOff(times[0], times[1], times[2], s.cpus[1].lockBoosts);
+            return new HandOff(times[0], times[1], times[2], s.cpus[1].stats().lockBoosts());
         } finally {
             assertTrue(s.stop(Duration.ofSeconds(10)));
         }
@@ -159,7 +160,7 @@ class LockBoostTest {
             SchedTestSupport.join(holder);
             SchedTestSupport.join(w);
             assertEquals(!shared, mutex.perVcpuMode());
-            return new long[] {times[1] - times[0], s.cpus[0].lockBoosts};
+            return new long[] {times[1] - times[0], s.cpus[0].stats().lockBoosts()};
         } finally {
             assertTrue(s.stop(Duration.ofSeconds(10)));
         }

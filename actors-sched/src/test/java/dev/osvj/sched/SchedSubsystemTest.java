@@ -120,7 +120,7 @@ class SchedSubsystemTest {
             assertEquals(0, top.status());
             final String out = ps.output() + top.output();
             assertTrue(out.contains("dispatcher/0") && out.contains("dispatcher/1"), out);
-            assertTrue(out.contains("SWITCH/s") && out.contains("TIMER/s"), out);
+            assertTrue(out.contains("SWITCH/s") && out.contains("TIMER/s") && out.contains("BOOST/s"), out);
             assertEquals(2, kernel.execute("top", "-x").status());
 
             supervisor.tell(new Stop(done.ref()));

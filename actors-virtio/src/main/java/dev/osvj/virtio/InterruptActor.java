@@ -16,7 +16,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * while it polls the queue and back on (with a re-check) when the queue is empty, so the device does
  * not interrupt a driver that is already polling.
  *
- * <p>A driver exception is a kernel bug: it crashes the actor and the virtio supervisor restarts it.
+ * <p>Every handler run holds the line's interrupt context, because the line may also run a queue's
+ * handler inline on the thread that raised the interrupt ({@link InterruptLine}); a message that finds
+ * the context taken goes back into the mailbox and is handled after the inline run.
+ *
+ * <p>A driver exception is a kernel bug (also one thrown inline: it arrives as {@link Failed}): it crashes the actor and the virtio supervisor restarts it.
  * The crash may have struck in the middle of a queue's processing, with the device's interrupts for
  * that queue turned off and completions left in the used ring, so nobody would interrupt again: before
  * the restart ({@link PreRestart}) the actor raises every queue's interrupt on its line, and the
@@ -24,11 +28,18 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class InterruptActor extends AbstractBehavior<InterruptActor.Command> {
     /** Messages of the interrupt actor. */
-    public sealed interface Command permits Interrupt {
+    public sealed interface Command permits Interrupt, Failed {
     }
 
     /** A used buffer notification for {@code queue} ({@code -1}: config change). */
     public record Interrupt(int queue, InterruptLine line) implements Command {
+    }
+
+    /**
+     * The driver's handler threw while it ran inline on the thread that raised the interrupt
+     * ({@link InterruptLine}): the actor rethrows it, so the supervisor sees the bug and restarts it.
+     */
+    public record Failed(Throwable cause, InterruptLine line) implements Command {
     }
 
     private final VirtioDriver driver;
@@ -52,6 +63,7 @@ public final class InterruptActor extends AbstractBehavior<InterruptActor.Comman
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
             .onMessage(Interrupt.class, this::onInterrupt)
+            .onMessage(Failed.class, this::onFailed)
             .onSignal(PreRestart.class, s -> {
                 if (line != null) {
                     line.raiseAll();
@@ -62,10 +74,32 @@ public final class InterruptActor extends AbstractBehavior<InterruptActor.Comman
     }
 
     private Behavior<Command> onInterrupt(final Interrupt interrupt) {
-        line = interrupt.line();
-        interrupt.line().taken(interrupt.queue());
-        handled.incrementAndGet();
-        driver.onInterrupt(interrupt.queue());
+        final InterruptLine l = interrupt.line();
+        line = l;
+        if (!l.enter()) {
+            // A handler runs inline on another thread right now: try again after it (never block a vCPU).
+            l.countDeferred();
+            getContext().getSelf().tell(interrupt);
+            return this;
+        }
+        try {
+            l.taken(interrupt.queue());
+            handled.incrementAndGet();
+            driver.onInterrupt(interrupt.queue());
+        } finally {
+            l.leave();
+        }
         return this;
+    }
+
+    private Behavior<Command> onFailed(final Failed failed) {
+        line = failed.line();
+        if (failed.cause() instanceof RuntimeException e) {
+            throw e;
+        }
+        if (failed.cause() instanceof Error e) {
+            throw e;
+        }
+        throw new IllegalStateException("interrupt handler failed inline", failed.cause());
     }
 }

@@ -10,6 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * The device side of one virtio device (the backend, "the hypervisor"): status register, feature
@@ -28,6 +29,31 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <p>Threads: registers are written by the driver thread; {@link #doWork} runs on the backend
  * thread; {@link #live()} (a volatile read) hands the attached queues from one to the other.
+ *
+ * <p>Inline kicks (an in-kernel device): for a queue the subclass {@link #servesKicksInline serves
+ * inline}, a driver's kick processes that queue right on the kicking thread ({@link #doInlineWork})
+ * instead of waking the backend thread: no thread wake-up between the guest's transmit and the wire.
+ * The work lock serialises it with the backend's duty cycle and with reset, so device state stays
+ * single-threaded. The kicking thread is usually a kernel thread (a continuation on a vCPU carrier,
+ * holding the driver's transmit lock), so the inline path never blocks and never yields:
+ * <ul>
+ *   <li>the work lock is only {@code tryLock}ed and never re-entered; when the backend (or another
+ *       vCPU's inline kick) holds it, when the calling thread is already inside this device (an
+ *       interrupt handler that the device's own call ran inline transmitted), or when the device is not
+ *       live, the kick falls back to waking the backend, exactly as without inline kicks
+ *       ({@link #inlineFallbacks()}); nothing is lost, the backend's duty cycle re-checks every queue
+ *       before it idles;</li>
+ *   <li>{@link #doInlineWork} must not block or reach a preemption point (see
+ *       {@code FrameTransport.transmitsInline}); JDK locks taken under it are then safe, because the
+ *       kernel thread cannot be switched out while it holds them. Preemption is deliberately not
+ *       disabled around it: re-enabling it is itself a preemption point, and the caller still holds the
+ *       driver's transmit lock;</li>
+ *   <li>while the backend idles (kicks on), the inline path re-arms the queue's kick after it took the
+ *       chains (the event index moves past them) and loops while chains arrived meanwhile, so the next
+ *       transmit kicks again; while the backend polls (kicks off) it leaves them off;</li>
+ *   <li>a failure in {@link #doInlineWork} is a backend bug: the device sets DEVICE_NEEDS_RESET, as
+ *       {@link DeviceAgent} does for {@link #doWork}.</li>
+ * </ul>
  */
 public abstract class VirtioDevice implements VirtioTransport {
     private static final ValueLayout.OfShort LE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -46,8 +72,14 @@ public abstract class VirtioDevice implements VirtioTransport {
     private volatile Notifier interrupt = Notifier.NONE;
     private volatile Runnable wakeup = () -> {
     };
-    /** Serialises the backend's duty cycle against reset (the driver thread). */
-    private final Object workLock = new Object();
+    /**
+     * Serialises the backend's duty cycle, inline kicks and reset (the driver thread). Kicking threads
+     * only {@code tryLock} it.
+     */
+    private final ReentrantLock workLock = new ReentrantLock();
+    private final AtomicLong inlineKicks = new AtomicLong();
+    private final AtomicLong inlineFallbacks = new AtomicLong();
+    private final AtomicLong inlineErrors = new AtomicLong();
     private final java.util.concurrent.atomic.AtomicInteger generation = new java.util.concurrent.atomic.AtomicInteger();
     private volatile int status;
     private volatile boolean needsReset;
@@ -168,11 +200,14 @@ public abstract class VirtioDevice implements VirtioTransport {
     }
 
     private void reset() {
-        synchronized (workLock) {
+        workLock.lock();
+        try {
             live = false;
             deactivate();
             java.util.Arrays.fill(queues, null);
             armed = true;
+        } finally {
+            workLock.unlock();
         }
         java.util.Arrays.fill(placements, null);
         negotiated = 0;
@@ -196,7 +231,8 @@ public abstract class VirtioDevice implements VirtioTransport {
      * (then a re-check) before the device goes idle, so the driver kicks only a sleeping device.
      */
     final int work() throws Exception {
-        synchronized (workLock) {
+        workLock.lock();
+        try {
             if (!live) {
                 return 0;
             }
@@ -215,6 +251,8 @@ public abstract class VirtioDevice implements VirtioTransport {
                 }
             }
             return done;
+        } finally {
+            workLock.unlock();
         }
     }
 
@@ -266,11 +304,80 @@ public abstract class VirtioDevice implements VirtioTransport {
     @Override
     public final void kick(final int queue) {
         kicksReceived.incrementAndGet();
+        if (servesKicksInline(queue) && kickInline(queue)) {
+            return;
+        }
         wakeup.run();
+    }
+
+    /**
+     * Serve a kick of {@code queue} on the calling thread (see the class comment).
+     *
+     * @return true when it was served; false: the backend must be woken.
+     */
+    private boolean kickInline(final int queue) {
+        // A thread already inside this device (the backend's duty cycle, an offer or an inline kick whose
+        // interrupt ran the driver's handler inline, which transmitted) does not re-enter it: the backend
+        // finds the chains on its next cycle.
+        if (!live || workLock.isHeldByCurrentThread() || !workLock.tryLock()) {
+            inlineFallbacks.incrementAndGet();
+            return false;
+        }
+        try {
+            final VirtqueueDevice q = queues[queue];
+            if (!live || q == null) {
+                inlineFallbacks.incrementAndGet();
+                return false;
+            }
+            do {
+                doInlineWork(queue);
+            } while (live && armed && q.enableNotifications());
+            inlineKicks.incrementAndGet();
+            return true;
+        } catch (final Exception | AssertionError e) {
+            inlineErrors.incrementAndGet();
+            needsReset();
+            return true;
+        } finally {
+            workLock.unlock();
+        }
+    }
+
+    /**
+     * Whether a kick of {@code queue} is served on the kicking thread ({@link #doInlineWork}) rather than
+     * by waking the backend. Read at every kick, from the kicking thread. Default false.
+     */
+    protected boolean servesKicksInline(final int queue) {
+        return false;
+    }
+
+    /**
+     * Process the chains available on {@code queue} on the kicking thread, as {@link #doWork} would
+     * (work lock held, device live). Must not block or reach a preemption point (see the class comment).
+     *
+     * @return work done.
+     */
+    protected int doInlineWork(final int queue) throws Exception {
+        return 0;
     }
 
     public final long kicksReceived() {
         return kicksReceived.get();
+    }
+
+    /** Kicks served on the kicking thread (no backend wake-up). */
+    public final long inlineKicks() {
+        return inlineKicks.get();
+    }
+
+    /** Kicks of an inline queue that woke the backend instead (work lock busy, or the device not live). */
+    public final long inlineFallbacks() {
+        return inlineFallbacks.get();
+    }
+
+    /** Inline kicks that failed (a backend bug): each set DEVICE_NEEDS_RESET. */
+    public final long inlineErrors() {
+        return inlineErrors.get();
     }
 
     /** Who wakes the backend thread when the driver kicks (set by the {@link DeviceAgent}). */

@@ -48,6 +48,21 @@ public abstract class VirtioDriver implements AutoCloseable {
         return transport;
     }
 
+    /**
+     * True when the interrupt of {@code queue} may run inline, on the host thread that raises it,
+     * instead of through the interrupt actor ({@link InterruptLine}): the handler must then only do
+     * what an interrupt context may (no blocking on kernel primitives, bounded work) and may be
+     * called on any host thread, never two at a time. Default: no queue.
+     */
+    public boolean inlineInterrupt(final int queue) {
+        return false;
+    }
+
+    /** Where interrupts go now ({@link #interruptLine(Notifier)}); its {@code toString} describes its state. */
+    public Notifier interruptLine() {
+        return interruptLine;
+    }
+
     /** Route interrupts through {@code line} (an {@link InterruptLine} to the interrupt actor). */
     public void interruptLine(final Notifier line) {
         interruptLine = line;

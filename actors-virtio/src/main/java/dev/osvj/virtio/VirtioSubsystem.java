@@ -176,7 +176,9 @@ public final class VirtioSubsystem implements Subsystem {
         final ActorRef<InterruptActor.Command> irq = context.actorContext().spawn(
             Behaviors.supervise(InterruptActor.create(driver, handled)).onFailure(SupervisorStrategy.restart()),
             "irq-" + name);
-        driver.interruptLine(new InterruptLine(irq, transport.queueCount()));
+        driver.interruptLine(InterruptLine.inlineByDefault()
+            ? new InterruptLine(irq, transport.queueCount(), driver, handled)
+            : new InterruptLine(irq, transport.queueCount(), null, handled));
         return new VirtioDevices.Entry(name, transport.type(), driver, transport, handled, d.backend(), d.options(), pluggable);
     }
 

@@ -34,7 +34,9 @@ import java.util.function.Consumer;
  * For an in-JVM service with {@code standby = true}, after each change the manager creates, on its
  * {@code fleet-standby} thread, the ActorSystem of the replica it would boot next (the lowest free
  * index); that boot then adopts it instead of creating one. The creation of the next system overlaps
- * the boot of the current one. A standby whose name is no longer next is closed.
+ * the boot of the current one; a change that boots several replicas (a {@code scale} up by more than
+ * one) starts creating each next replica's system as soon as the current boot has taken its own, so
+ * every replica of the batch boots from a standby. A standby whose name is no longer next is closed.
  *
  * <h2>Virtual switches</h2>
  * A network with {@code backend = vswitch} is a switch of the vswitch module named
@@ -250,19 +252,24 @@ public final class FleetManager {
         for (int n = live.size(); n < s.replicas(); n++) {
             final int replica = used.nextClearBit(0);
             used.set(replica);
-            boot(s, replica);
+            // Scaling by more than one: the next replica's ActorSystem is created while this one boots.
+            boot(s, replica, null, n + 1 < s.replicas() ? used.nextClearBit(0) : -1);
         }
         prepareStandby(s);
     }
 
     /** Create ahead the ActorSystem of {@code s}'s next replica (lowest free index), unless it exists. */
     private void prepareStandby(final FleetConfig.ServiceSpec s) {
+        final BitSet used = new BitSet();
+        instances.stream().filter(i -> i.service().equals(s.name())).forEach(i -> used.set(slots.get(i).replica()));
+        prepareStandby(s, used.nextClearBit(0));
+    }
+
+    /** Create ahead the ActorSystem of {@code s}'s replica {@code next}, unless it exists (closing another one). */
+    private void prepareStandby(final FleetConfig.ServiceSpec s, final int next) {
         if (stopped || !s.standby() || s.mode() != FleetConfig.Mode.IN_JVM) {
             return;
         }
-        final BitSet used = new BitSet();
-        instances.stream().filter(i -> i.service().equals(s.name())).forEach(i -> used.set(slots.get(i).replica()));
-        final int next = used.nextClearBit(0);
         final String name = InstanceConfigs.instanceName(s, next);
         final Standby existing = standbys.get(s.name());
         if (existing != null && existing.name().equals(name)) {
@@ -295,11 +302,16 @@ public final class FleetManager {
     }
 
     private void boot(final FleetConfig.ServiceSpec s, final int replica) throws InterruptedException {
-        boot(s, replica, null);
+        boot(s, replica, null, -1);
     }
 
-    /** Boot replica {@code replica} of {@code s}, in {@code replacing}'s row of the table when not null. */
-    private void boot(final FleetConfig.ServiceSpec s, final int replica, final Instance replacing) throws InterruptedException {
+    /**
+     * Boot replica {@code replica} of {@code s}, in {@code replacing}'s row of the table when not null;
+     * with {@code ahead >= 0}, the ActorSystem of replica {@code ahead} (the next one the caller boots)
+     * starts being created once this boot took its own standby, so the two overlap.
+     */
+    private void boot(final FleetConfig.ServiceSpec s, final int replica, final Instance replacing, final int ahead)
+        throws InterruptedException {
         final String name = InstanceConfigs.instanceName(s, replica);
         final FleetConfig.NetworkSpec net = config.network(s.network()).orElse(null);
         final int addressSlot = config.addressSlot(s, replica);
@@ -314,7 +326,11 @@ public final class FleetManager {
                 } catch (final ConfigException e) {
                     throw new IllegalStateException("validated at load: " + e.getMessage(), e);
                 }
-                yield new InJvmInstance(name, s.name(), node, address, kernel, takeStandby(s, name));
+                final CompletableFuture<KernelStandby> standby = takeStandby(s, name);
+                if (ahead >= 0) {
+                    prepareStandby(s, ahead);
+                }
+                yield new InJvmInstance(name, s.name(), node, address, kernel, standby);
             }
             case PROCESS -> new ProcessInstance(name, s.name(), node, address, keys, config.workDir());
         };
@@ -370,7 +386,7 @@ public final class FleetManager {
             restarts.computeIfAbsent(i.name(), k -> new int[2])[1]++;
         }
         try {
-            boot(s, replica, i);
+            boot(s, replica, i, -1);
         } catch (final InterruptedException e) {
             Thread.currentThread().interrupt();
         }

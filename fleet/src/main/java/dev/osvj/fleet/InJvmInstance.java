@@ -3,15 +3,12 @@ package dev.osvj.fleet;
 import com.typesafe.config.Config;
 import dev.osvj.kernel.KernelClock;
 import dev.osvj.kernel.Subsystem;
-import dev.osvj.kernel.config.ConfigException;
-import dev.osvj.kernel.config.ConfigProblem;
 import dev.osvj.kernel.trace.Tracepoints;
 import dev.osvj.system.app.AppSubsystem;
 import dev.osvj.system.boot.BootException;
 import dev.osvj.system.boot.Kernel;
 import dev.osvj.system.boot.KernelStandby;
 import dev.osvj.system.boot.Subsystems;
-import dev.osvj.system.config.KernelConfigLoader;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -79,11 +76,9 @@ final class InJvmInstance extends AbstractInstance {
         final List<Subsystem> subsystems = Subsystems.discover();
         final Tracepoints tracepoints = new Tracepoints();
         subsystems.forEach(s -> s.declareTracepoints(tracepoints));
-        final List<ConfigProblem> problems = KernelConfigLoader.spec(subsystems).validate(config);
-        if (!problems.isEmpty()) {
-            fail("invalid configuration: " + problems.get(0));
-            return;
-        }
+        // No validation here: the fleet validated this service's kernel configuration at load
+        // (FleetConfig.parse, the same spec), and an instance's differs from it only in the keys the
+        // fleet writes itself (its name and its address on the network).
         final Kernel k;
         try {
             final PrintStream out = new PrintStream(console, true, StandardCharsets.UTF_8);

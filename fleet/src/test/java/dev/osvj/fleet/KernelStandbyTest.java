@@ -86,4 +86,23 @@ class KernelStandbyTest {
         }
         assertNull(m.standbyName("sb-warm"));
     }
+
+    @Test
+    void shouldBootEveryReplicaOfAScaleUpByMoreThanOneFromAStandby() throws Exception {
+        final FleetManager m = new FleetManager(fleet("""
+            osvj.fleet.services = [ { name = sb-batch, app = echo, replicas = 0, memory = 16M } ]
+            """), "local", r -> { });
+        try {
+            m.deploy();
+            assertEquals("sb-batch-0", m.standbyName("sb-batch"));
+            m.scale("sb-batch", 3);
+            for (int r = 0; r < 3; r++) {
+                assertEquals(InstanceState.RUNNING, row(m, "sb-batch-" + r).state());
+                assertTrue(((InJvmInstance)m.instance("sb-batch-" + r)).bootedFromStandby(), "sb-batch-" + r);
+            }
+            assertEquals("sb-batch-3", m.standbyName("sb-batch"));
+        } finally {
+            m.stopAll();
+        }
+    }
 }

@@ -70,28 +70,41 @@ public final class SwitchHost implements AutoCloseable {
      * @param directReceive with {@code cutThrough}: frames to a port whose device is in this JVM are
      *                    written straight into its receive queue instead of its downlink (default true;
      *                    {@link SwitchPort#deliverTo}); false only for A/B measurements.
+     * @param inlineTransmit with {@code cutThrough}: a local port tells its virtio-net device it transmits
+     *                    inline ({@link SwitchPort#transmitsInline}), so the guest's transmit kick forwards
+     *                    the frame on the kicking thread instead of waking the device's backend thread.
+     *                    Default false: in the k2k memcached A/B on this 2-core machine it lowered p50 but
+     *                    also requests/s, and raised p99 (every kick is then a notification the kicking
+     *                    thread serves, where awake device threads suppress most of them); see
+     *                    {@code bench fleet}'s {@code inline_*} detail.
      */
-    public record Options(Path aeronDir, int termLength, Duration idleMaxPark, boolean cutThrough, boolean directReceive) {
+    public record Options(Path aeronDir, int termLength, Duration idleMaxPark, boolean cutThrough, boolean directReceive,
+        boolean inlineTransmit) {
         public static Options defaults() {
-            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true);
+            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, false);
         }
 
         public Options withIdleMaxPark(final Duration value) {
-            return new Options(aeronDir, termLength, value, cutThrough, directReceive);
+            return new Options(aeronDir, termLength, value, cutThrough, directReceive, inlineTransmit);
         }
 
         public Options withCutThrough(final boolean value) {
-            return new Options(aeronDir, termLength, idleMaxPark, value, directReceive);
+            return new Options(aeronDir, termLength, idleMaxPark, value, directReceive, inlineTransmit);
         }
 
         public Options withDirectReceive(final boolean value) {
-            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, value);
+            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, value, inlineTransmit);
+        }
+
+        public Options withInlineTransmit(final boolean value) {
+            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, directReceive, value);
         }
     }
 
     private final String aeronDir;
     private final boolean cutThrough;
     private final boolean directReceive;
+    private final boolean inlineTransmit;
     private final MediaDriver driver;
     private final Aeron aeron;
     private final AgentRunner runner;
@@ -107,10 +120,11 @@ public final class SwitchHost implements AutoCloseable {
     private final Thread cleanup;
 
     private SwitchHost(final String aeronDir, final MediaDriver driver, final Aeron aeron, final Duration idleMaxPark,
-        final boolean cutThrough, final boolean directReceive) {
+        final boolean cutThrough, final boolean directReceive, final boolean inlineTransmit) {
         this.aeronDir = aeronDir;
         this.cutThrough = cutThrough;
         this.directReceive = cutThrough && directReceive;
+        this.inlineTransmit = cutThrough && inlineTransmit;
         this.driver = driver;
         this.aeron = aeron;
         this.cleanup = new Thread(() -> IoUtil.delete(new File(aeronDir), true), "vswitch-cleanup");
@@ -161,7 +175,7 @@ public final class SwitchHost implements AutoCloseable {
             aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())
                 .useConductorAgentInvoker(true));
             return new SwitchHost(driver.aeronDirectoryName(), driver, aeron, options.idleMaxPark(), options.cutThrough(),
-                options.directReceive());
+                options.directReceive(), options.inlineTransmit());
         } catch (final RuntimeException e) {
             CloseHelper.quietCloseAll(aeron, driver);
             IoUtil.delete(new File(dir), true);
@@ -182,6 +196,11 @@ public final class SwitchHost implements AutoCloseable {
     /** Whether this host's switches write frames for local ports straight into their devices. */
     boolean directReceive() {
         return directReceive;
+    }
+
+    /** Whether local ports of this host's switches let their devices transmit on the kicking thread. */
+    boolean inlineTransmit() {
+        return inlineTransmit;
     }
 
     /** The host's Aeron client (shared by every port joined through this host). */

@@ -39,7 +39,8 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>{@link #join} returns once the port is up both ways (the switch has the port and its downlink is
  * connected), so the first frames are not lost to the join. {@link #send} and {@link #poll} are called
- * by the device's backend thread; they never block: an uplink without room is
+ * by the device's backend thread ({@link #send} also by the guest's kicking thread when the port
+ * {@link #transmitsInline transmits inline}, one thread at a time); they never block: an uplink without room is
  * {@link #BACK_PRESSURED}. A received frame is handed to the sink as a view into the Aeron term
  * buffer (zero copy; the view ends with the call).
  *
@@ -80,6 +81,18 @@ public final class SwitchPort implements FrameTransport {
     private volatile VSwitch cutSwitch;
     /** This port's number on {@link #cutSwitch}; written before it. */
     private int cutPort;
+    /** The device may call {@link #send} on the guest's kicking thread ({@link #transmitsInline}); written before {@link #cutSwitch}. */
+    private boolean inline;
+    /**
+     * Sender only: the uplink position after the last frame this port offered to its uplink (0: none).
+     * Frames are cut through only once the switch thread has forwarded up to it ({@link #uplinkForwarded}),
+     * so a frame never overtakes an earlier one still in the uplink.
+     */
+    private long uplinkPosition;
+    /** Switch thread writes (after forwarding a frame of this port from its uplink), the sender reads. */
+    private final AtomicLong uplinkForwarded = new AtomicLong();
+    /** Inline sends that found the switch busy and took the uplink instead. */
+    private final AtomicLong txInlineBusy = new AtomicLong();
     /** The thread that polls the downlink (the device's backend thread), for {@link #wakePoller}. */
     private volatile Thread poller;
     /** Wakes the switch's thread after a send when the switch runs in this JVM on the same driver; else a no-op. */
@@ -248,9 +261,24 @@ public final class SwitchPort implements FrameTransport {
      * thread by {@code sw} as port {@code port} ({@link VSwitch#cutThrough}). Published before the
      * port's downlink is created, so {@link #join} sees it before returning.
      */
-    void enableCutThrough(final VSwitch sw, final int port) {
+    void enableCutThrough(final VSwitch sw, final int port, final boolean inlineTransmit) {
         cutPort = port;
-        cutSwitch = sw; // volatile: publishes cutPort
+        inline = inlineTransmit;
+        cutSwitch = sw; // volatile: publishes cutPort and inline
+    }
+
+    /**
+     * Inline transmit ({@link FrameTransport#transmitsInline}): true once the port forwards on its
+     * sender's thread on a switch in this JVM whose host allows it ({@link SwitchHost.Options#inlineTransmit}).
+     * {@link #send} then never blocks and never waits for another thread: it only {@code tryLock}s the
+     * switch's forwarding lock ({@link VSwitch#cutThrough} with {@code noWait}) and, when the switch is
+     * busy, offers the frame to its uplink for the switch thread (Aeron's non-blocking offer, then an
+     * unpark); frames into a destination device are offered without waiting for its receive lock,
+     * going to the destination's downlink when it is busy. No scheduler call is made on the way.
+     */
+    @Override
+    public boolean transmitsInline() {
+        return cutSwitch != null && inline;
     }
 
     @Override
@@ -270,16 +298,23 @@ public final class SwitchPort implements FrameTransport {
             frame = txScratch;
         }
         final VSwitch sw = cutSwitch;
-        if (sw != null && sw.cutThrough(this, cutPort, frame, 0, length)) {
-            txFrames.lazySet(txFrames.get() + 1);
-            txCutThrough.lazySet(txCutThrough.get() + 1);
-            return 0;
+        if (sw != null && uplinkPosition <= uplinkForwarded.get()) {
+            final int cut = sw.cutThrough(this, cutPort, frame, 0, length, inline);
+            if (cut == VSwitch.CUT) {
+                txFrames.lazySet(txFrames.get() + 1);
+                txCutThrough.lazySet(txCutThrough.get() + 1);
+                return 0;
+            }
+            if (cut == VSwitch.CUT_BUSY) {
+                txInlineBusy.lazySet(txInlineBusy.get() + 1);
+            }
         }
         long rc = uplink.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, frame, 0, length);
         if (rc == Publication.ADMIN_ACTION) {
             rc = uplink.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, frame, 0, length);
         }
         if (rc > 0) {
+            uplinkPosition = rc;
             txFrames.lazySet(txFrames.get() + 1);
             switchWake.run();
             return 0;
@@ -371,21 +406,32 @@ public final class SwitchPort implements FrameTransport {
      * @return false when the frame must take the downlink: no device, frames still on the downlink,
      *         no receive buffer posted, or the device down.
      */
-    boolean receiveDirect(final long downlinkPosition, final DirectBuffer buffer, final int offset, final int length) {
+    boolean receiveDirect(final long downlinkPosition, final DirectBuffer buffer, final int offset, final int length,
+        final boolean mayWait) {
         final VirtioNetDevice device = rxDevice;
         if (device == null || downlink.imageCount() > 0 && downlink.imageAtIndex(0).position() < downlinkPosition) {
             return false;
         }
         final byte[] array = buffer.byteArray();
         final int rc = array == null
-            ? device.offerRx(EVERYTHING, buffer.addressOffset() + offset, length)
+            ? device.offerRx(EVERYTHING, buffer.addressOffset() + offset, length, mayWait)
             : device.offerRx(MemorySegment.ofArray(array),
-                buffer.addressOffset() - org.agrona.BufferUtil.ARRAY_BASE_OFFSET + offset, length);
+                buffer.addressOffset() - org.agrona.BufferUtil.ARRAY_BASE_OFFSET + offset, length, mayWait);
         if (rc != VirtioNetDevice.RX_TAKEN) {
             return false;
         }
         rxDirect.lazySet(rxDirect.get() + 1);
         return true;
+    }
+
+    /** Switch thread: it forwarded this port's uplink up to {@code position} (an Aeron stream position). */
+    void uplinkForwarded(final long position) {
+        uplinkForwarded.lazySet(position);
+    }
+
+    /** Inline sends ({@link #transmitsInline}) that found the switch's forwarding lock busy and took the uplink. */
+    public long txInlineBusy() {
+        return txInlineBusy.get();
     }
 
     /** Frames the switch received straight into the device ({@link #deliverTo}), not among {@link #rxFrames}. */

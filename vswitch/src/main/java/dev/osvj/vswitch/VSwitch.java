@@ -54,7 +54,11 @@ import java.util.function.Consumer;
  * the destination's device thread, a second hand-off less; the downlink carries them only while the
  * guest has no receive buffer (and the frames after them, until its device thread has read it).
  * HELLO and BYE still use the uplink. Ports in other processes or hosts use the uplink, the
- * downlinks and the switch thread as before.
+ * downlinks and the switch thread as before. With {@link SwitchHost.Options#inlineTransmit} a local
+ * port also lets its device transmit on the guest's kicking thread ({@link SwitchPort#transmitsInline}):
+ * that thread then only tries the forwarding lock, and a frame that finds it held takes the uplink,
+ * with the port's later frames following it there until the switch thread has forwarded it (so
+ * frames never overtake each other).
  *
  * <h2>Trunks: one switch across hosts</h2>
  * Switches of the same name on several hosts form one L2 segment as a full mesh of trunk links, one
@@ -117,6 +121,8 @@ public final class VSwitch implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong receivedDirect = new java.util.concurrent.atomic.AtomicLong();
     private long nextSweepNs;
     private long nowNs;
+    /** Forwarding-lock holder: the current {@link #cutThrough} runs inline and must not wait for any lock. */
+    private boolean noWait;
     private volatile boolean closed;
 
     /** A port's way back: the publication to its downlink channel, once the driver made it. */
@@ -176,7 +182,7 @@ public final class VSwitch implements AutoCloseable {
 
         @Override
         public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header) {
-            onMessage(index, buffer, offset, length, header.sessionId());
+            onMessage(index, buffer, offset, length, header.sessionId(), header.position());
         }
     }
 
@@ -269,30 +275,53 @@ public final class VSwitch implements AutoCloseable {
         }
     }
 
+    /** The forwarding lock, for tests that make the switch busy. */
+    java.util.concurrent.locks.ReentrantLock forwardingLock() {
+        return forwarding;
+    }
+
+    /** {@link #cutThrough}: the core took the frame (forwarded, or dropped and counted). */
+    static final int CUT = 0;
+    /** {@link #cutThrough}: {@code port} is no longer the sender's port here: use the uplink. */
+    static final int CUT_GONE = 1;
+    /** {@link #cutThrough} with {@code noWait}: another thread holds the forwarding lock: use the uplink. */
+    static final int CUT_BUSY = 2;
+
     /**
      * A sending thread of a port joined from this JVM on this switch's driver (a device's backend
-     * thread): forward one frame on the caller's thread (cut-through), instead of through the port's
-     * uplink and a hand-off to the switch thread. Waits while the switch thread runs a duty cycle
-     * (bounded: it never blocks).
+     * thread, or with {@code noWait} the guest's kicking thread in an inline transmit): forward one
+     * frame on the caller's thread (cut-through), instead of through the port's uplink and a hand-off
+     * to the switch thread. Without {@code noWait} it waits while the switch thread runs a duty cycle
+     * (bounded: that never blocks); with it, it only tries the forwarding lock, offers frames to
+     * destination devices without waiting for their receive locks (a busy one gets the frame through
+     * its downlink), and leaves downlinks still being created to the switch thread (the Aeron client's
+     * lock may be held while it waits for the driver).
      *
-     * @return true when the core took the frame (forwarded, or dropped and counted); false when
-     *         {@code port} is no longer {@code from}'s port here (the caller falls back to its uplink).
+     * @return {@link #CUT}, {@link #CUT_GONE} or {@link #CUT_BUSY}; the caller offers the frame to its
+     *         uplink on anything but {@link #CUT}.
      */
-    boolean cutThrough(final SwitchPort from, final int port, final DirectBuffer buffer, final int offset, final int length) {
-        forwarding.lock();
+    int cutThrough(final SwitchPort from, final int port, final DirectBuffer buffer, final int offset, final int length,
+        final boolean noWait) {
+        if (!noWait) {
+            forwarding.lock();
+        } else if (!forwarding.tryLock()) {
+            return CUT_BUSY;
+        }
         try {
             final Downlink d = downlinks[port];
             if (closed || d == null || d.local != from) {
-                return false;
+                return CUT_GONE;
             }
             nowNs = System.nanoTime();
-            if (!pending.isEmpty()) {
+            if (!pending.isEmpty() && !noWait) {
                 resolvePending(); // a port that just joined may be a destination already
             }
+            this.noWait = noWait;
             onFrame(port, buffer, offset, length);
             wakeSent();
-            return true;
+            return CUT;
         } finally {
+            this.noWait = false;
             forwarding.unlock();
         }
     }
@@ -382,12 +411,16 @@ public final class VSwitch implements AutoCloseable {
     }
 
     private void onMessage(final int uplink, final DirectBuffer buffer, final int offset, final int length,
-        final int sessionId) {
+        final int sessionId, final long position) {
         final long key = (long)uplink << 32 | sessionId & 0xFFFF_FFFFL;
         final int port = (int)portOfSession.get(key);
         final byte type = PortMessage.type(buffer, offset, length);
         if (type == PortMessage.FRAME && port >= 0) {
             onFrame(port, buffer, offset + PortMessage.HEADER_LENGTH, length - PortMessage.HEADER_LENGTH);
+            final Downlink d = downlinks[port];
+            if (d != null && d.local != null) {
+                d.local.uplinkForwarded(position); // its sender may cut through again once this is its last
+            }
         } else if (type == PortMessage.HELLO && port < 0) {
             hello(key, PortMessage.hello(buffer, offset, length));
         } else if (type == PortMessage.BYE && port >= 0) {
@@ -427,7 +460,7 @@ public final class VSwitch implements AutoCloseable {
         downlinks[port] = d;
         pending.add(d);
         if (local != null && host.cutThrough()) {
-            local.enableCutThrough(this, port); // before the downlink exists, so before join returns
+            local.enableCutThrough(this, port, host.inlineTransmit()); // before the downlink exists, so before join returns
         }
     }
 
@@ -471,7 +504,7 @@ public final class VSwitch implements AutoCloseable {
             return Drop.NOT_CONNECTED.ordinal() + 1;
         }
         final SwitchPort local = d.local;
-        if (local != null && host.directReceive() && local.receiveDirect(p.position(), buffer, offset, length)) {
+        if (local != null && host.directReceive() && local.receiveDirect(p.position(), buffer, offset, length, !noWait)) {
             receivedDirect.lazySet(receivedDirect.get() + 1);
             return SwitchCore.SENT;
         }

@@ -114,7 +114,7 @@ public final class VSwitchSubsystem implements Subsystem {
 
     private static SwitchHost.Options hostOptions(final Config config) {
         return new SwitchHost.Options(null, config.getBytes("osvj.vswitch.term-length").intValue(),
-            config.getDuration("osvj.vswitch.idle-max-park"), config.getBoolean("osvj.vswitch.cut-through"), true);
+            config.getDuration("osvj.vswitch.idle-max-park"), config.getBoolean("osvj.vswitch.cut-through"), true, false);
     }
 
     @Override

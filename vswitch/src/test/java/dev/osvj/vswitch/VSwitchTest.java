@@ -145,6 +145,70 @@ class VSwitchTest {
     }
 
     @Test
+    void shouldSendInlineThroughTheUplinkWhileTheSwitchIsBusyAndKeepTheFramesInOrder() throws Exception {
+        try (SwitchHost inlineHost = SwitchHost.start(SwitchHost.Options.defaults().withInlineTransmit(true))) {
+            sendInlineWhileBusy(inlineHost);
+        }
+    }
+
+    private static void sendInlineWhileBusy(final SwitchHost inlineHost) throws Exception {
+        final VSwitch sw = inlineHost.startSwitch(SwitchSpec.of("t-inline"));
+        try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
+            assertTrue(a.transmitsInline(), "a local port on a cut-through host with inline transmit transmits inline");
+            final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+            final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+            final Thread busy = Thread.ofPlatform().start(() -> {
+                sw.forwardingLock().lock(); // the switch is forwarding on another thread
+                try {
+                    held.countDown();
+                    release.await();
+                } catch (final InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                } finally {
+                    sw.forwardingLock().unlock();
+                }
+            });
+            try {
+                assertTrue(held.await(30, TimeUnit.SECONDS));
+                for (int tag = 1; tag <= 3; tag++) {
+                    assertEquals(0, send(a, frame(0xFF, 0x0A, tag, 60)), "an inline send never waits: uplink");
+                }
+                assertEquals(1, a.txInlineBusy(), "the first found the switch busy...");
+                assertEquals(0, a.txCutThrough(), "...and the next ones followed it up the uplink, in order");
+            } finally {
+                release.countDown();
+                busy.join();
+            }
+            // frames 1..3 may still be in the uplink: the next ones must not overtake them
+            for (int tag = 4; tag <= 6; tag++) {
+                assertEquals(0, send(a, frame(0xFF, 0x0A, tag, 60)));
+            }
+            final List<byte[]> atB = new ArrayList<>();
+            receive(b, 6, atB);
+            final List<Integer> order = atB.stream().map(f -> (int)f[14]).toList();
+            assertEquals(List.of(1, 2, 3, 4, 5, 6), order, "in the order a sent them");
+            assertEquals(0, send(a, frame(0xFF, 0x0A, 7, 60)));
+            receive(b, 7, new ArrayList<>());
+            assertTrue(a.txCutThrough() >= 1, "cut through again once the uplink was forwarded");
+        } finally {
+            sw.close();
+        }
+    }
+
+    @Test
+    void shouldNotTransmitInlineByDefault() {
+        try (SwitchHost h = SwitchHost.start()) {
+            final VSwitch sw = h.startSwitch(SwitchSpec.of("t-no-inline"));
+            try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
+                assertFalse(a.transmitsInline());
+                assertEquals(0, send(a, frame(0xFF, 0x0A, 9, 60)));
+                receive(b, 9, new ArrayList<>());
+                assertEquals(1, a.txCutThrough(), "still cut through, on the device's own thread");
+            }
+        }
+    }
+
+    @Test
     void shouldForwardThroughTheSwitchThreadWithoutCutThrough() {
         try (SwitchHost plain = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(false))) {
             final VSwitch sw = plain.startSwitch(SwitchSpec.of("t-plain"));

@@ -35,7 +35,10 @@ abstract class NetChannelPad2 extends NetChannelConsumer {
  * separate cache lines (Lamport's SPSC queue with release/acquire indices, as in JCTools'
  * {@code SpscArrayQueue} without its look-ahead).
  *
- * <p>Producer: the classifier on the device's receive context ({@link #offer}). Consumer: whoever holds
+ * <p>Producer: the classifier ({@link #offer}) on the device's receive context: a virtio-net receive
+ * interrupt, inline on the host thread that raised it; the interface's receive actor for polled
+ * devices; or, on loopback, the sender's own transmit (serialised by the interface's transmit lock).
+ * One producer at a time per channel in every case. Consumer: whoever holds
  * the socket lock: the application thread when it reads, writes or polls, otherwise the flow's
  * net-channel actor ({@link #poll}). The producer publishes the slot with a release store of
  * {@code tail}; the consumer reads {@code tail} with acquire before the slot, and frees the slot with a

@@ -53,6 +53,13 @@ final class Epoll implements Socket.Watcher {
     private final ArrayList<WaitRecord> sleepers = new ArrayList<>(1);
     private final Map<Socket, Registration> bySocket = new IdentityHashMap<>();
     private final ArrayDeque<Registration> ready = new ArrayDeque<>();
+    /**
+     * {@link #await}'s working lists, reused by one caller at a time ({@link #scratchInUse}, guarded by
+     * the lock; an epoll instance usually has one waiting thread) so a wait allocates no lists.
+     */
+    private final ArrayList<Registration> scratchBatch = new ArrayList<>();
+    private final ArrayList<Registration> scratchKeep = new ArrayList<>();
+    private boolean scratchInUse;
     boolean closed;
 
     @Override
@@ -168,8 +175,41 @@ final class Epoll implements Socket.Watcher {
     int await(final int[] fds, final int[] events, final long[] data, final int max, final long timeoutNs)
         throws InterruptedException {
         final long deadline = timeoutNs > 0 ? System.nanoTime() + timeoutNs : 0;
-        final List<Registration> batch = new ArrayList<>();
-        final List<Registration> keep = new ArrayList<>();
+        final ArrayList<Registration> batch;
+        final ArrayList<Registration> keep;
+        lock.lock();
+        try {
+            if (scratchInUse) {
+                batch = new ArrayList<>(); // a second caller at the same time: lists of its own
+                keep = new ArrayList<>();
+            } else {
+                scratchInUse = true;
+                batch = scratchBatch;
+                keep = scratchKeep;
+            }
+        } finally {
+            lock.unlock();
+        }
+        try {
+            return await(fds, events, data, max, timeoutNs, deadline, batch, keep);
+        } finally {
+            batch.clear();
+            keep.clear();
+            if (batch == scratchBatch) {
+                lock.lock();
+                try {
+                    scratchInUse = false;
+                } finally {
+                    lock.unlock();
+                }
+            }
+        }
+    }
+
+    /** {@link #await}'s loop, with the caller's lists (cleared on entry to each round). */
+    private int await(final int[] fds, final int[] events, final long[] data, final int max, final long timeoutNs,
+        final long deadline, final ArrayList<Registration> batch, final ArrayList<Registration> keep)
+        throws InterruptedException {
         while (true) {
             batch.clear();
             keep.clear();
@@ -187,7 +227,8 @@ final class Epoll implements Socket.Watcher {
                 lock.unlock();
             }
             int n = 0;
-            for (final Registration r : batch) {
+            for (int i = 0; i < batch.size(); i++) {
+                final Registration r = batch.get(i);
                 final int mask = r.socket.readiness() & (r.events | Socket.POLLERR | Socket.POLLHUP | Socket.POLLNVAL);
                 if (mask == 0 || r.removed) {
                     continue;
@@ -206,7 +247,8 @@ final class Epoll implements Socket.Watcher {
             final long waitNs;
             lock.lock();
             try {
-                for (final Registration r : keep) {
+                for (int i = 0; i < keep.size(); i++) {
+                    final Registration r = keep.get(i);
                     if (!r.removed && !r.disabled && !r.queued) {
                         r.queued = true;
                         ready.add(r);

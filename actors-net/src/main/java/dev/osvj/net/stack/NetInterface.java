@@ -25,6 +25,8 @@ public final class NetInterface {
     dev.osvj.net.dev.FrameHandler rxHandler;
     /** True when the device pushes frames from its own receive context ({@link NetDevice#deliverInline}). */
     boolean inlineReceive;
+    /** Loopback segments of established flows go straight into net channels ({@code NetStack.loopbackToChannel}). */
+    boolean loopbackToChannel;
     final UnsafeBuffer txBuffer;
     final AtomicLong rxPackets = new AtomicLong();
     final AtomicLong rxBytes = new AtomicLong();

@@ -7,6 +7,7 @@ import dev.osvj.net.channel.NetChannel;
 import dev.osvj.net.channel.PacketBuffer;
 import dev.osvj.net.channel.PacketPool;
 import dev.osvj.net.dev.FrameHandler;
+import dev.osvj.net.dev.LoopbackDevice;
 import dev.osvj.net.dev.NetDevice;
 import dev.osvj.net.ip.ArpCache;
 import dev.osvj.net.ip.Reassembler;
@@ -124,6 +125,9 @@ public final class NetStack implements TcpConnection.Output {
 
     /** Per-thread parsing and routing scratch: no allocation per packet. */
     private static final class Scratch {
+        /** Loopback fast path: the sender's {@code sendTcp} wakes {@link #deferredWake} after its transmit. */
+        boolean deferWakes;
+        TcpSocket deferredWake;
         final EthernetFrame eth = new EthernetFrame();
         final ArpPacket arp = new ArpPacket();
         final Ipv4Packet ip = new Ipv4Packet();
@@ -171,6 +175,12 @@ public final class NetStack implements TcpConnection.Output {
     private final AtomicInteger ipId = new AtomicInteger();
     private final Int2ObjectHashMap<ArrayDeque<byte[]>> arpPending = new Int2ObjectHashMap<>();
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
+    /**
+     * The loopback fast path's parsing scratch ({@link #loopbackToChannel}): a sender's transmit may
+     * happen while its thread's {@link #scratch} is in use (TCP input on the general path answers with
+     * a segment), so the classifier it runs there must not touch that one.
+     */
+    private final ThreadLocal<Scratch> senderScratch = ThreadLocal.withInitial(Scratch::new);
     private long icmpWindowStart = Long.MIN_VALUE / 2;
     private int icmpCount;
     private int nextEphemeral;
@@ -303,6 +313,8 @@ public final class NetStack implements TcpConnection.Output {
             }
         };
         ifc.inlineReceive = device.deliverInline(ifc.rxHandler);
+        ifc.loopbackToChannel = LOOPBACK_TO_CHANNEL && loopback && device instanceof LoopbackDevice
+            && settings.netChannels();
         return ifc;
     }
 
@@ -516,7 +528,17 @@ public final class NetStack implements TcpConnection.Output {
      */
     boolean classify(final NetInterface ifc, final MutableDirectBuffer buffer, final int offset, final int length,
         final boolean checksumValid) {
-        final Scratch s = scratch.get();
+        return classify(scratch.get(), ifc, buffer, offset, length, checksumValid, false);
+    }
+
+    /**
+     * The classifier with the caller's parsing scratch; {@code fromSender}: called by a sender inside its
+     * transmit (the loopback fast path, {@link #loopbackToChannel}), which holds its own socket lock and
+     * the interface's transmit lock, so the classifier must not take the receiving socket's lock: waiters
+     * it cannot wake without it (the overflow list) are left to the flow's consumer.
+     */
+    private boolean classify(final Scratch s, final NetInterface ifc, final MutableDirectBuffer buffer,
+        final int offset, final int length, final boolean checksumValid, final boolean fromSender) {
         final EthernetFrame eth = s.eth;
         if (!eth.wrap(buffer, offset, length) || eth.etherType() != EthernetFrame.TYPE_IPV4) {
             return false;
@@ -560,13 +582,31 @@ public final class NetStack implements TcpConnection.Output {
         counters.increment(Counter.TCP_CHANNEL_PACKETS);
         if (ch.claimWakeup()) {
             counters.increment(Counter.TCP_CHANNEL_WAKEUPS);
-            if (sock.waiters > 0 || !sock.watchers.isEmpty()) {
-                sock.wakeFromOutside();
+            if (fromSender && s.deferWakes && s.deferredWake == null) {
+                s.deferredWake = sock; // woken by sendTcp once the transmit lock is released
             } else {
-                flowWaker.wake(sock);
+                wakeConsumer(sock, fromSender);
             }
         }
         return true;
+    }
+
+    /**
+     * Wake the consumer of a flow whose channel just received its batch's first packet: the blocked
+     * callers and watchers, or the flow's actor when nobody waits. {@code fromSender}: the caller holds
+     * another socket's lock, so this socket's lock is not taken (callers in its overflow list are left
+     * to the flow's actor, which wakes them under the lock).
+     */
+    private void wakeConsumer(final TcpSocket sock, final boolean fromSender) {
+        if (sock.waiters > 0 || !sock.watchers.isEmpty()) {
+            if (!fromSender) {
+                sock.wakeFromOutside();
+            } else if (!sock.wakeFromOutsideUnlocked()) {
+                flowWaker.wake(sock);
+            }
+        } else {
+            flowWaker.wake(sock);
+        }
     }
 
     /**
@@ -1125,6 +1165,12 @@ public final class NetStack implements TcpConnection.Output {
         }
         final NetInterface ifc = s.routeIf;
         final int nextHop = s.routeNextHop;
+        // Loopback: the receiving flow's consumer is woken after the transmit lock is released, so the
+        // wake-up (a futex call, an epoll lock) does not lengthen the lock every loopback sender shares.
+        final Scratch sender = ifc.loopbackToChannel ? senderScratch.get() : null;
+        if (sender != null) {
+            sender.deferWakes = true;
+        }
         ifc.txLock.lock();
         try {
             final UnsafeBuffer t = ifc.txBuffer;
@@ -1138,9 +1184,20 @@ public final class NetStack implements TcpConnection.Output {
             Ipv4Packet.emit(t, ipOff, 0, tcpLen, ipId.incrementAndGet() & 0xFFFF, Ipv4Packet.FLAG_DF, settings.ttl(),
                 Ipv4Packet.PROTO_TCP, src, dst);
             counters.increment(Counter.TCP_OUT);
+            if (seg.payloadLength == 0 && seg.flags == TcpSegment.ACK) {
+                counters.increment(Counter.TCP_ACK_ONLY_OUT);
+            }
             finishFrame(ifc, nextHop, t, ipOff + Ipv4Packet.HEADER_LENGTH + tcpLen);
         } finally {
             ifc.txLock.unlock();
+            if (sender != null) {
+                sender.deferWakes = false;
+                final TcpSocket wake = sender.deferredWake;
+                if (wake != null) {
+                    sender.deferredWake = null;
+                    wakeConsumer(wake, true);
+                }
+            }
         }
     }
 
@@ -1329,6 +1386,12 @@ public final class NetStack implements TcpConnection.Output {
 
     private void transmitFrame(final NetInterface ifc, final DirectBuffer t, final int off, final int length) {
         capture(t, off, length);
+        if (ifc.loopbackToChannel && loopbackToChannel(ifc, t, off, length)) {
+            counters.increment(Counter.TX_FRAMES);
+            ifc.txPackets.incrementAndGet();
+            ifc.txBytes.addAndGet(length);
+            return;
+        }
         if (ifc.device().transmit(t, off, length)) {
             counters.increment(Counter.TX_FRAMES);
             ifc.txPackets.incrementAndGet();
@@ -1337,6 +1400,51 @@ public final class NetStack implements TcpConnection.Output {
             counters.increment(Counter.DROP_DEVICE);
             ifc.txDropped.incrementAndGet();
         }
+    }
+
+    /**
+     * System property ({@code true} by default): loopback segments of established flows go straight
+     * into the receiving flow's net channel in the sender's transmit ({@link #loopbackToChannel});
+     * {@code false} queues every loopback frame for the interface's receive actor (A/B switch).
+     */
+    public static final String LOOPBACK_TO_CHANNEL_PROPERTY = "dev.osvj.net.loopback-to-channel";
+    private static final boolean LOOPBACK_TO_CHANNEL =
+        Boolean.parseBoolean(System.getProperty(LOOPBACK_TO_CHANNEL_PROPERTY, "true"));
+
+    /** Tests only: frames {@link #loopbackToChannel} put straight into a net channel. */
+    long loopbackToChannelFrames() {
+        return counters.get(Counter.TCP_LOOPBACK_TO_CHANNEL);
+    }
+
+    /**
+     * The loopback fast path (OSv's point: the classifier, not a receive thread, hands a segment to
+     * its consumer): a frame the sender transmits on {@code lo} that the classifier takes (a data or
+     * ACK segment of an established flow with room in its channel) goes into the receiving flow's
+     * net channel right here, in the sender's transmit, and its consumer is woken from here, instead
+     * of being copied into the loopback device's queue and classified later by the interface's
+     * receive actor (a mailbox run on a vCPU, often a vCPU woken for it, per burst). Called with the
+     * interface's transmit lock held (every loopback transmit is), so transmits are serialised; only
+     * while the device's queue holds no frame and its receive actor is not processing one
+     * ({@link LoopbackDevice#quiescent()}), so a flow's segments never overtake its earlier ones still
+     * queued there. Everything else (SYN, FIN, RST, unknown flows, a full channel, an armed receive
+     * fault) returns false and takes the queue as before.
+     *
+     * @return true when the frame went into a net channel (counted as received too).
+     */
+    private boolean loopbackToChannel(final NetInterface ifc, final DirectBuffer t, final int off, final int length) {
+        if (!(t instanceof MutableDirectBuffer frame) || !(ifc.device() instanceof LoopbackDevice lo)
+            || !lo.quiescent() || faults.pending(NetFaults.Point.RECEIVE) > 0) {
+            return false;
+        }
+        if (!classify(senderScratch.get(), ifc, frame, off, length, false, true)) {
+            return false;
+        }
+        counters.increment(Counter.RX_FRAMES);
+        counters.increment(Counter.TCP_LOOPBACK_TO_CHANNEL);
+        ifc.rxPackets.incrementAndGet();
+        ifc.rxBytes.addAndGet(length);
+        capture(frame, off, length);
+        return true;
     }
 
     private void capture(final DirectBuffer b, final int off, final int length) {

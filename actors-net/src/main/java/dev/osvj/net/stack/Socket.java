@@ -200,6 +200,20 @@ abstract class Socket {
         notifyWatchers();
     }
 
+    /**
+     * As {@link #wakeFromOutside}, for a waker that must not take this socket's lock (it holds another
+     * socket's): wakes the slots and the watchers only.
+     *
+     * @return false when callers in the overflow list were left for a holder of the lock to wake.
+     */
+    final boolean wakeFromOutsideUnlocked() {
+        if (waiters > 0) {
+            wakeSlots();
+        }
+        notifyWatchers();
+        return overflowWaiters == 0;
+    }
+
     /** Deadline for a blocking call with {@code timeoutNs} (0 = none). */
     static long deadline(final long timeoutNs) {
         return timeoutNs <= 0 ? 0 : System.nanoTime() + timeoutNs;

@@ -10,7 +10,6 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
 import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -22,27 +21,41 @@ import java.util.concurrent.locks.ReentrantLock;
  *   guest NIC ◀──poll────── {@link #guestEnd()} ◀══ring═══ {@link #gatewayEnd()} ◀──transmit── gateway stack
  * </pre>
  *
+ * <p>The stack lock ({@link #lockStack}): whoever runs the gateway stack's receive path or serves its
+ * connections holds it: the gateway's loop around each round of its work, and an inline transmitter.
+ * So the gateway's relays and sockets have one user at a time, and a thread that holds the stack lock
+ * never finds a relay lock taken.
+ *
  * <p>Guest to gateway, two modes ({@code inlineMode}):
  * <ul>
- *   <li><b>inline</b> (passt's "process frames where they arrive"): a frame the guest transmits is run
- *       through the gateway stack's receive path on the transmitting thread (the virtio-net device's
- *       backend thread), then {@code afterFrame} runs there too (the user gateway writes the replies the
- *       frame made readable to their host sockets before {@code transmit} returns). No queue, no thread
+ *   <li><b>inline</b> (passt's "process frames where they arrive"), the default: a frame the guest
+ *       transmits is run through the gateway stack's receive path on the transmitting thread (the
+ *       guest driver's kernel thread through the device's inline transmit, or the device's backend
+ *       thread), then {@code afterFrame} runs there too (the user gateway writes the replies the frame
+ *       made readable to their host sockets before {@code transmit} returns). No queue, no thread
  *       hand-off. The frame is copied once into a scratch buffer first, because the receive path may
- *       modify it in place and the caller's memory is the guest's. Transmits are serialised by a lock
- *       (one receive context, as the stack requires: the net channels are single-producer rings); in
- *       the kernel there is one transmitter, so it is never contended. {@link #servicing()} tells
- *       whether the calling thread is inside such a transmit.</li>
+ *       modify it in place and the caller's memory is the guest's. The transmitter only
+ *       {@code tryLock}s the stack lock: it may be a kernel thread that must never block, and the loop
+ *       may hold the lock (and have been descheduled by the host). When it is taken, the frame is
+ *       queued as in the queued mode; the loop is busy then and drains the queue before it sleeps, an
+ *       inline transmitter that held it wakes the loop for frames queued meanwhile, and the next inline
+ *       transmitter drains the queue before its own frame, so the guest's frames are processed
+ *       in the order it sent them. {@link #servicing()} tells whether the calling thread holds the
+ *       stack lock (and so serves the connections itself).</li>
  *   <li><b>queued</b>: the frame is copied into a many-to-one ring ({@link #drainQueued}) and the
- *       gateway's loop is woken ({@link #setOnQueued}, once per burst: only by the producer that finds the
- *       ring drained) to run it through the stack. One hand-off, but the device's thread only copies,
- *       so it stays free to move the guest's other frames while the loop does the gateway's work (TCP
- *       and the write to the host socket) in parallel on the other core.</li>
+ *       gateway's loop is woken ({@link #setOnQueued}) to run it through the stack. One hand-off: the
+ *       device's thread only copies.</li>
  * </ul>
  *
- * <p>Gateway to guest: frames the gateway sends go into the guest end's receive ring (a lock-free
- * many-to-one {@link RingDevice}, one copy) and its notifier wakes the guest's poller; the gateway
- * never processes guest frames from its own send path, so a send cannot recurse into a receive.
+ * <p>Gateway to guest: with a {@link UserGateway.GuestReceiver direct receiver} (the guest NIC's
+ * receive entry, {@link #directReceive}) a frame the gateway sends is written straight into the guest's
+ * receive queue by the sending thread (the loop, or an inline transmitter), with no thread in between.
+ * An inline transmitter never waits for it ({@code mayWait} false). Whenever the receiver does not take
+ * a frame (no receive buffer posted, busy, or down) the frame goes into the guest end's receive ring (a
+ * lock-free many-to-one {@link RingDevice}, one copy), whose notifier wakes the guest's poller, and so
+ * do the frames after it until the ring is drained: the guest sees them in order. Without a receiver
+ * every frame goes through the ring. The gateway never processes guest frames from its own send path,
+ * so a send cannot recurse into a receive.
  *
  * <p>MAC addresses are those of the old symmetric {@code Wire}: gateway 02:00:00:00:00:01, guest end
  * 02:00:00:00:00:02.
@@ -56,13 +69,19 @@ final class GuestLink {
     private final GuestEnd guest;
     /** True: guest frames are processed on the transmitting thread; false: queued for the gateway's loop. */
     private final boolean inlineMode;
-    /** Queued mode: the guest's frames waiting for the gateway's loop (many producers, one consumer). */
+    /** The guest's frames waiting for the gateway's loop (many producers, one consumer: the stack lock's holder). */
     private final ManyToOneRingBuffer toGateway;
-    /** Queued mode: set by the producer that found the queue drained; cleared by {@link #drainQueued}. */
-    private final AtomicBoolean queued = new AtomicBoolean();
     private volatile Runnable onQueued = () -> { };
     private final MessageHandler toReceivePath = this::onQueuedFrame;
+    /** The stack lock: see the class comment. */
     private final ReentrantLock inline = new ReentrantLock();
+    /** Guarded by {@link #inline}: its holder is an inline transmitter, which must not wait for the guest NIC. */
+    private boolean inlineActive;
+    private volatile UserGateway.GuestReceiver direct;
+    private final AtomicLong framesInline = new AtomicLong();
+    private final AtomicLong framesQueued = new AtomicLong();
+    private final AtomicLong toGuestDirect = new AtomicLong();
+    private final AtomicLong toGuestRing = new AtomicLong();
     private volatile FrameHandler receivePath;
     private volatile Runnable afterFrame = () -> { };
     /** Guarded by {@link #inline}: a receive failure was reported on stderr already. */
@@ -79,8 +98,56 @@ final class GuestLink {
         this.guest = new GuestEnd(mtu);
         this.scratch = new UnsafeBuffer(new byte[mtu + 64]);
         this.inlineMode = inlineMode;
-        this.toGateway = inlineMode ? null : new ManyToOneRingBuffer(new UnsafeBuffer(
+        this.toGateway = new ManyToOneRingBuffer(new UnsafeBuffer(
             org.agrona.BufferUtil.allocateDirectAligned(RING_BYTES + RingBufferDescriptor.TRAILER_LENGTH, 64)));
+    }
+
+    /**
+     * Take the stack lock (the gateway's loop, a host thread: it may wait). A wait means an inline
+     * transmitter holds it: counted ({@link #stackWaits()}). Spinning first was tried and did not help:
+     * a holder runs the gateway's TCP for its frames and writes the host socket, longer than a useful spin.
+     */
+    void lockStack() {
+        if (!inline.tryLock()) {
+            stackWaits.incrementAndGet();
+            inline.lock();
+        }
+    }
+
+    private final AtomicLong stackWaits = new AtomicLong();
+
+    /** The loop found the stack lock held by an inline transmitter and waited for it. */
+    long stackWaits() {
+        return stackWaits.get();
+    }
+
+    void unlockStack() {
+        inline.unlock();
+    }
+
+    /** The guest NIC's direct receive entry (null: every frame to the guest goes through the ring). */
+    void directReceive(final UserGateway.GuestReceiver receiver) {
+        this.direct = receiver;
+    }
+
+    /** Guest frames run through the stack on their transmitting thread. */
+    long framesInline() {
+        return framesInline.get();
+    }
+
+    /** Guest frames queued for the loop (queued mode, or the stack lock was taken). */
+    long framesQueued() {
+        return framesQueued.get();
+    }
+
+    /** Gateway frames written straight into the guest's receive queue. */
+    long toGuestDirect() {
+        return toGuestDirect.get();
+    }
+
+    /** Gateway frames that went through the guest end's ring (and the device's backend thread). */
+    long toGuestRing() {
+        return toGuestRing.get();
     }
 
     boolean inlineMode() {
@@ -92,22 +159,18 @@ final class GuestLink {
         this.onQueued = wake == null ? () -> { } : wake;
     }
 
-    /** Queued mode: frames are waiting for {@link #drainQueued}. */
+    /** Frames are waiting for {@link #drainQueued}. */
     boolean hasQueued() {
-        return toGateway != null && toGateway.size() > 0;
+        return toGateway.size() > 0;
     }
 
     /**
-     * Queued mode, one consumer (the gateway's loop): run up to {@code budget} queued guest frames through
-     * the gateway stack's receive path.
+     * One consumer at a time (the stack lock's holder): run up to {@code budget} queued guest frames
+     * through the gateway stack's receive path.
      *
      * @return frames processed; less than {@code budget} means the queue was empty.
      */
     int drainQueued(final int budget) {
-        if (toGateway == null) {
-            return 0;
-        }
-        queued.set(false);
         return toGateway.read(toReceivePath, budget);
     }
 
@@ -136,9 +199,11 @@ final class GuestLink {
             gateway.drops.incrementAndGet();
             return false;
         }
-        if (!queued.get() && queued.compareAndSet(false, true)) {
-            onQueued.run();
-        }
+        framesQueued.incrementAndGet();
+        // Every time, not once per burst: a drain that ran between this write and a flag would leave the
+        // flag set over an empty ring, and the next frame would wait for the loop's tick. The loop's wake
+        // is one volatile read while it is awake.
+        onQueued.run();
         return true;
     }
 
@@ -157,23 +222,44 @@ final class GuestLink {
         this.afterFrame = work == null ? () -> { } : work;
     }
 
-    /** True when the calling thread is inside a guest transmit (and will run {@code afterFrame}). */
+    /**
+     * True when the calling thread holds the stack lock: the loop in its round, or an inline transmitter
+     * (which runs {@code afterFrame} before it lets go), so it serves the connections itself.
+     */
     boolean servicing() {
         return inline.isHeldByCurrentThread();
     }
 
+    /**
+     * Inline mode: run the frame through the stack on this thread if the stack lock is free (after the
+     * frames queued before it), otherwise queue it for the loop. Never waits.
+     */
     private boolean receiveInline(final DirectBuffer buffer, final int offset, final int length) {
         final FrameHandler path = receivePath;
         if (path == null || length <= 0) {
             gateway.drops.incrementAndGet();
             return false;
         }
-        inline.lock();
+        if (inline.isHeldByCurrentThread() || !inline.tryLock()) {
+            // Taken by the loop, or by this very thread: the guest transmitted from inside the gateway's own
+            // send (its NIC ran the receive interrupt inline on the gateway's thread, and the guest stack
+            // answered at once); the stack is mid-call there and is not re-entered. The holder drains the
+            // queue before it sleeps.
+            return enqueue(buffer, offset, length);
+        }
         try {
+            inlineActive = true;
+            if (hasQueued()) {
+                int frames;
+                do { // frames the guest sent earlier, queued while the loop held the lock, go first
+                    frames = drainQueued(256);
+                } while (frames == 256);
+            }
             if (scratch.capacity() < length) {
                 scratch = new UnsafeBuffer(new byte[length]);
             }
             scratch.putBytes(0, buffer, offset, length);
+            framesInline.incrementAndGet();
             path.onFrame(scratch, 0, length);
             afterFrame.run();
         } catch (final RuntimeException e) {
@@ -185,7 +271,13 @@ final class GuestLink {
                 System.err.println("user gateway: frame from the guest dropped: " + e);
             }
         } finally {
+            inlineActive = false;
             inline.unlock();
+        }
+        if (hasQueued()) {
+            // queued by others while this thread held the lock, after its drain: the loop serves them now
+            // instead of at its next tick
+            onQueued.run();
         }
         return true;
     }
@@ -247,7 +339,19 @@ final class GuestLink {
             super("b", GUEST_MAC, mtu, RING_BYTES);
         }
 
+        /** A frame the gateway sends: straight into the guest's queue when the ring is drained, else the ring. */
         boolean fromGateway(final DirectBuffer buffer, final int offset, final int length) {
+            final UserGateway.GuestReceiver rx = direct;
+            if (rx != null && !hasPending()) {
+                // an inline transmitter (which holds the stack lock) must not wait: the guest NIC's backend
+                // thread may hold its receive lock
+                final boolean mayWait = !(inline.isHeldByCurrentThread() && inlineActive);
+                if (rx.offer(buffer, offset, length, mayWait) == UserGateway.GuestReceiver.TAKEN) {
+                    toGuestDirect.incrementAndGet();
+                    return true;
+                }
+            }
+            toGuestRing.incrementAndGet();
             return deliver(buffer, offset, length);
         }
 

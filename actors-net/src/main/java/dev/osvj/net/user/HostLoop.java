@@ -4,6 +4,7 @@ import dev.osvj.kernel.Errno;
 import dev.osvj.net.stack.NetStack;
 import dev.osvj.net.stack.Sockets;
 import dev.osvj.net.stack.StackDriver;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 
 import java.io.IOException;
 import java.net.StandardSocketOptions;
@@ -50,12 +51,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * batched: the loop is woken only while it sleeps, and one round serves every queued relay and every
  * selected key.
  *
- * <p>Threads and locks: a relay's state is guarded by its lock, taken by the loop and by the guest
- * link's thread; the lock is never held while waiting (every call under it is non-blocking). Lock order:
- * guest link, relay, gateway socket. The guest link's thread is the virtio-net device's only thread, so
- * it never waits for the loop: it only {@code tryLock}s a relay, and one the loop holds (the loop may
- * have been descheduled by the host in the middle of a read) is queued again for the loop, which serves
- * it as soon as it lets go. Everything here runs on host threads, never on kernel threads.
+ * <p>Threads and locks: the loop does each round of its work under the guest link's stack lock (see
+ * {@link GuestLink}) and releases it around the select; an inline transmitter (the guest driver's
+ * kernel thread, through the virtio-net device's inline transmit, or the device's backend thread) holds
+ * it while it runs a guest frame through the stack and serves the relays the frame signalled. A relay's
+ * state is guarded by its own lock, taken only under the stack lock (and at close), so it is never
+ * contended; every call under it is non-blocking. Lock order: stack lock, relay, gateway socket, the
+ * guest NIC's receive lock. A transmitter never waits: it only {@code tryLock}s the stack lock (a busy
+ * loop gets the frame queued) and the relay locks. Kernel threads run here only inside such an inline
+ * transmit, which reaches no scheduler preemption point (every socket call is non-blocking), so the JDK
+ * locks it holds cannot be re-entered by another kernel thread of its carrier.
  *
  * <p>A relay ends when both directions are closed (or either side reset): both sockets are closed.
  */
@@ -70,7 +75,15 @@ final class HostLoop implements AutoCloseable {
     private final GuestLink link;
     private final Selector selector;
     private final Thread thread;
-    private final ConcurrentLinkedQueue<Relay> ready = new ConcurrentLinkedQueue<>();
+    /**
+     * Signalled relays (each at most once until served, see {@link Relay#signalled}): many producers
+     * (readiness callbacks on any thread), one consumer at a time (the stack lock's holder). An array
+     * queue, so a signal allocates nothing; {@link #readyOverflow} takes what does not fit.
+     */
+    private final ManyToOneConcurrentArrayQueue<Relay> ready = new ManyToOneConcurrentArrayQueue<>(READY_CAPACITY);
+    private final ConcurrentLinkedQueue<Relay> readyOverflow = new ConcurrentLinkedQueue<>();
+    /** Relays signalled at once before {@link #readyOverflow} is used (more than any test or bench carries). */
+    static final int READY_CAPACITY = 4096;
     private final ConcurrentLinkedQueue<NetStack.FlowConsumer> deferred = new ConcurrentLinkedQueue<>();
     private final ConcurrentLinkedQueue<Runnable> tasks = new ConcurrentLinkedQueue<>();
     private final Set<Relay> relays = ConcurrentHashMap.newKeySet();
@@ -81,6 +94,9 @@ final class HostLoop implements AutoCloseable {
     /** True while the loop is (about to be) blocked in select: only then does a waker call {@code wakeup}. */
     private volatile boolean sleeping;
     private volatile boolean running = true;
+    private final AtomicLong wakeups = new AtomicLong();
+    /** Written by the loop thread only. */
+    private volatile long rounds;
 
     /** What to connect a forward's host connections to. */
     record Target(int guestIp, int guestPort) {
@@ -148,8 +164,19 @@ final class HostLoop implements AutoCloseable {
 
     private void wake() {
         if (sleeping) {
+            wakeups.incrementAndGet();
             selector.wakeup();
         }
+    }
+
+    /** Times another thread woke the loop's select ({@code Selector.wakeup}). */
+    long wakeups() {
+        return wakeups.get();
+    }
+
+    /** Blocking selects the loop made (each one a sleep and a wake-up: by a host socket, a wakeup call or the tick). */
+    long rounds() {
+        return rounds;
     }
 
     /** From a readiness callback: a thread that serves the queue itself needs no wakeup. */
@@ -165,29 +192,36 @@ final class HostLoop implements AutoCloseable {
         long nextTick = stack.now() + StackDriver.TICK_NS;
         try {
             while (running) {
-                runTasks();
-                serve(loopScratch);
-                long now = stack.now();
-                if (now - nextTick >= 0) {
-                    stack.poll(now);
-                    nextTick = now + StackDriver.TICK_NS;
+                long now;
+                // One round of work under the stack lock (see GuestLink): what the last select found, tasks,
+                // the guest's queued frames and every signalled relay, the stack's timers. An inline
+                // transmitter that finds the lock taken queues its frame; it is served before the select.
+                if (!keysLocked) { // the select's key action took it already when it found keys
+                    link.lockStack();
+                }
+                keysLocked = false;
+                try {
+                    runTasks();
                     serve(loopScratch);
                     now = stack.now();
+                    if (now - nextTick >= 0) {
+                        stack.poll(now);
+                        nextTick = now + StackDriver.TICK_NS;
+                        serve(loopScratch);
+                        now = stack.now();
+                    }
+                } finally {
+                    link.unlockStack();
                 }
                 sleeping = true;
-                final int selected;
-                if (!ready.isEmpty() || !tasks.isEmpty() || !deferred.isEmpty() || link.hasQueued()) {
-                    selected = selector.selectNow();
+                if (!ready.isEmpty() || !readyOverflow.isEmpty() || !tasks.isEmpty() || !deferred.isEmpty()
+                    || link.hasQueued()) {
+                    selector.selectNow(keyAction);
                 } else {
-                    selected = selector.select(Math.max(1, (nextTick - now + 999_999) / 1_000_000));
+                    selector.select(keyAction, Math.max(1, (nextTick - now + 999_999) / 1_000_000));
+                    rounds++;
                 }
                 sleeping = false;
-                if (selected > 0) {
-                    for (final SelectionKey k : selector.selectedKeys()) {
-                        onSelected(k);
-                    }
-                    selector.selectedKeys().clear();
-                }
             }
         } catch (final IOException | RuntimeException e) {
             if (running) {
@@ -195,20 +229,50 @@ final class HostLoop implements AutoCloseable {
             }
         } finally {
             sleeping = false;
-            for (final Relay r : relays) {
-                r.lock.lock();
-                try {
-                    r.closeBoth(false);
-                } finally {
-                    r.lock.unlock();
-                }
+            if (keysLocked) {
+                link.unlockStack();
+                keysLocked = false;
             }
-            for (final SelectionKey k : selector.keys()) {
-                closeQuietly(k.channel());
+            link.lockStack(); // no inline transmitter serves a relay while they are closed
+            try {
+                closeAll();
+            } finally {
+                link.unlockStack();
             }
-            closeQuietly(selector);
         }
     }
+
+    private void closeAll() {
+        for (final Relay r : relays) {
+            r.lock.lock();
+            try {
+                r.closeBoth(false);
+            } finally {
+                r.lock.unlock();
+            }
+        }
+        for (final SelectionKey k : selector.keys()) {
+            closeQuietly(k.channel());
+        }
+        closeQuietly(selector);
+    }
+
+    /**
+     * The select's action for each selected key (no selected-key set, so nothing allocated per select):
+     * takes the stack lock at the first key and keeps it for the round that follows.
+     */
+    private void onSelectedKey(final SelectionKey k) {
+        if (!keysLocked) {
+            sleeping = false; // awake: wakers need not call Selector.wakeup any more
+            link.lockStack();
+            keysLocked = true;
+        }
+        onSelected(k);
+    }
+
+    private final java.util.function.Consumer<SelectionKey> keyAction = this::onSelectedKey;
+    /** Loop thread only: {@link #onSelectedKey} took the stack lock for the coming round. */
+    private boolean keysLocked;
 
     private void runTasks() {
         Runnable t;
@@ -217,7 +281,7 @@ final class HostLoop implements AutoCloseable {
         }
     }
 
-    /** Serve the guest link's work: called by its transmitting thread after each frame. */
+    /** Serve the guest link's work: called by its transmitting thread after each frame (stack lock held). */
     private void serveInline() {
         serve(null);
     }
@@ -242,7 +306,7 @@ final class HostLoop implements AutoCloseable {
         if (!stack.settings().netChannels()) {
             stack.runReceiveStage(256);
         }
-        Relay r = ready.poll();
+        Relay r = nextReady();
         if (r == null) {
             return;
         }
@@ -270,13 +334,19 @@ final class HostLoop implements AutoCloseable {
             } finally {
                 r.lock.unlock();
             }
-        } while ((r = ready.poll()) != null);
+        } while ((r = nextReady()) != null);
         if (busy != null) {
             for (final Relay b : busy) {
                 b.signal(); // queued again; the loop (which holds the lock, so it is awake) takes it next round
             }
             wake();
         }
+    }
+
+    /** The next signalled relay, or null (stack lock held: the one consumer). */
+    private Relay nextReady() {
+        final Relay r = ready.poll();
+        return r != null ? r : readyOverflow.poll();
     }
 
     private void onSelected(final SelectionKey k) {
@@ -415,7 +485,9 @@ final class HostLoop implements AutoCloseable {
         /** The gateway socket's readiness changed (any thread, maybe with its lock held): queue once. */
         void signal() {
             if (!signalled.get() && signalled.compareAndSet(false, true)) {
-                ready.offer(this);
+                if (!ready.offer(this)) {
+                    readyOverflow.offer(this);
+                }
                 wakeUnlessServing();
             }
         }

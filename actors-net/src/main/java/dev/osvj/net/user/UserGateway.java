@@ -37,13 +37,18 @@ import java.util.List;
  * <p>Threads, passt's way: one event loop ({@link HostLoop}, a platform thread with a selector) reads
  * every host socket, sends into the gateway's stack, processes the guest's frames and runs the
  * stack's timers, driven by readiness (the selector, and the gateway sockets' readiness callbacks);
- * there is no thread per connection or direction. Guest frames reach it through {@link GuestLink},
- * queued by the virtio-net device's thread with one wakeup per burst, or processed right on that
- * thread ({@link #INLINE_RECEIVE}); either way the reply a frame makes readable is written to its host
- * socket by the thread that processed the frame, with no further hand-off. On the host side a
- * request/response through a forward now wakes the loop twice (the client's request, the guest's
- * reply) and the client once, where the earlier design woke pump A, the stack's driver thread, pump B
- * and the client. Besides the loop: one thread serves DHCP, one accepts the outbound NAT's connections
+ * there is no thread per connection or direction. Guest frames reach it through {@link GuestLink}:
+ * processed right on the thread that transmits them ({@link #INLINE_RECEIVE}: the guest driver's own
+ * thread when the virtio-net device transmits inline, see {@code FrameTransport.transmitsInline}), or
+ * queued for the loop when the loop is busy with the stack; either way the reply a frame makes
+ * readable is written to its host socket by the thread that processed the frame, with no further
+ * hand-off. Frames the gateway sends the guest go straight into the guest's receive queue from the
+ * sending thread when the guest NIC gave a {@link GuestReceiver} ({@link #directReceive}). A
+ * request/response through a forward then wakes the loop once (the client's request: it writes the
+ * request into the guest's queue and interrupts the guest) and the client once (the guest's reply,
+ * written to the host socket by the guest's transmitting thread), where the first design woke pump A,
+ * the stack's driver thread, pump B and the client, and session 4's woke the loop twice and the
+ * device's backend thread twice. Besides the loop: one thread serves DHCP, one accepts the outbound NAT's connections
  * (then carried by the loop), and a virtual thread per outbound UDP flow.
  *
  * <p>Not implemented: UDP forwards from the host, DNS, ICMP to the host.
@@ -67,9 +72,12 @@ public final class UserGateway implements AutoCloseable {
      * spread: with four connections in flight the device thread is the path's one serial stage, and inline
      * it also carries the gateway's TCP and the host writes). The old pump threads gave 5.4k-20.7k (p50
      * 140-214 us) over the same period: the end-to-end difference is within this host's noise, the
-     * guest side dominates (tap alone: p50 65-85 us). Queued is the default.
+     * guest side dominates (tap alone: p50 65-85 us). Queued was the default then. Session 5 made the
+     * inline mode never wait (the stack lock is only tried; a busy loop gets the frame queued) so that it
+     * can run on the guest driver's kernel thread, where it removes the device thread's wake-up and the
+     * loop's from the reply path: inline is the default since (numbers in the closing note).
      */
-    static final boolean INLINE_RECEIVE = false;
+    static final boolean INLINE_RECEIVE = true;
 
     private final String name;
     private final NetConfig.UserNetwork network;
@@ -153,6 +161,51 @@ public final class UserGateway implements AutoCloseable {
         sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_SNDBUF, SOCKET_BUFFER);
         sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_RCVBUF, SOCKET_BUFFER);
         sockets.setsockopt(fd, Sockets.IPPROTO_TCP, Sockets.TCP_NODELAY, 1);
+    }
+
+    /**
+     * The guest NIC's receive entry (its device's direct receive, e.g. {@code VirtioNetDevice.offerRx}),
+     * for the frames the gateway sends the guest: they are written straight into the guest's receive
+     * queue by the gateway's sending thread; whatever it does not take goes through {@link #guestEnd()}'s
+     * poll as before, in order (see {@link GuestLink}). Implementations copy the frame before returning,
+     * never block when {@code mayWait} is false, and return one of the constants.
+     */
+    @FunctionalInterface
+    public interface GuestReceiver {
+        /** The frame is in the guest's receive queue (or dropped and counted by the NIC, as a NIC drops). */
+        int TAKEN = 0;
+        /** The guest has no receive buffer posted. */
+        int NO_ROOM = 1;
+        /** The NIC is down (not started, reset). */
+        int DOWN = 2;
+        /** {@code mayWait} was false and the NIC is busy receiving on another thread. */
+        int BUSY = 3;
+
+        int offer(org.agrona.DirectBuffer buffer, int offset, int length, boolean mayWait);
+    }
+
+    /** Set (or clear with null) the guest NIC's direct receive entry; any time, any thread. */
+    public void directReceive(final GuestReceiver receiver) {
+        link.directReceive(receiver);
+    }
+
+    /**
+     * True when guest frames are processed on the thread that transmits them (see {@link GuestLink}):
+     * that thread may be a kernel thread; the gateway never blocks it.
+     */
+    public boolean inlineReceive() {
+        return link.inlineMode();
+    }
+
+    /**
+     * Counters for lsdev and the benchmarks: "guest_frames_inline=.. guest_frames_queued=..
+     * to_guest_direct=.. to_guest_ring=.. loop_wakeups=.. loop_rounds=.. stack_lock_waits=..".
+     */
+    public String counters() {
+        return "guest_frames_inline=" + link.framesInline() + " guest_frames_queued=" + link.framesQueued()
+            + " to_guest_direct=" + link.toGuestDirect() + " to_guest_ring=" + link.toGuestRing()
+            + " loop_wakeups=" + loop.wakeups() + " loop_rounds=" + loop.rounds() + " stack_lock_waits="
+            + link.stackWaits();
     }
 
     /**

@@ -6,10 +6,13 @@
  * reaches it through the system module's glue.
  *
  * <p>Threading follows passt: one event loop ({@code HostLoop}: a selector over all host sockets, the
- * guest's frames queued by the device thread ({@code GuestLink}; or processed inline on it), and the
- * gateway stack's timers) carries every connection, driven by the gateway sockets' readiness callbacks
- * ({@link dev.osvj.net.stack.Sockets#watch}); no thread per connection. Everything here runs
- * on host threads (the device backend, the loop, the DHCP and NAT threads), never on kernel threads, so
- * the JDK locks it uses are safe (see the carrier-identity rule in {@code dev.osvj.sched}).
+ * guest's frames that found the loop busy ({@code GuestLink}), and the gateway stack's timers) carries
+ * every connection, driven by the gateway sockets' readiness callbacks
+ * ({@link dev.osvj.net.stack.Sockets#watch}); no thread per connection. Guest frames are processed on
+ * the thread that transmits them when the stack is free: with the virtio-net device's inline transmit
+ * that is a kernel thread (the guest driver's), which only ever {@code tryLock}s here, never waits and
+ * reaches no scheduler preemption point, so the JDK locks it takes are safe (see the carrier-identity
+ * rule in {@code dev.osvj.sched}). Everything else runs on host threads (the loop, the device backend,
+ * the DHCP and NAT threads).
  */
 package dev.osvj.net.user;

@@ -17,12 +17,35 @@ public final class PluggableTransport implements FrameTransport {
         this.name = name;
     }
 
-    /** Plug in the real transport (once). */
-    public void attach(final FrameTransport transport) {
+    /** The device's direct receive entry, handed on to the real transport when it is attached. */
+    private volatile DirectReceiver receiver;
+
+    /** Plug in the real transport (once); it gets the device's direct receive entry if the device gave one. */
+    public synchronized void attach(final FrameTransport transport) {
         if (target != null) {
             throw new IllegalStateException(name + ": transport attached twice");
         }
+        final DirectReceiver r = receiver;
+        if (r != null) {
+            transport.connectReceiver(r);
+        }
         target = transport;
+    }
+
+    @Override
+    public synchronized void connectReceiver(final DirectReceiver deviceReceiver) {
+        receiver = deviceReceiver;
+        final FrameTransport t = target;
+        if (t != null) {
+            t.connectReceiver(deviceReceiver);
+        }
+    }
+
+    /** The attached transport's answer (false until attached). */
+    @Override
+    public boolean transmitsInline() {
+        final FrameTransport t = target;
+        return t != null && t.transmitsInline();
     }
 
     public boolean attached() {

@@ -38,7 +38,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * held by the backend thread while it receives from the wire and by {@code offerRx}; lock order: a
  * caller's own locks (the switch's forwarding lock) before {@code rxLock}, and nothing is locked
  * under it. The driver is interrupted once per offered frame unless it suppressed interrupts (event
- * index: a driver still busy with earlier completions is not interrupted again).
+ * index: a driver still busy with earlier completions is not interrupted again). The device hands the
+ * same entry to its transport ({@link FrameTransport#connectReceiver}), so an in-JVM peer such as the
+ * user gateway receives into the guest from its own thread; {@code mayWait = false} there only
+ * {@code tryLock}s (a kernel thread, or a thread inside an inline transmit, must not block).
+ *
+ * <p>Inline transmit: when the transport {@link FrameTransport#transmitsInline() opts in}, a kick of
+ * the transmit queue is served on the kicking thread (the guest driver's; see {@link VirtioDevice}):
+ * the frames go to {@link FrameTransport#send} in ring order right there, with the backend thread as
+ * the fallback whenever the device's work lock is busy. The receive queue's kicks (refills) still wake
+ * the backend, which polls the wire.
  */
 public final class VirtioNetDevice extends VirtioDevice {
     static final int BATCH = 64;
@@ -53,6 +62,12 @@ public final class VirtioNetDevice extends VirtioDevice {
     private final AtomicLong txDropped = new AtomicLong();
     private final AtomicLong rxFrames = new AtomicLong();
     private final AtomicLong rxNoBuffer = new AtomicLong();
+    /** Frames received through {@link #offerRx} (not from the backend's poll of the wire). */
+    private final AtomicLong rxOffered = new AtomicLong();
+    /** Non-waiting offers that found another thread receiving. */
+    private final AtomicLong rxBusy = new AtomicLong();
+    /** Frames transmitted on a kicking thread (inline kicks). */
+    private final AtomicLong txInline = new AtomicLong();
     private final FrameSink rxSink = this::receive;
     /** Guards the receive queue's state: see the class comment. */
     private final ReentrantLock rxLock = new ReentrantLock();
@@ -77,6 +92,7 @@ public final class VirtioNetDevice extends VirtioDevice {
         putConfig16(VirtioNet.CONFIG_STATUS, VirtioNet.S_LINK_UP);
         putConfig16(VirtioNet.CONFIG_MAX_VIRTQUEUE_PAIRS, 1);
         putConfig16(VirtioNet.CONFIG_MTU, mtu);
+        transport.connectReceiver(this::offerRx);
     }
 
     public FrameTransport frameTransport() {
@@ -114,11 +130,13 @@ public final class VirtioNetDevice extends VirtioDevice {
     }
 
     /** {@link #offerRx}: the frame is in the guest's receive queue (or was dropped and counted, as a NIC drops). */
-    public static final int RX_TAKEN = 0;
+    public static final int RX_TAKEN = FrameTransport.DirectReceiver.RX_TAKEN;
     /** {@link #offerRx}: the guest has no receive buffer posted; the caller keeps the frame on its wire. */
-    public static final int RX_NO_ROOM = 1;
+    public static final int RX_NO_ROOM = FrameTransport.DirectReceiver.RX_NO_ROOM;
     /** {@link #offerRx}: the device is not running (not yet DRIVER_OK, reset, or needs a reset). */
-    public static final int RX_DOWN = 2;
+    public static final int RX_DOWN = FrameTransport.DirectReceiver.RX_DOWN;
+    /** {@link #offerRx(MemorySegment, long, int, boolean)} without waiting: another thread is receiving. */
+    public static final int RX_BUSY = FrameTransport.DirectReceiver.RX_BUSY;
 
     /**
      * Any thread: receive one frame straight into the guest's receive queue and interrupt the driver
@@ -131,7 +149,30 @@ public final class VirtioNetDevice extends VirtioDevice {
      * @return {@link #RX_TAKEN}, {@link #RX_NO_ROOM} or {@link #RX_DOWN}.
      */
     public int offerRx(final MemorySegment buffer, final long offset, final int length) {
-        rxLock.lock();
+        return offerRx(buffer, offset, length, true);
+    }
+
+    /**
+     * {@link #offerRx(MemorySegment, long, int)}, or with {@code mayWait} false only if no other thread is
+     * receiving into this device now ({@link #RX_BUSY} otherwise; never blocks: for kernel threads and
+     * inline transmits). Also {@link #RX_BUSY} when the calling thread is receiving into this device
+     * already (an interrupt handler it ran inline made the offer). The
+     * {@link FrameTransport.DirectReceiver} the device gives its transport.
+     *
+     * @return {@link #RX_TAKEN}, {@link #RX_NO_ROOM}, {@link #RX_DOWN} or {@link #RX_BUSY}.
+     */
+    public int offerRx(final MemorySegment buffer, final long offset, final int length, final boolean mayWait) {
+        if (rxLock.isHeldByCurrentThread()) {
+            // an interrupt handler run inline by this device's own receive made the offer: not re-entered
+            rxBusy.incrementAndGet();
+            return RX_BUSY;
+        }
+        if (mayWait) {
+            rxLock.lock();
+        } else if (!rxLock.tryLock()) {
+            rxBusy.incrementAndGet();
+            return RX_BUSY;
+        }
         try {
             if (!rxOpen || !live()) {
                 return RX_DOWN;
@@ -147,6 +188,7 @@ public final class VirtioNetDevice extends VirtioDevice {
             rxq = q;
             receive(buffer, offset, length);
             q.publishUsed();
+            rxOffered.incrementAndGet();
             return RX_TAKEN;
         } finally {
             rxLock.unlock();
@@ -167,23 +209,47 @@ public final class VirtioNetDevice extends VirtioDevice {
     }
 
     @Override
-    protected int doWork() {
+    protected boolean servesKicksInline(final int queue) {
+        return queue == VirtioNet.TX_QUEUE && transport.transmitsInline();
+    }
+
+    @Override
+    protected int doInlineWork(final int queue) {
         int work = 0;
+        int n;
+        do { // everything the driver published, not just one batch: the backend is not coming
+            n = transmitBatch();
+            work += n;
+        } while (n == BATCH);
+        txInline.addAndGet(work);
+        return work;
+    }
+
+    /** Up to {@link #BATCH} transmit chains to the transport (work lock held: backend or inline kick). */
+    private int transmitBatch() {
         final VirtqueueDevice txq = queue(VirtioNet.TX_QUEUE);
-        if (txq != null) {
-            for (int i = 0; i < BATCH; i++) {
-                final int head = txq.pop(txChain);
-                if (head == VirtqueueDevice.NONE) {
-                    break;
-                }
-                work++;
-                if (head >= 0) {
-                    transmit(txChain);
-                    txq.pushUsed(head, 0);
-                }
-            }
-            txq.publishUsed();
+        if (txq == null) {
+            return 0;
         }
+        int work = 0;
+        for (int i = 0; i < BATCH; i++) {
+            final int head = txq.pop(txChain);
+            if (head == VirtqueueDevice.NONE) {
+                break;
+            }
+            work++;
+            if (head >= 0) {
+                transmit(txChain);
+                txq.pushUsed(head, 0);
+            }
+        }
+        txq.publishUsed();
+        return work;
+    }
+
+    @Override
+    protected int doWork() {
+        int work = transmitBatch();
         rxLock.lock();
         try {
             rxq = queue(VirtioNet.RX_QUEUE);
@@ -303,8 +369,9 @@ public final class VirtioNetDevice extends VirtioDevice {
 
     @Override
     public String deviceCounters() {
-        return "tx=" + txFrames.get() + " tx_dropped=" + txDropped.get() + " rx=" + rxFrames.get()
-            + " rx_no_buffer=" + rxNoBuffer.get();
+        return "tx=" + txFrames.get() + " tx_dropped=" + txDropped.get() + " tx_inline=" + txInline.get()
+            + " inline_kicks=" + inlineKicks() + " inline_fallbacks=" + inlineFallbacks() + " rx=" + rxFrames.get()
+            + " rx_offered=" + rxOffered.get() + " rx_busy=" + rxBusy.get() + " rx_no_buffer=" + rxNoBuffer.get();
     }
 
     public long rxNoBuffer() {

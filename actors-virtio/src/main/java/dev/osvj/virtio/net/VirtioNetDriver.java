@@ -17,8 +17,9 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * The virtio-net driver (kernel side), the {@link NetDevicePort} actors-net uses.
  *
- * <p>Receive (queue 0, interrupt actor only): one receive buffer per queue entry, preallocated in
- * guest memory (a 4 KiB page each with MRG_RXBUF, as OSv; otherwise header + MTU frame). A completed
+ * <p>Receive (queue 0, in the interrupt context only: the interrupt actor, or inline on the host thread
+ * that raised the interrupt, see {@link #inlineInterrupt}; one at a time): one receive buffer per queue
+ * entry, preallocated in guest memory (a 4 KiB page each with MRG_RXBUF, as OSv; otherwise header + MTU frame). A completed
  * buffer's frame goes to the {@link FrameSink} as a view into guest memory (no copy). A frame that
  * spans buffers (MRG_RXBUF, a TSO4 super-frame takes 17 pages) is a view too when its buffers are
  * adjacent, which they usually are: the buffers are one array and go back to the device in the order
@@ -243,7 +244,7 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
         return memory.segment();
     }
 
-    /** Post every free receive buffer, then publish once. Interrupt actor (or init) only. */
+    /** Post every free receive buffer, then publish once. Interrupt context (or init) only. */
     private void refill() {
         while (rxFreeCount > 0) {
             final int b = rxFree[rxFreeHead];
@@ -270,6 +271,18 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
             freeRx(mergeHeld[i]);
         }
         mergeHeldCount = 0;
+    }
+
+    /**
+     * The receive queue's interrupt runs inline on the thread that raises it: its handler drains the
+     * used ring into the sink (the stack's classifier, which only queues into net channels and wakes
+     * consumers) and refills, as OSv's receive interrupt does; the stack's protocol work for channel
+     * flows then happens in the consumer's context. Transmit and config-change interrupts (a reset)
+     * stay on the interrupt actor.
+     */
+    @Override
+    public boolean inlineInterrupt(final int queue) {
+        return queue == VirtioNet.RX_QUEUE;
     }
 
     @Override
@@ -594,12 +607,12 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     public String describe() {
         return String.format("mac %s, mtu %d, link %s, rx %d x %d B, %s, rx=%d rx_err=%d rx_csum=%d rx_csum_trusted=%d"
             + " rx_merged_in_place=%d rx_merged_by_copy=%d tx=%d tx_busy=%d"
-            + " resets=%d tx_lost_on_reset=%d",
+            + " resets=%d tx_lost_on_reset=%d rx_free=%d rx_in_flight=%d merging=%d, %s",
             VirtioNet.formatMac(mac), mtu, linkUp ? "up" : "down", rxq.size(), rxBufferBytes,
             hasFeature(VirtioNet.F_GUEST_TSO4) ? "rx offloads csum+tso4" : hasFeature(VirtioNet.F_GUEST_CSUM)
                 ? "rx offloads csum" : "no rx offloads",
             rxFrames.get(), rxErrors.get(), rxChecksumsCompleted.get(), rxChecksumsTrusted.get(), rxMergedInPlace.get(),
             rxMergedByCopy.get(), txFrames.get(), txBackPressured.get(), resets.get(),
-            txLostOnReset.get());
+            txLostOnReset.get(), rxFreeCount, rxq.inFlight(), mergeRemaining, interruptLine());
     }
 }

@@ -34,7 +34,8 @@ class VirtioNetTest {
         TESTKIT.shutdownTestKit();
     }
 
-    private static byte[] frame(final int length, final int seed) {
+    /** A test frame of {@code length} bytes whose content depends on {@code seed} (shared with other tests here). */
+    static byte[] frame(final int length, final int seed) {
         final byte[] f = new byte[length];
         for (int i = 0; i < length; i++) {
             f[i] = (byte)(seed * 7 + i);

@@ -31,6 +31,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       loopback (no network device), with the latency distributions.</li>
  * </ul>
  * A metric whose setup fails is null with the failure as {@code detail.reason}; the others still run.
+ *
+ * <p>{@code -Dbench.apps.only=user} (or {@code tap}) runs only native memcached with
+ * {@value #LOAD_CONNECTIONS} connections and that one osvj path: for A/B runs and profiles of one path
+ * (the property is not under {@code osvj.}: the kernels validate every {@code osvj.*} system property).
+ * The user and tap metrics' details carry the network device's and the gateway's counters per request
+ * ({@code per_request.*}: kicks, inline kicks, receive interrupts, loop wake-ups...).
  */
 public final class AppsSuite implements BenchSuite {
     private static final AtomicInteger KERNELS = new AtomicInteger();
@@ -53,9 +59,16 @@ public final class AppsSuite implements BenchSuite {
             + "host sockets";
     }
 
+    /** {@code bench.apps.only}: empty (everything), {@code user} or {@code tap}. */
+    private static final String ONLY = System.getProperty("bench.apps.only", "");
+
     @Override
     public void run(final BenchContext bench) throws Exception {
         final long ns = (bench.quick() ? 3 : 15) * 1_000_000_000L;
+        if (!ONLY.isEmpty()) {
+            onePath(bench, ns);
+            return;
+        }
         if (Tools.find("memcached").isEmpty()) {
             MetricGuard.unavailable(bench, "memcached is not installed (Debian: apt-get install memcached): no native peer",
                 "memcached.ratio_vs_native", "memcached.tap_ratio_vs_native");
@@ -75,6 +88,31 @@ public final class AppsSuite implements BenchSuite {
             bench.latency("http.latency", "osvj", r.osvj().latencyNanos());
             bench.latency("http.latency", "host", r.host().latencyNanos());
         }, "http.ratio_vs_host");
+    }
+
+    /** Native memcached and one osvj path ({@link #ONLY}), {@value #LOAD_CONNECTIONS} connections. */
+    private void onePath(final BenchContext bench, final long ns) throws Exception {
+        final MemcachedBench.Result nativeLoad;
+        bench.progress("memcached: native (Debian) over the host's loopback, " + LOAD_CONNECTIONS + " connections");
+        try (MemcachedBench.Target t = MemcachedBench.startNative(WORKERS)) {
+            nativeLoad = MemcachedBench.run(t, LOAD_CONNECTIONS, ns);
+        }
+        final boolean user = "user".equals(ONLY);
+        final String metric = user ? "memcached.ratio_vs_native" : "memcached.tap_ratio_vs_native";
+        bench.progress("memcached osvj (" + ONLY + "), " + LOAD_CONNECTIONS + " connections");
+        final NetNamespace netns = user ? null : NetNamespace.create();
+        try (MemcachedBench.Target t = user
+            ? MemcachedBench.bootOsvjUser("osvj-bench-apps-" + KERNELS.incrementAndGet(), WORKERS)
+            : MemcachedBench.bootOsvjTap("osvj-bench-apps-" + KERNELS.incrementAndGet(), WORKERS, netns, TAP,
+                TAP_KERNEL_IP, TAP_LINUX_IP)) {
+            final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns);
+            bench.metric(metric, o.opsPerSecond() / nativeLoad.opsPerSecond(), "ratio", "higher",
+                loadDetail(o, nativeLoad, "osvj memcached (" + ONLY + ") vs Debian memcached over the host loopback"));
+        } finally {
+            if (netns != null) {
+                netns.close();
+            }
+        }
     }
 
     private void memcached(final BenchContext bench, final long ns) throws Exception {
@@ -143,9 +181,12 @@ public final class AppsSuite implements BenchSuite {
 
     private static Map<String, Object> loadDetail(final MemcachedBench.Result o, final MemcachedBench.Result n,
         final String compared) {
-        return detail("osvj_ops_per_s", o.opsPerSecond(), "native_ops_per_s", n.opsPerSecond(), "osvj_p50_us", o.p50Us(),
-            "native_p50_us", n.p50Us(), "osvj_p99_us", o.p99Us(), "native_p99_us", n.p99Us(), "connections",
-            LOAD_CONNECTIONS, "compared", compared);
+        final Map<String, Object> d = detail("osvj_ops_per_s", o.opsPerSecond(), "native_ops_per_s", n.opsPerSecond(),
+            "osvj_p50_us", o.p50Us(), "native_p50_us", n.p50Us(), "osvj_p99_us", o.p99Us(), "native_p99_us", n.p99Us(),
+            "connections", LOAD_CONNECTIONS, "compared", compared);
+        // the network device's and gateway's counters per request: kicks, inline kicks, interrupts, loop wake-ups
+        o.perOp().forEach((k, v) -> d.put("per_request." + k, v));
+        return d;
     }
 
     static Map<String, Object> detail(final Object... kv) {

@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
@@ -63,7 +64,11 @@ public final class MemcachedBench {
      * @param opsPerSecond requests completed per second over all connections.
      * @param latencyNanos request latency, nanoseconds.
      */
-    public record Result(double opsPerSecond, Histogram latencyNanos) {
+    public record Result(double opsPerSecond, Histogram latencyNanos, Map<String, Double> perOp) {
+        Result(final double opsPerSecond, final Histogram latencyNanos) {
+            this(opsPerSecond, latencyNanos, Map.of());
+        }
+
         public double p50Us() {
             return latencyNanos.getValueAtPercentile(50) / 1000.0;
         }
@@ -90,6 +95,14 @@ public final class MemcachedBench {
 
         /** One line: what this target is. */
         String describe();
+
+        /**
+         * The kernel's network-device counters now (the virtio-net device's kicks, inline kicks, interrupts,
+         * direct receives; the user gateway's loop wake-ups...), by name; empty for the native peer.
+         */
+        default Map<String, Long> counters() {
+            return Map.of();
+        }
 
         @Override
         void close() throws Exception;
@@ -169,6 +182,11 @@ public final class MemcachedBench {
             @Override
             public String describe() {
                 return description;
+            }
+
+            @Override
+            public Map<String, Long> counters() {
+                return kernel == null ? Map.of() : deviceCounters(kernel);
             }
 
             @Override
@@ -271,6 +289,7 @@ public final class MemcachedBench {
                 client.set(key(k), value);
             }
         }
+        final Map<String, Long> before = target.counters();
         final ClosedLoop.Result r = ClosedLoop.run(index -> {
             final Client client = new Client(target.open());
             final SplittableRandom random = new SplittableRandom(index);
@@ -286,7 +305,45 @@ public final class MemcachedBench {
                 }
             };
         }, connections, durationNanos);
-        return new Result(r.opsPerSecond(), r.latencyNanos());
+        final Map<String, Long> after = target.counters();
+        // ClosedLoop runs a tenth of the duration as warm-up before it measures: requests over both
+        final double requests = r.opsPerSecond() * durationNanos * 1.1 / 1e9;
+        final Map<String, Double> perOp = new java.util.TreeMap<>();
+        for (final Map.Entry<String, Long> e : after.entrySet()) {
+            final long delta = e.getValue() - before.getOrDefault(e.getKey(), 0L);
+            if (requests > 0 && delta > 0) {
+                perOp.put(e.getKey(), Math.round(delta / requests * 1000) / 1000.0);
+            }
+        }
+        return new Result(r.opsPerSecond(), r.latencyNanos(), perOp);
+    }
+
+    private static final java.util.regex.Pattern COUNTER = java.util.regex.Pattern.compile("([a-z_]+)=(\\d+)");
+
+    /**
+     * The virtio-net devices' counters (their {@code lsdev} counters and transport description, kicks,
+     * receive interrupts), summed by name over the devices.
+     */
+    static Map<String, Long> deviceCounters(final BenchKernel kernel) {
+        final Map<String, Long> m = new java.util.TreeMap<>();
+        final var devices = kernel.kernel().services().find(dev.osvj.virtio.VirtioDevices.class);
+        if (devices.isEmpty()) {
+            return m;
+        }
+        for (final dev.osvj.virtio.VirtioDevices.Entry e : devices.get().all()) {
+            if (e.transport() instanceof dev.osvj.virtio.net.VirtioNetDevice d) {
+                final java.util.regex.Matcher c = COUNTER.matcher(d.deviceCounters() + " " + d.location());
+                while (c.find()) {
+                    m.merge(c.group(1), Long.parseLong(c.group(2)), Long::sum);
+                }
+                m.merge("kicks", d.kicksReceived(), Long::sum);
+                final dev.osvj.virtio.ring.QueueCounters rx = d.queueCounters(0);
+                if (rx != null) {
+                    m.merge("rx_interrupts", rx.get(dev.osvj.virtio.ring.QueueCounters.NOTIFICATIONS), Long::sum);
+                }
+            }
+        }
+        return m;
     }
 
     static String key(final int k) {
@@ -432,13 +489,13 @@ public final class MemcachedBench {
         }
     }
 
-    /** A JDK socket over the host's network (TCP_NODELAY, 30 s read timeout). */
-    static final class HostConn implements Conn {
+    /** A JDK socket over the host's network (TCP_NODELAY, 30 s read timeout); shared by every bench that drives a host socket. */
+    public static final class HostConn implements Conn {
         private final Socket socket;
         private final InputStream in;
         private final OutputStream out;
 
-        HostConn(final Socket socket) throws IOException {
+        public HostConn(final Socket socket) throws IOException {
             this.socket = socket;
             socket.setTcpNoDelay(true);
             socket.setSoTimeout(30_000);

@@ -38,6 +38,11 @@ import java.util.regex.Pattern;
  * </ul>
  */
 public final class FleetBenchSuite implements BenchSuite {
+    /**
+     * System property naming the parts to run, comma-separated: {@code boot} (the boot metrics),
+     * {@code k2k} (the memcached comparison); default both ({@code -Dbench.fleet.parts=boot}).
+     */
+    public static final String PARTS = "bench.fleet.parts";
     private static final Pattern CHART = Pattern.compile("^ (.+): (\\d+\\.\\d+)ms, \\(\\+(\\d+\\.\\d+)ms\\)$");
 
     @Override
@@ -52,6 +57,16 @@ public final class FleetBenchSuite implements BenchSuite {
 
     @Override
     public void run(final BenchContext bench) throws Exception {
+        final java.util.Set<String> parts = java.util.Set.of(System.getProperty(PARTS, "boot,k2k").split(","));
+        if (parts.contains("boot")) {
+            boots(bench);
+        }
+        if (parts.contains("k2k")) {
+            K2kMemcachedBench.run(bench);
+        }
+    }
+
+    private static void boots(final BenchContext bench) throws Exception {
         final int warmup = bench.quick() ? 10 : 30;
         final int samples = bench.quick() ? 30 : 150;
         final int batch = 10;
@@ -117,7 +132,6 @@ public final class FleetBenchSuite implements BenchSuite {
         } finally {
             m.stopAll();
         }
-        k2k(bench);
     }
 
     private static InstanceStatus bootOne(final FleetManager m, final String service) throws InterruptedException {
@@ -161,10 +175,5 @@ public final class FleetBenchSuite implements BenchSuite {
         final double[] s = v.clone();
         Arrays.sort(s);
         return s[s.length / 2];
-    }
-
-    /** memcached.k2k_vs_linux: the vswitch module's kernel-to-kernel memcached run. */
-    private static void k2k(final BenchContext bench) {
-        K2kMemcachedBench.run(bench);
     }
 }

@@ -18,28 +18,42 @@ import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * {@code memcached.k2k_vs_linux}: the OSv paper's memcached comparison on one host, kernel to kernel.
+ * {@code memcached.k2k_vs_linux}: the OSv paper's memcached comparison on one host, kernel to kernel, as
+ * issue 10 defines it: the same Java load client and the same memcached server code, once in two kernel
+ * instances joined by the {@code aeron:ipc} switch, once on host JVM sockets over Linux's loopback.
  *
  * <ul>
- *   <li><b>osvj</b>: two kernel instances in this JVM, each with a virtio-net device on one
+ *   <li><b>osvj</b> (numerator): two kernel instances in this JVM, each with a virtio-net device on one
  *       {@code aeron:ipc} virtual switch ({@link SwitchHost}, {@link VSwitch}): the server instance
- *       runs osvj's built-in memcached, the client instance runs {@link MemcachedBench}'s Java load
- *       client on its own socket API. Every request crosses client stack, virtio, switch port,
- *       switch, switch port, virtio, server stack, and back.</li>
- *   <li><b>linux</b>: the same Java load client on JDK sockets over Linux's loopback, to Debian's
- *       {@code memcached} (the server code differs: osvj's memcached runs only on the kernel's socket
- *       API; Debian's C server is the paper's Linux side).</li>
+ *       runs osvj's built-in memcached ({@code MemcachedApplication}: its engines and item store on the
+ *       kernel's sockets and epoll, kernel threads), the client instance runs {@link MemcachedBench}'s
+ *       Java load client on its own socket API. Every request crosses client stack, virtio, switch
+ *       port, switch, switch port, virtio, server stack, and back.</li>
+ *   <li><b>linux</b> (denominator): the same load client on JDK sockets over Linux's loopback to
+ *       {@link HostMemcached}, the host twin of the same server: the same text-protocol engine and item
+ *       store (in a booted kernel's guest memory, through its malloc), driven by a JDK NIO selector loop
+ *       per worker as {@code MemcachedApplication}'s workers are by the kernel's epoll, platform
+ *       threads, {@value #WORKERS} workers on both sides. So the ratio compares the kernels, network
+ *       paths and sockets, not two memcached implementations.</li>
  * </ul>
  *
- * For context the detail also has the same client and server in <em>one</em> kernel over its loopback
- * ({@code one_kernel_*}: what the switch path adds), and the two kernels with every frame through
- * the switch thread ({@code switch_thread_*}: the same switch without cut-through, the A/B of the
- * ports forwarding on their device threads), and with cut-through but every frame through the
- * destination's downlink, polled by its device thread ({@code downlinks_*}: the A/B of the switch
- * receiving straight into the destination guest's queue, {@code VirtioNetDevice.offerRx}; the
- * detail's {@code switch_frames_received_direct} counts those frames in the main run). The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
- * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over Linux's (higher is
- * better; issue 10's target is 1.25), with the p99 ratio ({@code memcached.k2k_p99_vs_linux}, lower
+ * For context the detail also has: Debian's C {@code memcached} with the same client over the same
+ * loopback ({@code debian_*}; the denominator until session 5, the paper's Linux server; absent when it
+ * is not installed), the same client and server in <em>one</em> kernel over its loopback
+ * ({@code one_kernel_*}: what the switch path adds), and three A/B runs of the two kernels: transmit
+ * inline on the guests' kicking threads ({@code inline_*}: {@link SwitchHost.Options#inlineTransmit}, off
+ * by default because it measured slower here),
+ * every frame through the switch thread ({@code switch_thread_*}: without cut-through), and
+ * cut-through but every frame through the destination's downlink, polled by its device thread
+ * ({@code downlinks_*}: without the switch receiving straight into the destination guest's queue,
+ * {@code VirtioNetDevice.offerRx}; {@code switch_frames_received_direct} counts those frames in the
+ * main run). {@code per_request.*} and {@code inline_per_request.*} are the two kernels' virtio-net
+ * counters per request: {@code kicks} (a kick not served inline wakes a device's backend thread
+ * unless it is awake), {@code inline_kicks} (served on the guest's kicking thread: the hand-off the
+ * switch path no longer has), {@code rx_interrupts} (hand-offs to a receiving vCPU).
+ * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
+ * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
+ * is better; issue 10's target is 1.25), with the p99 ratio ({@code memcached.k2k_p99_vs_linux}, lower
  * is better; target 0.6) and the absolute numbers and switch counters in the detail.
  */
 public final class K2kMemcachedBench {
@@ -57,20 +71,23 @@ public final class K2kMemcachedBench {
 
     /** Measure and report {@code memcached.k2k_vs_linux} and {@code memcached.k2k_p99_vs_linux}. */
     public static void run(final BenchContext bench) {
-        if (Tools.find("memcached").isEmpty()) {
-            MetricGuard.unavailable(bench, "memcached is not installed (Debian: apt-get install memcached): no Linux side",
-                "memcached.k2k_vs_linux", "memcached.k2k_p99_vs_linux");
-            return;
-        }
         MetricGuard.run(bench, () -> measure(bench), "memcached.k2k_vs_linux", "memcached.k2k_p99_vs_linux");
     }
 
     private static void measure(final BenchContext bench) throws Exception {
         final long ns = (bench.quick() ? 3 : 15) * 1_000_000_000L;
-        bench.progress("memcached k2k: Debian memcached over Linux loopback, " + CONNECTIONS + " connections");
+        bench.progress("memcached k2k: osvj's memcached code on host JDK sockets (HostMemcached) over Linux loopback, "
+            + CONNECTIONS + " connections");
         final MemcachedBench.Result linux;
-        try (MemcachedBench.Target t = MemcachedBench.startNative(WORKERS)) {
+        try (MemcachedBench.Target t = HostTwin.start("k2k-host-twin-" + RUNS.get(), WORKERS)) {
             linux = MemcachedBench.run(t, CONNECTIONS, ns);
+        }
+        MemcachedBench.Result debian = null;
+        if (Tools.find("memcached").isPresent()) {
+            bench.progress("memcached k2k: Debian memcached over Linux loopback (context), " + CONNECTIONS + " connections");
+            try (MemcachedBench.Target t = MemcachedBench.startNative(WORKERS)) {
+                debian = MemcachedBench.run(t, CONNECTIONS, ns);
+            }
         }
         final int n = RUNS.incrementAndGet();
         bench.progress("memcached k2k: client and server in one kernel over its loopback (context), " + CONNECTIONS
@@ -79,18 +96,21 @@ public final class K2kMemcachedBench {
         try (MemcachedBench.Target t = MemcachedBench.bootOsvj("k2k-one-" + n, WORKERS)) {
             oneKernel = MemcachedBench.run(t, CONNECTIONS, ns);
         }
+        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, warm-up (not recorded: the first run of the "
+            + "switch path pays its JIT compilation, which biased whichever mode ran first)");
+        switched(n, "k2k-warmup-" + n, HostMode.DEFAULT, ns / 3);
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, " + CONNECTIONS + " connections");
-        final List<PortStats> ports = new java.util.ArrayList<>();
-        final long[] direct = new long[1];
-        final MemcachedBench.Result osvj = switched(n, "k2k-bench-" + n, HostMode.DEFAULT, ns, ports, direct);
+        final SwitchRun main = switched(n, "k2k-bench-" + n, HostMode.DEFAULT, ns);
+        final MemcachedBench.Result osvj = main.result();
+        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
+            + "(A/B context), " + CONNECTIONS + " connections");
+        final SwitchRun inline = switched(n, "k2k-inline-" + n, HostMode.INLINE, ns);
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B context), "
             + CONNECTIONS + " connections");
-        final MemcachedBench.Result switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns, new java.util.ArrayList<>(),
-            new long[1]);
+        final MemcachedBench.Result switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result();
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, cut-through but every frame through the "
             + "destination's downlink (A/B context: without direct receive), " + CONNECTIONS + " connections");
-        final MemcachedBench.Result downlinks = switched(n, "k2k-downlink-" + n, HostMode.CUT_THROUGH_DOWNLINKS, ns,
-            new java.util.ArrayList<>(), new long[1]);
+        final MemcachedBench.Result downlinks = switched(n, "k2k-downlink-" + n, HostMode.CUT_THROUGH_DOWNLINKS, ns).result();
         final double ratio = osvj.opsPerSecond() / linux.opsPerSecond();
         final double p99Ratio = osvj.p99Us() / linux.p99Us();
         final Map<String, Object> detail = new LinkedHashMap<>();
@@ -105,13 +125,24 @@ public final class K2kMemcachedBench {
         detail.put("one_kernel_p99_us", oneKernel.p99Us());
         detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
         detail.put("switch_thread_p99_us", switchThread.p99Us());
+        detail.put("inline_req_per_s", inline.result().opsPerSecond());
+        detail.put("inline_p50_us", inline.result().p50Us());
+        detail.put("inline_p99_us", inline.result().p99Us());
+        main.perRequest().forEach((k, v) -> detail.put("per_request." + k, v));
+        inline.perRequest().forEach((k, v) -> detail.put("inline_per_request." + k, v));
         detail.put("downlinks_req_per_s", downlinks.opsPerSecond());
         detail.put("downlinks_p99_us", downlinks.p99Us());
+        if (debian != null) {
+            detail.put("debian_req_per_s", debian.opsPerSecond());
+            detail.put("debian_p50_us", debian.p50Us());
+            detail.put("debian_p99_us", debian.p99Us());
+            detail.put("osvj_vs_debian", osvj.opsPerSecond() / debian.opsPerSecond());
+        }
         detail.put("connections", CONNECTIONS);
         detail.put("target", "requests/s ratio >= 1.25, p99 ratio <= 0.6 (issue 10)");
         long dropped = 0;
         long frames = 0;
-        for (final PortStats p : ports) {
+        for (final PortStats p : main.ports()) {
             frames += p.rxFrames();
             for (final Drop d : Drop.values()) {
                 dropped += p.drops(d);
@@ -119,10 +150,11 @@ public final class K2kMemcachedBench {
         }
         detail.put("switch_frames", frames);
         detail.put("switch_drops", dropped);
-        detail.put("switch_frames_received_direct", direct[0]);
+        detail.put("switch_frames_received_direct", main.direct());
         detail.put("compared", "osvj memcached and the Java client in two kernel instances of one JVM joined by the "
-            + "aeron:ipc vswitch, vs the same Java client on JDK sockets over Linux loopback to Debian's memcached "
-            + "(osvj's memcached runs only on the kernel's socket API)");
+            + "aeron:ipc vswitch, vs the same Java client on JDK sockets over Linux loopback to the same memcached code "
+            + "(HostMemcached: osvj's engines and item store on a JDK NIO selector loop per worker); Debian's C "
+            + "memcached in debian_* for context");
         bench.metric("memcached.k2k_vs_linux", ratio, "ratio", "higher", detail);
         bench.metric("memcached.k2k_p99_vs_linux", p99Ratio, "ratio", "lower",
             Map.of("osvj_p99_us", osvj.p99Us(), "linux_p99_us", linux.p99Us()));
@@ -131,16 +163,25 @@ public final class K2kMemcachedBench {
     }
 
     /**
-     * The osvj side: server and client kernels on a fresh switch {@code switchName}, forwarding as
-     * {@code mode} says. The ports' counters go to {@code ports}, the frames the switch wrote straight
-     * into a guest's receive queue ({@link VSwitch#receivedDirect}) to {@code direct[0]}.
+     * One osvj run: the load's result, the switch's port counters, the frames it received straight into
+     * a guest's queue ({@link VSwitch#receivedDirect}), and the two kernels' virtio-net counters per
+     * request ({@link #deviceCounters}).
      */
-    private static MemcachedBench.Result switched(final int n, final String switchName, final HostMode mode,
-        final long ns, final List<PortStats> ports, final long[] direct) throws Exception {
+    private record SwitchRun(MemcachedBench.Result result, List<PortStats> ports, long direct,
+        Map<String, Double> perRequest) {
+    }
+
+    /**
+     * The osvj side: server and client kernels on a fresh switch {@code switchName}, forwarding as
+     * {@code mode} says.
+     */
+    private static SwitchRun switched(final int n, final String switchName, final HostMode mode, final long ns)
+        throws Exception {
         final String tag = switchName.substring(0, switchName.lastIndexOf('-'));
         final boolean cutThrough = mode != HostMode.SWITCH_THREAD;
         try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough)
-            .withDirectReceive(mode == HostMode.DEFAULT))) {
+            .withDirectReceive(mode == HostMode.DEFAULT || mode == HostMode.INLINE)
+            .withInlineTransmit(mode == HostMode.INLINE))) {
             final VSwitch fabric = host.startSwitch(SwitchSpec.of(switchName));
             try (BenchKernel server = BenchKernel.boot(tag + "-server-" + n, List.of(
                      "osvj.app.name=memcached",
@@ -151,19 +192,53 @@ public final class K2kMemcachedBench {
                  MemcachedBench.Target target = MemcachedBench.kernelSockets(client.sockets(), Addresses.parseIpv4(SERVER_IP), PORT,
                      "osvj memcached in kernel " + tag + "-server-" + n + ", Java client in kernel " + tag + "-client-" + n
                          + ", joined by the aeron:ipc switch " + switchName + " (" + mode + ")")) {
+                final Map<String, Long> before = deviceCounters(server, client);
                 final MemcachedBench.Result r = MemcachedBench.run(target, CONNECTIONS, ns);
-                ports.addAll(fabric.ports());
-                direct[0] = fabric.receivedDirect();
-                return r;
+                final Map<String, Long> after = deviceCounters(server, client);
+                // MemcachedBench.run measures for ns after a tenth of it as warm-up: requests over both
+                final double requests = r.opsPerSecond() * ns * 1.1 / 1e9;
+                final Map<String, Double> perRequest = new java.util.TreeMap<>();
+                after.forEach((k, v) -> perRequest.put(k, requests > 0
+                    ? Math.round((v - before.getOrDefault(k, 0L)) / requests * 1000) / 1000.0 : 0.0));
+                return new SwitchRun(r, List.copyOf(fabric.ports()), fabric.receivedDirect(), perRequest);
             }
         }
     }
 
-    /** How the switch host of an osvj side forwards (the default, and the two A/B contexts). */
+    /**
+     * Both kernels' virtio-net counters, summed: {@code kicks} (notifications the devices received: each
+     * one not served inline is a wake-up of a device's backend thread, unless it was awake already),
+     * {@code inline_kicks} (served on the guest's kicking thread), {@code rx_interrupts} (receive-queue
+     * interrupts to the drivers, each one a hand-off to a vCPU) and {@code tx_frames}.
+     */
+    private static Map<String, Long> deviceCounters(final BenchKernel... kernels) {
+        final Map<String, Long> m = new java.util.TreeMap<>();
+        for (final BenchKernel k : kernels) {
+            final var devices = k.kernel().services().find(dev.osvj.virtio.VirtioDevices.class);
+            if (devices.isEmpty()) {
+                continue;
+            }
+            for (final dev.osvj.virtio.VirtioDevices.Entry e : devices.get().all()) {
+                if (e.transport() instanceof dev.osvj.virtio.net.VirtioNetDevice d) {
+                    m.merge("kicks", d.kicksReceived(), Long::sum);
+                    m.merge("inline_kicks", d.inlineKicks(), Long::sum);
+                    final dev.osvj.virtio.ring.QueueCounters rx = d.queueCounters(0);
+                    if (rx != null) {
+                        m.merge("rx_interrupts", rx.get(dev.osvj.virtio.ring.QueueCounters.NOTIFICATIONS), Long::sum);
+                    }
+                }
+            }
+        }
+        return m;
+    }
+
+    /** How the switch host of an osvj side forwards (the default, and the A/B contexts). */
     private enum HostMode {
-        /** Cut-through on the sender's thread, straight into the destination's receive queue. */
+        /** Cut-through on the device threads, straight into the destination's receive queue (the host's defaults). */
         DEFAULT,
-        /** Cut-through, then the destination's downlink, polled by its device thread (session 3's default). */
+        /** As {@link #DEFAULT} but the guests' transmit kicks forward inline on the kicking thread. */
+        INLINE,
+        /** Cut-through on the device threads, then the destination's downlink, polled by its device thread (session 3's default). */
         CUT_THROUGH_DOWNLINKS,
         /** Every frame through the uplinks, the switch thread and the downlinks. */
         SWITCH_THREAD

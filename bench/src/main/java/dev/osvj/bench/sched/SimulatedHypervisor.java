@@ -65,6 +65,11 @@ final class SimulatedHypervisor implements HypervisorCore.Actions {
         waitForPcpu(vcpu, i);
     }
 
+    /** Whether vCPU {@code vcpu} holds a pCPU now (a volatile read; the answer can change at once). */
+    boolean holdsPcpu(final int vcpu) {
+        return granted.get(vcpu * STRIDE) != 0;
+    }
+
     private void waitForPcpu(final int vcpu, final int i) {
         // A pinned kernel thread runs only on its vCPU's carrier, so this is the carrier to unpark.
         carriers.set(vcpu, Thread.currentThread());

@@ -4,6 +4,7 @@ import dev.osvj.bench.sched.LockHolderPreemption.Kind;
 import dev.osvj.bench.sched.LockHolderPreemption.Report;
 import dev.osvj.bench.sched.LockHolderPreemption.Setting;
 import dev.osvj.bench.sched.LockHolderPreemption.Totals;
+import dev.osvj.bench.sched.LockHolderPreemption.Workload;
 import org.junit.jupiter.api.Test;
 
 import java.util.EnumMap;
@@ -18,8 +19,8 @@ class LockHolderPreemptionReportTest {
 
     /** One second on 2 pCPUs with the given chunks, updates, neighbour time and carrier CPU. */
     private static Totals second(final long chunks, final long updates, final long neighbourNs, final long cpuNs) {
-        return new Totals(S, chunks, updates, updates / 10, updates / 10 * 1_000, 2 * S - neighbourNs, 0, neighbourNs,
-            2 * S, cpuNs);
+        return new Totals(S, chunks, updates, updates / 10, updates / 10 * 1_000, 0, 2 * S - neighbourNs, 0,
+            neighbourNs, 2 * S, cpuNs);
     }
 
     @Test
@@ -36,17 +37,23 @@ class LockHolderPreemptionReportTest {
                 : second(900_000, 1_000, S / 5, 2 * S * 9 / 10));
             m.put(k, t);
         }
-        final Report r = new Report(m, Totals.ZERO, 300);
+        final Map<Workload, Map<Kind, Map<Setting, Totals>>> w = new EnumMap<>(Workload.class);
+        w.put(Workload.MIXED, m);
+        final Report r = new Report(w, Totals.ZERO, 300);
+        assertTrue(r.has(Workload.MIXED));
+        assertTrue(!r.has(Workload.COUNTER));
+        assertEquals(r.loss(Kind.SPINLOCK, Setting.OVERCOMMIT_STEAL),
+            r.loss(Workload.MIXED, Kind.SPINLOCK, Setting.OVERCOMMIT_STEAL), 0);
         assertEquals(0.55, r.loss(Kind.SPINLOCK, Setting.OVERCOMMIT_STEAL), 1e-9);
         assertEquals(0.10, r.loss(Kind.MUTEX, Setting.OVERCOMMIT_STEAL), 1e-9);
         // Beyond the neighbour's 10%: half of what the spinlock had left; nothing for the mutex.
         assertEquals(0.5, r.excessLoss(Kind.SPINLOCK, Setting.OVERCOMMIT_STEAL), 1e-9);
         assertEquals(0.0, r.excessLoss(Kind.MUTEX, Setting.OVERCOMMIT_STEAL), 1e-9);
         // Per CPU-ms used: the spinlock wasted half of what it got, the mutex nothing.
-        assertEquals(0.5, r.waste(Kind.SPINLOCK, Setting.OVERCOMMIT_STEAL), 1e-9);
-        assertEquals(0.0, r.waste(Kind.MUTEX, Setting.OVERCOMMIT_STEAL), 1e-9);
+        assertEquals(0.5, r.waste(Workload.MIXED, Kind.SPINLOCK, Setting.OVERCOMMIT_STEAL), 1e-9);
+        assertEquals(0.0, r.waste(Workload.MIXED, Kind.MUTEX, Setting.OVERCOMMIT_STEAL), 1e-9);
         // The counter itself: the mutex's update rate collapsed although its chunks did not.
-        assertEquals(0.99, r.updatesLoss(Kind.MUTEX, Setting.OVERCOMMIT_STEAL), 1e-9);
+        assertEquals(0.99, r.updatesLoss(Workload.MIXED, Kind.MUTEX, Setting.OVERCOMMIT_STEAL), 1e-9);
         final Totals t = r.of(Kind.SPINLOCK, Setting.OVERCOMMIT_STEAL);
         assertEquals(0.1, t.neighbourPcpuShare(), 1e-9);
         assertEquals(0.9, t.guestPcpuShare(), 1e-9);

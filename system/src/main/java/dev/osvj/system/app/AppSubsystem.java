@@ -4,10 +4,10 @@ import dev.osvj.kernel.BootContext;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigSpec;
+import dev.osvj.system.boot.ServiceProviders;
 
 import java.util.List;
 import java.util.Map;
-import java.util.ServiceLoader;
 import java.util.TreeMap;
 
 /**
@@ -30,7 +30,7 @@ public final class AppSubsystem implements Subsystem {
     private final Map<String, Application> applications = new TreeMap<>();
 
     public AppSubsystem() {
-        for (final Application a : ServiceLoader.load(Application.class)) {
+        for (final Application a : ServiceProviders.instances(Application.class)) {
             applications.put(a.name(), a);
         }
     }

@@ -30,7 +30,10 @@ import java.util.concurrent.CopyOnWriteArrayList;
  *       {@link VirtioNetAdapter} (zero-copy receive from the driver's interrupt actor);</li>
  *   <li>when that device has {@code backend = user}, the provider starts the interface's
  *       {@link UserGateway} (its {@code hostfwd} rules, {@code osvj.net.user.*}) and plugs it into the
- *       device's {@link PluggableTransport} through {@link UserFrameTransport}.</li>
+ *       device's {@link PluggableTransport} through {@link UserFrameTransport}; attaching hands the
+ *       gateway the device's direct receive entry (its frames go straight into the guest's receive
+ *       queue) and opts the device into inline transmit (the guest's frames run through the gateway on
+ *       the driver's kicking thread), see {@link UserFrameTransport}.</li>
  * </ul>
  *
  * Mistakes are configuration errors named after the interface: an unknown device, a MAC that

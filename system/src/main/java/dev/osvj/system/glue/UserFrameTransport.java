@@ -5,6 +5,7 @@ import dev.osvj.net.dev.NetDevice;
 import dev.osvj.net.user.UserGateway;
 import dev.osvj.virtio.net.FrameSink;
 import dev.osvj.virtio.net.FrameTransport;
+import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -12,13 +13,23 @@ import java.lang.foreign.MemorySegment;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The {@code user} backend as a virtio-net {@link FrameTransport}: frames the guest sends go into the
- * {@link UserGateway}'s receive ring (one copy, as a NIC puts them on the wire), and the frames the
- * gateway sends are handed to the device as views into the gateway's transmit ring. Called only by
- * the virtio device's backend thread (one at a time), so the two reusable views need no locking.
+ * The {@code user} backend as a virtio-net {@link FrameTransport}. The device serialises
+ * {@link #send} and {@link #poll} (one thread at a time), so the reusable views need no locking.
  *
- * <p>The ring's memory is off-heap; its {@link MemorySegment} is made once per ring buffer (the
- * gateway keeps one), not per frame.
+ * <ul>
+ *   <li>Guest to gateway: {@link #send} runs the frame through the {@link UserGateway} (see its guest
+ *       link); with the gateway's inline receive this transport {@link #transmitsInline() transmits
+ *       inline}: the device calls {@link #send} on the guest driver's kicking thread, and the gateway
+ *       processes the frame and writes the reply to the host socket right there, never blocking it.</li>
+ *   <li>Gateway to guest: the device's {@link DirectReceiver} becomes the gateway's
+ *       {@link UserGateway.GuestReceiver}, so the gateway's thread writes its frames straight into the
+ *       guest's receive queue and interrupts the guest; the frames it does not take (no buffer posted,
+ *       busy) wait in the gateway's ring, whose notifier wakes the device's backend thread to
+ *       {@link #poll} them, as before.</li>
+ * </ul>
+ *
+ * <p>The rings' memory is off-heap; its {@link MemorySegment} is made once per ring buffer (the
+ * gateway keeps one), not per frame; heap frames get a segment per backing array, cached.
  */
 final class UserFrameTransport implements FrameTransport {
     private static final long BYTE_ARRAY_BASE = org.agrona.UnsafeApi.arrayBaseOffset(byte[].class);
@@ -41,10 +52,63 @@ final class UserFrameTransport implements FrameTransport {
         end.setRxNotifier(this::wakePoller);
     }
 
+    /** Times the gateway woke the device's backend thread for frames it left in its ring. */
+    private final java.util.concurrent.atomic.AtomicLong pollerWakes = new java.util.concurrent.atomic.AtomicLong();
+
     private void wakePoller() {
+        pollerWakes.incrementAndGet();
         final Thread t = poller;
         if (t != null) {
             LockSupport.unpark(t);
+        }
+    }
+
+    /** Guest frames run through the gateway on the device's kicking thread when the gateway processes inline. */
+    @Override
+    public boolean transmitsInline() {
+        return gateway.inlineReceive();
+    }
+
+    @Override
+    public void connectReceiver(final DirectReceiver receiver) {
+        gateway.directReceive(receiver == null ? null : new ToDevice(receiver));
+    }
+
+    /** The gateway's frames straight into the guest's queue: Agrona buffers as memory segments, no allocation. */
+    private static final class ToDevice implements UserGateway.GuestReceiver {
+        /** All of native memory, for frames in off-heap buffers (offset = address). */
+        private static final MemorySegment NATIVE = MemorySegment.NULL.reinterpret(Long.MAX_VALUE);
+        private final DirectReceiver device;
+        /** The last heap array seen and its segment (one immutable pair: any thread may replace it). */
+        private volatile HeapSegment heap = new HeapSegment(new byte[0], MemorySegment.ofArray(new byte[0]));
+
+        private record HeapSegment(byte[] array, MemorySegment segment) {
+        }
+
+        ToDevice(final DirectReceiver device) {
+            this.device = device;
+        }
+
+        @Override
+        public int offer(final DirectBuffer buffer, final int offset, final int length, final boolean mayWait) {
+            final byte[] array = buffer.byteArray();
+            final int rc;
+            if (array == null) {
+                rc = device.offerRx(NATIVE, buffer.addressOffset() + offset, length, mayWait);
+            } else {
+                HeapSegment h = heap;
+                if (h.array() != array) {
+                    h = new HeapSegment(array, MemorySegment.ofArray(array));
+                    heap = h;
+                }
+                rc = device.offerRx(h.segment(), buffer.addressOffset() - BYTE_ARRAY_BASE + offset, length, mayWait);
+            }
+            return switch (rc) {
+                case DirectReceiver.RX_TAKEN -> UserGateway.GuestReceiver.TAKEN;
+                case DirectReceiver.RX_NO_ROOM -> UserGateway.GuestReceiver.NO_ROOM;
+                case DirectReceiver.RX_BUSY -> UserGateway.GuestReceiver.BUSY;
+                default -> UserGateway.GuestReceiver.DOWN;
+            };
         }
     }
 
@@ -82,9 +146,10 @@ final class UserFrameTransport implements FrameTransport {
         sink.onFrame(ringSegment, base + offset, length);
     }
 
+    /** The gateway (as its boot note) and its counters, for lsdev. */
     @Override
     public String describe() {
-        return gateway.describe();
+        return gateway.describe() + "; " + gateway.counters() + " poller_wakes=" + pollerWakes.get();
     }
 
     @Override

@@ -14,12 +14,14 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A virtio-net driver's {@link NetDevicePort} as the stack's {@link NetDevice}.
  *
- * <p>Receive is push mode ({@link #deliverInline}) and zero-copy: the driver's interrupt actor drains
+ * <p>Receive is push mode ({@link #deliverInline}) and zero-copy: the driver's receive interrupt handler
+ * (inline on the host thread that raised the interrupt, or the interrupt actor) drains
  * the used ring and calls the port's sink with each frame as a view into guest memory; the sink
  * re-points one {@link UnsafeBuffer} at those bytes ({@code wrap(address, length)}, no allocation) and
  * runs the stack's receive path (classifier, general path) on it right there, as OSv's driver runs
  * the classifier. The stack copies only what it keeps (a segment queued into a flow's net channel goes
- * into a pooled packet buffer). The view is only touched by the interrupt actor, one message at a time.
+ * into a pooled packet buffer). The view is only touched by that handler, which runs one at a time
+ * (the driver's interrupt context).
  * A frame whose checksum the driver trusts (receive offloads, {@link FrameSink#CHECKSUM_VALID}) goes on
  * with {@link FrameHandler#CHECKSUM_VALID}, and the driver is told to trust exactly when the stack's
  * receive path accepts that flag, so neither does a pass over the frame to check it.

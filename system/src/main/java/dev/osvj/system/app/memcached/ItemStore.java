@@ -5,6 +5,7 @@ import dev.osvj.mmu.malloc.Malloc;
 import dev.osvj.mmu.phys.PhysicalMemory;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -189,8 +190,15 @@ final class ItemStore implements AutoCloseable {
         if (Item.nkey(memory, it) != len) {
             return false;
         }
+        // Byte by byte: keys are at most 250 bytes, and a MemorySegment over the caller's array for
+        // MemorySegment.mismatch would cost two allocations per lookup (a segment and its session).
         final long pa = Item.pa(it) + Item.KEY;
-        return MemorySegment.mismatch(ram, pa, pa + len, MemorySegment.ofArray(b), off, off + len) == -1;
+        for (int i = 0; i < len; i++) {
+            if (ram.get(ValueLayout.JAVA_BYTE, pa + i) != b[off + i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private boolean isExpired(final long it, final int now) {
