@@ -1768,7 +1768,8 @@ public final class NetStack implements TcpConnection.Output {
             final TcpConnection c = t.conn;
             if (c != null) {
                 out.add(c.debugState() + " channel=" + (t.channel == null ? "none"
-                    : t.channel.size() + (t.channel.isClosed() ? " closed" : "")) + " waiters=" + t.waiters);
+                    : t.channel.size() + (t.channel.isClosed() ? " closed" : "")) + " waiters=" + t.waiters
+                    + " watchers=" + t.watchers.size());
             }
         });
         return out;

@@ -2,6 +2,7 @@ package dev.osvj.net.tcp;
 
 import dev.osvj.kernel.Errno;
 import dev.osvj.net.NetEvents;
+import dev.osvj.net.wire.TcpOptions;
 import dev.osvj.net.wire.TcpRepr;
 import dev.osvj.net.wire.TcpSegment;
 import org.agrona.DirectBuffer;
@@ -256,7 +257,7 @@ public final class TcpConnection {
         if (c.tsOk) {
             c.tsRecent = ack.options.tsVal;
             c.tsRecentNs = now;
-            c.sndMss -= 12;
+            c.sndMss -= TIMESTAMP_OPTION_LENGTH;
         }
         c.cwnd = c.initialWindow();
         c.sndWnd = ack.window << c.sndShift;
@@ -496,7 +497,7 @@ public final class TcpConnection {
         if (tsOk) {
             tsRecent = syn.options.tsVal;
             tsRecentNs = now;
-            sndMss -= 12;
+            sndMss -= TIMESTAMP_OPTION_LENGTH;
         }
         cwnd = initialWindow();
     }
@@ -720,7 +721,7 @@ public final class TcpConnection {
         if (seq != sndUna && (sackN == 0 || SeqNum.ge(seq, sackR[sackN - 1]))) {
             return;
         }
-        final int len = Math.min(holeEnd - seq, sndMss);
+        final int len = Math.min(holeEnd - seq, effectiveMss());
         final int sent = emitData(now, seq, len, true);
         rtxHigh = seq + Math.max(sent, 1);
     }
@@ -1078,7 +1079,8 @@ public final class TcpConnection {
         if (!state.synchronizedState() || !SeqNum.inRange(seq, sndUna, sndMax + 1)) {
             return false;
         }
-        final int mss = Math.max(MIN_PATH_MTU, mtu) - 40; // IPv4 and TCP headers without options
+        // IPv4 and TCP headers without options, and the timestamp option every segment carries
+        final int mss = Math.max(MIN_PATH_MTU, mtu) - 40 - (tsOk ? TIMESTAMP_OPTION_LENGTH : 0);
         if (mss >= sndMss) {
             return false;
         }
@@ -1178,6 +1180,7 @@ public final class TcpConnection {
         }
         boolean sent = false;
         if (state != TcpState.TIME_WAIT) {
+            final int mss = effectiveMss();
             while (true) {
                 final int inFlight = sndNxt - sndUna;
                 final int window = Math.min(sndWnd, cwnd);
@@ -1185,12 +1188,12 @@ public final class TcpConnection {
                 final int offset = sndNxt - sendBufSeq;
                 final int unsent = sendBuf.length() - offset;
                 if (unsent > 0) {
-                    final int want = Math.min(Math.min(unsent, sndMss), usable);
+                    final int want = Math.min(Math.min(unsent, mss), usable);
                     final int len = sendBuf.contiguous(offset, want);
                     if (len <= 0) {
                         break;
                     }
-                    final boolean full = len == sndMss;
+                    final boolean full = len == mss;
                     final boolean all = len == unsent;
                     final boolean ringLimited = len < want;
                     if (!full && !ringLimited) {
@@ -1237,7 +1240,7 @@ public final class TcpConnection {
      */
     private int emitData(final long now, final int seq, final int len, final boolean retransmission) {
         final int offset = seq - sendBufSeq;
-        final int n = offset >= 0 ? sendBuf.contiguous(offset, len) : 0;
+        final int n = offset >= 0 ? sendBuf.contiguous(offset, Math.min(len, effectiveMss())) : 0;
         int flags = TcpSegment.ACK;
         final boolean withFin = finQueued && seq + n == finSeq() && (retransmission ? SeqNum.gt(sndMax, seq + n)
             : true);
@@ -1396,6 +1399,34 @@ public final class TcpConnection {
             }
         }
     }
+
+    /**
+     * Payload bytes a data segment sent now may carry: {@link #sndMss} (the peer's MSS less the
+     * timestamp option every segment carries) less the SACK option {@link #emitSegment} adds while out-of-order
+     * data waits in the receive buffer. The MSS counts no TCP options (RFC 6691 §2, Linux's
+     * {@code tcp_current_mss}): a full-sized segment that also carried SACK blocks would exceed the MTU
+     * and never leave the interface, and two peers that both hold out-of-order data would each drop the
+     * very retransmission that fills the other's hole, for good.
+     */
+    private int effectiveMss() {
+        return Math.max(1, sndMss - sackOptionLength());
+    }
+
+    /** Bytes of the SACK option on a segment sent now (as many blocks as fit beside the timestamps). */
+    private int sackOptionLength() {
+        if (!sackOk || recvBuf.assembler.isEmpty()) {
+            return 0;
+        }
+        final int used = tsOk ? TIMESTAMP_OPTION_LENGTH : 0;
+        int blocks = Math.min(recvBuf.assembler.count(), TcpOptions.MAX_SACK_BLOCKS);
+        while (blocks > 0 && used + 4 + 8 * blocks > TcpOptions.MAX_LENGTH) {
+            blocks--;
+        }
+        return blocks > 0 ? 4 + 8 * blocks : 0;
+    }
+
+    /** The timestamp option with its two NOPs of padding: what {@link #sndMss} leaves room for. */
+    private static final int TIMESTAMP_OPTION_LENGTH = 12;
 
     /** Receiver SWS avoidance threshold (RFC 9293 §3.8.6.2.2): min(buffer / 2, MSS). */
     private int swsThreshold() {
@@ -1662,7 +1693,12 @@ public final class TcpConnection {
             + " sndWnd=" + sndWnd + " cwnd=" + cwnd + " mss=" + sndMss + " queued=" + sendBuf.length() + " bufSeq="
             + SeqNum.text(sendBufSeq) + " rcvNxt=" + SeqNum.text(rcvNxt) + " rcvAdv-nxt=" + (rcvAdv - rcvNxt)
             + " readable=" + recvBuf.readable() + " rtxAt=" + rtxAt + " persistAt=" + persistAt + " delackAt=" + delackAt
-            + " ackNow=" + ackNow + " ooo=" + recvBuf.assembler.count();
+            + " ackNow=" + ackNow + " ooo=" + recvBuf.assembler.count() + " rcvWindow=" + recvBuf.window()
+            + " rcvCap=" + recvBuf.capacity() + " sndCap=" + sendBuf.capacity() + " maxSndWnd=" + maxSndWnd
+            + " rcvShift=" + rcvShift + " sndShift=" + sndShift + " finQueued=" + finQueued + " nodelay=" + nodelay
+            + " persistBackoff=" + persistBackoff + " retries=" + retries + " inRecovery=" + inRecovery
+            + " sacks=" + sackN + " segsIn=" + segmentsIn + " segsOut=" + segmentsOut + " pawsDrops=" + pawsDrops
+            + " tsRecent=" + tsRecent;
     }
 
     @Override

@@ -130,6 +130,21 @@ final class HostLoop implements AutoCloseable {
         return relays.size();
     }
 
+    /**
+     * The loop's state and every relay's, one line each (diagnostics; racy reads, no locks taken, so it
+     * can be called from any thread even while the loop is stuck).
+     */
+    List<String> describe() {
+        final List<String> out = new ArrayList<>();
+        out.add(name + " loop: sleeping=" + sleeping + " ready=" + ready.size() + "+" + readyOverflow.size()
+            + " tasks=" + tasks.size() + " deferred=" + deferred.size() + " queuedFrames=" + link.hasQueued()
+            + " rounds=" + rounds + " wakeups=" + wakeups.get() + " thread=" + thread.getState());
+        for (final Relay r : relays) {
+            out.add(r.toString());
+        }
+        return out;
+    }
+
     /** Accept host connections on {@code server} (any thread): each is carried to {@code target}. */
     void listen(final ServerSocketChannel server, final Target target) {
         submit(() -> {
@@ -480,6 +495,18 @@ final class HostLoop implements AutoCloseable {
             this.host = host;
             this.fd = fd;
             this.connecting = connecting;
+        }
+
+        /** Racy snapshot for diagnostics: interest, bytes pending each way, end flags. */
+        @Override
+        public String toString() {
+            final SelectionKey k = key;
+            final ByteBuffer th = toHost;
+            return "relay fd=" + fd + " interest=" + interest + " key=" + (k == null ? "none" : k.isValid()
+                ? "ops=" + k.interestOps() + "/ready=" + k.readyOps() : "cancelled") + " signalled=" + signalled.get()
+                + " connecting=" + connecting + " toGuest=" + toGuestLen + " hostEof=" + hostEof + " toGuestDone="
+                + toGuestDone + " toHost=" + (th == null ? 0 : th.remaining()) + " toHostDone=" + toHostDone
+                + " closed=" + closed + " locked=" + lock.isLocked();
         }
 
         /** The gateway socket's readiness changed (any thread, maybe with its lock held): queue once. */

@@ -251,6 +251,13 @@ public final class UserGateway implements AutoCloseable {
         return b.toString();
     }
 
+    /** The gateway loop's and its relays' state, then the gateway stack's connections (diagnostics). */
+    public List<String> debugState() {
+        final List<String> out = new ArrayList<>(loop.describe());
+        out.addAll(stack.connectionDebug());
+        return out;
+    }
+
     @Override
     public void close() {
         if (nat != null) {

@@ -225,6 +225,49 @@ class TcpConnectionTest {
         assertArrayEquals(bytes(100, 1), h.read(100, 80 * MS));
     }
 
+    /**
+     * The MSS counts no options (RFC 6691): while out-of-order data waits, every segment carries SACK
+     * blocks, so a data segment carries that much less payload and the frame still fits the MTU. (Two
+     * gateway peers that both held out-of-order data sent their full-sized retransmissions with SACK
+     * blocks, 12 bytes over the MTU: IP dropped them, neither hole ever filled, the flow stalled.)
+     */
+    @Test
+    void shouldShrinkDataSegmentsByTheSackOptionWhileHoldingOutOfOrderData() {
+        final TcpConfig cfg = TcpHarness.plain().withOptions(true, true);
+        h.connect(cfg, 1000, 0);
+        final TcpRepr sa = synAck(65535, 1460, 0);
+        sa.options.sackPermitted = true;
+        sa.options.hasTimestamp = true;
+        sa.options.tsVal = 100;
+        h.in(10 * MS, sa);
+        assertEquals(1448, h.conn.sndMss());
+        h.conn.setNoDelay(true, 10 * MS); // no Nagle: every segment of a write goes at once
+        h.in(20 * MS, stamped(data(5101, 1001, 65535, bytes(100, 2)), 101));
+        h.in(21 * MS, stamped(data(5301, 1001, 65535, bytes(50, 3)), 102));
+        assertEquals(2, h.conn.outOfOrderRanges());
+        h.clear();
+        assertEquals(4000, h.write(bytes(4000, 4), 30 * MS));
+        final List<Integer> lengths = h.payloads.stream().map(b -> b.length).toList();
+        // timestamps (12) and two SACK blocks (4 + 2 * 8) beside 1448 - 20 = 1428 bytes of payload
+        assertEquals(List.of(1428, 1428, 1144), lengths, h.sent.toString());
+        for (final String seg : h.sent) {
+            assertTrue(seg.contains(" sack 5301:5351 sack 5101:5201"), seg);
+        }
+        // the hole filled: full-sized segments again
+        h.in(40 * MS, stamped(data(5001, 1001 + 4000, 65535, bytes(100, 1)), 103));
+        h.in(41 * MS, stamped(data(5201, 1001 + 4000, 65535, bytes(100, 5)), 104));
+        assertEquals(0, h.conn.outOfOrderRanges());
+        h.clear();
+        assertEquals(3000, h.write(bytes(3000, 6), 50 * MS));
+        assertEquals(List.of(1448, 1448, 104), h.payloads.stream().map(b -> b.length).toList(), h.sent.toString());
+    }
+
+    private static TcpRepr stamped(final TcpRepr r, final int tsVal) {
+        r.options.hasTimestamp = true;
+        r.options.tsVal = tsVal;
+        return r;
+    }
+
     @Test
     void shouldAckOutOfOrderAtOnceWithSackAndReassemble() {
         final TcpConfig cfg = TcpHarness.plain().withOptions(true, false);

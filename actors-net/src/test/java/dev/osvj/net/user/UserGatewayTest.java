@@ -342,12 +342,14 @@ class UserGatewayTest {
                     throw new RuntimeException(e);
                 }
             });
+            final java.util.concurrent.atomic.AtomicLong progress = new java.util.concurrent.atomic.AtomicLong();
             final Thread guestWriter = Thread.ofPlatform().start(() -> {
                 int off = 0;
                 while (off < down.length) {
                     final int n = s.send(fd, down, off, Math.min(65536, down.length - off), 0);
                     assertTrue(n > 0, "guest send " + n);
                     off += n;
+                    progress.addAndGet(n);
                 }
                 assertEquals(0, s.shutdown(fd, Sockets.SHUT_WR));
             });
@@ -357,10 +359,21 @@ class UserGatewayTest {
                 int n;
                 while ((n = s.recv(fd, b, 0, b.length, 0)) > 0) {
                     atGuest.write(b, 0, n);
+                    progress.addAndGet(n);
                 }
                 assertEquals(0, n, "guest recv ended with " + n);
             });
-            final byte[] atHost = host.getInputStream().readAllBytes();
+            final Thread watchdog = stallWatchdog(progress);
+            final java.io.ByteArrayOutputStream hostIn = new java.io.ByteArrayOutputStream();
+            final InputStream in = host.getInputStream();
+            final byte[] hb = new byte[65536];
+            int hn;
+            while ((hn = in.read(hb)) >= 0) {
+                hostIn.write(hb, 0, hn);
+                progress.addAndGet(hn);
+            }
+            watchdog.interrupt();
+            final byte[] atHost = hostIn.toByteArray();
             guestReader.join();
             hostWriter.join();
             guestWriter.join();
@@ -370,6 +383,46 @@ class UserGatewayTest {
                 MessageDigest.getInstance("SHA-256").digest(atGuest.toByteArray()));
             s.close(fd);
         }
+    }
+
+    /**
+     * A watchdog for a bulk transfer: when {@code progress} (bytes moved by every party) stands still
+     * for 20 s, print both stacks' connections and the gateway loop's relays, so a stalled run shows
+     * which side's TCP or relay state stopped. Interrupt it when the transfer is done.
+     */
+    private Thread stallWatchdog(final java.util.concurrent.atomic.AtomicLong progress) {
+        return Thread.ofPlatform().daemon().name("stall-watchdog").start(() -> {
+            long last = -1;
+            long since = System.nanoTime();
+            try {
+                while (true) {
+                    Thread.sleep(1000); // a sampling period, not a wait for a condition
+                    final long p = progress.get();
+                    if (p != last) {
+                        last = p;
+                        since = System.nanoTime();
+                    } else if (System.nanoTime() - since > 20_000_000_000L) {
+                        System.err.println("STALL after " + p + " bytes:\n  gateway " + String.join("\n  ", gateway.debugState())
+                            + "\n  guest " + String.join("\n  ", guest.connectionDebug())
+                            + "\n  link " + gateway.counters() + "\n  gateway counters " + nonZero(gateway.stack())
+                            + "\n  guest counters " + nonZero(guest));
+                        since = System.nanoTime();
+                    }
+                }
+            } catch (final InterruptedException e) {
+                // done
+            }
+        });
+    }
+
+    private static String nonZero(final NetStack stack) {
+        final StringBuilder b = new StringBuilder();
+        stack.counters().snapshot().forEach((k, v) -> {
+            if (v != 0) {
+                b.append(k).append('=').append(v).append(' ');
+            }
+        });
+        return b.toString();
     }
 
     @Test
