@@ -26,9 +26,6 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -83,14 +80,6 @@ class HostMemcachedTest {
         return new String(reply, StandardCharsets.US_ASCII);
     }
 
-    private static void await(final BooleanSupplier condition, final String what) {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
-            LockSupport.parkNanos(1_000_000);
-        }
-    }
-
     @Test
     void shouldStoreAndAnswerTextRequestsOverHostLoopback() throws Exception {
         try (Socket s = connect()) {
@@ -143,7 +132,7 @@ class HostMemcachedTest {
 
     @Test
     void shouldRefuseAConnectionOverTheLimit() throws Exception {
-        await(() -> server.connections() == 0, "earlier connections to close");
+        LoopbackClient.await(() -> server.connections() == 0, "earlier connections to close");
         final Socket[] open = new Socket[CONN_LIMIT];
         try {
             for (int i = 0; i < CONN_LIMIT; i++) {
@@ -162,6 +151,6 @@ class HostMemcachedTest {
                 }
             }
         }
-        await(() -> server.connections() == 0, "the connections to close");
+        LoopbackClient.await(() -> server.connections() == 0, "the connections to close");
     }
 }

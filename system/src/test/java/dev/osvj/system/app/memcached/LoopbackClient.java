@@ -10,6 +10,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** A blocking memcached client connection over a booted kernel's loopback (127.0.0.1), for tests. */
 final class LoopbackClient implements AutoCloseable {
     static final int LOOPBACK = 0x7F000001;
+
+    /** Wait up to 30 s for {@code condition} (polling each millisecond), failing with {@code what}. */
+    static void await(final java.util.function.BooleanSupplier condition, final String what) {
+        final long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (!condition.getAsBoolean()) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+    }
     final int fd;
     private final Sockets sockets;
     private final byte[] buf = new byte[64 * 1024];

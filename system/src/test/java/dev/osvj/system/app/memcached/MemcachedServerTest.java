@@ -26,8 +26,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
-import java.util.function.BooleanSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -65,14 +63,6 @@ class MemcachedServerTest {
         server.close();
         kernel.powerOff(0);
         assertEquals(0, kernel.awaitPoweredOff(Duration.ofSeconds(30)));
-    }
-
-    private static void await(final BooleanSupplier condition, final String what) {
-        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
-            LockSupport.parkNanos(1_000_000);
-        }
     }
 
     @Test
@@ -123,7 +113,7 @@ class MemcachedServerTest {
 
     @Test
     void shouldRefuseConnectionsAboveTheLimitAndCloseOnQuit() {
-        await(() -> server.connections() == 0, "earlier connections to close");
+        LoopbackClient.await(() -> server.connections() == 0, "earlier connections to close");
         final List<LoopbackClient> open = new ArrayList<>();
         try {
             for (int i = 0; i < CONN_LIMIT; i++) {
@@ -142,7 +132,7 @@ class MemcachedServerTest {
         } finally {
             open.forEach(LoopbackClient::close);
         }
-        await(() -> server.connections() == 0, "connections to close");
+        LoopbackClient.await(() -> server.connections() == 0, "connections to close");
         try (LoopbackClient again = new LoopbackClient(sockets, server.port())) {
             final String stats = again.call("stats\r\n", "STAT pid");
             assertEquals("STAT pid", stats);
