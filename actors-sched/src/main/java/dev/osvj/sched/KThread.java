@@ -377,7 +377,7 @@ public final class KThread {
      */
     void awaitLockHandOff(final WaitRecord record) {
         while (true) {
-            if (record.woken()) {
+            if (record.settled()) {
                 // A popper on another vCPU cleared the record before we switched out.
                 preemptCount--;
                 stopWait(ThreadState.SENDING_LOCK);
@@ -388,7 +388,7 @@ public final class KThread {
             if (state != ThreadState.RUNNING) {
                 stopWait(ThreadState.SENDING_LOCK);
             }
-            if (record.woken()) {
+            if (record.settled()) {
                 return;
             }
             // Back without the hand-over (a refused switch): wait again, with a fenced store so the

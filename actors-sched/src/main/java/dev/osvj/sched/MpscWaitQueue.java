@@ -78,4 +78,27 @@ final class MpscWaitQueue {
     boolean isEmpty() {
         return poplist == null && pushlist == null;
     }
+
+    /**
+     * Diagnostics: the records of both lists (pop list oldest first, then the push list newest
+     * first), each as its thread and whether it is still armed; at most {@code max} of each list.
+     * A racy snapshot: links may change under the walk, so it only reads and stops early.
+     */
+    void describe(final StringBuilder out, final int max) {
+        out.append("pop=[");
+        walk(out, (WaitRecord)POPLIST.getAcquire(this), max);
+        out.append("] push=[");
+        walk(out, (WaitRecord)PUSHLIST.getAcquire(this), max);
+        out.append(']');
+    }
+
+    private static void walk(final StringBuilder out, final WaitRecord head, final int max) {
+        int n = 0;
+        for (WaitRecord r = head; r != null && n < max; r = r.next, n++) {
+            if (n > 0) {
+                out.append(", ");
+            }
+            out.append(r.describe());
+        }
+    }
 }

@@ -378,6 +378,35 @@ public final class Mutex {
         return s == null ? null : s.thread;
     }
 
+    /**
+     * Diagnostics (a racy snapshot, for hang reports): the mode ({@code unused}, {@code vcpuN} or
+     * {@code shared}), the holder and depth, the registered waiters, the starved slot, the shared-mode
+     * queue's records (thread, armed or done) and the per-vCPU FIFO, the hand-off count.
+     */
+    @Override
+    public String toString() {
+        final StringBuilder b = new StringBuilder("Mutex[");
+        final Object m = mode;
+        b.append(m == null ? "unused" : m == SHARED ? "shared" : "vcpu" + ((Cpu)m).id);
+        b.append(" owner=").append(OWNER.getVolatile(this)).append(" depth=").append(depth);
+        b.append(" waiters=").append((int)WAITERS.getVolatile(this));
+        final WaitRecord s = (WaitRecord)STARVED.getVolatile(this);
+        b.append(" starved=").append(s == null ? "none" : s.describe());
+        b.append(" queue ");
+        waitqueue.describe(b, 16);
+        if (m instanceof Cpu) {
+            b.append(" local=[");
+            int n = 0;
+            for (WaitRecord r = localHead; r != null && n < 16; r = r.next, n++) {
+                b.append(n > 0 ? ", " : "").append(r.describe());
+            }
+            b.append(']');
+        }
+        b.append(" revoke=").append((int)REVOKE_STATE.getVolatile(this));
+        b.append(" handOffs=").append(handOffs).append(']');
+        return b.toString();
+    }
+
     /** True when the shared-mode queue holds a record (tests; a racy snapshot). */
     boolean hasQueuedWaiters() {
         return !waitqueue.isEmpty();

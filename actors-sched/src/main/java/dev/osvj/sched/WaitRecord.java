@@ -29,6 +29,19 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
         }
     }
 
+    /**
+     * {@code waiter} of a contended-lock record ({@link #lockWait}) while a waker that is not running on
+     * the record's vCPU moves the thread out of SENDING_LOCK: the waker takes the record (thread to
+     * CLAIMED), CASes the thread's state and queues it, and only then clears the record (CLAIMED to
+     * null). The waiting thread therefore sees its record woken only once that waker is done with its
+     * state; one that finds CLAIMED waits for the clearing ({@link #settled()}). Without it, a waker
+     * delayed between clearing the record and its state CAS (its carrier preempted by the host) could
+     * move the thread out of a <i>later</i> SENDING_LOCK wait: a spurious wakeup of a wait whose
+     * same-vCPU hand-over ({@link KThread#wakeHandOff}) and cancellation ({@link KThread#cancelLockWait})
+     * assume that nobody else touches the state, which then queued the thread twice.
+     */
+    private static final Object CLAIMED = new Object();
+
     /** The waiting thread (a {@link KThread} or a host {@link Thread}); fixed. */
     final Object thread;
     /** Queue link; owned by whichever queue holds the record. */
@@ -130,10 +143,14 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
             final KThread k = (KThread)thread;
             if (source != null && k.cpu == source) {
                 WAITER.setOpaque(this, (Object)null);
+                k.wakeHandOff(source, boost);
             } else {
-                WAITER.getAndSet(this, (Object)null);
+                // CLAIMED, not null, until the thread's state is moved (see CLAIMED): the store is the
+                // waker's half of the Dekker pair with the waiter's state-store-then-check.
+                WAITER.setVolatile(this, CLAIMED);
+                k.wakeHandOff(source, boost);
+                WAITER.setRelease(this, (Object)null);
             }
-            k.wakeHandOff(source, boost);
             return;
         }
         if (boost) {
@@ -166,11 +183,14 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
      * Take the right to wake this record's thread (a shared-mode {@link Mutex} releaser, holding the
      * mutex, on a record it popped): an atomic exchange that races with {@link #cancel()}.
      *
+     * A contended-lock record is left CLAIMED (see {@link #CLAIMED}) until {@link #wakeClaimed} has
+     * moved its thread; any other record is cleared at once.
+     *
      * @return true when the caller must now {@link #wakeClaimed wake} the thread; false for a record
      *     its thread cancelled (a dead record, skipped).
      */
     boolean claim() {
-        return WAITER.getAndSet(this, (Object)null) != null;
+        return WAITER.getAndSet(this, lockWait ? CLAIMED : null) != null;
     }
 
     /**
@@ -181,7 +201,7 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
      *     it first, whose wakeup the thread must then absorb.
      */
     boolean cancel() {
-        return WAITER.getAndSet(this, (Object)null) != null;
+        return WAITER.compareAndSet(this, thread, (Object)null);
     }
 
     /**
@@ -195,6 +215,8 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
         if (thread instanceof KThread k) {
             if (lockWait) {
                 k.wakeHandOff(source, true);
+                // Done with the thread's state: now the waiter may see its record woken.
+                WAITER.setRelease(this, (Object)null);
             } else {
                 k.wakeOwnerFrom(source);
             }
@@ -203,9 +225,43 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
         }
     }
 
-    /** True once {@link #wake()} has been called. */
+    /**
+     * Diagnostics: the record's thread, {@code lock} for a contended-lock record, and {@code armed}
+     * (nobody has woken, claimed or cancelled it yet) or {@code done}.
+     */
+    String describe() {
+        final Object w = waiter;
+        return thread + (lockWait ? " lock " : " ") + (w == null ? "done" : w == CLAIMED ? "claimed" : "armed");
+    }
+
+    /** True once {@link #wake()} has been called (and, for a lock record, its waker is done). */
     public boolean woken() {
         return waiter == null;
+    }
+
+    /**
+     * The lock waiter's check ({@link KThread#awaitLockHandOff}): true when the record was woken; when
+     * a waker has claimed it and is still moving the thread's state ({@link #CLAIMED}), waits for that
+     * waker to finish (a few instructions, unless the host preempted its carrier) and returns true.
+     */
+    boolean settled() {
+        final Object w = waiter;
+        if (w == null) {
+            return true;
+        }
+        if (w != CLAIMED) {
+            return false;
+        }
+        int spins = 0;
+        while (waiter == CLAIMED) {
+            if (++spins < 1_000) {
+                Thread.onSpinWait();
+            } else {
+                // The waker's carrier is off its host core: give ours away instead of spinning.
+                Thread.yield();
+            }
+        }
+        return true;
     }
 
     @Override

@@ -179,6 +179,8 @@ public final class LockHolderPreemption {
     private static final int REDONE = 4;
     private static final int SINK = 5;
     private static final AtomicInteger GUESTS = new AtomicInteger();
+    /** Seconds a window waits for each of its threads to end after the stop before it reports a hang. */
+    private static final long STOP_TIMEOUT_S = 20;
 
     /** The lock kind under test. */
     public enum Kind { SPINLOCK, MUTEX }
@@ -485,8 +487,8 @@ public final class LockHolderPreemption {
             stop.set(true);
             hv.stop();
             for (final KThread t : all) {
-                if (!t.join(TimeUnit.SECONDS.toNanos(60))) {
-                    throw new IllegalStateException("lhp thread did not stop: " + t);
+                if (!t.join(TimeUnit.SECONDS.toNanos(STOP_TIMEOUT_S))) {
+                    throw new IllegalStateException(hangReport(t, counter, all, s, hv));
                 }
                 if (t.failure() != null) {
                     throw new IllegalStateException("lhp thread failed", t.failure());
@@ -505,6 +507,37 @@ public final class LockHolderPreemption {
                 s.stop(Duration.ofSeconds(10));
             }
         }
+    }
+
+    /**
+     * The diagnostics of a window whose thread {@code stuck} did not end within {@link #STOP_TIMEOUT_S}
+     * after the stop: the lock ({@link Mutex#toString()}: holder, registered waiters, starved slot,
+     * queued records), every thread's state and stack, the vCPUs' counters and pCPU grants, and the
+     * lock again a second later (to tell a lost wakeup from a slow one). Printed to stderr as well.
+     */
+    private static String hangReport(final KThread stuck, final SharedCounter counter, final List<KThread> all,
+        final Scheduler s, final SimulatedHypervisor hv) throws InterruptedException {
+        final StringBuilder b = new StringBuilder("lhp thread did not stop: ").append(stuck)
+            .append(" (").append(counter.kind.name().toLowerCase()).append(")\n  lock: ").append(counter.describe());
+        for (final KThread t : all) {
+            b.append("\n  ").append(t);
+            if (t.failure() != null) {
+                b.append(" failed: ").append(t.failure());
+            }
+            final StackTraceElement[] st = t.stackTrace();
+            for (int i = 0; st != null && i < Math.min(st.length, 12); i++) {
+                b.append("\n      at ").append(st[i]);
+            }
+        }
+        s.cpuStats().forEach(c -> b.append("\n  ").append(c));
+        for (int v = 0; v < all.size() && v < hv.vcpus(); v++) {
+            b.append("\n  vcpu").append(v).append(" holds a pCPU: ").append(hv.holdsPcpu(v));
+        }
+        Thread.sleep(1_000);
+        b.append("\n  lock 1 s later: ").append(counter.describe());
+        final String report = b.toString();
+        System.err.println(report);
+        return report;
     }
 
     /** The shared counter and its lock; {@code releasedAt} is written inside the critical section. */
@@ -543,6 +576,11 @@ public final class LockHolderPreemption {
         void unlock() {
             releasedAt = System.nanoTime();
             unlockOnly();
+        }
+
+        /** The lock's state, for a hang report. */
+        String describe() {
+            return kind == Kind.SPINLOCK ? "spinlock" : mutex.toString();
         }
 
         /** Release without marking a release for the dead-time measurement (an undone acquisition). */

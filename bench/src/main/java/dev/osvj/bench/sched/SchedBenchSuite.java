@@ -163,7 +163,7 @@ public final class SchedBenchSuite implements BenchSuite {
     }
 
     /** Write the {@code lhp.*} metrics of {@code r}. */
-    private static void report(final BenchContext bench, final LockHolderPreemption.Report r) {
+    static void report(final BenchContext bench, final LockHolderPreemption.Report r) {
         final LockHolderPreemption.Kind spin = LockHolderPreemption.Kind.SPINLOCK;
         final LockHolderPreemption.Kind mutex = LockHolderPreemption.Kind.MUTEX;
         final LockHolderPreemption.Setting main = LockHolderPreemption.Setting.OVERCOMMIT_STEAL;
@@ -229,30 +229,32 @@ public final class SchedBenchSuite implements BenchSuite {
         }
         final double spinLoss = r.updatesLoss(counter, spin, main);
         final double mutexLoss = r.updatesLoss(counter, mutex, main);
-        final Map<String, Object> vs = detail("target", 5.0, "workload", counter.label, "setting", main.label,
-            "spinlock_loss", spinLoss, "mutex_loss", mutexLoss,
-            "what", "loss of the shared counter's updates/s against the native guest, updaters only");
+        final double headline = lossRatio(spinLoss, mutexLoss);
+        final Map<String, Object> vs = detail("target", LOSS_RATIO_TARGET, "target_met", headline >= LOSS_RATIO_TARGET,
+            "workload", counter.label, "setting", main.label, "spinlock_loss", spinLoss, "mutex_loss", mutexLoss,
+            "mutex_loss_floor", LOSS_FLOOR, "floored", !(mutexLoss >= LOSS_FLOOR),
+            "what", "loss of the shared counter's updates/s against the native guest, updaters only; "
+                + "spinlock_loss / max(mutex_loss, " + LOSS_FLOOR + ")");
         for (final LockHolderPreemption.Setting s : LockHolderPreemption.Setting.values()) {
             if (s != nat && s != main) {
-                vs.put("ratio_" + s.label, ratio(r.updatesLoss(counter, spin, s), r.updatesLoss(counter, mutex, s)));
+                vs.put("ratio_" + s.label, lossRatio(r.updatesLoss(counter, spin, s), r.updatesLoss(counter, mutex, s)));
             }
         }
-        if (!(mutexLoss > 0)) {
-            vs.put("reason", "the mutex-protected counter lost nothing (mutex_loss " + mutexLoss + ")");
-        }
-        bench.metric("lhp.spinlock_vs_mutex_loss", ratio(spinLoss, mutexLoss), "ratio", "higher", vs);
-        bench.metric("lhp.mixed.spinlock_vs_mutex_loss", ratio(r.updatesLoss(mixed, spin, main),
+        bench.metric("lhp.spinlock_vs_mutex_loss", headline, "ratio", "higher", vs);
+        bench.metric("lhp.mixed.spinlock_vs_mutex_loss", lossRatio(r.updatesLoss(mixed, spin, main),
             r.updatesLoss(mixed, mutex, main)), "ratio", "higher", detail("spinlock_loss",
                 r.updatesLoss(mixed, spin, main), "mutex_loss", r.updatesLoss(mixed, mutex, main), "setting", main.label,
+                "mutex_loss_floor", LOSS_FLOOR,
                 "what", "loss of the shared counter's updates/s, an application thread on every vCPU"));
-        bench.metric("lhp.mixed.spinlock_vs_mutex_work_loss", ratio(r.loss(mixed, spin, main),
+        bench.metric("lhp.mixed.spinlock_vs_mutex_work_loss", lossRatio(r.loss(mixed, spin, main),
             r.loss(mixed, mutex, main)), "ratio", "higher", detail("spinlock_work_loss", r.loss(mixed, spin, main),
-                "mutex_work_loss", r.loss(mixed, mutex, main), "setting", main.label,
+                "mutex_work_loss", r.loss(mixed, mutex, main), "setting", main.label, "mutex_loss_floor", LOSS_FLOOR,
                 "what", "loss of the guest's total work (chunks/s, application threads included)"));
         // The issue's literal setting (one pCPU per vCPU, the neighbour's 10%): bounded below 2.
         final LockHolderPreemption.Setting ded = LockHolderPreemption.Setting.DEDICATED_STEAL;
-        bench.metric("lhp.dedicated_steal.spinlock_vs_mutex_loss", ratio(r.updatesLoss(counter, spin, ded),
+        bench.metric("lhp.dedicated_steal.spinlock_vs_mutex_loss", lossRatio(r.updatesLoss(counter, spin, ded),
             r.updatesLoss(counter, mutex, ded)), "ratio", "higher", detail("workload", counter.label,
+                "mutex_loss_floor", LOSS_FLOOR,
                 "spinlock_loss", r.updatesLoss(counter, spin, ded), "mutex_loss", r.updatesLoss(counter, mutex, ded),
                 "mixed_spinlock_work_loss", r.loss(mixed, spin, ded), "mixed_mutex_work_loss", r.loss(mixed, mutex, ded),
                 "bound", "below 2 for any number of vCPUs with dedicated pCPUs (see LockHolderPreemption)"));
@@ -270,9 +272,29 @@ public final class SchedBenchSuite implements BenchSuite {
                 "chunks_per_s", mn.chunksPerSecond()));
     }
 
-    /** {@code a / b}, NaN (written as null) when {@code b} is not positive. */
-    private static double ratio(final double a, final double b) {
-        return b > 0 ? a / b : Double.NaN;
+    /**
+     * The target of {@code lhp.spinlock_vs_mutex_loss} (issue 3): the spinlock-protected counter loses at
+     * least five times what the mutex-protected one loses.
+     */
+    static final double LOSS_RATIO_TARGET = 5.0;
+    /**
+     * The floor under the mutex's loss in every {@code lhp.*spinlock_vs_mutex*} ratio: a loss is a
+     * difference of two noisy rates, and the mutex-protected counter often loses nothing or comes out
+     * ahead of native (a loss of 0 or below), where {@code spinlock / mutex} is undefined or negative.
+     * Against the floor the ratio stays defined and finite (JSON has no infinity), and the target then
+     * reads "the spinlock loses at least 5 x 1% = 5% while the mutex loses at most 1%". A ratio computed
+     * against the floor is marked {@code floored} in the detail, which also carries both losses.
+     */
+    static final double LOSS_FLOOR = 0.01;
+
+    /**
+     * {@code spinlockLoss / max(mutexLoss, LOSS_FLOOR)}: finite for any finite losses, so the target
+     * {@code spinlock loss >= 5 x max(mutex loss, 0)} is judged on a number (a loss at or below zero
+     * counts as the floor; a negative spinlock loss gives a negative ratio, target not met). NaN only
+     * when a loss is NaN (no measurement).
+     */
+    static double lossRatio(final double spinlockLoss, final double mutexLoss) {
+        return spinlockLoss / Math.max(mutexLoss, LOSS_FLOOR);
     }
 
     // ---------------------------------------------------------------------------------------------

@@ -166,6 +166,10 @@ final class SimulatedHypervisor implements HypervisorCore.Actions {
     record Stats(long atNanos, long grantedNs, long waitingNs, long neighbourNs, long carrierCpuNs) {
     }
 
+    int vcpus() {
+        return vcpus;
+    }
+
     int pcpus() {
         return core.pcpus();
     }
