@@ -106,7 +106,20 @@ import java.lang.invoke.VarHandle;
  * vCPU reaches a preemption point (immediately when it is idle-polling; an IPI when it is halted;
  * after the running thread's next preemption point when it is busy, like any remote wakeup). A home
  * thread that spins without preemption points therefore also delays the first remote lock of a mutex
- * bound to its vCPU. Once the home vCPU has stopped the revoker converts the state itself.
+ * bound to its vCPU. Once the home vCPU has stopped the revoker converts the state itself. The bound,
+ * precisely: the first remote locker waits at most one IPI delivery (home vCPU halted), the rest of
+ * the idle poll (polling), or the home vCPU's current run to its next preemption point (a kernel
+ * entry such as {@link #lock()}, {@link KThread#preemptionPoint()}, a blocking call or a switch);
+ * an IPI to a busy vCPU would not shorten that last case, because running Java code cannot be
+ * interrupted: the request is an interrupt bit ({@code IRQ_REVOKE}) that the vCPU reads at that
+ * preemption point either way, exactly as a remote wakeup waits for it.
+ *
+ * <p><b>Remote wakers finish before the waiter moves on.</b> A shared-mode waker that is not on the
+ * waiter's vCPU leaves the waiter's lock record CLAIMED while it moves the thread out of
+ * SENDING_LOCK and clears it only afterwards ({@link WaitRecord#claim()}, {@link WaitRecord#settled()});
+ * a waiter that sees the claim before it slept waits those few instructions. So a waker can never act
+ * on the waiter's next lock wait (its same-vCPU hand-over and its cancellation rely on nobody else
+ * touching the state).
  */
 public final class Mutex {
     /**

@@ -46,7 +46,9 @@ import java.util.concurrent.locks.ReentrantLock;
  *       10% in 1-10 ms bursts), in two workloads: counter (the updaters only) and mixed (plus an
  *       always-runnable application thread per vCPU). {@code lhp.*_loss}: the drop in the counter
  *       workload's updates/s of a 4-vCPU guest on the 2 pCPUs with the neighbour against a 2-vCPU guest
- *       that has them to itself, {@code lhp.spinlock_vs_mutex_loss} their ratio, {@code lhp.*_cpu_waste}
+ *       that has them to itself, {@code lhp.spinlock_vs_mutex_loss} their ratio against a floor of
+ *       {@link #LOSS_FLOOR} under the mutex's loss (target 5; defined when the mutex loses nothing),
+ *       {@code lhp.*_cpu_waste}
  *       the same per millisecond of host CPU the carriers used; {@code lhp.mixed.*}: the mixed
  *       workload's counter loss, work loss (chunks/s of all threads), excess loss and CPU waste, and
  *       both ratios; the other settings in the details and
