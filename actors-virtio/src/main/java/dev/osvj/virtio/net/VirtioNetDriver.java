@@ -41,7 +41,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Transmit (queue 1, any thread, under the transmit lock): one preallocated guest buffer per
  * queue entry holds header and frame in one descriptor. Completed transmissions are reclaimed on
  * the next transmit; transmit interrupts stay off (the device's progress is only needed when the
- * stack wants a buffer, and then it reclaims).
+ * stack wants a buffer, and then it reclaims). The doorbell is rung outside the transmit lock: a commit
+ * publishes under it and owes the kick ({@link #commitDeferred}), which {@link #flushTransmit} (or
+ * {@link #commit} itself) sends after the lock is released, so a kick the device serves inline (the user
+ * gateway's whole host-side transmit, on this thread) never holds up another sender.
  *
  * <p>Recovery (as virtio-blk's driver): a device that sets DEVICE_NEEDS_RESET (its backend failed, or
  * it could not use a queue) raises a config-change interrupt; the driver then, in interrupt context
