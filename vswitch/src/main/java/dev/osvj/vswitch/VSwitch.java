@@ -284,7 +284,11 @@ public final class VSwitch implements AutoCloseable {
     static final int CUT = 0;
     /** {@link #cutThrough}: {@code port} is no longer the sender's port here: use the uplink. */
     static final int CUT_GONE = 1;
-    /** {@link #cutThrough} with {@code noWait}: another thread holds the forwarding lock: use the uplink. */
+    /**
+     * {@link #cutThrough}: another thread holds the forwarding lock ({@code noWait}), or the calling thread
+     * does, deeper in its own stack (a frame this thread is forwarding made a destination's inline
+     * interrupt handler transmit inline): use the uplink.
+     */
     static final int CUT_BUSY = 2;
 
     /**
@@ -297,11 +301,22 @@ public final class VSwitch implements AutoCloseable {
      * its downlink), and leaves downlinks still being created to the switch thread (the Aeron client's
      * lock may be held while it waits for the driver).
      *
+     * <p>Never re-entered: a thread that holds the forwarding lock already (it is forwarding a frame into
+     * a guest whose receive interrupt ran inline on it, and whose handler transmitted inline) gets
+     * {@link #CUT_BUSY}.
+     *
      * @return {@link #CUT}, {@link #CUT_GONE} or {@link #CUT_BUSY}; the caller offers the frame to its
      *         uplink on anything but {@link #CUT}.
      */
     int cutThrough(final SwitchPort from, final int port, final DirectBuffer buffer, final int offset, final int length,
         final boolean noWait) {
+        if (forwarding.isHeldByCurrentThread()) {
+            // Re-entered: this thread is forwarding a frame, into a guest whose receive interrupt ran
+            // inline here and transmitted inline. The outer forwarding's state (its frame, noWait,
+            // the ports to wake) must not be overwritten: the frame takes the uplink (its port's later
+            // frames follow it there until the switch thread has forwarded it, so order holds).
+            return CUT_BUSY;
+        }
         if (!noWait) {
             forwarding.lock();
         } else if (!forwarding.tryLock()) {

@@ -65,6 +65,23 @@ public final class K2kMemcachedBench {
     private static final String CLIENT_IP = "10.77.0.1";
     private static final String SERVER_IP = "10.77.0.2";
     private static final AtomicInteger RUNS = new AtomicInteger();
+    /**
+     * System property: vCPUs of each of the two switched kernels ({@code osvj.cpus}); unset = the
+     * kernels' default. For A/B runs.
+     */
+    public static final String CPUS = "bench.fleet.k2k.cpus";
+    /**
+     * System property: {@code false} skips the A/B context runs (inline, switch thread, downlinks),
+     * leaving the baselines and the main switched run, for quick A/B runs of one change. Default true.
+     */
+    public static final String CONTEXT = "bench.fleet.k2k.context";
+    /**
+     * System property: the switched kernels' devices' {@code interrupts} key ({@code auto}, the default:
+     * inline on the switch's threads; {@code actor}: through the interrupt actor, the A/B baseline).
+     */
+    public static final String INTERRUPTS = "bench.fleet.k2k.interrupts";
+    /** System property: the main run's {@link HostMode} (A/B runs); default {@code DEFAULT}. */
+    public static final String MODE = "bench.fleet.k2k.mode";
 
     private K2kMemcachedBench() {
     }
@@ -100,17 +117,18 @@ public final class K2kMemcachedBench {
             + "switch path pays its JIT compilation, which biased whichever mode ran first)");
         switched(n, "k2k-warmup-" + n, HostMode.DEFAULT, ns / 3);
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, " + CONNECTIONS + " connections");
-        final SwitchRun main = switched(n, "k2k-bench-" + n, HostMode.DEFAULT, ns);
+        final SwitchRun main = switched(n, "k2k-bench-" + n, HostMode.valueOf(System.getProperty(MODE, "DEFAULT")), ns);
         final MemcachedBench.Result osvj = main.result();
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
             + "(A/B context), " + CONNECTIONS + " connections");
-        final SwitchRun inline = switched(n, "k2k-inline-" + n, HostMode.INLINE, ns);
+        final boolean context = Boolean.parseBoolean(System.getProperty(CONTEXT, "true"));
+        final SwitchRun inline = context ? switched(n, "k2k-inline-" + n, HostMode.INLINE, ns) : null;
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B context), "
             + CONNECTIONS + " connections");
-        final MemcachedBench.Result switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result();
+        final MemcachedBench.Result switchThread = context ? switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result() : null;
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, cut-through but every frame through the "
             + "destination's downlink (A/B context: without direct receive), " + CONNECTIONS + " connections");
-        final MemcachedBench.Result downlinks = switched(n, "k2k-downlink-" + n, HostMode.CUT_THROUGH_DOWNLINKS, ns).result();
+        final MemcachedBench.Result downlinks = context ? switched(n, "k2k-downlink-" + n, HostMode.CUT_THROUGH_DOWNLINKS, ns).result() : null;
         final double ratio = osvj.opsPerSecond() / linux.opsPerSecond();
         final double p99Ratio = osvj.p99Us() / linux.p99Us();
         final Map<String, Object> detail = new LinkedHashMap<>();
@@ -123,15 +141,17 @@ public final class K2kMemcachedBench {
         detail.put("p99_ratio", p99Ratio);
         detail.put("one_kernel_req_per_s", oneKernel.opsPerSecond());
         detail.put("one_kernel_p99_us", oneKernel.p99Us());
-        detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
-        detail.put("switch_thread_p99_us", switchThread.p99Us());
-        detail.put("inline_req_per_s", inline.result().opsPerSecond());
-        detail.put("inline_p50_us", inline.result().p50Us());
-        detail.put("inline_p99_us", inline.result().p99Us());
         main.perRequest().forEach((k, v) -> detail.put("per_request." + k, v));
-        inline.perRequest().forEach((k, v) -> detail.put("inline_per_request." + k, v));
-        detail.put("downlinks_req_per_s", downlinks.opsPerSecond());
-        detail.put("downlinks_p99_us", downlinks.p99Us());
+        if (context) {
+            detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
+            detail.put("switch_thread_p99_us", switchThread.p99Us());
+            detail.put("inline_req_per_s", inline.result().opsPerSecond());
+            detail.put("inline_p50_us", inline.result().p50Us());
+            detail.put("inline_p99_us", inline.result().p99Us());
+            inline.perRequest().forEach((k, v) -> detail.put("inline_per_request." + k, v));
+            detail.put("downlinks_req_per_s", downlinks.opsPerSecond());
+            detail.put("downlinks_p99_us", downlinks.p99Us());
+        }
         if (debian != null) {
             detail.put("debian_req_per_s", debian.opsPerSecond());
             detail.put("debian_p50_us", debian.p50Us());
@@ -193,7 +213,13 @@ public final class K2kMemcachedBench {
                      "osvj memcached in kernel " + tag + "-server-" + n + ", Java client in kernel " + tag + "-client-" + n
                          + ", joined by the aeron:ipc switch " + switchName + " (" + mode + ")")) {
                 final Map<String, Long> before = deviceCounters(server, client);
-                final MemcachedBench.Result r = MemcachedBench.run(target, CONNECTIONS, ns);
+                final MemcachedBench.Result r;
+                try {
+                    r = MemcachedBench.run(target, CONNECTIONS, ns);
+                } catch (final Exception | Error e) {
+                    System.err.println("k2k " + switchName + " (" + mode + ") failed: " + e + "\n" + diagnostics(fabric, server, client));
+                    throw e;
+                }
                 final Map<String, Long> after = deviceCounters(server, client);
                 // MemcachedBench.run measures for ns after a tenth of it as warm-up: requests over both
                 final double requests = r.opsPerSecond() * ns * 1.1 / 1e9;
@@ -228,8 +254,46 @@ public final class K2kMemcachedBench {
                     }
                 }
             }
+            k.kernel().services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
+                for (final dev.osvj.sched.CpuStats c : s.cpuStats()) {
+                    m.merge("vcpu_halts", c.halts(), Long::sum);
+                    m.merge("vcpu_ipis", c.ipisReceived(), Long::sum);
+                    m.merge("vcpu_switches", c.switches(), Long::sum);
+                    m.merge("vcpu_mailbox_runs", c.tasksRun(), Long::sum);
+                }
+            });
         }
         return m;
+    }
+
+    /**
+     * A stalled run's state, for its failure report: the switch's ports, each kernel's virtio-net
+     * device and driver (queues, interrupt line) and TCP connections.
+     */
+    private static String diagnostics(final VSwitch fabric, final BenchKernel... kernels) {
+        final StringBuilder b = new StringBuilder();
+        b.append("switch ").append(fabric.name()).append(" direct=").append(fabric.receivedDirect()).append('\n');
+        for (final PortStats p : fabric.ports()) {
+            b.append("  port ").append(p).append('\n');
+        }
+        for (final BenchKernel k : kernels) {
+            b.append("kernel ").append(k.kernel().name()).append('\n');
+            k.kernel().services().find(dev.osvj.virtio.VirtioDevices.class).ifPresent(devices -> {
+                for (final dev.osvj.virtio.VirtioDevices.Entry e : devices.all()) {
+                    if (e.transport() instanceof dev.osvj.virtio.net.VirtioNetDevice d) {
+                        b.append("  device ").append(d.deviceCounters()).append(" status ").append(d.status())
+                            .append(" rxq ").append(d.queueCounters(0)).append(" txq ").append(d.queueCounters(1))
+                            .append(" transport ").append(d.frameTransport().describe()).append('\n');
+                        b.append("  driver ").append(e.driver().describe()).append('\n');
+                    }
+                }
+            });
+            k.kernel().services().find(dev.osvj.sched.Scheduler.class)
+                .ifPresent(sc -> sc.cpuStats().forEach(c -> b.append("  cpu ").append(c).append('\n')));
+            k.kernel().services().find(dev.osvj.net.stack.NetStack.class)
+                .ifPresent(st -> st.connectionDebug().forEach(c -> b.append("  tcp ").append(c).append('\n')));
+        }
+        return b.toString();
     }
 
     /** How the switch host of an osvj side forwards (the default, and the A/B contexts). */
@@ -245,7 +309,10 @@ public final class K2kMemcachedBench {
     }
 
     private static String device(final String switchName) {
-        return "osvj.devices=[{type=net, backend=vswitch, switch=\"" + switchName + "\"}]";
+        final String cpus = System.getProperty(CPUS);
+        final String interrupts = System.getProperty(INTERRUPTS, "auto");
+        return "osvj.devices=[{type=net, backend=vswitch, switch=\"" + switchName + "\", interrupts=" + interrupts + "}]"
+            + (cpus == null ? "" : "\nosvj.cpus=" + Integer.parseInt(cpus));
     }
 
     private static String interfaces(final String ip) {
