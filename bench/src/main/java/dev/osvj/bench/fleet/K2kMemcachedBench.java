@@ -50,7 +50,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * main run). {@code per_request.*} and {@code inline_per_request.*} are the two kernels' virtio-net
  * counters per request: {@code kicks} (a kick not served inline wakes a device's backend thread
  * unless it is awake), {@code inline_kicks} (served on the guest's kicking thread: the hand-off the
- * switch path no longer has), {@code rx_interrupts} (hand-offs to a receiving vCPU).
+ * switch path no longer has), {@code rx_interrupts} (receive interrupts; the vswitch devices run them
+ * inline on the forwarding thread, device key {@code interrupts = auto}), and the vCPUs' halts, IPIs,
+ * switches and mailbox runs. A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
+ * {@link #INTERRUPTS}.
  * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
  * is better; issue 10's target is 1.25), with the p99 ratio ({@code memcached.k2k_p99_vs_linux}, lower
@@ -119,16 +122,21 @@ public final class K2kMemcachedBench {
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, " + CONNECTIONS + " connections");
         final SwitchRun main = switched(n, "k2k-bench-" + n, HostMode.valueOf(System.getProperty(MODE, "DEFAULT")), ns);
         final MemcachedBench.Result osvj = main.result();
-        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
-            + "(A/B context), " + CONNECTIONS + " connections");
         final boolean context = Boolean.parseBoolean(System.getProperty(CONTEXT, "true"));
-        final SwitchRun inline = context ? switched(n, "k2k-inline-" + n, HostMode.INLINE, ns) : null;
-        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B context), "
-            + CONNECTIONS + " connections");
-        final MemcachedBench.Result switchThread = context ? switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result() : null;
-        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, cut-through but every frame through the "
-            + "destination's downlink (A/B context: without direct receive), " + CONNECTIONS + " connections");
-        final MemcachedBench.Result downlinks = context ? switched(n, "k2k-downlink-" + n, HostMode.CUT_THROUGH_DOWNLINKS, ns).result() : null;
+        SwitchRun inline = null;
+        MemcachedBench.Result switchThread = null;
+        MemcachedBench.Result downlinks = null;
+        if (context) {
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
+                + "(A/B context), " + CONNECTIONS + " connections");
+            inline = switched(n, "k2k-inline-" + n, HostMode.INLINE, ns);
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B "
+                + "context), " + CONNECTIONS + " connections");
+            switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result();
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, cut-through but every frame through the "
+                + "destination's downlink (A/B context: without direct receive), " + CONNECTIONS + " connections");
+            downlinks = switched(n, "k2k-downlink-" + n, HostMode.CUT_THROUGH_DOWNLINKS, ns).result();
+        }
         final double ratio = osvj.opsPerSecond() / linux.opsPerSecond();
         final double p99Ratio = osvj.p99Us() / linux.p99Us();
         final Map<String, Object> detail = new LinkedHashMap<>();
@@ -235,7 +243,11 @@ public final class K2kMemcachedBench {
      * Both kernels' virtio-net counters, summed: {@code kicks} (notifications the devices received: each
      * one not served inline is a wake-up of a device's backend thread, unless it was awake already),
      * {@code inline_kicks} (served on the guest's kicking thread), {@code rx_interrupts} (receive-queue
-     * interrupts to the drivers, each one a hand-off to a vCPU) and {@code tx_frames}.
+     * interrupts to the drivers: run inline on the raising host thread for vswitch devices, else a
+     * hand-off to the interrupt actor on a vCPU); and both schedulers' vCPU counters ({@link
+     * dev.osvj.sched.CpuStats}): {@code vcpu_halts} (halts, each one ended by a cross-core wake-up or a
+     * timer), {@code vcpu_ipis} (wake-up messages to halted vCPUs), {@code vcpu_switches} and
+     * {@code vcpu_mailbox_runs} (actor mailbox runs on the vCPUs: interrupt actors, among others).
      */
     private static Map<String, Long> deviceCounters(final BenchKernel... kernels) {
         final Map<String, Long> m = new java.util.TreeMap<>();
@@ -289,7 +301,21 @@ public final class K2kMemcachedBench {
                 }
             });
             k.kernel().services().find(dev.osvj.sched.Scheduler.class)
-                .ifPresent(sc -> sc.cpuStats().forEach(c -> b.append("  cpu ").append(c).append('\n')));
+                .ifPresent(sc -> {
+                    sc.cpuStats().forEach(c -> b.append("  cpu ").append(c).append('\n'));
+                    for (final dev.osvj.sched.KThread t : sc.threads()) {
+                        b.append("  thread ").append(t.name()).append(' ').append(t.state()).append('\n');
+                        if (t.name().startsWith("dispatcher/") || t.state() != dev.osvj.sched.ThreadState.WAITING) {
+                            final StackTraceElement[] st = t.stackTrace();
+                            for (int i = 0; i < Math.min(st.length, 25); i++) {
+                                b.append("      at ").append(st[i]).append('\n');
+                            }
+                        }
+                    }
+                    if (sc.blockedCarrierReports() > 0) {
+                        b.append("  blocked carrier: ").append(sc.lastBlockedCarrierReport()).append('\n');
+                    }
+                });
             k.kernel().services().find(dev.osvj.net.stack.NetStack.class)
                 .ifPresent(st -> st.connectionDebug().forEach(c -> b.append("  tcp ").append(c).append('\n')));
         }
