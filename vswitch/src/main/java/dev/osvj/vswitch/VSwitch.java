@@ -60,6 +60,14 @@ import java.util.function.Consumer;
  * with the port's later frames following it there until the switch thread has forwarded it (so
  * frames never overtake each other).
  *
+ * <p>A {@code vswitch} device's receive interrupt runs inline by default (its device key
+ * {@code interrupts = auto}): the destination driver's receive handler, and the stack's classifier
+ * behind it, run on the forwarding thread inside {@link SwitchPort#receiveDirect} when that thread is
+ * a host thread (a device's backend thread, the switch thread), so the frame reaches the waiting
+ * application thread without waking a vCPU for the interrupt actor first. If that handler transmits
+ * and its device transmits inline, the send comes back here on the thread that holds the forwarding
+ * lock: {@link #cutThrough} is never re-entered, the frame takes the uplink ({@link #CUT_BUSY}).
+ *
  * <h2>Trunks: one switch across hosts</h2>
  * Switches of the same name on several hosts form one L2 segment as a full mesh of trunk links, one
  * per pair: one switch of the pair joins the other's UDP uplink as a port with the trunk flag in its
