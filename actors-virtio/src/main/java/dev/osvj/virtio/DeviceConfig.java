@@ -27,7 +27,8 @@ record DeviceConfig(String type, String name, String backend, Config options) {
             case "net" -> Map.ofEntries(Map.entry("name", ""), Map.entry("backend", "stream"), Map.entry("address", ""),
                 Map.entry("local", ""), Map.entry("remote", ""), Map.entry("ifname", "tap0"), Map.entry("netns", ""), Map.entry("offload", true),
                 Map.entry("mac", ""), Map.entry("mtu", 1500), Map.entry("pcap", ""), Map.entry("switch", ""),
-                Map.entry("channel", ""), Map.entry("aeron-dir", ""), Map.entry("port-name", ""));
+                Map.entry("channel", ""), Map.entry("aeron-dir", ""), Map.entry("port-name", ""),
+                Map.entry("interrupts", "auto"));
             case "blk" -> Map.of("name", "", "backend", "file", "path", "", "read-only", false, "process", "in-jvm");
             case "fs" -> Map.of("name", "", "backend", "host", "tag", "", "path", "");
             default -> Map.of("name", "", "backend", "random");
@@ -40,7 +41,8 @@ record DeviceConfig(String type, String name, String backend, Config options) {
         switch (type) {
             case "net" -> s.oneOf("backend", "stream", "dgram", "tap", "user", "vswitch").string("address").string("local")
                 .string("remote").string("ifname").string("netns").bool("offload").string("mac").integer("mtu", 68, 65_535).string("pcap")
-                .string("switch").string("channel").string("aeron-dir").string("port-name");
+                .string("switch").string("channel").string("aeron-dir").string("port-name")
+                .oneOf("interrupts", "auto", "inline", "actor");
             case "blk" -> s.oneOf("backend", "file").string("path").bool("read-only").oneOf("process", "in-jvm", "child-jvm");
             case "fs" -> s.oneOf("backend", "host").string("tag").string("path");
             default -> s.oneOf("backend", "random");

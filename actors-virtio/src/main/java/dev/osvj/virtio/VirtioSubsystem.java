@@ -176,10 +176,26 @@ public final class VirtioSubsystem implements Subsystem {
         final ActorRef<InterruptActor.Command> irq = context.actorContext().spawn(
             Behaviors.supervise(InterruptActor.create(driver, handled)).onFailure(SupervisorStrategy.restart()),
             "irq-" + name);
-        driver.interruptLine(InterruptLine.inlineByDefault()
+        driver.interruptLine(inlineInterrupts(d)
             ? new InterruptLine(irq, transport.queueCount(), driver, handled)
             : new InterruptLine(irq, transport.queueCount(), null, handled));
         return new VirtioDevices.Entry(name, transport.type(), driver, transport, handled, d.backend(), d.options(), pluggable);
+    }
+
+    /**
+     * Whether device {@code d}'s driver gets inline interrupts: a net device's {@code interrupts} key;
+     * {@code auto} = inline for backend vswitch (raised by the switch's host threads), else the JVM-wide
+     * {@link InterruptLine#inlineByDefault()}.
+     */
+    static boolean inlineInterrupts(final DeviceConfig d) {
+        if (!"net".equals(d.type()) || !d.options().hasPath("interrupts")) {
+            return InterruptLine.inlineByDefault();
+        }
+        return switch (d.options().getString("interrupts")) {
+            case "inline" -> true;
+            case "actor" -> false;
+            default -> InterruptLine.inlineByDefault() || "vswitch".equals(d.backend());
+        };
     }
 
     private VirtioDevices.Entry net(final BootContext context, final DeviceConfig d, final String name, final int index,

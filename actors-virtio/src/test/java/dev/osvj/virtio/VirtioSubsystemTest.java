@@ -2,6 +2,7 @@ package dev.osvj.virtio;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import dev.osvj.kernel.BootContext;
 import dev.osvj.kernel.KernelClock;
 import dev.osvj.kernel.Services;
@@ -35,6 +36,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class VirtioSubsystemTest {
@@ -168,6 +170,29 @@ class VirtioSubsystemTest {
         assertTrue(problems.stream().anyMatch(p -> p.startsWith("osvj.devices[2].aeron-dir: channel aeron:ipc")), problems.toString());
         assertTrue(problems.stream().noneMatch(p -> p.startsWith("osvj.devices[3]") || p.startsWith("osvj.devices[4]")),
             problems.toString());
+    }
+
+    @Test
+    void shouldRunAVswitchDevicesReceiveInterruptsInlineUnlessItsInterruptsKeySaysActor() {
+        final Config config = ConfigFactory.parseString("""
+            osvj.devices = [ {type = net, backend = vswitch, switch = s},
+                             {type = net, backend = vswitch, switch = s, interrupts = actor},
+                             {type = net, backend = user},
+                             {type = net, backend = user, interrupts = inline},
+                             {type = net, backend = vswitch, switch = s, interrupts = sometimes} ]
+            """).withFallback(ConfigFactory.load()).resolve();
+        final List<DeviceConfig> devices = DeviceConfig.parse(config.withValue("osvj.devices",
+            ConfigValueFactory.fromIterable(config.getList("osvj.devices").subList(0, 4))));
+        assertTrue(VirtioSubsystem.inlineInterrupts(devices.get(0)), "auto: inline for vswitch");
+        assertFalse(VirtioSubsystem.inlineInterrupts(devices.get(1)), "actor");
+        assertEquals(InterruptLine.inlineByDefault(), VirtioSubsystem.inlineInterrupts(devices.get(2)),
+            "auto: the JVM property for the other backends");
+        assertTrue(VirtioSubsystem.inlineInterrupts(devices.get(3)), "inline");
+        final ConfigSpec spec = new ConfigSpec("osvj.virtio");
+        new VirtioSubsystem().declareConfig(spec);
+        final List<String> problems = spec.validate(config).stream().map(ConfigProblem::toString).toList();
+        assertTrue(problems.stream().anyMatch(p -> p.startsWith("osvj.devices[4].interrupts")), problems.toString());
+        assertTrue(problems.stream().noneMatch(p -> p.startsWith("osvj.devices[3]")), problems.toString());
     }
 
     @Test

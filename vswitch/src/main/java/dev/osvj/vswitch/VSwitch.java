@@ -60,6 +60,14 @@ import java.util.function.Consumer;
  * with the port's later frames following it there until the switch thread has forwarded it (so
  * frames never overtake each other).
  *
+ * <p>A {@code vswitch} device's receive interrupt runs inline by default (its device key
+ * {@code interrupts = auto}): the destination driver's receive handler, and the stack's classifier
+ * behind it, run on the forwarding thread inside {@link SwitchPort#receiveDirect} when that thread is
+ * a host thread (a device's backend thread, the switch thread), so the frame reaches the waiting
+ * application thread without waking a vCPU for the interrupt actor first. If that handler transmits
+ * and its device transmits inline, the send comes back here on the thread that holds the forwarding
+ * lock: {@link #cutThrough} is never re-entered, the frame takes the uplink ({@link #CUT_BUSY}).
+ *
  * <h2>Trunks: one switch across hosts</h2>
  * Switches of the same name on several hosts form one L2 segment as a full mesh of trunk links, one
  * per pair: one switch of the pair joins the other's UDP uplink as a port with the trunk flag in its
@@ -284,7 +292,11 @@ public final class VSwitch implements AutoCloseable {
     static final int CUT = 0;
     /** {@link #cutThrough}: {@code port} is no longer the sender's port here: use the uplink. */
     static final int CUT_GONE = 1;
-    /** {@link #cutThrough} with {@code noWait}: another thread holds the forwarding lock: use the uplink. */
+    /**
+     * {@link #cutThrough}: another thread holds the forwarding lock ({@code noWait}), or the calling thread
+     * does, deeper in its own stack (a frame this thread is forwarding made a destination's inline
+     * interrupt handler transmit inline): use the uplink.
+     */
     static final int CUT_BUSY = 2;
 
     /**
@@ -297,11 +309,22 @@ public final class VSwitch implements AutoCloseable {
      * its downlink), and leaves downlinks still being created to the switch thread (the Aeron client's
      * lock may be held while it waits for the driver).
      *
+     * <p>Never re-entered: a thread that holds the forwarding lock already (it is forwarding a frame into
+     * a guest whose receive interrupt ran inline on it, and whose handler transmitted inline) gets
+     * {@link #CUT_BUSY}.
+     *
      * @return {@link #CUT}, {@link #CUT_GONE} or {@link #CUT_BUSY}; the caller offers the frame to its
      *         uplink on anything but {@link #CUT}.
      */
     int cutThrough(final SwitchPort from, final int port, final DirectBuffer buffer, final int offset, final int length,
         final boolean noWait) {
+        if (forwarding.isHeldByCurrentThread()) {
+            // Re-entered: this thread is forwarding a frame, into a guest whose receive interrupt ran
+            // inline here and transmitted inline. The outer forwarding's state (its frame, noWait,
+            // the ports to wake) must not be overwritten: the frame takes the uplink (its port's later
+            // frames follow it there until the switch thread has forwarded it, so order holds).
+            return CUT_BUSY;
+        }
         if (!noWait) {
             forwarding.lock();
         } else if (!forwarding.tryLock()) {

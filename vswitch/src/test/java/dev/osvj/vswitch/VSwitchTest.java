@@ -195,6 +195,32 @@ class VSwitchTest {
         }
     }
 
+    /**
+     * A thread that is forwarding (it holds the forwarding lock) and sends again on its own stack, as a
+     * destination guest's receive interrupt run inline on the forwarding thread does when its handler
+     * transmits inline: the switch is not re-entered (its forwarding state belongs to the outer frame);
+     * the frame goes up the uplink and arrives once the switch thread forwards it.
+     */
+    @Test
+    void shouldNotReenterTheSwitchFromTheForwardingThread() throws Exception {
+        try (SwitchHost inlineHost = SwitchHost.start(SwitchHost.Options.defaults().withInlineTransmit(true))) {
+            final VSwitch sw = inlineHost.startSwitch(SwitchSpec.of("t-reenter"));
+            try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
+                sw.forwardingLock().lock(); // this thread is forwarding
+                try {
+                    assertEquals(0, send(a, frame(0xFF, 0x0A, 11, 60)));
+                    assertEquals(0, a.txCutThrough(), "not cut through on the thread that holds the forwarding lock");
+                    assertEquals(1, a.txInlineBusy(), "it took the uplink");
+                } finally {
+                    sw.forwardingLock().unlock();
+                }
+                receive(b, 11, new ArrayList<>());
+            } finally {
+                sw.close();
+            }
+        }
+    }
+
     @Test
     void shouldNotTransmitInlineByDefault() {
         try (SwitchHost h = SwitchHost.start()) {

@@ -31,6 +31,16 @@ public interface NetDevice {
     boolean transmit(DirectBuffer buffer, int offset, int length);
 
     /**
+     * Send what {@link #transmit} left owed: a device may queue a frame in order under the caller's lock
+     * and defer the doorbell (which may run a whole transmit on this thread, see the virtio-net driver's
+     * inline transmit) until the caller has released its locks. The stack calls this after releasing the
+     * interface's transmit lock, after every {@code transmit} made under it. Any thread; the default does
+     * nothing (a device that sends from {@code transmit} itself).
+     */
+    default void flushTransmit() {
+    }
+
+    /**
      * Deliver up to {@code budget} received frames to {@code handler}, in order.
      *
      * @return the number delivered; less than {@code budget} means the receive queue is now empty.

@@ -49,6 +49,7 @@ public final class NetCounters {
         TCP_IN("tcp segments received"),
         TCP_OUT("tcp segments sent"),
         TCP_ACK_ONLY_OUT("tcp segments sent that only acknowledge (no data, SYN, FIN or RST)"),
+        TX_LOCK_WAITS("transmits that waited for an interface's transmit lock another sender held"),
         DROP_TCP_MALFORMED("dropped: malformed tcp header"),
         DROP_TCP_CHECKSUM("dropped: bad tcp checksum"),
         DROP_TCP_OPTIONS("dropped: malformed tcp options"),

@@ -673,7 +673,7 @@ public final class NetStack implements TcpConnection.Output {
         if (forMe && a.operation() == ArpPacket.OP_REQUEST) {
             final long senderMac = a.senderMac();
             final int senderIp = a.senderIp();
-            ifc.txLock.lock();
+            lockTx(ifc);
             try {
                 final UnsafeBuffer t = ifc.txBuffer;
                 final int p = EthernetFrame.emit(t, 0, senderMac, ifc.mac(), EthernetFrame.TYPE_ARP);
@@ -682,6 +682,7 @@ public final class NetStack implements TcpConnection.Output {
                 counters.increment(Counter.ARP_REPLIES_SENT);
             } finally {
                 ifc.txLock.unlock();
+                ifc.device().flushTransmit();
             }
         }
     }
@@ -1171,7 +1172,7 @@ public final class NetStack implements TcpConnection.Output {
         if (sender != null) {
             sender.deferWakes = true;
         }
-        ifc.txLock.lock();
+        lockTx(ifc);
         try {
             final UnsafeBuffer t = ifc.txBuffer;
             final int ipOff = EthernetFrame.HEADER_LENGTH;
@@ -1190,6 +1191,7 @@ public final class NetStack implements TcpConnection.Output {
             finishFrame(ifc, nextHop, t, ipOff + Ipv4Packet.HEADER_LENGTH + tcpLen);
         } finally {
             ifc.txLock.unlock();
+            ifc.device().flushTransmit();
             if (sender != null) {
                 sender.deferWakes = false;
                 final TcpSocket wake = sender.deferredWake;
@@ -1249,7 +1251,7 @@ public final class NetStack implements TcpConnection.Output {
         if (csum == 0) {
             csum = 0xFFFF;
         }
-        ifc.txLock.lock();
+        lockTx(ifc);
         try {
             final UnsafeBuffer t = ifc.txBuffer;
             final int ipOff = EthernetFrame.HEADER_LENGTH;
@@ -1283,6 +1285,7 @@ public final class NetStack implements TcpConnection.Output {
             return len;
         } finally {
             ifc.txLock.unlock();
+            ifc.device().flushTransmit();
         }
     }
 
@@ -1295,7 +1298,7 @@ public final class NetStack implements TcpConnection.Output {
             return false;
         }
         final NetInterface ifc = s.routeIf;
-        ifc.txLock.lock();
+        lockTx(ifc);
         try {
             final UnsafeBuffer t = ifc.txBuffer;
             final int ipOff = EthernetFrame.HEADER_LENGTH;
@@ -1309,6 +1312,7 @@ public final class NetStack implements TcpConnection.Output {
             return true;
         } finally {
             ifc.txLock.unlock();
+            ifc.device().flushTransmit();
         }
     }
 
@@ -1372,7 +1376,7 @@ public final class NetStack implements TcpConnection.Output {
         if (q == null) {
             return;
         }
-        ifc.txLock.lock();
+        lockTx(ifc);
         try {
             for (final byte[] f : q) {
                 final UnsafeBuffer view = new UnsafeBuffer(f);
@@ -1381,6 +1385,15 @@ public final class NetStack implements TcpConnection.Output {
             }
         } finally {
             ifc.txLock.unlock();
+            ifc.device().flushTransmit();
+        }
+    }
+
+    /** Take the interface's transmit lock, counting the times another sender held it ({@code TX_LOCK_WAITS}). */
+    private void lockTx(final NetInterface ifc) {
+        if (!ifc.txLock.tryLock()) {
+            counters.increment(Counter.TX_LOCK_WAITS);
+            ifc.txLock.lock();
         }
     }
 

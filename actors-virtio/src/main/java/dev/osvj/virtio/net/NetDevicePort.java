@@ -49,8 +49,25 @@ public interface NetDevicePort {
     /** Offset in {@link #guestMemory} where the claimed frame's first byte goes. */
     long claimedOffset(int claim);
 
-    /** Send the claimed frame of {@code length} bytes. */
+    /** Send the claimed frame of {@code length} bytes (the device is kicked, if it asked to be, before this returns). */
     void commit(int claim, int length);
+
+    /**
+     * As {@link #commit}, but a kick the device asked for is owed rather than sent: the frame is in the
+     * transmit queue, in commit order, and the caller must call {@link #flushTransmit} once it has released
+     * the locks it holds (the stack's per-interface transmit lock), so that a kick the device serves inline
+     * (a whole transmit on this thread) does not run under them. The default commits and kicks at once.
+     */
+    default void commitDeferred(final int claim, final int length) {
+        commit(claim, length);
+    }
+
+    /**
+     * Send the kick owed by {@link #commitDeferred} calls (by this thread or another: one kick after the
+     * publishes covers them all); nothing when none is owed (one volatile read). Any thread.
+     */
+    default void flushTransmit() {
+    }
 
     /** Give a claim back unsent. */
     void abort(int claim);

@@ -41,7 +41,10 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Transmit (queue 1, any thread, under the transmit lock): one preallocated guest buffer per
  * queue entry holds header and frame in one descriptor. Completed transmissions are reclaimed on
  * the next transmit; transmit interrupts stay off (the device's progress is only needed when the
- * stack wants a buffer, and then it reclaims).
+ * stack wants a buffer, and then it reclaims). The doorbell is rung outside the transmit lock: a commit
+ * publishes under it and owes the kick ({@link #commitDeferred}), which {@link #flushTransmit} (or
+ * {@link #commit} itself) sends after the lock is released, so a kick the device serves inline (the user
+ * gateway's whole host-side transmit, on this thread) never holds up another sender.
  *
  * <p>Recovery (as virtio-blk's driver): a device that sets DEVICE_NEEDS_RESET (its backend failed, or
  * it could not use a queue) raises a config-change interrupt; the driver then, in interrupt context
@@ -120,6 +123,8 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
     static final int MAX_RX_FRAME = 65_536 + 4096;
 
     private final ReentrantLock txLock = new ReentrantLock();
+    /** A publish asked for a kick that {@link #flushTransmit} has not sent yet (set under the transmit lock). */
+    private final java.util.concurrent.atomic.AtomicBoolean kickOwed = new java.util.concurrent.atomic.AtomicBoolean();
     private final int txSlotBytes;
     private final long txBase;
     private final int[] txFree;
@@ -565,6 +570,18 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
 
     @Override
     public void commit(final int claim, final int length) {
+        commitDeferred(claim, length);
+        flushTransmit();
+    }
+
+    /**
+     * Add and publish under the transmit lock; the kick, when the device asks for one, is owed
+     * ({@link #kickOwed}) and sent by {@link #flushTransmit} outside the lock: with a transport that
+     * transmits inline, the kick runs the device's whole transmit on this thread, and another sender must
+     * not wait for that on the transmit lock.
+     */
+    @Override
+    public void commitDeferred(final int claim, final int length) {
         final long slotPa = txBase + (long)claim * txSlotBytes;
         VirtioNet.putHeader(memory.segment(), slotPa, 0);
         txLock.lock();
@@ -576,10 +593,23 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
                 return;
             }
             txInFlight[claim] = true;
-            txq.publish();
+            if (txq.publishWithoutKick()) {
+                kickOwed.set(true);
+            }
             txFrames.incrementAndGet();
         } finally {
             txLock.unlock();
+        }
+    }
+
+    /**
+     * The owed kick, if any: taken with one atomic swap so exactly one thread sends it, and sent after the
+     * publish that owed it (the flag is set after that publish), so it covers every chain published before.
+     */
+    @Override
+    public void flushTransmit() {
+        if (kickOwed.get() && kickOwed.getAndSet(false)) {
+            txq.kick();
         }
     }
 

@@ -233,6 +233,24 @@ public final class VirtqueueDriver {
      * @return true when the device was kicked.
      */
     public boolean publish() {
+        if (publishWithoutKick()) {
+            kick();
+            return true;
+        }
+        return false;
+    }
+
+    /**
+     * {@link #publish} without the kick: exposes the chains added since the last publish and says whether
+     * the device asked to be kicked; the caller then calls {@link #kick} (from any thread, after releasing
+     * the locks it holds around {@link #add}/{@code publishWithoutKick}, so that a kick served inline by
+     * the device, which may run a whole transmit, does not lengthen them). A later publisher may see no
+     * need to kick because this one's kick is still owed: the owed kick covers its chains too (the device
+     * reads {@code avail.idx} when it runs), so a caller that got true must kick.
+     *
+     * @return true when a kick is owed; counted as a notification (false: counted as suppressed).
+     */
+    public boolean publishWithoutKick() {
         if (availShadow == availPublished) {
             return false;
         }
@@ -247,11 +265,15 @@ public final class VirtqueueDriver {
             : (getShortAcquire(memory, usedPa + USED_FLAGS_OFFSET) & USED_F_NO_NOTIFY) == 0;
         if (kick) {
             counters.increment(QueueCounters.NOTIFICATIONS);
-            doorbell.notify(index);
         } else {
             counters.increment(QueueCounters.SUPPRESSED);
         }
         return kick;
+    }
+
+    /** Ring the device's doorbell for this queue (after {@link #publishWithoutKick} returned true). Any thread. */
+    public void kick() {
+        doorbell.notify(index);
     }
 
     /** True when the device has returned chains that {@link #poll} has not consumed yet. */

@@ -184,6 +184,8 @@ public final class AppsSuite implements BenchSuite {
         final Map<String, Object> d = detail("osvj_ops_per_s", o.opsPerSecond(), "native_ops_per_s", n.opsPerSecond(),
             "osvj_p50_us", o.p50Us(), "native_p50_us", n.p50Us(), "osvj_p99_us", o.p99Us(), "native_p99_us", n.p99Us(),
             "connections", LOAD_CONNECTIONS, "compared", compared);
+        // the slowest request: a connection that stalled (a lost segment waiting for a retransmission) shows here
+        d.put("osvj_max_us", o.latencyNanos().getMaxValue() / 1000.0);
         // the network device's and gateway's counters per request: kicks, inline kicks, interrupts, loop wake-ups
         o.perOp().forEach((k, v) -> d.put("per_request." + k, v));
         return d;

@@ -326,6 +326,16 @@ public final class MemcachedBench {
      */
     static Map<String, Long> deviceCounters(final BenchKernel kernel) {
         final Map<String, Long> m = new java.util.TreeMap<>();
+        // vCPU halts and wake-up IPIs: with the loop's and the device's counters, the thread wake-ups per request
+        kernel.kernel().services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
+            for (final dev.osvj.sched.CpuStats c : s.cpuStats()) {
+                m.merge("vcpu_halts", c.halts(), Long::sum);
+                m.merge("vcpu_ipis", c.ipisSent(), Long::sum);
+                m.merge("vcpu_switches", c.switches(), Long::sum);
+            }
+        });
+        kernel.kernel().services().find(dev.osvj.net.stack.NetStack.class).ifPresent(n ->
+            m.put("guest_tx_lock_waits", n.counters().get(dev.osvj.net.stack.NetCounters.Counter.TX_LOCK_WAITS)));
         final var devices = kernel.kernel().services().find(dev.osvj.virtio.VirtioDevices.class);
         if (devices.isEmpty()) {
             return m;

@@ -50,7 +50,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * main run). {@code per_request.*} and {@code inline_per_request.*} are the two kernels' virtio-net
  * counters per request: {@code kicks} (a kick not served inline wakes a device's backend thread
  * unless it is awake), {@code inline_kicks} (served on the guest's kicking thread: the hand-off the
- * switch path no longer has), {@code rx_interrupts} (hand-offs to a receiving vCPU).
+ * switch path no longer has), {@code rx_interrupts} (receive interrupts; the vswitch devices run them
+ * inline on the forwarding thread, device key {@code interrupts = auto}), and the vCPUs' halts, IPIs,
+ * switches and mailbox runs. A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
+ * {@link #INTERRUPTS}.
  * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
  * is better; issue 10's target is 1.25), with the p99 ratio ({@code memcached.k2k_p99_vs_linux}, lower
@@ -65,6 +68,23 @@ public final class K2kMemcachedBench {
     private static final String CLIENT_IP = "10.77.0.1";
     private static final String SERVER_IP = "10.77.0.2";
     private static final AtomicInteger RUNS = new AtomicInteger();
+    /**
+     * System property: vCPUs of each of the two switched kernels ({@code osvj.cpus}); unset = the
+     * kernels' default. For A/B runs.
+     */
+    public static final String CPUS = "bench.fleet.k2k.cpus";
+    /**
+     * System property: {@code false} skips the A/B context runs (inline, switch thread, downlinks),
+     * leaving the baselines and the main switched run, for quick A/B runs of one change. Default true.
+     */
+    public static final String CONTEXT = "bench.fleet.k2k.context";
+    /**
+     * System property: the switched kernels' devices' {@code interrupts} key ({@code auto}, the default:
+     * inline on the switch's threads; {@code actor}: through the interrupt actor, the A/B baseline).
+     */
+    public static final String INTERRUPTS = "bench.fleet.k2k.interrupts";
+    /** System property: the main run's {@link HostMode} (A/B runs); default {@code DEFAULT}. */
+    public static final String MODE = "bench.fleet.k2k.mode";
 
     private K2kMemcachedBench() {
     }
@@ -100,17 +120,23 @@ public final class K2kMemcachedBench {
             + "switch path pays its JIT compilation, which biased whichever mode ran first)");
         switched(n, "k2k-warmup-" + n, HostMode.DEFAULT, ns / 3);
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, " + CONNECTIONS + " connections");
-        final SwitchRun main = switched(n, "k2k-bench-" + n, HostMode.DEFAULT, ns);
+        final SwitchRun main = switched(n, "k2k-bench-" + n, HostMode.valueOf(System.getProperty(MODE, "DEFAULT")), ns);
         final MemcachedBench.Result osvj = main.result();
-        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
-            + "(A/B context), " + CONNECTIONS + " connections");
-        final SwitchRun inline = switched(n, "k2k-inline-" + n, HostMode.INLINE, ns);
-        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B context), "
-            + CONNECTIONS + " connections");
-        final MemcachedBench.Result switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result();
-        bench.progress("memcached k2k: two kernels on an aeron:ipc switch, cut-through but every frame through the "
-            + "destination's downlink (A/B context: without direct receive), " + CONNECTIONS + " connections");
-        final MemcachedBench.Result downlinks = switched(n, "k2k-downlink-" + n, HostMode.CUT_THROUGH_DOWNLINKS, ns).result();
+        final boolean context = Boolean.parseBoolean(System.getProperty(CONTEXT, "true"));
+        SwitchRun inline = null;
+        MemcachedBench.Result switchThread = null;
+        MemcachedBench.Result downlinks = null;
+        if (context) {
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
+                + "(A/B context), " + CONNECTIONS + " connections");
+            inline = switched(n, "k2k-inline-" + n, HostMode.INLINE, ns);
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B "
+                + "context), " + CONNECTIONS + " connections");
+            switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result();
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, cut-through but every frame through the "
+                + "destination's downlink (A/B context: without direct receive), " + CONNECTIONS + " connections");
+            downlinks = switched(n, "k2k-downlink-" + n, HostMode.CUT_THROUGH_DOWNLINKS, ns).result();
+        }
         final double ratio = osvj.opsPerSecond() / linux.opsPerSecond();
         final double p99Ratio = osvj.p99Us() / linux.p99Us();
         final Map<String, Object> detail = new LinkedHashMap<>();
@@ -123,15 +149,17 @@ public final class K2kMemcachedBench {
         detail.put("p99_ratio", p99Ratio);
         detail.put("one_kernel_req_per_s", oneKernel.opsPerSecond());
         detail.put("one_kernel_p99_us", oneKernel.p99Us());
-        detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
-        detail.put("switch_thread_p99_us", switchThread.p99Us());
-        detail.put("inline_req_per_s", inline.result().opsPerSecond());
-        detail.put("inline_p50_us", inline.result().p50Us());
-        detail.put("inline_p99_us", inline.result().p99Us());
         main.perRequest().forEach((k, v) -> detail.put("per_request." + k, v));
-        inline.perRequest().forEach((k, v) -> detail.put("inline_per_request." + k, v));
-        detail.put("downlinks_req_per_s", downlinks.opsPerSecond());
-        detail.put("downlinks_p99_us", downlinks.p99Us());
+        if (context) {
+            detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
+            detail.put("switch_thread_p99_us", switchThread.p99Us());
+            detail.put("inline_req_per_s", inline.result().opsPerSecond());
+            detail.put("inline_p50_us", inline.result().p50Us());
+            detail.put("inline_p99_us", inline.result().p99Us());
+            inline.perRequest().forEach((k, v) -> detail.put("inline_per_request." + k, v));
+            detail.put("downlinks_req_per_s", downlinks.opsPerSecond());
+            detail.put("downlinks_p99_us", downlinks.p99Us());
+        }
         if (debian != null) {
             detail.put("debian_req_per_s", debian.opsPerSecond());
             detail.put("debian_p50_us", debian.p50Us());
@@ -193,7 +221,13 @@ public final class K2kMemcachedBench {
                      "osvj memcached in kernel " + tag + "-server-" + n + ", Java client in kernel " + tag + "-client-" + n
                          + ", joined by the aeron:ipc switch " + switchName + " (" + mode + ")")) {
                 final Map<String, Long> before = deviceCounters(server, client);
-                final MemcachedBench.Result r = MemcachedBench.run(target, CONNECTIONS, ns);
+                final MemcachedBench.Result r;
+                try {
+                    r = MemcachedBench.run(target, CONNECTIONS, ns);
+                } catch (final Exception | Error e) {
+                    System.err.println("k2k " + switchName + " (" + mode + ") failed: " + e + "\n" + diagnostics(fabric, server, client));
+                    throw e;
+                }
                 final Map<String, Long> after = deviceCounters(server, client);
                 // MemcachedBench.run measures for ns after a tenth of it as warm-up: requests over both
                 final double requests = r.opsPerSecond() * ns * 1.1 / 1e9;
@@ -209,7 +243,11 @@ public final class K2kMemcachedBench {
      * Both kernels' virtio-net counters, summed: {@code kicks} (notifications the devices received: each
      * one not served inline is a wake-up of a device's backend thread, unless it was awake already),
      * {@code inline_kicks} (served on the guest's kicking thread), {@code rx_interrupts} (receive-queue
-     * interrupts to the drivers, each one a hand-off to a vCPU) and {@code tx_frames}.
+     * interrupts to the drivers: run inline on the raising host thread for vswitch devices, else a
+     * hand-off to the interrupt actor on a vCPU); and both schedulers' vCPU counters ({@link
+     * dev.osvj.sched.CpuStats}): {@code vcpu_halts} (halts, each one ended by a cross-core wake-up or a
+     * timer), {@code vcpu_ipis} (wake-up messages to halted vCPUs), {@code vcpu_switches} and
+     * {@code vcpu_mailbox_runs} (actor mailbox runs on the vCPUs: interrupt actors, among others).
      */
     private static Map<String, Long> deviceCounters(final BenchKernel... kernels) {
         final Map<String, Long> m = new java.util.TreeMap<>();
@@ -228,8 +266,60 @@ public final class K2kMemcachedBench {
                     }
                 }
             }
+            k.kernel().services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
+                for (final dev.osvj.sched.CpuStats c : s.cpuStats()) {
+                    m.merge("vcpu_halts", c.halts(), Long::sum);
+                    m.merge("vcpu_ipis", c.ipisReceived(), Long::sum);
+                    m.merge("vcpu_switches", c.switches(), Long::sum);
+                    m.merge("vcpu_mailbox_runs", c.tasksRun(), Long::sum);
+                }
+            });
         }
         return m;
+    }
+
+    /**
+     * A stalled run's state, for its failure report: the switch's ports, each kernel's virtio-net
+     * device and driver (queues, interrupt line) and TCP connections.
+     */
+    private static String diagnostics(final VSwitch fabric, final BenchKernel... kernels) {
+        final StringBuilder b = new StringBuilder();
+        b.append("switch ").append(fabric.name()).append(" direct=").append(fabric.receivedDirect()).append('\n');
+        for (final PortStats p : fabric.ports()) {
+            b.append("  port ").append(p).append('\n');
+        }
+        for (final BenchKernel k : kernels) {
+            b.append("kernel ").append(k.kernel().name()).append('\n');
+            k.kernel().services().find(dev.osvj.virtio.VirtioDevices.class).ifPresent(devices -> {
+                for (final dev.osvj.virtio.VirtioDevices.Entry e : devices.all()) {
+                    if (e.transport() instanceof dev.osvj.virtio.net.VirtioNetDevice d) {
+                        b.append("  device ").append(d.deviceCounters()).append(" status ").append(d.status())
+                            .append(" rxq ").append(d.queueCounters(0)).append(" txq ").append(d.queueCounters(1))
+                            .append(" transport ").append(d.frameTransport().describe()).append('\n');
+                        b.append("  driver ").append(e.driver().describe()).append('\n');
+                    }
+                }
+            });
+            k.kernel().services().find(dev.osvj.sched.Scheduler.class)
+                .ifPresent(sc -> {
+                    sc.cpuStats().forEach(c -> b.append("  cpu ").append(c).append('\n'));
+                    for (final dev.osvj.sched.KThread t : sc.threads()) {
+                        b.append("  thread ").append(t.name()).append(' ').append(t.state()).append('\n');
+                        if (t.name().startsWith("dispatcher/") || t.state() != dev.osvj.sched.ThreadState.WAITING) {
+                            final StackTraceElement[] st = t.stackTrace();
+                            for (int i = 0; i < Math.min(st.length, 25); i++) {
+                                b.append("      at ").append(st[i]).append('\n');
+                            }
+                        }
+                    }
+                    if (sc.blockedCarrierReports() > 0) {
+                        b.append("  blocked carrier: ").append(sc.lastBlockedCarrierReport()).append('\n');
+                    }
+                });
+            k.kernel().services().find(dev.osvj.net.stack.NetStack.class)
+                .ifPresent(st -> st.connectionDebug().forEach(c -> b.append("  tcp ").append(c).append('\n')));
+        }
+        return b.toString();
     }
 
     /** How the switch host of an osvj side forwards (the default, and the A/B contexts). */
@@ -245,7 +335,10 @@ public final class K2kMemcachedBench {
     }
 
     private static String device(final String switchName) {
-        return "osvj.devices=[{type=net, backend=vswitch, switch=\"" + switchName + "\"}]";
+        final String cpus = System.getProperty(CPUS);
+        final String interrupts = System.getProperty(INTERRUPTS, "auto");
+        return "osvj.devices=[{type=net, backend=vswitch, switch=\"" + switchName + "\", interrupts=" + interrupts + "}]"
+            + (cpus == null ? "" : "\nosvj.cpus=" + Integer.parseInt(cpus));
     }
 
     private static String interfaces(final String ip) {
