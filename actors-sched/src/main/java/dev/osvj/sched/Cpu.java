@@ -141,10 +141,7 @@ final class Cpu {
     /**
      * The deadline this vCPU last gave its clock-event device. Invariant: the device fires no later
      * than the earliest armed deadline ({@code deviceDeadline <= nextDeadline()}), or has fired and
-     * raised {@link #IRQ_TIMER}, or the preemption deadline is lower and {@link #devicePending} (the
-     * owner's next preemption point checks it itself: an interrupt could not preempt the owner
-     * earlier). Timer deadlines are lowered eagerly, the preemption deadline at the owner's next
-     * preemption point, and both are raised lazily: a cancelled or
+     * raised {@link #IRQ_TIMER}. Deadlines are lowered eagerly and raised lazily: a cancelled or
      * postponed deadline leaves the device armed early, which costs at most one spurious interrupt
      * (no timer is due; the vCPU re-arms exactly). Only a halting vCPU re-arms exactly, so an idle
      * vCPU is never woken for nothing. This keeps the clock device (a futex wake of its thread) off
@@ -168,12 +165,6 @@ final class Cpu {
      * hand-off) never pays the logarithm. Owner carrier only.
      */
     private boolean deadlinePending;
-    /**
-     * {@link #setPreemption} lowered the preemption deadline below the device's and left the device to
-     * the owner's next preemption point ({@link #flushDevice}); cleared there, and by an exact re-arm
-     * ({@link #rearmDevice}: a halt, an interrupt, a passed deadline). Owner carrier only.
-     */
-    private boolean devicePending;
 
     /**
      * True while this vCPU runs (or has chosen) an application thread: written by this vCPU before it
@@ -274,18 +265,15 @@ final class Cpu {
      * {@link #attention()}, else arm a preemption deadline that a local wakeup left pending.
      */
     void preemptionPoint(final KThread p) {
-        if (!attention() && !((deadlinePending || devicePending) && settleDeadline(p))) {
+        if (!attention() && !(deadlinePending && settleDeadline(p))) {
             return;
         }
         reschedule(p, false);
     }
 
-    /**
-     * True when a local wakeup left the running owner's preemption deadline to be computed, or a
-     * lowered preemption deadline still has to be given to the clock device ({@link #devicePending}).
-     */
+    /** True when a local wakeup left the running owner's preemption deadline to be computed. */
     boolean deadlinePending() {
-        return deadlinePending || devicePending;
+        return deadlinePending;
     }
 
     /**
@@ -298,12 +286,6 @@ final class Cpu {
      *     lower R''); {@link #needResched} is then set as well.
      */
     boolean settleDeadline(final KThread p) {
-        final boolean now = deadlinePending && settleLocalWakeup(p);
-        return now || devicePending && flushDevice();
-    }
-
-    /** {@link #settleDeadline}'s part for a deferred local wakeup ({@link #deadlinePending}). */
-    private boolean settleLocalWakeup(final KThread p) {
         deadlinePending = false;
         final KThread t = runqueue.first();
         if (t == null || p != owner || p.realtimePriority > 0 || t.realtimePriority > 0
@@ -770,41 +752,12 @@ final class Cpu {
         }
     }
 
-    /**
-     * Arm the preemption deadline. The device must fire no later than it only while the owner keeps
-     * running, and an interrupt reaches a running thread only at its next preemption point anyway, so
-     * an earlier deadline than the device's is given to it at that point ({@link #devicePending},
-     * {@link #flushDevice}), not here: most deadlines armed at a switch are replaced by the next
-     * decision (the thread blocks or is preempted first) and never cost the device a reprogramming
-     * (a syscall that wakes the device's host thread). A later deadline leaves the device as it is.
-     */
+    /** Arm the preemption deadline; the device is only re-programmed when it would fire too late. */
     private void setPreemption(final long deadlineNanos) {
         preemptDeadline = deadlineNanos;
         if (deadlineNanos < deviceDeadline) {
-            devicePending = true;
+            programDevice(deadlineNanos);
         }
-    }
-
-    /**
-     * At the owner's first preemption point after {@link #setPreemption} lowered the deadline: if it
-     * has passed already, preempt now ({@link #needResched}, returns true: what the device's interrupt
-     * would have made this preemption point do, without its latency); otherwise program the device.
-     * So the owner is preempted at the first preemption point at or after the deadline, as when the
-     * device is programmed at once, never later. One clock read per lowered deadline that lives until
-     * a preemption point.
-     */
-    private boolean flushDevice() {
-        devicePending = false;
-        final long d = preemptDeadline;
-        if (d >= deviceDeadline) {
-            return false;
-        }
-        if (clock.monotonicNanos() >= d) {
-            needResched = true;
-            return true;
-        }
-        programDevice(d);
-        return false;
     }
 
     /** Disarm the preemption deadline; the device stays armed (lazily, see {@link #deviceDeadline}). */
@@ -1017,7 +970,6 @@ final class Cpu {
 
     /** Program the device with exactly the earliest armed deadline (halting, after an interrupt). */
     private void rearmDevice() {
-        devicePending = false;
         programDevice(nextDeadline());
     }
 

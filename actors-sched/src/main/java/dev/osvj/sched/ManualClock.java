@@ -58,15 +58,6 @@ public final class ManualClock implements KernelClock {
         }
     }
 
-    /** Deadlines (other than NONE) the vCPUs of every scheduler on this clock gave their devices (tests). */
-    long devicePrograms() {
-        long n = 0;
-        for (final Device d : devices) {
-            n += d.armed.get();
-        }
-        return n;
-    }
-
     Device newDevice(final int tickHz) {
         final Device d = new Device(tickHz);
         devices.add(d);
@@ -79,8 +70,6 @@ public final class ManualClock implements KernelClock {
         private Cpu[] cpus;
         private AtomicLong[] deadlines;
         private long nextTick;
-        /** Deadlines programmed (other than NONE): how often a vCPU reprogrammed its device (tests). */
-        final AtomicLong armed = new AtomicLong();
 
         Device(final int tickHz) {
             this.periodNanos = tickHz == 0 ? 0 : 1_000_000_000L / tickHz;
@@ -106,9 +95,6 @@ public final class ManualClock implements KernelClock {
         void set(final Cpu cpu, final long deadlineNanos) {
             if (periodNanos != 0) {
                 return;
-            }
-            if (deadlineNanos != NONE) {
-                armed.incrementAndGet();
             }
             deadlines[cpu.id].set(deadlineNanos);
             if (deadlineNanos <= now.get()) {
