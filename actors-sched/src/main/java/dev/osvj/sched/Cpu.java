@@ -454,6 +454,9 @@ final class Cpu {
             return false;
         }
         halts++;
+        // Halting returns to the mailbox anyway: a control request handled on the way needs no
+        // second trip through it (see controlInterrupt).
+        returnToMailbox = false;
         return true;
     }
 
@@ -1101,9 +1104,20 @@ final class Cpu {
     /**
      * A control request for the actor's mailbox (stop, balancer tick): raise the control interrupt, so
      * a busy loop gives the carrier back to the mailbox at its next preemption point or switch.
+     *
+     * <p>Like every interrupt bit it follows the halt protocol: the setter that finds the word empty
+     * and the vCPU halted sends the IPI. The other setters (a foreign wakeup, the timer) send one only
+     * when the word was empty, so a control bit left set on a halted vCPU without an IPI would swallow
+     * all of theirs: the balancer reads a load published before the vCPU halted, raises the bit after
+     * it halted, and its tick message runs {@link #balance} in the mailbox without entering the loop
+     * that clears the bit. The vCPU then stayed halted with a woken thread in its foreign queue (seen
+     * as a kernel stuck with its dispatcher worker WAKING; {@code VcpuProtocolTest}).
      */
     void controlInterrupt() {
-        INTERRUPTS.getAndBitwiseOr(this, IRQ_CONTROL);
+        final int old = (int)INTERRUPTS.getAndBitwiseOr(this, IRQ_CONTROL);
+        if (old == 0 && runState == HALTED) {
+            sendIpi();
+        }
     }
 
     /**

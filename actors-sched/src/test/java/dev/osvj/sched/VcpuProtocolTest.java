@@ -107,6 +107,43 @@ class VcpuProtocolTest {
         }
     }
 
+    /**
+     * The balancer raises the control interrupt from a load published before the vCPU halted, and
+     * its tick runs in the mailbox without the loop that clears the bit: a halted vCPU with the bit
+     * left set must still be woken by the next foreign wakeup (before the fix the control bit was
+     * raised without an IPI, the wakeup found the word non-empty and sent none either, and the thread
+     * stayed WAKING on a halted vCPU for good).
+     */
+    @Test
+    void shouldWakeAHaltedVcpuForAForeignWakeupAfterABalancerControlRequest() {
+        final Harness h = new Harness(1);
+        try {
+            final AtomicBoolean go = new AtomicBoolean();
+            final KThread a = h.s.spawn(ThreadAttr.named("a").pinnedTo(0), () -> KThread.waitUntil(go::get));
+            h.probes.get(0).expectMessage(VcpuActor.Ipi.WAKEUP);
+            h.vcpus.get(0).run(VcpuActor.Ipi.WAKEUP);
+            assertEquals(ThreadState.WAITING, a.state());
+            assertEquals("halted", h.s.cpuStats().get(0).state());
+
+            // The balancer's control request reaches the halted vCPU, and so does its tick.
+            h.s.cpus[0].controlInterrupt();
+            h.vcpus.get(0).run(VcpuActor.BalanceTick.TICK);
+            h.probes.get(0).expectMessage(VcpuActor.Ipi.WAKEUP);
+            h.vcpus.get(0).run(VcpuActor.Ipi.WAKEUP);
+            assertEquals("halted", h.s.cpuStats().get(0).state());
+            assertTrue(h.vcpus.get(0).selfInbox().getAllReceived().isEmpty(), "no extra trip through the mailbox");
+
+            // A host thread wakes a: the halted vCPU gets an IPI and runs it to the end.
+            go.set(true);
+            assertTrue(a.wake());
+            h.probes.get(0).expectMessage(VcpuActor.Ipi.WAKEUP);
+            h.vcpus.get(0).run(VcpuActor.Ipi.WAKEUP);
+            assertEquals(ThreadState.TERMINATED, a.state());
+        } finally {
+            h.close();
+        }
+    }
+
     @Test
     void shouldMigrateTheLastQueuedThreadOnABalanceTick() {
         final Harness h = new Harness(2);
