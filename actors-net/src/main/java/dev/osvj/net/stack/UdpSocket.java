@@ -11,7 +11,14 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 /**
  * A UDP socket. Received datagrams wait in an Agrona ring buffer as records (source address in the
  * first 4 bytes, source port as the record type), so queueing allocates nothing; the ring's size is
- * the receive buffer and a datagram that does not fit is dropped and counted. Guarded by {@link #lock}.
+ * the receive buffer and a datagram that does not fit is dropped and counted. Guarded by {@link #lock}:
+ * the one producer (the stack's UDP input) and the one consumer ({@link #recvfrom}) both hold it, so a
+ * one-to-one ring is enough.
+ *
+ * <p>Emptiness is {@link #datagrams}, never the ring's {@code size()}: a claim that fails because the
+ * record fits neither before the ring's end nor before the head after wrapping still writes the
+ * padding record at the end and advances the tail past it (Agrona's {@code claimCapacity}), so a ring
+ * can hold padding and no datagram, with {@code size() > 0}.
  */
 final class UdpSocket extends Socket {
     private static final int ADDR_LEN = 4;
@@ -23,6 +30,10 @@ final class UdpSocket extends Socket {
     /** Bound to one interface (DHCP before the interface has an address), or -1. */
     int boundIfIndex = -1;
     private long drops;
+    /** Committed datagrams in the ring (padding records are not counted). */
+    private int datagrams;
+    /** Payload bytes of those datagrams. */
+    private int datagramBytes;
     private final UnsafeBuffer appView = new UnsafeBuffer(new byte[0]);
     // state of the record handler during recv (no allocation per datagram)
     private byte[] target;
@@ -53,8 +64,15 @@ final class UdpSocket extends Socket {
         }
         final org.agrona.concurrent.AtomicBuffer b = queue.buffer();
         b.putInt(index, srcIp);
-        b.putBytes(index + ADDR_LEN, payload, off, len);
+        try {
+            b.putBytes(index + ADDR_LEN, payload, off, len);
+        } catch (final RuntimeException e) {
+            queue.abort(index);
+            throw e;
+        }
         queue.commit(index);
+        datagrams++;
+        datagramBytes += len;
         changedLocked();
         return true;
     }
@@ -62,6 +80,8 @@ final class UdpSocket extends Socket {
     private void onRecord(final int type, final MutableDirectBuffer buffer, final int index, final int length) {
         fromIp = buffer.getInt(index);
         fromPort = type - 1;
+        datagrams--;
+        datagramBytes -= length - ADDR_LEN;
         copied = Math.min(targetLen, length - ADDR_LEN);
         buffer.getBytes(index + ADDR_LEN, target, targetOff, copied);
     }
@@ -75,7 +95,7 @@ final class UdpSocket extends Socket {
         lock.lock();
         try {
             final long deadline = deadline(recvTimeoutNs);
-            while (queue.size() == 0) {
+            while (datagrams == 0) {
                 if (closed) {
                     return -Errno.EBADF.number();
                 }
@@ -90,11 +110,11 @@ final class UdpSocket extends Socket {
             targetOff = off;
             targetLen = len;
             // A record that did not fit before the ring's end left a padding record there: a read
-            // that meets it consumes the padding and delivers nothing, so read again for the datagram.
-            while (queue.read(reader, 1) == 0) {
-                if (queue.size() == 0) {
-                    throw new IllegalStateException("UDP receive ring: no record although size was positive");
-                }
+            // that meets it consumes the padding and delivers nothing, so read again for the datagram
+            // (padding is only ever at the ring's end, so the second read starts at index 0).
+            if (queue.read(reader, 1) == 0 && queue.read(reader, 1) == 0) {
+                throw new IllegalStateException("UDP receive ring: no record although "
+                    + datagrams + " datagram(s) were committed");
             }
             target = null;
             if (from != null) {
@@ -151,7 +171,7 @@ final class UdpSocket extends Socket {
             if (closed) {
                 return POLLNVAL;
             }
-            return (queue.size() > 0 ? POLLIN : 0) | POLLOUT;
+            return (datagrams > 0 ? POLLIN : 0) | POLLOUT;
         } finally {
             lock.unlock();
         }
@@ -161,8 +181,9 @@ final class UdpSocket extends Socket {
         return drops;
     }
 
+    /** Payload bytes of the queued datagrams (netstat's Recv-Q). */
     int queued() {
-        return queue.size();
+        return datagramBytes;
     }
 
     @Override
