@@ -65,6 +65,7 @@ public final class NetSubsystem implements Subsystem {
         final NetConfig config = NetConfig.from(context.config());
         final NetStack stack = new NetStack(config.settings(), context.clock()::monotonicNanos);
         context.services().find(PcapWriter.class).ifPresent(w -> stack.setPcap(w, context.clock()::realtimeNanos));
+        stack.setWarnings(m -> context.log().append("WARN", "net", m));
         final java.util.List<NetInterface> dhcp = new java.util.ArrayList<>();
         final java.util.List<NetConfig.InterfaceConfig> dhcpConfig = new java.util.ArrayList<>();
         for (final NetConfig.InterfaceConfig i : config.interfaces()) {

@@ -36,6 +36,7 @@ public final class NetCounters {
         IP_FRAGMENTS_OUT("ip fragments sent"),
         DROP_NO_ROUTE("dropped: no route to host"),
         DROP_DEVICE("dropped: device queue full"),
+        DROP_TX_OVER_MTU("dropped: outgoing packet larger than the interface mtu"),
         ICMP_IN("icmp messages received"),
         DROP_ICMP_MALFORMED("dropped: malformed icmp"),
         ICMP_ECHO_REPLIES("icmp echo replies sent"),

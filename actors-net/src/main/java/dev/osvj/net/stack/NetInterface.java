@@ -34,6 +34,8 @@ public final class NetInterface {
     final AtomicLong txBytes = new AtomicLong();
     final AtomicLong rxDropped = new AtomicLong();
     final AtomicLong txDropped = new AtomicLong();
+    /** Set once when the first over-MTU transmit drop was reported ({@code NetStack.dropOverMtu}). */
+    final java.util.concurrent.atomic.AtomicBoolean overMtuReported = new java.util.concurrent.atomic.AtomicBoolean();
 
     NetInterface(final int index, final NetDevice device, final boolean loopback, final int address,
         final int netmask, final int gateway) {

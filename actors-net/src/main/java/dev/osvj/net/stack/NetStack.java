@@ -172,6 +172,7 @@ public final class NetStack implements TcpConnection.Output {
     private volatile FlowWaker flowWaker = deferredFlows::offer;
     private final ManyToManyConcurrentArrayQueue<PacketBuffer> receiveStage;
     private volatile Runnable receiveStageNotifier = () -> { };
+    private volatile java.util.function.Consumer<String> warnings = m -> { };
     private final AtomicInteger ipId = new AtomicInteger();
     private final Int2ObjectHashMap<ArrayDeque<byte[]>> arpPending = new Int2ObjectHashMap<>();
     private final ThreadLocal<Scratch> scratch = ThreadLocal.withInitial(Scratch::new);
@@ -274,6 +275,15 @@ public final class NetStack implements TcpConnection.Output {
             return;
         }
         tcpDemux(s, h.src(), h.dst(), s.repr, now(), b, 0, h.segment().length);
+    }
+
+    /**
+     * Where the stack reports a condition worth one log line (the kernel's dmesg: {@code NetSubsystem}
+     * appends them as WARN lines from {@code net}); null discards them. Called from any thread, possibly
+     * with an interface's transmit lock held: the sink must not block or send.
+     */
+    public void setWarnings(final java.util.function.Consumer<String> sink) {
+        this.warnings = sink == null ? m -> { } : sink;
     }
 
     /** Called when the layered receive stage has work (from the device's receive context). */
@@ -1178,7 +1188,7 @@ public final class NetStack implements TcpConnection.Output {
             final int ipOff = EthernetFrame.HEADER_LENGTH;
             final int tcpLen = seg.headerLength() + seg.payloadLength;
             if (ipOff + Ipv4Packet.HEADER_LENGTH + tcpLen > t.capacity()) {
-                ifc.txDropped.incrementAndGet();
+                dropOverMtu(ifc, "tcp segment", Ipv4Packet.HEADER_LENGTH + tcpLen);
                 return;
             }
             seg.emit(t, ipOff + Ipv4Packet.HEADER_LENGTH, src, dst);
@@ -1386,6 +1396,21 @@ public final class NetStack implements TcpConnection.Output {
         } finally {
             ifc.txLock.unlock();
             ifc.device().flushTransmit();
+        }
+    }
+
+    /**
+     * A packet of {@code ipLength} bytes does not fit the interface's MTU: counted on the interface
+     * ({@code txDropped}) and in the stack ({@link Counter#DROP_TX_OVER_MTU}, which {@code netstat -s} and
+     * the REST API show); the first one per interface is also reported through {@link #setWarnings}, with
+     * the sizes (a sender that keeps producing such segments stalls: last time a TCP flow did).
+     */
+    private void dropOverMtu(final NetInterface ifc, final String what, final int ipLength) {
+        ifc.txDropped.incrementAndGet();
+        counters.increment(Counter.DROP_TX_OVER_MTU);
+        if (!ifc.overMtuReported.get() && ifc.overMtuReported.compareAndSet(false, true)) {
+            warnings.accept(ifc.name() + ": dropped a " + ipLength + "-byte " + what + " larger than the mtu "
+                + ifc.mtu() + " (first one; later ones are counted in drop_tx_over_mtu)");
         }
     }
 

@@ -52,7 +52,11 @@ class RawPeerTest {
     }
 
     private void setUp(final StackSettings settings) {
-        wire = new Wire(1500);
+        setUp(settings, 1500);
+    }
+
+    private void setUp(final StackSettings settings, final int mtu) {
+        wire = new Wire(mtu);
         peer = wire.b();
         stack = new NetStack(settings, () -> now);
         ifc = stack.addInterface(wire.a(), false, US, 0xFFFFFF00, 0);
@@ -446,6 +450,35 @@ class RawPeerTest {
         inject(b, tcpFrame(b, tcp(TcpSegment.ACK, 40021, 80, 5001, h[1] + 1 + 3000)));
         assertEquals(2000, api.send(fd, new byte[2000], 0, 2000, 0));
         assertTrue(sentLengths(sent()).stream().allMatch(n -> n <= 960));
+    }
+
+    @Test
+    void shouldCountAndReportOnceTcpSegmentsLargerThanTheMtu() {
+        // a 500-byte MTU: the stack still advertises and uses the 536-byte minimum MSS, so every full
+        // data segment (536 + 40 header bytes) is too large for the interface
+        setUp(StackSettings.defaults().withTcp(TcpConfig.defaults().withOptions(false, false).withDelayedAck(0)), 500);
+        final List<String> warnings = new ArrayList<>();
+        stack.setWarnings(warnings::add);
+        learnPeer();
+        final int lfd = listen(4);
+        final int[] h = handshake(lfd, 40031);
+        final int fd = h[0];
+        sent();
+        assertEquals(0, stack.counters().get(Counter.DROP_TX_OVER_MTU));
+        assertEquals(1000, api.send(fd, new byte[1000], 0, 1000, 0));
+        assertEquals(List.of(), sent(), "nothing that large leaves the interface");
+        final long drops = stack.counters().get(Counter.DROP_TX_OVER_MTU);
+        assertTrue(drops >= 1, "over-mtu drops counted in the stack: " + drops);
+        assertEquals(drops, ifc.txDropped());
+        assertEquals(drops, stack.counters().snapshot().get("drop_tx_over_mtu"));
+        assertEquals(List.of(ifc.name() + ": dropped a 576-byte tcp segment larger than the mtu 500 (first one; later"
+            + " ones are counted in drop_tx_over_mtu)"), warnings);
+        // the retransmission is dropped as well: counted again, not reported again
+        now += 5000 * MS;
+        stack.poll(now);
+        assertTrue(stack.counters().get(Counter.DROP_TX_OVER_MTU) > drops,
+            "retransmission dropped: " + stack.counters().get(Counter.DROP_TX_OVER_MTU));
+        assertEquals(1, warnings.size(), warnings.toString());
     }
 
     /** TCP payload lengths of sent frames. */
