@@ -17,7 +17,6 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
-import java.security.SecureRandom;
 import java.time.Duration;
 
 /**
@@ -68,7 +67,7 @@ final class DhcpActor extends AbstractBehavior<DhcpActor.Command> {
         check(sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_BROADCAST, 1), "SO_BROADCAST");
         check(sockets.setsockopt(fd, Sockets.SOL_SOCKET, Sockets.SO_BINDTODEVICE, ifc.index()), "SO_BINDTODEVICE");
         check(sockets.bind(fd, 0, DhcpMessage.CLIENT_PORT), "bind to port 68");
-        this.client = new DhcpClient(ifc.mac(), new SecureRandom().nextInt(), settings, new Output());
+        this.client = new DhcpClient(ifc.mac(), stack.random().nextInt(), settings, new Output());
         client.start(stack.now());
     }
 

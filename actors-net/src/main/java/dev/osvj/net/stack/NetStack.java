@@ -36,6 +36,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.security.SecureRandom;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -166,6 +167,8 @@ public final class NetStack implements TcpConnection.Output {
     private final SynCookies cookies;
     private final PacketPool pool;
     private final NetCounters counters = new NetCounters();
+    /** The stack's one SecureRandom (hash keys, DHCP transaction ids): one instance per kernel, not one per use. */
+    private final SecureRandom random;
     private final NetFaults faults = new NetFaults();
     private volatile PcapWriter pcap;
     private final ManyToManyConcurrentArrayQueue<FlowConsumer> deferredFlows = new ManyToManyConcurrentArrayQueue<>(65536);
@@ -204,10 +207,11 @@ public final class NetStack implements TcpConnection.Output {
     public NetStack(final StackSettings settings, final LongSupplier monotonicNanos) {
         this.settings = settings;
         this.clock = monotonicNanos;
-        final SipHash hash = SipHash.random();
+        this.random = new SecureRandom();
+        final SipHash hash = SipHash.random(random);
         this.isn = new IsnGenerator(hash);
-        this.cookies = new SynCookies(SipHash.random());
-        this.flows = new FlowTable<>(SipHash.random());
+        this.cookies = new SynCookies(SipHash.random(random));
+        this.flows = new FlowTable<>(SipHash.random(random));
         this.arp = new ArpCache(settings.arpTtlNs(), TcpConfig.S, 1024);
         this.reassembler = new Reassembler(settings.reassemblyDatagrams(), settings.reassemblyBytes(),
             settings.reassemblyTimeoutNs());
@@ -227,6 +231,15 @@ public final class NetStack implements TcpConnection.Output {
 
     public NetCounters counters() {
         return counters;
+    }
+
+    /**
+     * The stack's {@link SecureRandom}, for the kernel's other network users (the DHCP client's
+     * transaction id) so a boot seeds one instance instead of one per user. Thread-safe (the JDK's
+     * default provider).
+     */
+    public SecureRandom random() {
+        return random;
     }
 
     /** The stack's fault-injection points (supervision tests). */

@@ -15,10 +15,14 @@ public final class SipHash {
         this.k1 = k1;
     }
 
-    /** A hash with a key from {@link java.security.SecureRandom}. */
+    /** A hash with a key from a new {@link java.security.SecureRandom}. */
     public static SipHash random() {
-        final java.security.SecureRandom r = new java.security.SecureRandom();
-        return new SipHash(r.nextLong(), r.nextLong());
+        return random(new java.security.SecureRandom());
+    }
+
+    /** A hash with a key drawn from {@code random} (a stack shares one per kernel). */
+    public static SipHash random(final java.security.SecureRandom random) {
+        return new SipHash(random.nextLong(), random.nextLong());
     }
 
     /** SipHash-2-4 of the 16-byte message {@code m0 || m1} (little-endian words, as the reference). */
