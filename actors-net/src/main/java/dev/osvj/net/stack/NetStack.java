@@ -440,13 +440,20 @@ public final class NetStack implements TcpConnection.Output {
         return s.routeIf.address();
     }
 
-    /** The MSS we advertise for a connection to {@code dst}: the route's MTU minus IP and TCP headers. */
+    /**
+     * The MSS we advertise for a connection to {@code dst}, and the largest we send on it: the route's
+     * MTU minus IP and TCP headers. No 536-byte floor (RFC 9293's default applies to a peer that sends
+     * no MSS option, not to our own interface): with one, every full segment on an interface whose MTU
+     * is under 576 was too large to leave it and the flow stalled. The connection's own floor of 64
+     * bytes (Linux has 48) still leaves interfaces under 104 bytes unable to carry a full segment; those
+     * drops are counted in {@code drop_tx_over_mtu}.
+     */
     int mssFor(final int dst) {
         final Scratch s = scratch.get();
         if (!route(s, dst, -1)) {
             return 536;
         }
-        return Math.max(536, Math.min(65495, s.routeIf.mtu() - 40));
+        return Math.min(65495, s.routeIf.mtu() - 40);
     }
 
     // ---------------------------------------------------------------------------------------------

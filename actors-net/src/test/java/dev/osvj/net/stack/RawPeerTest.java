@@ -454,9 +454,9 @@ class RawPeerTest {
 
     @Test
     void shouldCountAndReportOnceTcpSegmentsLargerThanTheMtu() {
-        // a 500-byte MTU: the stack still advertises and uses the 536-byte minimum MSS, so every full
-        // data segment (536 + 40 header bytes) is too large for the interface
-        setUp(StackSettings.defaults().withTcp(TcpConfig.defaults().withOptions(false, false).withDelayedAck(0)), 500);
+        // a 100-byte MTU: the connection's 64-byte MSS floor makes every full data segment (64 + 40
+        // header bytes) too large for the interface
+        setUp(StackSettings.defaults().withTcp(TcpConfig.defaults().withOptions(false, false).withDelayedAck(0)), 100);
         final List<String> warnings = new ArrayList<>();
         stack.setWarnings(warnings::add);
         learnPeer();
@@ -471,7 +471,7 @@ class RawPeerTest {
         assertTrue(drops >= 1, "over-mtu drops counted in the stack: " + drops);
         assertEquals(drops, ifc.txDropped());
         assertEquals(drops, stack.counters().snapshot().get("drop_tx_over_mtu"));
-        assertEquals(List.of(ifc.name() + ": dropped a 576-byte tcp segment larger than the mtu 500 (first one; later"
+        assertEquals(List.of(ifc.name() + ": dropped a 104-byte tcp segment larger than the mtu 100 (first one; later"
             + " ones are counted in drop_tx_over_mtu)"), warnings);
         // the retransmission is dropped as well: counted again, not reported again
         now += 5000 * MS;
@@ -479,6 +479,27 @@ class RawPeerTest {
         assertTrue(stack.counters().get(Counter.DROP_TX_OVER_MTU) > drops,
             "retransmission dropped: " + stack.counters().get(Counter.DROP_TX_OVER_MTU));
         assertEquals(1, warnings.size(), warnings.toString());
+    }
+
+    /**
+     * An interface whose MTU is under 576 (a 500-byte tunnel): the MSS follows the MTU, so full data
+     * segments fit and nothing is dropped (with the old 536-byte floor each one was 576 bytes: dropped,
+     * and the flow stalled for good).
+     */
+    @Test
+    void shouldSendFullSegmentsThatFitAnMtuUnder576() {
+        setUp(StackSettings.defaults().withTcp(TcpConfig.defaults().withOptions(false, false).withDelayedAck(0)), 500);
+        learnPeer();
+        final int lfd = listen(4);
+        final int[] h = handshake(lfd, 40032);
+        final int fd = h[0];
+        sent();
+        assertEquals(1000, api.send(fd, new byte[1000], 0, 1000, 0));
+        final List<Integer> lengths = sentLengths(sent());
+        // two full segments of mtu - 40 bytes; Nagle holds the last 80 bytes until they are acknowledged
+        assertEquals(List.of(460, 460), lengths, "segments of at most mtu - 40 bytes");
+        assertEquals(0, stack.counters().get(Counter.DROP_TX_OVER_MTU));
+        assertEquals(0, ifc.txDropped());
     }
 
     /** TCP payload lengths of sent frames. */
