@@ -316,7 +316,18 @@ class VcpuProtocolTest {
                 final long sent = v.cpu.ipisReceived.get() + v.cpu.timerWakeups.get();
                 v.apply(s);
                 assertEquals(sent + 1, v.cpu.ipisReceived.get() + v.cpu.timerWakeups.get(), s + ": one wakeup message");
+                // The hang report's view of the same state (Scheduler.describePendingInterrupts).
+                final String pending = v.h.s.describePendingInterrupts().get(0);
+                assertTrue(pending.startsWith("vcpu0 halted " + switch (s) {
+                    case CONTROL -> "irq=0x4 mask=0x0 foreignQueued=false incomingQueued=[-,-] revocations=false";
+                    case TIMER -> "irq=0x1 mask=0x0 foreignQueued=false incomingQueued=[-,-] revocations=false";
+                    case REVOKE -> "irq=0x8 mask=0x0 foreignQueued=false incomingQueued=[-,-] revocations=true";
+                    case FOREIGN_WAKE -> "irq=0x2 mask=0x0 foreignQueued=true incomingQueued=[-,-] revocations=false";
+                    case REMOTE_WAKE -> "irq=0x0 mask=0x2 foreignQueued=false incomingQueued=[-,y] revocations=false";
+                }), pending);
                 v.drain();
+                assertTrue(v.h.s.describePendingInterrupts().get(0).startsWith(
+                    "vcpu0 halted irq=0x0 mask=0x0 foreignQueued=false incomingQueued=[-,-] revocations=false"));
                 v.assertQuiet(s.name());
             }
             for (int i = 0; i < v.revoked; i++) {
