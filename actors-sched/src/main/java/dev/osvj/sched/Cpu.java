@@ -1196,6 +1196,29 @@ final class Cpu {
             renormalizations, tasksRun, mailboxReturns, pinnedRefusals, lockBoosts);
     }
 
+    /**
+     * Diagnostics for hang reports (a racy snapshot, any thread): the run state, the interrupt word
+     * and pending mask, whether the foreign and incoming wakeup queues hold threads, the balancer
+     * ticks scheduled and delivered, and the wakeup messages sent (IPIs, of them foreign, and timer
+     * wakeups). A halted vCPU with a non-zero word or mask, or a non-empty queue, and no message in
+     * its mailbox has lost an IPI.
+     */
+    String describePending() {
+        final StringBuilder b = new StringBuilder("vcpu").append(id).append(' ').append(stateLabel());
+        b.append(" irq=0x").append(Integer.toHexString((int)INTERRUPTS.getVolatile(this)));
+        b.append(" mask=0x").append(Long.toHexString((long)MASK.getVolatile(this)));
+        b.append(" foreignQueued=").append(!foreign.isEmpty());
+        b.append(" incomingQueued=[");
+        for (int i = 0; i < incoming.length; i++) {
+            b.append(i > 0 ? "," : "").append(incoming[i].isEmpty() ? '-' : 'y');
+        }
+        b.append("] revocations=").append(REVOCATIONS.getVolatile(this) != null);
+        b.append(" ticks=").append(ticksScheduled.get()).append('/').append(ticksDelivered.get());
+        b.append(" ipis=").append(ipisReceived.get()).append(" foreignIpis=").append(foreignIpis.get());
+        b.append(" timerIrqs=").append(timerInterrupts.get()).append(" timerWakeups=").append(timerWakeups.get());
+        return b.toString();
+    }
+
     String stateLabel() {
         return switch (runState) {
             case RUNNING -> running() != null ? "running" : "scheduling";

@@ -369,6 +369,19 @@ public final class Scheduler {
         return out;
     }
 
+    /**
+     * Per vCPU, its pending interrupt state for hang reports (a racy snapshot, any thread): run state,
+     * interrupt word, pending mask, queued wakeups, balancer ticks, wakeup messages sent. A halted vCPU
+     * with anything pending has lost an IPI (see the halt protocol in {@code Cpu}).
+     */
+    public List<String> describePendingInterrupts() {
+        final List<String> out = new ArrayList<>(cpus.length);
+        for (final Cpu cpu : cpus) {
+            out.add(cpu.describePending());
+        }
+        return out;
+    }
+
     /** Blocked-carrier reports so far (see {@code osvj.sched.blocked-carrier-threshold}). */
     public long blockedCarrierReports() {
         return watchdog == null ? 0 : watchdog.reports();

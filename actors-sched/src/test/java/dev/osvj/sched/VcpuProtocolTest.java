@@ -16,6 +16,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -142,6 +143,269 @@ class VcpuProtocolTest {
         } finally {
             h.close();
         }
+    }
+
+    /**
+     * Every way to raise a vCPU's interrupt bits or pending mask, applied to a halted vCPU, as named
+     * steps of {@link HaltedVcpu}. Each must follow the halt protocol: whoever finds the vCPU halted
+     * with nothing pending sends the wakeup message, so a halted vCPU never has a pending bit without
+     * a message on its way (a bit without one swallows every later setter's IPI, see
+     * {@link #shouldWakeAHaltedVcpuForAForeignWakeupAfterABalancerControlRequest}).
+     */
+    private enum Setter {
+        /** A balancer or stop request: {@link Cpu#controlInterrupt()}. */
+        CONTROL,
+        /** The clock-event device fired: {@link Cpu#timerInterrupt()}. */
+        TIMER,
+        /** A remote locker asks to take a bound mutex shared: {@link Cpu#requestRevocation}. */
+        REVOKE,
+        /** A host thread wakes the vCPU's thread: the foreign queue and {@link Cpu#IRQ_FOREIGN}. */
+        FOREIGN_WAKE,
+        /** A thread of the other vCPU wakes it: the incoming queue and the pending mask. */
+        REMOTE_WAKE
+    }
+
+    /**
+     * A 2-vCPU probe harness whose vCPU 0 runs thread {@code a}, which waits for a kick and counts its
+     * runs, and binds a pool of mutexes to vCPU 0 (for {@link Setter#REVOKE}). It tracks the wakeup
+     * messages sent to vCPU 0 (IPIs and timer interrupts, counted by the vCPU) against those it has
+     * delivered, so the halt protocol's invariant can be checked after every step.
+     */
+    private final class HaltedVcpu {
+        static final int MUTEXES = 64;
+        final Harness h = new Harness(2);
+        final Cpu cpu = h.s.cpus[0];
+        final Mutex[] pool = new Mutex[MUTEXES];
+        final AtomicBoolean kick = new AtomicBoolean();
+        final AtomicBoolean stop = new AtomicBoolean();
+        final java.util.concurrent.atomic.AtomicLong runs = new java.util.concurrent.atomic.AtomicLong();
+        final KThread a;
+        int revoked;
+        long delivered;
+        long wakes;
+
+        HaltedVcpu() {
+            // The harness consumed the boot IPI (the worker's start) and ran Start in its place.
+            delivered = cpu.ipisReceived.get() + cpu.timerWakeups.get();
+            for (int i = 0; i < MUTEXES; i++) {
+                pool[i] = new Mutex();
+            }
+            a = h.s.spawn(ThreadAttr.named("a").pinnedTo(0), () -> {
+                for (final Mutex m : pool) {
+                    m.lock();
+                    m.unlock();
+                }
+                while (!stop.get()) {
+                    KThread.waitUntil(() -> kick.get() || stop.get());
+                    kick.set(false);
+                    runs.incrementAndGet();
+                }
+            });
+            drain();
+            for (final Mutex m : pool) {
+                assertTrue(m.perVcpuMode(), "bound to vCPU 0");
+            }
+            assertQuiet("after start");
+        }
+
+        /** Wakeup messages sent to vCPU 0 and not yet delivered, plus self-sent resumes. */
+        long inFlight() {
+            return cpu.ipisReceived.get() + cpu.timerWakeups.get() - delivered
+                + (h.vcpus.get(0).selfInbox().hasMessages() ? 1 : 0);
+        }
+
+        /** The invariant: a halted vCPU with anything pending has a wakeup message on its way. */
+        void assertProtocol(final String step) {
+            if ("halted".equals(cpu.stateLabel()) && cpu.attention()) {
+                assertTrue(inFlight() > 0, step + ": vCPU 0 halted with a pending interrupt or wakeup and no message"
+                    + " on its way (a lost IPI)");
+            }
+        }
+
+        void apply(final Setter s) {
+            switch (s) {
+                case CONTROL -> cpu.controlInterrupt();
+                case TIMER -> cpu.timerInterrupt();
+                case REVOKE -> cpu.requestRevocation(pool[revoked++]);
+                case FOREIGN_WAKE -> {
+                    kick.set(true);
+                    if (a.wakeFrom(null)) {
+                        wakes++;
+                    }
+                }
+                case REMOTE_WAKE -> {
+                    kick.set(true);
+                    if (a.wakeFrom(h.s.cpus[1])) {
+                        wakes++;
+                    }
+                }
+            }
+            assertProtocol(s.name());
+        }
+
+        /** The balancer tick message arrives: {@link Cpu#balance} in the mailbox, without the loop. */
+        void balanceTickMessage() {
+            h.vcpus.get(0).run(VcpuActor.BalanceTick.TICK);
+            assertProtocol("balance tick message");
+        }
+
+        /** Deliver every message on its way to vCPU 0 (each runs the loop) until none is left. */
+        void drain() {
+            final BehaviorTestKit<VcpuActor.Command> kitVcpu = h.vcpus.get(0);
+            while (true) {
+                if (kitVcpu.selfInbox().hasMessages()) {
+                    kitVcpu.run(kitVcpu.selfInbox().receiveMessage());
+                } else if (cpu.ipisReceived.get() + cpu.timerWakeups.get() > delivered) {
+                    final VcpuActor.Command m = h.probes.get(0).receiveMessage();
+                    assertTrue(m == VcpuActor.Ipi.WAKEUP || m == VcpuActor.TimerIrq.FIRED, "a wakeup message: " + m);
+                    delivered++;
+                    kitVcpu.run(m);
+                } else {
+                    return;
+                }
+                assertProtocol("delivery");
+            }
+        }
+
+        /** Nothing on its way: vCPU 0 halted with nothing pending, a waiting after every wakeup. */
+        void assertQuiet(final String what) {
+            assertEquals(0, inFlight(), what);
+            assertEquals("halted", cpu.stateLabel(), what);
+            assertFalse(cpu.attention(), what + ": nothing pending on the halted vCPU");
+            assertEquals(ThreadState.WAITING, a.state(), what);
+            assertFalse(kick.get(), what + ": a ran after its last wakeup");
+            assertEquals(wakes, runs.get(), what + ": a ran once per wakeup");
+        }
+
+        void close() {
+            stop.set(true);
+            if (a.wakeFrom(null)) {
+                drain();
+            }
+            assertEquals(ThreadState.TERMINATED, a.state());
+            h.probes.get(0).expectNoMessage(Duration.ofMillis(50));
+            h.close();
+        }
+    }
+
+    /** Run {@code body} on a fresh {@link HaltedVcpu}; its own failure is reported, not the clean-up's. */
+    private void withHaltedVcpu(final java.util.function.Consumer<HaltedVcpu> body) {
+        final HaltedVcpu v = new HaltedVcpu();
+        try {
+            body.accept(v);
+        } catch (final RuntimeException | Error e) {
+            try {
+                v.h.s.stop(Duration.ofMillis(1));
+            } catch (final RuntimeException | Error ignored) {
+                // The test already failed; the scheduler is abandoned.
+            }
+            throw e;
+        }
+        v.close();
+    }
+
+    /**
+     * Each interrupt and wakeup setter alone on a halted vCPU sends exactly the message that runs the
+     * loop, which then halts again with nothing pending (the control request failed this before its
+     * IPI: a bit left set on a halted vCPU with no message).
+     */
+    @Test
+    void shouldSendAWakeupMessageForEveryInterruptSetterOnAHaltedVcpu() {
+        withHaltedVcpu(v -> {
+            for (final Setter s : Setter.values()) {
+                final long sent = v.cpu.ipisReceived.get() + v.cpu.timerWakeups.get();
+                v.apply(s);
+                assertEquals(sent + 1, v.cpu.ipisReceived.get() + v.cpu.timerWakeups.get(), s + ": one wakeup message");
+                // The hang report's view of the same state (Scheduler.describePendingInterrupts).
+                final String pending = v.h.s.describePendingInterrupts().get(0);
+                assertTrue(pending.startsWith("vcpu0 halted " + switch (s) {
+                    case CONTROL -> "irq=0x4 mask=0x0 foreignQueued=false incomingQueued=[-,-] revocations=false";
+                    case TIMER -> "irq=0x1 mask=0x0 foreignQueued=false incomingQueued=[-,-] revocations=false";
+                    case REVOKE -> "irq=0x8 mask=0x0 foreignQueued=false incomingQueued=[-,-] revocations=true";
+                    case FOREIGN_WAKE -> "irq=0x2 mask=0x0 foreignQueued=true incomingQueued=[-,-] revocations=false";
+                    case REMOTE_WAKE -> "irq=0x0 mask=0x2 foreignQueued=false incomingQueued=[-,y] revocations=false";
+                }), pending);
+                v.drain();
+                assertTrue(v.h.s.describePendingInterrupts().get(0).startsWith(
+                    "vcpu0 halted irq=0x0 mask=0x0 foreignQueued=false incomingQueued=[-,-] revocations=false"));
+                v.assertQuiet(s.name());
+            }
+            for (int i = 0; i < v.revoked; i++) {
+                assertFalse(v.pool[i].perVcpuMode(), "revocation " + i + " converted by the woken vCPU");
+            }
+        });
+    }
+
+    /**
+     * Every ordered pair of setters on a halted vCPU, back to back before any message is delivered,
+     * with and without a balancer tick message (which runs in the mailbox without the loop) between
+     * them: the invariant holds after each step, and delivering what was sent leaves the vCPU halted
+     * with nothing pending and the thread run once per wakeup. A setter that raises its bit without
+     * the IPI fails at once; one that relies on another's IPI fails when that one was skipped.
+     */
+    @Test
+    void shouldNeverLeaveAHaltedVcpuWithAPendingBitAndNoMessageForAnyPairOfSetters() {
+        withHaltedVcpu(v -> {
+            for (final Setter first : Setter.values()) {
+                for (final Setter second : Setter.values()) {
+                    for (final boolean tick : new boolean[] {false, true}) {
+                        final String seq = first + (tick ? " tick " : " ") + second;
+                        v.apply(first);
+                        if (tick) {
+                            v.balanceTickMessage();
+                        }
+                        v.apply(second);
+                        v.drain();
+                        v.assertQuiet(seq);
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * A seeded random walk over the setters, balancer tick messages, single message deliveries (a
+     * setter then meets a halted vCPU with a stale message still on its way) and full drains (it meets
+     * one with nothing on its way), checking the invariant after every step and the quiet state after
+     * every drain.
+     */
+    @Test
+    void shouldKeepTheHaltProtocolOverARandomWalkOfSettersAndDeliveries() {
+        withHaltedVcpu(v -> {
+            final java.util.Random rnd = new java.util.Random(20261128L);
+            final Setter[] setters = Setter.values();
+            for (int step = 0; step < 600; step++) {
+                final int r = rnd.nextInt(setters.length + 3);
+                if (r < setters.length) {
+                    final Setter s = setters[r];
+                    if (s != Setter.REVOKE || v.revoked < HaltedVcpu.MUTEXES) {
+                        v.apply(s);
+                    }
+                } else if (r == setters.length) {
+                    v.balanceTickMessage();
+                } else if (r == setters.length + 1) {
+                    deliverOne(v);
+                } else {
+                    // Everything delivered: the next setter meets a halted vCPU with nothing on its way.
+                    v.drain();
+                    v.assertQuiet("step " + step);
+                }
+            }
+            v.drain();
+            v.assertQuiet("after the walk");
+        });
+    }
+
+    /** Deliver one message on its way to vCPU 0, if any. */
+    private static void deliverOne(final HaltedVcpu v) {
+        final BehaviorTestKit<VcpuActor.Command> kitVcpu = v.h.vcpus.get(0);
+        if (kitVcpu.selfInbox().hasMessages()) {
+            kitVcpu.run(kitVcpu.selfInbox().receiveMessage());
+        } else if (v.cpu.ipisReceived.get() + v.cpu.timerWakeups.get() > v.delivered) {
+            v.delivered++;
+            kitVcpu.run(v.h.probes.get(0).receiveMessage());
+        }
+        v.assertProtocol("delivery");
     }
 
     @Test

@@ -513,7 +513,9 @@ public final class LockHolderPreemption {
      * The diagnostics of a window whose thread {@code stuck} did not end within {@link #STOP_TIMEOUT_S}
      * after the stop: the lock ({@link Mutex#toString()}: holder, registered waiters, starved slot,
      * queued records), every thread's state and stack, the vCPUs' counters and pCPU grants, and the
-     * lock again a second later (to tell a lost wakeup from a slow one). Printed to stderr as well.
+     * vCPUs' pending interrupt state (a halted vCPU with a pending bit, mask or queued wakeup lost an
+     * IPI), and the lock, threads and interrupt state again a second later (to tell a lost wakeup from
+     * a slow one). Printed to stderr as well.
      */
     private static String hangReport(final KThread stuck, final SharedCounter counter, final List<KThread> all,
         final Scheduler s, final SimulatedHypervisor hv) throws InterruptedException {
@@ -530,11 +532,16 @@ public final class LockHolderPreemption {
             }
         }
         s.cpuStats().forEach(c -> b.append("\n  ").append(c));
+        s.describePendingInterrupts().forEach(c -> b.append("\n  ").append(c));
         for (int v = 0; v < all.size() && v < hv.vcpus(); v++) {
             b.append("\n  vcpu").append(v).append(" holds a pCPU: ").append(hv.holdsPcpu(v));
         }
         Thread.sleep(1_000);
         b.append("\n  lock 1 s later: ").append(counter.describe());
+        for (final KThread t : all) {
+            b.append("\n  1 s later: ").append(t);
+        }
+        s.describePendingInterrupts().forEach(c -> b.append("\n  1 s later: ").append(c));
         final String report = b.toString();
         System.err.println(report);
         return report;
