@@ -194,8 +194,16 @@ public abstract class VirtioDriver implements AutoCloseable {
         return null;
     }
 
-    /** A one-line description for {@code lsdev} ("capacity 64 MiB, ro"). */
+    /** A one-line description for {@code lsdev} ("capacity 64 MiB, ro"): the device's state and counters. */
     public abstract String describe();
+
+    /**
+     * What the boot message says of the device (OSv prints e.g. the MAC of a virtio-net device): its
+     * identity and configuration, not the counters {@link #describe} adds. Defaults to {@link #describe}.
+     */
+    public String summary() {
+        return describe();
+    }
 
     /** Reset the device and give the driver's guest memory back. */
     @Override

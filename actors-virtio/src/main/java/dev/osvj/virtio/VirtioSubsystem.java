@@ -127,7 +127,7 @@ public final class VirtioSubsystem implements Subsystem {
                 };
                 created.add(e);
                 context.note("virtio: " + name + " " + e.type().label() + " (" + e.transport().location() + "): "
-                    + e.driver().describe());
+                    + e.driver().summary());
             }
         } catch (final Exception | Error e) {
             for (final VirtioDevices.Entry c : created) {

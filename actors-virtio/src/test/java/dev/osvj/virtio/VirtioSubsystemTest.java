@@ -268,6 +268,12 @@ class VirtioSubsystemTest {
             assertTrue(listing.contains("vq0 size 256"), listing);
             assertTrue(listing.contains("EVENT_IDX"), listing);
             assertTrue(b.notes().stream().anyMatch(n -> n.startsWith("virtio: vblk0 virtio-blk")), b.notes().toString());
+            // the boot message names the net device's identity; its counters are lsdev's
+            final String netNote = b.notes().stream().filter(n -> n.startsWith("virtio: eth0 virtio-net")).findFirst()
+                .orElseThrow();
+            assertTrue(netNote.matches(".*: mac [0-9a-f:]{17}, mtu 1500, link up, rx \\d+ x \\d+ B, [a-z0-9+ ]+"), netNote);
+            assertFalse(netNote.contains("rx_err="), netNote);
+            assertTrue(listing.contains("rx_err="), listing);
             s.stop(b);
         }
     }

@@ -633,14 +633,24 @@ public final class VirtioNetDriver extends VirtioDriver implements NetDevicePort
         return VirtioNet.featureName(bit);
     }
 
+    /** "mac 52:54:00:12:34:56, mtu 1500, link up, rx 1024 x 4096 B, no rx offloads": for the boot message. */
+    @Override
+    public String summary() {
+        return String.format("mac %s, mtu %d, link %s, rx %d x %d B, %s", VirtioNet.formatMac(mac), mtu,
+            linkUp ? "up" : "down", rxq.size(), rxBufferBytes, offloads());
+    }
+
+    private String offloads() {
+        return hasFeature(VirtioNet.F_GUEST_TSO4) ? "rx offloads csum+tso4" : hasFeature(VirtioNet.F_GUEST_CSUM)
+            ? "rx offloads csum" : "no rx offloads";
+    }
+
     @Override
     public String describe() {
         return String.format("mac %s, mtu %d, link %s, rx %d x %d B, %s, rx=%d rx_err=%d rx_csum=%d rx_csum_trusted=%d"
             + " rx_merged_in_place=%d rx_merged_by_copy=%d tx=%d tx_busy=%d"
             + " resets=%d tx_lost_on_reset=%d rx_free=%d rx_in_flight=%d merging=%d, %s",
-            VirtioNet.formatMac(mac), mtu, linkUp ? "up" : "down", rxq.size(), rxBufferBytes,
-            hasFeature(VirtioNet.F_GUEST_TSO4) ? "rx offloads csum+tso4" : hasFeature(VirtioNet.F_GUEST_CSUM)
-                ? "rx offloads csum" : "no rx offloads",
+            VirtioNet.formatMac(mac), mtu, linkUp ? "up" : "down", rxq.size(), rxBufferBytes, offloads(),
             rxFrames.get(), rxErrors.get(), rxChecksumsCompleted.get(), rxChecksumsTrusted.get(), rxMergedInPlace.get(),
             rxMergedByCopy.get(), txFrames.get(), txBackPressured.get(), resets.get(),
             txLostOnReset.get(), rxFreeCount, rxq.inFlight(), mergeRemaining, interruptLine());
