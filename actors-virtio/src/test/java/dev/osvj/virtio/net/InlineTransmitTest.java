@@ -221,7 +221,10 @@ class InlineTransmitTest {
             while (h.driver.resets() == 0 && System.nanoTime() < deadline) {
                 Thread.onSpinWait();
             }
-            assertEquals(1, h.device.inlineErrors(), h.device.deviceCounters());
+            // Served inline unless the backend was in its duty cycle at that instant (the kick then wakes it
+            // and the send fails on the backend's thread, a backend error with the same reset): CI once saw that.
+            assertEquals(1, h.device.inlineErrors() + h.agent.errors(),
+                h.device.deviceCounters() + ", backend errors " + h.agent.errors());
             assertEquals(1, h.driver.resets(), h.driver.describe());
             assertEquals(0, h.device.status() & DeviceStatus.DEVICE_NEEDS_RESET);
             assertEquals(DeviceStatus.DRIVER_OK, h.device.status() & DeviceStatus.DRIVER_OK);

@@ -18,6 +18,7 @@ final class NetHarness implements AutoCloseable {
     final PhysicalMemory ram = PhysicalMemory.allocate(16L << 20);
     final GuestMemory guest = new GuestMemory(ram, new PageAllocator(ram, 0));
     final VirtioNetDevice device;
+    final DeviceAgent agent;
     final AgentRunner runner;
     final VirtioNetDriver driver;
     /** Every received frame, copied, with a flag whether it was a view into guest memory. */
@@ -26,7 +27,7 @@ final class NetHarness implements AutoCloseable {
 
     NetHarness(final FrameTransport transport, final int mtu, final int queueSize) {
         device = new VirtioNetDevice(ram.segment(), transport, MAC, mtu, queueSize);
-        final DeviceAgent agent = new DeviceAgent("virtio-net-test");
+        agent = new DeviceAgent("virtio-net-test");
         agent.add(device);
         runner = DeviceAgent.start(agent, new BackoffIdleStrategy(10, 10, 1000, 200_000));
         driver = new VirtioNetDriver("eth0", device, guest, queueSize, 16);
