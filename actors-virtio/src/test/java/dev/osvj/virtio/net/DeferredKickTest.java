@@ -30,8 +30,8 @@ class DeferredKickTest {
 
     /** An inline-transmitting wire whose next send can be held (inside the device, on the kicking thread). */
     private static final class HoldingWire extends QueueTransport {
-        volatile CountDownLatch holdSend;
-        final CountDownLatch inSend = new CountDownLatch(1);
+        /** Holds the next send of the thread named "kicker" once armed. */
+        final Gate sendGate = new Gate();
 
         @Override
         public boolean transmitsInline() {
@@ -40,15 +40,8 @@ class DeferredKickTest {
 
         @Override
         public int send(final MemorySegment buffer, final long offset, final int length) {
-            final CountDownLatch hold = holdSend;
-            if (hold != null && "kicker".equals(Thread.currentThread().getName())) {
-                holdSend = null;
-                inSend.countDown();
-                try {
-                    hold.await(WAIT_S, TimeUnit.SECONDS);
-                } catch (final InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+            if ("kicker".equals(Thread.currentThread().getName())) {
+                sendGate.pass();
             }
             return super.send(buffer, offset, length);
         }
@@ -95,7 +88,7 @@ class DeferredKickTest {
                 assertArrayEquals(frame(100, seed - 1), wire.outbound.poll(WAIT_S, TimeUnit.SECONDS));
             }
             final CountDownLatch release = new CountDownLatch(1);
-            wire.holdSend = release;
+            wire.sendGate.arm(release);
             // The kicker sends until one of its frames is held in the device on its own thread (an inline kick:
             // a frame the backend's duty cycle took instead passes).
             final int firstSeed = seed;
@@ -103,9 +96,9 @@ class DeferredKickTest {
             final Thread kicker = Thread.ofPlatform().name("kicker").start(() -> {
                 do {
                     h.send(frame(200, firstSeed + kickerSent.getAndIncrement()));
-                } while (wire.inSend.getCount() > 0);
+                } while (wire.sendGate.entered.getCount() > 0);
             });
-            assertTrue(wire.inSend.await(WAIT_S, TimeUnit.SECONDS), "a kicker frame's send is held in the device");
+            assertTrue(wire.sendGate.entered.await(WAIT_S, TimeUnit.SECONDS), "a kicker frame's send is held in the device");
             // The kicker is inside an inline kick. A second sender must still be able to queue its frame: with the
             // kick sent under the driver's transmit lock it waited for the whole held send.
             final int second = 1_000_000;

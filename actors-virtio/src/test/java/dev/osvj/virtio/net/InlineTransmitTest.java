@@ -46,17 +46,15 @@ class InlineTransmitTest {
     /** A wire that takes sends on the kicking thread and records which thread sent each frame. */
     private static class InlineWire extends QueueTransport {
         final List<String> senders = new CopyOnWriteArrayList<>();
-        /** When set, the next poll (the backend's duty cycle, work lock held) waits for it. */
-        volatile CountDownLatch holdPoll;
-        final CountDownLatch inPoll = new CountDownLatch(1);
+        /** Holds the next poll (the backend's duty cycle, work lock held) once armed. */
+        final Gate pollGate = new Gate();
         /** Every n-th send is back-pressured (0: never). */
         volatile int rejectEvery;
         final AtomicInteger sends = new AtomicInteger();
         final AtomicInteger rejected = new AtomicInteger();
         volatile boolean failNext;
-        /** When set, the next send waits for it (after counting down {@link #inSend}). */
-        volatile CountDownLatch holdSend;
-        final CountDownLatch inSend = new CountDownLatch(1);
+        /** Holds the next send once armed. */
+        final Gate sendGate = new Gate();
         /** Runs when a held send is released, before it returns (still inside the device). */
         volatile Runnable onRelease = () -> { };
 
@@ -71,15 +69,7 @@ class InlineTransmitTest {
                 failNext = false;
                 throw new IllegalStateException("backend bug (test)");
             }
-            final CountDownLatch hold = holdSend;
-            if (hold != null) {
-                holdSend = null;
-                inSend.countDown();
-                try {
-                    hold.await(WAIT_S, TimeUnit.SECONDS);
-                } catch (final InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
+            if (sendGate.pass()) {
                 onRelease.run();
             }
             final int n = sends.incrementAndGet();
@@ -94,16 +84,7 @@ class InlineTransmitTest {
 
         @Override
         public int poll(final FrameSink sink, final int limit) {
-            final CountDownLatch hold = holdPoll;
-            if (hold != null) {
-                holdPoll = null;
-                inPoll.countDown();
-                try {
-                    hold.await(WAIT_S, TimeUnit.SECONDS);
-                } catch (final InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
+            pollGate.pass();
             return super.poll(sink, limit);
         }
     }
@@ -146,10 +127,10 @@ class InlineTransmitTest {
             assertArrayEquals(frame(100, 1), wire.outbound.poll(WAIT_S, TimeUnit.SECONDS));
             // the backend's next duty cycle stops inside the wire's poll, holding the device's work lock
             final CountDownLatch release = new CountDownLatch(1);
-            wire.holdPoll = release;
+            wire.pollGate.arm(release);
             wire.inbound.add(frame(64, 9)); // work for the backend: it wakes and polls
             h.device.kick(VirtioNet.RX_QUEUE);
-            assertTrue(wire.inPoll.await(WAIT_S, TimeUnit.SECONDS), "backend in its duty cycle");
+            assertTrue(wire.pollGate.entered.await(WAIT_S, TimeUnit.SECONDS), "backend in its duty cycle");
             final long inlineBefore = h.device.inlineKicks();
             // the kick does not wait for the busy backend: the transmit returns, the frame is not sent yet;
             // whether the driver kicked at all depends on the backend's notification state at that instant
@@ -247,10 +228,10 @@ class InlineTransmitTest {
             final CountDownLatch release = new CountDownLatch(1);
             final AtomicInteger liveAtRelease = new AtomicInteger(-1);
             wire.onRelease = () -> liveAtRelease.set(h.device.live() ? 1 : 0);
-            wire.holdSend = release;
+            wire.sendGate.arm(release);
             // a "vCPU" kicks and is inside the wire's send, holding the device's work lock
             final Thread kicker = Thread.ofPlatform().name("kicker").start(() -> h.send(frame(200, 2)));
-            assertTrue(wire.inSend.await(WAIT_S, TimeUnit.SECONDS));
+            assertTrue(wire.sendGate.entered.await(WAIT_S, TimeUnit.SECONDS));
             // the driver resets the device meanwhile: the reset waits for the inline send
             final Thread resetter = Thread.ofPlatform().name("resetter").start(() -> h.device.status(0));
             final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_S);
@@ -308,10 +289,10 @@ class InlineTransmitTest {
             assertTrue(h.device.deviceCounters().contains("rx_offered=1"), h.device.deviceCounters());
             // the backend receives from the wire (receive lock held): a non-waiting offer answers busy at once
             final CountDownLatch release = new CountDownLatch(1);
-            wire.holdPoll = release;
+            wire.pollGate.arm(release);
             wire.inbound.add(frame(64, 9));
             h.device.kick(VirtioNet.RX_QUEUE);
-            assertTrue(wire.inPoll.await(WAIT_S, TimeUnit.SECONDS), "backend in its duty cycle");
+            assertTrue(wire.pollGate.entered.await(WAIT_S, TimeUnit.SECONDS), "backend in its duty cycle");
             final byte[] g = frame(70, 5);
             assertEquals(FrameTransport.DirectReceiver.RX_BUSY,
                 receiver[0].offerRx(MemorySegment.ofArray(g), 0, g.length, false));
