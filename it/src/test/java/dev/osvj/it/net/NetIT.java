@@ -107,7 +107,10 @@ public final class NetIT {
      * port forward from host {@code 127.0.0.1:hostPort} to the guest's {@code guestPort}. Closing stops it.
      */
     record Passt(Process process, Path socket) implements AutoCloseable {
-        /** Start passt under {@code dir} and wait (30 s at most) until its socket is bound. */
+        /**
+         * Start passt under {@code dir} and wait (30 s at most) until its socket listens: passt prints
+         * "UNIX domain socket bound" after bind() and "You can now start qemu" after listen().
+         */
         static Passt start(final Path dir, final int hostPort, final int guestPort) throws Exception {
             // passt drops root privileges (to nobody): its socket directory must be reachable and writable for it
             final Path shared = Files.createDirectory(dir.resolve("shared"));
@@ -118,7 +121,7 @@ public final class NetIT {
                 "-a", "10.0.2.15", "-n", "24", "-g", "10.0.2.2", "-t", hostPort + ":" + guestPort, "-u", "none")
                 .redirectErrorStream(true).start();
             try {
-                awaitLine(passt, "UNIX domain socket bound");
+                awaitLine(passt, "You can now start qemu");
             } catch (final Exception | AssertionError e) {
                 passt.destroy();
                 throw e;
