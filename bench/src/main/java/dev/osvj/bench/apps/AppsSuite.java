@@ -188,6 +188,8 @@ public final class AppsSuite implements BenchSuite {
         d.put("osvj_max_us", o.latencyNanos().getMaxValue() / 1000.0);
         // the network device's and gateway's counters per request: kicks, inline kicks, interrupts, loop wake-ups
         o.perOp().forEach((k, v) -> d.put("per_request." + k, v));
+        // the native run's CPU per request (the client's JVM, memcached's process, the machine) to compare with
+        n.perOp().forEach((k, v) -> d.put("native_per_request." + k, v));
         return d;
     }
 
