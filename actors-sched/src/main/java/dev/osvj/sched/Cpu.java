@@ -524,6 +524,13 @@ final class Cpu {
         return false; // runState is HALTED: the caller re-checks attention after its own store
     }
 
+    /** {@link Scheduler#setHaltWait} changed the wait: a halted vCPU goes round its idle path again. */
+    void haltWaitChanged() {
+        if (runState == HALTED) {
+            sendIpi(); // in the old wait: its wakeup; halted in the mailbox: an IPI message
+        }
+    }
+
     /** A waker found this vCPU halted: wake its halt wait if it is in one. True when it was. */
     private boolean wakeHaltWait() {
         if (haltWaiting) {

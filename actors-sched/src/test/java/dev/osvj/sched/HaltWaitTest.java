@@ -88,6 +88,9 @@ class HaltWaitTest {
                     ran.incrementAndGet();
                 }
             });
+            // halted in its mailbox first: installing the wait must bring it round to the wait
+            SchedTestSupport.await("the thread blocked and the vCPU halted", () -> t.state() == ThreadState.WAITING
+                && s.cpuStats().get(0).state().equals("halted"));
             s.setHaltWait(wait);
             SchedTestSupport.await("the idle vCPU in the halt wait", () -> wait.awaits.get() > 0 && wait.carrier != null);
             final long ipis = ipisReceived(s);
@@ -124,6 +127,8 @@ class HaltWaitTest {
                 sem.acquire();
                 ranOn.set(Thread.currentThread());
             });
+            SchedTestSupport.await("the thread blocked and the vCPU halted", () -> t.state() == ThreadState.WAITING
+                && s.cpuStats().get(0).state().equals("halted"));
             s.setHaltWait(wait);
             SchedTestSupport.await("the idle vCPU in the halt wait", () -> wait.awaits.get() > 0);
             wait.work.set(sem::post); // the wait's own host event wakes the thread, on the carrier itself
@@ -147,8 +152,9 @@ class HaltWaitTest {
             final Semaphore sem = new Semaphore(0);
             final KThread t = s.spawn("waiter", sem::acquire);
             s.setHaltWait(wait);
+            SchedTestSupport.await("the thread blocked and the vCPU halted", () -> t.state() == ThreadState.WAITING
+                && s.cpuStats().get(0).state().equals("halted"));
             final long ipis = ipisReceived(s);
-            SchedTestSupport.await("the vCPU halted", () -> s.cpuStats().get(0).state().equals("halted"));
             sem.post();
             SchedTestSupport.join(t);
             assertEquals(0, wait.awaits.get());

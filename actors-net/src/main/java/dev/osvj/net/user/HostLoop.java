@@ -63,6 +63,23 @@ import java.util.concurrent.locks.ReentrantLock;
  * transmit, which reaches no scheduler preemption point (every socket call is non-blocking), so the JDK
  * locks it holds cannot be re-entered by another kernel thread of its carrier.
  *
+ * <p><b>vCPUs as the selector</b> ({@code osvj.net.user.vcpu-select}, {@link #haltWait()}): whoever
+ * holds the select lock selects and then does the round's work ({@link #round}); without vCPU waits that
+ * is the loop thread, for good. With them, an idle vCPU's carrier takes the select lock in its halt
+ * ({@link dev.osvj.sched.HaltWait#await}), selects until a host socket is ready, a waker calls
+ * {@code Selector.wakeup} (a kernel-thread wakeup for that vCPU, the clock, a relay signal) or its
+ * timeout, and does the round's work on the carrier: a client's request is read, run through the
+ * gateway stack and written into the guest's receive queue by the carrier that then runs the guest
+ * threads it woke, so the request costs no gateway-thread wake-up. The carrier never waits for the
+ * guest NIC ({@link GuestLink#noWaitThread}). Only one thread selects: a vCPU that finds another vCPU
+ * holding the lock halts as usual. The loop thread parks between ticks; at each tick, or when a waker
+ * found nobody selecting, it does a non-blocking round if the lock is free, and when no vCPU has waited
+ * in the selector for a whole tick (every vCPU busy) it takes the selector over with blocking selects
+ * until an idle vCPU asks for it back ({@link #wanted}: the vCPU wakes the selector and waits for the
+ * lock; its first round then does not block, because a wakeup meant for it may have gone to the loop's
+ * select). So host sockets are never unwatched for longer than a tick, and a busy guest is served as
+ * without vCPU waits.
+ *
  * <p>A relay ends when both directions are closed (or either side reset): both sockets are closed.
  */
 final class HostLoop implements AutoCloseable {
