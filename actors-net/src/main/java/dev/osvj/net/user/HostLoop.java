@@ -308,6 +308,10 @@ final class HostLoop implements AutoCloseable {
             if (running) {
                 System.err.println(name + ": gateway round on a vCPU failed: " + e);
             }
+            if (keysLocked) { // failed between the select's key action and the round's work
+                keysLocked = false;
+                link.unlockStack();
+            }
         } finally {
             selectLock.unlock();
         }
