@@ -43,13 +43,13 @@ import java.util.concurrent.locks.LockSupport;
  * <p>The workload: {@code connections} closed-loop clients, each on its own thread, 90% get and 10% set
  * of 100-byte values over a preloaded key space (memaslap's default get/set mix), text protocol. Each
  * request's latency (send to full reply) is recorded in an HdrHistogram after a warm-up of a tenth of
- * the run, and after an unmeasured warm-up load ({@link #WARMUP_NANOS}).
+ * the run (the apps suite first runs an unmeasured warm-up load, {@link #WARMUP_NANOS}).
  */
 public final class MemcachedBench {
     /** Value size in bytes. */
     static final int VALUE = 100;
     /**
-     * A load of this long (ns) runs before each measured run and is not measured
+     * The apps suite runs a load of this long (ns) before each measured run, not measured
      * ({@code -Dbench.apps.warmup-ms}, default 2000; 0: none): both servers are measured warm. Without
      * it, a quick run measured osvj while the JIT still compiled its path: the JVM's compiler threads
      * used 23-41 us of CPU per request on the 2 cores the load shares, against 0.4-1.5 us in the native
@@ -302,6 +302,15 @@ public final class MemcachedBench {
      * (plus a tenth as warm-up, not recorded).
      */
     public static Result run(final Target target, final int connections, final long durationNanos) throws Exception {
+        return run(target, connections, durationNanos, 0);
+    }
+
+    /**
+     * {@link #run(Target, int, long)} after an unmeasured load of {@code warmupNanos} (0: none) on the
+     * same connections count, so the server is measured warm (the apps suite: {@link #WARMUP_NANOS}).
+     */
+    public static Result run(final Target target, final int connections, final long durationNanos,
+        final long warmupNanos) throws Exception {
         final byte[] value = new byte[VALUE];
         for (int i = 0; i < VALUE; i++) {
             value[i] = (byte)('a' + i % 26);
@@ -327,8 +336,8 @@ public final class MemcachedBench {
                 }
             };
         };
-        if (WARMUP_NANOS > 0) {
-            ClosedLoop.run(load, connections, WARMUP_NANOS); // not measured: the JIT compiles the path first
+        if (warmupNanos > 0) {
+            ClosedLoop.run(load, connections, warmupNanos); // not measured: the JIT compiles the path first
         }
         final Map<String, Long> before = target.counters();
         final CpuSnapshot cpuBefore = CpuSnapshot.take(target);
