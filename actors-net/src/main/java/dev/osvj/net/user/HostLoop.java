@@ -125,7 +125,10 @@ final class HostLoop implements AutoCloseable {
      * thread holds it for good.
      */
     private final ReentrantLock selectLock = new ReentrantLock();
-    /** The loop thread holds {@link #selectLock} for a takeover: a vCPU that wants it asks ({@link #wanted}). */
+    /**
+     * The loop thread holds {@link #selectLock} (a round or a takeover) or is taking it: a vCPU that finds
+     * the lock taken then asks for it ({@link #wanted}) and waits, instead of halting in its mailbox.
+     */
     private volatile boolean loopOwns;
     /** A vCPU waits for the loop thread to end its takeover. */
     private volatile boolean wanted;
@@ -285,7 +288,7 @@ final class HostLoop implements AutoCloseable {
         boolean blockingOk = true;
         if (!selectLock.tryLock()) {
             if (!loopOwns) {
-                return false; // another vCPU selects: halt as usual
+                return false; // another vCPU selects: halt as usual (its select serves this vCPU's wakers too)
             }
             wanted = true;
             selector.wakeup(); // the loop's round ends at once, and it lets go
@@ -403,7 +406,11 @@ final class HostLoop implements AutoCloseable {
                 seen = w;
                 seenAt = now;
             }
+            // Set before the try: a vCPU that finds the lock taken while this is set waits for it instead
+            // of halting in its mailbox (which would leave nobody selecting once this round ends).
+            loopOwns = true;
             if (!selectLock.tryLock()) {
+                loopOwns = false;
                 continue; // a vCPU selects: it serves the work (wakers wake its select)
             }
             try {
@@ -411,18 +418,14 @@ final class HostLoop implements AutoCloseable {
                     round(0); // what is queued, and the timers
                 } else {
                     takeovers.incrementAndGet();
-                    loopOwns = true;
-                    try {
-                        while (running && !wanted) {
-                            round(StackDriver.TICK_NS);
-                        }
-                    } finally {
-                        loopOwns = false;
+                    while (running && !wanted) {
+                        round(StackDriver.TICK_NS);
                     }
                     seen = vcpuWaits.get();
                     seenAt = System.nanoTime();
                 }
             } finally {
+                loopOwns = false;
                 selectLock.unlock();
             }
         }
