@@ -41,9 +41,11 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
      * {@code osvj.net.user.*}: the network the embedded {@code user} gateway simulates (QEMU's
      * defaults): its own address and netmask, the address its DHCP server leases to the guest, the
      * lease time, and which guest connections the outbound NAT carries to the host
-     * ({@link #OUTBOUND_OFF}, {@link #OUTBOUND_HOST}, {@link #OUTBOUND_ANY}).
+     * ({@link #OUTBOUND_OFF}, {@link #OUTBOUND_HOST}, {@link #OUTBOUND_ANY}), and whether idle vCPUs
+     * wait in the gateway's selector ({@code vcpuSelect}, {@code osvj.net.user.vcpu-select}).
      */
-    public record UserNetwork(int gateway, int netmask, int guest, Duration lease, String outbound) {
+    public record UserNetwork(int gateway, int netmask, int guest, Duration lease, String outbound,
+                              boolean vcpuSelect) {
         /** No outbound NAT: guest connections to the host are refused (RST, ICMP port unreachable). */
         public static final String OUTBOUND_OFF = "off";
         /** The gateway address and 127.0.0.0/8 reach the host's loopback (QEMU's 10.0.2.2 = host). */
@@ -54,6 +56,17 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
         /** A network with the default outbound policy ({@code host}). */
         public UserNetwork(final int gateway, final int netmask, final int guest, final Duration lease) {
             this(gateway, netmask, guest, lease, OUTBOUND_HOST);
+        }
+
+        /** A network whose gateway has its own selecting thread only (vcpu-select off). */
+        public UserNetwork(final int gateway, final int netmask, final int guest, final Duration lease,
+            final String outbound) {
+            this(gateway, netmask, guest, lease, outbound, false);
+        }
+
+        /** The same network with {@code vcpu-select} set to {@code on}. */
+        public UserNetwork withVcpuSelect(final boolean on) {
+            return new UserNetwork(gateway, netmask, guest, lease, outbound, on);
         }
     }
 
@@ -204,6 +217,7 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
         spec.string("osvj.net.user.guest", IPV4, "an IPv4 address such as 10.0.2.15");
         spec.duration("osvj.net.user.lease", Duration.ofSeconds(10), Duration.ofDays(365));
         spec.oneOf("osvj.net.user.outbound", UserNetwork.OUTBOUND_OFF, UserNetwork.OUTBOUND_HOST, UserNetwork.OUTBOUND_ANY);
+        spec.bool("osvj.net.user.vcpu-select");
     }
 
     private static long ns(final Config c, final String path) {
@@ -247,7 +261,8 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
             c.getDuration("osvj.net.dhcp.max-timeout"), c.getInt("osvj.net.dhcp.attempts"));
         final UserNetwork user = new UserNetwork(Addresses.parseIpv4(c.getString("osvj.net.user.address")),
             Addresses.parseIpv4(c.getString("osvj.net.user.netmask")), Addresses.parseIpv4(c.getString("osvj.net.user.guest")),
-            c.getDuration("osvj.net.user.lease"), c.getString("osvj.net.user.outbound"));
+            c.getDuration("osvj.net.user.lease"), c.getString("osvj.net.user.outbound"),
+            c.getBoolean("osvj.net.user.vcpu-select"));
         return new NetConfig(s, List.copyOf(ifs), c.getDuration("osvj.net.tick"), dhcp, user);
     }
 }

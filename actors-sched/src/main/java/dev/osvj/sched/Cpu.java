@@ -448,6 +448,11 @@ final class Cpu {
             Thread.onSpinWait();
         }
         rearmDevice();
+        if (scheduler.haltWait != null) {
+            if (haltInWait()) {
+                return false;
+            }
+        }
         runState = HALTED;
         if (attention()) {
             runState = RUNNING;
@@ -458,6 +463,84 @@ final class Cpu {
         // second trip through it (see controlInterrupt).
         returnToMailbox = false;
         return true;
+    }
+
+    // ----- halt wait: a clearly delimited addition to the halt path (see HaltWait) ---------------------
+
+    /** Longest single {@link HaltWait#await}: a mailbox turn follows (messages that sent no IPI). */
+    static final long HALT_WAIT_MAX_NANOS = 20_000_000L;
+    /** True while this vCPU is in (or entering, or leaving) {@link HaltWait#await}: wakers call its wakeup. */
+    private volatile boolean haltWaiting;
+    /** The wait source this vCPU is in now (valid while {@link #haltWaiting}). */
+    private volatile HaltWait currentHaltWait;
+    /** Waits in the halt wait (carrier only; read racily by {@link Scheduler#haltWaits}). */
+    long haltWaits;
+    /** For {@link HaltWait#await}: work arrived (carrier only). */
+    private final java.util.function.BooleanSupplier woken = this::attention;
+    /** Host time (ns) this vCPU last had a mailbox turn while it waited in the halt wait. */
+    private long haltWaitMailboxNanos;
+
+    /**
+     * Idle with a {@link HaltWait} installed: wait in it as a halted vCPU (wakers call its wakeup
+     * instead of sending the IPI: Dekker on {@link #haltWaiting} and the interrupt word, both volatile).
+     *
+     * @return true when the loop must look for work again (the wait ran, or work arrived, or a mailbox
+     *     turn is due: {@link #returnToMailbox} then set); false when the wait declined: halt as usual.
+     */
+    private boolean haltInWait() {
+        final HaltWait w = scheduler.haltWait;
+        if (w == null || stopRequested) {
+            return false; // a stopping vCPU halts as before (its finishing carrier parks)
+        }
+        final long now = System.nanoTime();
+        if (now - haltWaitMailboxNanos >= HALT_WAIT_MAX_NANOS) {
+            // a mailbox turn (balancer ticks, stop) before the next wait; the actor resumes the loop at once
+            haltWaitMailboxNanos = now;
+            returnToMailbox = true;
+            runState = RUNNING;
+            return true;
+        }
+        currentHaltWait = w;
+        haltWaiting = true;
+        runState = HALTED;
+        if (attention()) {
+            runState = RUNNING;
+            haltWaiting = false;
+            return true;
+        }
+        final boolean waited;
+        try {
+            waited = w.await(HALT_WAIT_MAX_NANOS - (now - haltWaitMailboxNanos), woken);
+        } finally {
+            // leaving: from here wakers send the IPI again; a waker that saw haltWaiting set its bit
+            // before that read, so the checks below or the loop's next pick see it
+            haltWaiting = false;
+        }
+        if (waited) {
+            haltWaits++;
+            runState = RUNNING;
+            return true;
+        }
+        return false; // runState is HALTED: the caller re-checks attention after its own store
+    }
+
+    /** {@link Scheduler#setHaltWait} changed the wait: a halted vCPU goes round its idle path again. */
+    void haltWaitChanged() {
+        if (runState == HALTED) {
+            sendIpi(); // in the old wait: its wakeup; halted in the mailbox: an IPI message
+        }
+    }
+
+    /** A waker found this vCPU halted: wake its halt wait if it is in one. True when it was. */
+    private boolean wakeHaltWait() {
+        if (haltWaiting) {
+            final HaltWait w = currentHaltWait;
+            if (w != null) {
+                w.wakeup();
+            }
+            return true;
+        }
+        return false;
     }
 
     /** Back in the loop after {@code t} suspended or ended. */
@@ -1095,6 +1178,9 @@ final class Cpu {
     }
 
     private void sendIpi() {
+        if (wakeHaltWait()) {
+            return; // in the halt wait: its wakeup is the IPI (the carrier runs the loop when it returns)
+        }
         final ActorRef<VcpuActor.Command> a = actor;
         if (a != null) {
             ipisReceived.incrementAndGet();
@@ -1116,6 +1202,9 @@ final class Cpu {
         final int old = (int)INTERRUPTS.getAndBitwiseOr(this, IRQ_TIMER);
         if (old == 0 && runState == HALTED) {
             timerWakeups.incrementAndGet();
+            if (wakeHaltWait()) {
+                return;
+            }
             final ActorRef<VcpuActor.Command> a = actor;
             if (a != null) {
                 a.tell(VcpuActor.TimerIrq.FIRED);
@@ -1165,6 +1254,7 @@ final class Cpu {
      */
     void kick() {
         controlInterrupt();
+        wakeHaltWait();
         unparkFinishingCarrier();
     }
 

@@ -432,6 +432,32 @@ public final class Scheduler {
         this.applicationSwitchInHook = hook;
     }
 
+    // ----- halt wait (the user gateway's selector as the vCPUs' halt) ----------------------------------
+
+    /** The idle vCPUs' wait source, or null (see {@link HaltWait}). */
+    volatile HaltWait haltWait;
+
+    /**
+     * Install the source idle vCPUs wait on instead of halting into their mailboxes ({@link HaltWait});
+     * one at a time, a second call replaces it, null removes it. vCPUs halted in their mailboxes get an
+     * IPI so they go idle again into the new wait; vCPUs waiting on the old one are woken through it.
+     */
+    public void setHaltWait(final HaltWait wait) {
+        this.haltWait = wait;
+        for (final Cpu c : cpus) {
+            c.haltWaitChanged(); // a vCPU halted in its mailbox comes round to the new wait
+        }
+    }
+
+    /** Waits of idle vCPUs in the {@link HaltWait} (each one a sleep, like a halt, and a wake-up). */
+    public long haltWaits() {
+        long n = 0;
+        for (final Cpu c : cpus) {
+            n += c.haltWaits;
+        }
+        return n;
+    }
+
     public String name() {
         return name;
     }

@@ -77,6 +77,11 @@ final class GuestLink {
     private final ReentrantLock inline = new ReentrantLock();
     /** Guarded by {@link #inline}: its holder is an inline transmitter, which must not wait for the guest NIC. */
     private boolean inlineActive;
+    /**
+     * A thread that must never wait for the guest NIC either: a vCPU's carrier serving the gateway in its
+     * halt wait (a kernel thread that holds the NIC's receive lock may be suspended on that very vCPU).
+     */
+    private volatile Thread noWaitThread;
     private volatile UserGateway.GuestReceiver direct;
     private final AtomicLong framesInline = new AtomicLong();
     private final AtomicLong framesQueued = new AtomicLong();
@@ -123,6 +128,11 @@ final class GuestLink {
 
     void unlockStack() {
         inline.unlock();
+    }
+
+    /** Mark {@code t} (null: none) as a thread that must not wait for the guest NIC (see {@link #noWaitThread}). */
+    void noWaitThread(final Thread t) {
+        this.noWaitThread = t;
     }
 
     /** The guest NIC's direct receive entry (null: every frame to the guest goes through the ring). */
@@ -345,7 +355,8 @@ final class GuestLink {
             if (rx != null && !hasPending()) {
                 // an inline transmitter (which holds the stack lock) must not wait: the guest NIC's backend
                 // thread may hold its receive lock
-                final boolean mayWait = !(inline.isHeldByCurrentThread() && inlineActive);
+                final boolean mayWait = !(inline.isHeldByCurrentThread() && inlineActive)
+                    && Thread.currentThread() != noWaitThread;
                 if (rx.offer(buffer, offset, length, mayWait) == UserGateway.GuestReceiver.TAKEN) {
                     toGuestDirect.incrementAndGet();
                     return true;

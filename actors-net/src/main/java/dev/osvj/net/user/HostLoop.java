@@ -20,6 +20,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -62,6 +63,23 @@ import java.util.concurrent.locks.ReentrantLock;
  * transmit, which reaches no scheduler preemption point (every socket call is non-blocking), so the JDK
  * locks it holds cannot be re-entered by another kernel thread of its carrier.
  *
+ * <p><b>vCPUs as the selector</b> ({@code osvj.net.user.vcpu-select}, {@link #haltWait()}): whoever
+ * holds the select lock selects and then does the round's work ({@link #round}); without vCPU waits that
+ * is the loop thread, for good. With them, an idle vCPU's carrier takes the select lock in its halt
+ * ({@link dev.osvj.sched.HaltWait#await}), selects until a host socket is ready, a waker calls
+ * {@code Selector.wakeup} (a kernel-thread wakeup for that vCPU, the clock, a relay signal) or its
+ * timeout, and does the round's work on the carrier: a client's request is read, run through the
+ * gateway stack and written into the guest's receive queue by the carrier that then runs the guest
+ * threads it woke, so the request costs no gateway-thread wake-up. The carrier never waits for the
+ * guest NIC ({@link GuestLink#noWaitThread}). Only one thread selects: a vCPU that finds another vCPU
+ * holding the lock halts as usual. The loop thread parks between ticks; at each tick, or when a waker
+ * found nobody selecting, it does a non-blocking round if the lock is free, and when no vCPU has waited
+ * in the selector for a whole tick (every vCPU busy) it takes the selector over with blocking selects
+ * until an idle vCPU asks for it back ({@link #wanted}: the vCPU wakes the selector and waits for the
+ * lock; its first round then does not block, because a wakeup meant for it may have gone to the loop's
+ * select). So host sockets are never unwatched for longer than a tick, and a busy guest is served as
+ * without vCPU waits.
+ *
  * <p>A relay ends when both directions are closed (or either side reset): both sockets are closed.
  */
 final class HostLoop implements AutoCloseable {
@@ -95,14 +113,62 @@ final class HostLoop implements AutoCloseable {
     private volatile boolean sleeping;
     private volatile boolean running = true;
     private final AtomicLong wakeups = new AtomicLong();
-    /** Written by the loop thread only. */
+    /** Written by the select lock's holder only. */
     private volatile long rounds;
+
+    // ----- who selects (see the class documentation, "vCPUs as the selector") -----------------------
+    /** Idle vCPUs may select here ({@link #haltWait()}). */
+    private final boolean vcpuWait;
+    /**
+     * The selector's lock: its holder alone selects and then does the round's work ({@link #round}); it
+     * guards {@link #loopScratch}, {@link #keysLocked} and {@link #nextTick}. Without vCPU waits the loop
+     * thread holds it for good.
+     */
+    private final ReentrantLock selectLock = new ReentrantLock();
+    /**
+     * The loop thread holds {@link #selectLock} (a round or a takeover) or is taking it: a vCPU that finds
+     * the lock taken then asks for it ({@link #wanted}) and waits, instead of halting in its mailbox.
+     */
+    private volatile boolean loopOwns;
+    /** A vCPU waits for the loop thread to end its takeover. */
+    private volatile boolean wanted;
+    /** The loop thread is parked between its ticks (vCPU waits on): a waker unparks it if nobody selects. */
+    private volatile boolean loopParked;
+    /** vCPU waits entered so far (each may serve host events). */
+    private final AtomicLong vcpuWaits = new AtomicLong();
+    /** Loop-thread takeovers: no vCPU waited in the selector for a whole tick (a busy guest). */
+    private final AtomicLong takeovers = new AtomicLong();
+    /** Times a waker unparked the parked loop thread (nobody was selecting). */
+    private final AtomicLong loopUnparks = new AtomicLong();
+    /** Next run of the stack's timers (stack.now() time); guarded by {@link #selectLock}. */
+    private long nextTick;
+    /** The wait the vCPUs use (null without vCPU waits). */
+    private final dev.osvj.sched.HaltWait haltWait = new dev.osvj.sched.HaltWait() {
+        @Override
+        public boolean await(final long timeoutNanos, final java.util.function.BooleanSupplier woken) {
+            return vcpuAwait(timeoutNanos, woken);
+        }
+
+        @Override
+        public void wakeup() {
+            selector.wakeup();
+        }
+    };
 
     /** What to connect a forward's host connections to. */
     record Target(int guestIp, int guestPort) {
     }
 
     HostLoop(final String name, final NetStack stack, final GuestLink link) throws IOException {
+        this(name, stack, link, false);
+    }
+
+    /**
+     * @param vcpuWait true: idle vCPUs select here ({@link #haltWait()}), the loop thread is the
+     *     fallback (see the class documentation); false: the loop thread is the only selector.
+     */
+    HostLoop(final String name, final NetStack stack, final GuestLink link, final boolean vcpuWait) throws IOException {
+        this.vcpuWait = vcpuWait;
         this.name = name;
         this.stack = stack;
         this.sockets = stack.sockets();
@@ -138,7 +204,9 @@ final class HostLoop implements AutoCloseable {
         final List<String> out = new ArrayList<>();
         out.add(name + " loop: sleeping=" + sleeping + " ready=" + ready.size() + "+" + readyOverflow.size()
             + " tasks=" + tasks.size() + " deferred=" + deferred.size() + " queuedFrames=" + link.hasQueued()
-            + " rounds=" + rounds + " wakeups=" + wakeups.get() + " thread=" + thread.getState());
+            + " rounds=" + rounds + " wakeups=" + wakeups.get() + " vcpuWait=" + vcpuWait + " vcpuWaits=" + vcpuWaits.get()
+            + " takeovers=" + takeovers.get() + " loopOwns=" + loopOwns + " selectLocked=" + selectLock.isLocked()
+            + " thread=" + thread.getState());
         for (final Relay r : relays) {
             out.add(r.toString());
         }
@@ -172,7 +240,7 @@ final class HostLoop implements AutoCloseable {
 
     private void submit(final Runnable task) {
         tasks.offer(task);
-        if (Thread.currentThread() != thread) {
+        if (!selectLock.isHeldByCurrentThread()) {
             wake();
         }
     }
@@ -181,7 +249,76 @@ final class HostLoop implements AutoCloseable {
         if (sleeping) {
             wakeups.incrementAndGet();
             selector.wakeup();
+        } else if (loopParked && !selectLock.isHeldByCurrentThread()) {
+            // nobody selects (vCPU waits on, every vCPU busy): the loop thread serves it now, not at its tick
+            loopUnparks.incrementAndGet();
+            LockSupport.unpark(thread);
         }
+    }
+
+    /** The source idle vCPUs wait on, or null when this loop was made without vCPU waits. */
+    dev.osvj.sched.HaltWait haltWait() {
+        return vcpuWait ? haltWait : null;
+    }
+
+    /** vCPU waits in the selector so far. */
+    long vcpuWaits() {
+        return vcpuWaits.get();
+    }
+
+    /** Times the loop thread took the selector over from the vCPUs (a busy guest). */
+    long takeovers() {
+        return takeovers.get();
+    }
+
+    /** Times a waker unparked the loop thread because no vCPU was selecting. */
+    long loopUnparks() {
+        return loopUnparks.get();
+    }
+
+    /**
+     * A vCPU's wait ({@link dev.osvj.sched.HaltWait#await}, on its carrier in scheduler context): one
+     * round as the selector, if nobody else selects; when the loop thread holds it in a takeover, ask it
+     * back and do a non-blocking round once it is ours.
+     */
+    private boolean vcpuAwait(final long timeoutNanos, final java.util.function.BooleanSupplier woken) {
+        if (!running) {
+            return false;
+        }
+        boolean blockingOk = true;
+        if (!selectLock.tryLock()) {
+            if (!loopOwns) {
+                return false; // another vCPU selects: halt as usual (its select serves this vCPU's wakers too)
+            }
+            wanted = true;
+            selector.wakeup(); // the loop's round ends at once, and it lets go
+            selectLock.lock();
+            blockingOk = false; // a waker's wakeup may have gone to the loop's select: no blocking select now
+        }
+        try {
+            wanted = false;
+            if (!running) {
+                return false;
+            }
+            vcpuWaits.incrementAndGet();
+            link.noWaitThread(Thread.currentThread());
+            try {
+                round(blockingOk && !woken.getAsBoolean() ? timeoutNanos : 0);
+            } finally {
+                link.noWaitThread(null);
+            }
+        } catch (final IOException | RuntimeException e) {
+            if (running) {
+                System.err.println(name + ": gateway round on a vCPU failed: " + e);
+            }
+            if (keysLocked) { // failed between the select's key action and the round's work
+                keysLocked = false;
+                link.unlockStack();
+            }
+        } finally {
+            selectLock.unlock();
+        }
+        return true;
     }
 
     /** Times another thread woke the loop's select ({@code Selector.wakeup}). */
@@ -196,7 +333,7 @@ final class HostLoop implements AutoCloseable {
 
     /** From a readiness callback: a thread that serves the queue itself needs no wakeup. */
     private void wakeUnlessServing() {
-        if (Thread.currentThread() != thread && !link.servicing()) {
+        if (!selectLock.isHeldByCurrentThread() && !link.servicing()) {
             wake();
         }
     }
@@ -204,39 +341,21 @@ final class HostLoop implements AutoCloseable {
     // ----- the loop ----------------------------------------------------------------------------
 
     private void run() {
-        long nextTick = stack.now() + StackDriver.TICK_NS;
+        selectLock.lock();
         try {
-            while (running) {
-                long now;
-                // One round of work under the stack lock (see GuestLink): what the last select found, tasks,
-                // the guest's queued frames and every signalled relay, the stack's timers. An inline
-                // transmitter that finds the lock taken queues its frame; it is served before the select.
-                if (!keysLocked) { // the select's key action took it already when it found keys
-                    link.lockStack();
+            nextTick = stack.now() + StackDriver.TICK_NS;
+        } finally {
+            selectLock.unlock();
+        }
+        try {
+            if (!vcpuWait) {
+                selectLock.lock(); // the only selector, for good
+                loopOwns = true;
+                while (running) {
+                    round(StackDriver.TICK_NS);
                 }
-                keysLocked = false;
-                try {
-                    runTasks();
-                    serve(loopScratch);
-                    now = stack.now();
-                    if (now - nextTick >= 0) {
-                        stack.poll(now);
-                        nextTick = now + StackDriver.TICK_NS;
-                        serve(loopScratch);
-                        now = stack.now();
-                    }
-                } finally {
-                    link.unlockStack();
-                }
-                sleeping = true;
-                if (!ready.isEmpty() || !readyOverflow.isEmpty() || !tasks.isEmpty() || !deferred.isEmpty()
-                    || link.hasQueued()) {
-                    selector.selectNow(keyAction);
-                } else {
-                    selector.select(keyAction, Math.max(1, (nextTick - now + 999_999) / 1_000_000));
-                    rounds++;
-                }
-                sleeping = false;
+            } else {
+                runAsFallback();
             }
         } catch (final IOException | RuntimeException e) {
             if (running) {
@@ -248,12 +367,108 @@ final class HostLoop implements AutoCloseable {
                 link.unlockStack();
                 keysLocked = false;
             }
+            if (!selectLock.isHeldByCurrentThread()) {
+                selector.wakeup(); // a vCPU in the selector returns and lets go
+                selectLock.lock();
+            }
+            loopOwns = true; // vCPUs stay out from now on (running is false)
             link.lockStack(); // no inline transmitter serves a relay while they are closed
             try {
                 closeAll();
             } finally {
                 link.unlockStack();
+                selectLock.unlock();
             }
+        }
+    }
+
+    /**
+     * The loop thread with vCPU waits on: park between ticks while idle vCPUs select; at each tick (or
+     * when a waker found nobody selecting) do a non-blocking round if the selector is free, and take it
+     * over (blocking selects, as without vCPU waits) when no vCPU waited in it for a whole tick, until a
+     * vCPU asks for it back. So a busy guest never leaves host sockets unwatched for longer than a tick.
+     */
+    private void runAsFallback() throws IOException {
+        long seen = vcpuWaits.get();
+        long seenAt = System.nanoTime(); // when the count last changed
+        while (running) {
+            loopParked = true;
+            if (!hasWork()) {
+                LockSupport.parkNanos(this, StackDriver.TICK_NS);
+            }
+            loopParked = false;
+            if (!running) {
+                return;
+            }
+            final long w = vcpuWaits.get();
+            final long now = System.nanoTime();
+            if (w != seen) {
+                seen = w;
+                seenAt = now;
+            }
+            // Set before the try: a vCPU that finds the lock taken while this is set waits for it instead
+            // of halting in its mailbox (which would leave nobody selecting once this round ends).
+            loopOwns = true;
+            if (!selectLock.tryLock()) {
+                loopOwns = false;
+                continue; // a vCPU selects: it serves the work (wakers wake its select)
+            }
+            try {
+                if (now - seenAt < StackDriver.TICK_NS) {
+                    round(0); // what is queued, and the timers
+                } else {
+                    takeovers.incrementAndGet();
+                    while (running && !wanted) {
+                        round(StackDriver.TICK_NS);
+                    }
+                    seen = vcpuWaits.get();
+                    seenAt = System.nanoTime();
+                }
+            } finally {
+                loopOwns = false;
+                selectLock.unlock();
+            }
+        }
+    }
+
+    private boolean hasWork() {
+        return !ready.isEmpty() || !readyOverflow.isEmpty() || !tasks.isEmpty() || !deferred.isEmpty()
+            || link.hasQueued();
+    }
+
+    /**
+     * One round of the select lock's holder: a select of at most {@code maxWaitNanos} (0, or work
+     * queued: {@code selectNow}; never past the stack's next tick), then the work under the stack lock:
+     * what the select found, tasks, the guest's queued frames and every signalled relay, the stack's
+     * timers. An inline transmitter that finds the stack lock taken queues its frame; the holder serves
+     * it before it lets go of the stack lock or in its next round.
+     */
+    private void round(final long maxWaitNanos) throws IOException {
+        long now = stack.now();
+        sleeping = true;
+        if (maxWaitNanos <= 0 || hasWork()) {
+            selector.selectNow(keyAction);
+        } else {
+            final long wait = Math.min(maxWaitNanos, nextTick - now);
+            selector.select(keyAction, Math.max(1, (wait + 999_999) / 1_000_000));
+            rounds++;
+        }
+        sleeping = false;
+        if (!keysLocked) { // the select's key action took it already when it found keys
+            link.lockStack();
+        }
+        keysLocked = false;
+        try {
+            runTasks();
+            serve(loopScratch);
+            now = stack.now();
+            if (now - nextTick >= 0) {
+                stack.poll(now);
+                nextTick = now + StackDriver.TICK_NS;
+                serve(loopScratch);
+            }
+        } finally {
+            link.unlockStack();
         }
     }
 
@@ -286,7 +501,7 @@ final class HostLoop implements AutoCloseable {
     }
 
     private final java.util.function.Consumer<SelectionKey> keyAction = this::onSelectedKey;
-    /** Loop thread only: {@link #onSelectedKey} took the stack lock for the coming round. */
+    /** Select lock's holder only: {@link #onSelectedKey} took the stack lock for the coming round. */
     private boolean keysLocked;
 
     private void runTasks() {
@@ -688,7 +903,7 @@ final class HostLoop implements AutoCloseable {
             if (ops != interest) {
                 interest = ops;
                 key.interestOps(ops);
-                if (Thread.currentThread() != thread) {
+                if (!selectLock.isHeldByCurrentThread()) {
                     wake(); // the selector must see the new interest before it sleeps again
                 }
             }
@@ -742,6 +957,7 @@ final class HostLoop implements AutoCloseable {
     public void close() {
         running = false;
         selector.wakeup();
+        LockSupport.unpark(thread);
         try {
             thread.join(5000);
         } catch (final InterruptedException e) {

@@ -104,7 +104,7 @@ public final class UserGateway implements AutoCloseable {
         this.stack = new NetStack(StackSettings.defaults(), System::nanoTime);
         this.link = new GuestLink(mtu, inlineReceive);
         final NetInterface ifc = stack.addInterface(link.gatewayEnd(), false, network.gateway(), network.netmask(), 0);
-        this.loop = new HostLoop(name, stack, link);
+        this.loop = new HostLoop(name, stack, link, network.vcpuSelect());
         this.dhcp = new DhcpServer(stack.sockets(), ifc, network, name + "-dhcp");
         this.nat = NetConfig.UserNetwork.OUTBOUND_OFF.equals(network.outbound()) ? null
             : new OutboundNat(name, stack, network, loop::adopt);
@@ -204,7 +204,8 @@ public final class UserGateway implements AutoCloseable {
     public String counters() {
         return "guest_frames_inline=" + link.framesInline() + " guest_frames_queued=" + link.framesQueued()
             + " to_guest_direct=" + link.toGuestDirect() + " to_guest_ring=" + link.toGuestRing()
-            + " loop_wakeups=" + loop.wakeups() + " loop_rounds=" + loop.rounds() + " stack_lock_waits="
+            + " loop_wakeups=" + loop.wakeups() + " loop_rounds=" + loop.rounds() + " vcpu_selects=" + loop.vcpuWaits()
+            + " loop_takeovers=" + loop.takeovers() + " loop_unparks=" + loop.loopUnparks() + " stack_lock_waits="
             + link.stackWaits();
     }
 
@@ -249,6 +250,14 @@ public final class UserGateway implements AutoCloseable {
             b.append(", hostfwd ").append(f);
         }
         return b.toString();
+    }
+
+    /**
+     * What idle vCPUs wait in when {@code osvj.net.user.vcpu-select} is on (the gateway's selector, see
+     * {@link HostLoop}): install it with {@code Scheduler.setHaltWait}; null when it is off.
+     */
+    public dev.osvj.sched.HaltWait haltWait() {
+        return loop.haltWait();
     }
 
     /** The gateway loop's and its relays' state, then the gateway stack's connections (diagnostics). */

@@ -253,6 +253,94 @@ class UserGatewayTest {
         shouldCarryAHostConnectionThroughTheForwardToTheGuest();
     }
 
+    /** One counter of {@link UserGateway#counters()}. */
+    private long counter(final String name) {
+        final java.util.regex.Matcher m = java.util.regex.Pattern.compile("\\b" + name + "=(\\d+)").matcher(gateway.counters());
+        assertTrue(m.find(), name + " in " + gateway.counters());
+        return Long.parseLong(m.group(1));
+    }
+
+    /** 256 KiB echoed through the forward, compared by digest (bytes in order, nothing lost). */
+    private void echoThroughTheForward(final int port, final int seed) throws Exception {
+        final byte[] data = new byte[256 << 10];
+        new Random(seed).nextBytes(data);
+        try (Socket host = new Socket("127.0.0.1", port)) {
+            host.setSoTimeout(60_000);
+            final OutputStream out = host.getOutputStream();
+            final Thread writer = Thread.ofVirtual().start(() -> {
+                try {
+                    out.write(data);
+                    host.shutdownOutput();
+                } catch (final Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            final byte[] back = host.getInputStream().readAllBytes();
+            writer.join();
+            assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(data),
+                MessageDigest.getInstance("SHA-256").digest(back));
+        }
+    }
+
+    @Test
+    void shouldServeHostClientsFromAnIdleVcpusWaitAndFromTheLoopWhileNoVcpuWaits() throws Exception {
+        tearDown();
+        echo = null;
+        gateway = UserGateway.start("eth0", NET.withVcpuSelect(true), 1500,
+            List.of(NetConfig.HostForward.parse("tcp:127.0.0.1:0-:7")));
+        guest = new NetStack(StackSettings.defaults(), System::nanoTime);
+        eth0 = guest.addInterface(new Cable(gateway.guestEnd()), false, 0, 0xFFFFFF00, 0);
+        driver = new StackDriver(guest, "guest");
+        final dev.osvj.sched.HaltWait wait = gateway.haltWait();
+        assertNotNull(wait, "vcpu-select on: the gateway offers its selector as the vCPUs' halt wait");
+        // A vCPU stand-in: waits in the gateway's selector while idle; while "busy" (a CPU-bound guest
+        // thread) it never does, and the gateway's loop thread must serve the host sockets itself.
+        final java.util.concurrent.atomic.AtomicBoolean idle = new java.util.concurrent.atomic.AtomicBoolean(true);
+        final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        final Thread vcpu = Thread.ofPlatform().daemon().name("fake-vcpu").start(() -> {
+            while (!stop.get()) {
+                if (idle.get()) {
+                    wait.await(2_000_000L, () -> false);
+                } else {
+                    java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L); // busy: not waiting in the selector
+                }
+            }
+        });
+        try {
+            assertNotNull(dhcp());
+            startEcho();
+            final int port = gateway.forwards().get(0).bound().getPort();
+            echoThroughTheForward(port, 1);
+            assertTrue(counter("vcpu_selects") > 0, gateway.counters());
+
+            idle.set(false); // a busy guest: the loop takes the selector over after a tick
+            final long takeovers = counter("loop_takeovers");
+            echoThroughTheForward(port, 2);
+            SchedLessWait.until("a takeover by the loop thread", () -> counter("loop_takeovers") > takeovers);
+
+            final long selects = counter("vcpu_selects");
+            idle.set(true); // idle again: the vCPU asks for the selector back and serves the clients itself
+            SchedLessWait.until("the vCPU back in the selector", () -> counter("vcpu_selects") > selects + 10);
+            echoThroughTheForward(port, 3);
+            assertEquals(3, gateway.accepted());
+        } finally {
+            stop.set(true);
+            wait.wakeup();
+            vcpu.join(60_000);
+        }
+    }
+
+    /** A bounded condition wait (generous timeout; no timing assumption). */
+    private static final class SchedLessWait {
+        static void until(final String what, final java.util.function.BooleanSupplier condition) {
+            final long deadline = System.nanoTime() + 60_000_000_000L;
+            while (!condition.getAsBoolean()) {
+                assertTrue(System.nanoTime() < deadline, "timed out waiting for " + what);
+                java.util.concurrent.locks.LockSupport.parkNanos(1_000_000L);
+            }
+        }
+    }
+
     @Test
     void shouldCloseTheHostConnectionWhenTheGuestRefuses() throws Exception {
         assertNotNull(dhcp()); // no echo service: the guest answers the SYN with a RST

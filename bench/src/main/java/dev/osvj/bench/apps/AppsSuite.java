@@ -95,7 +95,7 @@ public final class AppsSuite implements BenchSuite {
         final MemcachedBench.Result nativeLoad;
         bench.progress("memcached: native (Debian) over the host's loopback, " + LOAD_CONNECTIONS + " connections");
         try (MemcachedBench.Target t = MemcachedBench.startNative(WORKERS)) {
-            nativeLoad = MemcachedBench.run(t, LOAD_CONNECTIONS, ns);
+            nativeLoad = MemcachedBench.run(t, LOAD_CONNECTIONS, ns, MemcachedBench.WARMUP_NANOS);
         }
         final boolean user = "user".equals(ONLY);
         final String metric = user ? "memcached.ratio_vs_native" : "memcached.tap_ratio_vs_native";
@@ -105,7 +105,7 @@ public final class AppsSuite implements BenchSuite {
             ? MemcachedBench.bootOsvjUser("osvj-bench-apps-" + KERNELS.incrementAndGet(), WORKERS)
             : MemcachedBench.bootOsvjTap("osvj-bench-apps-" + KERNELS.incrementAndGet(), WORKERS, netns, TAP,
                 TAP_KERNEL_IP, TAP_LINUX_IP)) {
-            final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns);
+            final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns, MemcachedBench.WARMUP_NANOS);
             bench.metric(metric, o.opsPerSecond() / nativeLoad.opsPerSecond(), "ratio", "higher",
                 loadDetail(o, nativeLoad, "osvj memcached (" + ONLY + ") vs Debian memcached over the host loopback"));
         } finally {
@@ -122,7 +122,7 @@ public final class AppsSuite implements BenchSuite {
         try (MemcachedBench.Target t = MemcachedBench.startNative(WORKERS)) {
             for (final int c : CONNECTIONS) {
                 bench.progress("memcached native, " + c + " connection(s)");
-                linux.put(c, MemcachedBench.run(t, c, ns));
+                linux.put(c, MemcachedBench.run(t, c, ns, MemcachedBench.WARMUP_NANOS));
             }
         }
         final MemcachedBench.Result nativeLoad = linux.get(LOAD_CONNECTIONS);
@@ -130,7 +130,7 @@ public final class AppsSuite implements BenchSuite {
             bench.progress("memcached osvj through the user gateway, " + LOAD_CONNECTIONS + " connections");
             try (MemcachedBench.Target t = MemcachedBench.bootOsvjUser("osvj-bench-apps-" + KERNELS.incrementAndGet(),
                 WORKERS)) {
-                final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns);
+                final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns, MemcachedBench.WARMUP_NANOS);
                 bench.metric("memcached.ratio_vs_native", o.opsPerSecond() / nativeLoad.opsPerSecond(), "ratio", "higher",
                     loadDetail(o, nativeLoad, "osvj memcached reached from host JDK sockets through the embedded user "
                         + "gateway (hostfwd) vs Debian memcached over the host loopback; the same Java client"));
@@ -147,7 +147,7 @@ public final class AppsSuite implements BenchSuite {
                 try (NetNamespace netns = NetNamespace.create();
                     MemcachedBench.Target t = MemcachedBench.bootOsvjTap("osvj-bench-apps-" + KERNELS.incrementAndGet(),
                         WORKERS, netns, TAP, TAP_KERNEL_IP, TAP_LINUX_IP)) {
-                    final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns);
+                    final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns, MemcachedBench.WARMUP_NANOS);
                     bench.metric("memcached.tap_ratio_vs_native", o.opsPerSecond() / nativeLoad.opsPerSecond(), "ratio",
                         "higher", loadDetail(o, nativeLoad, "osvj memcached on a tap device in a network namespace, "
                             + "reached from JDK sockets inside it (Linux's TCP) vs Debian memcached over the host "
@@ -161,7 +161,7 @@ public final class AppsSuite implements BenchSuite {
         try (MemcachedBench.Target t = MemcachedBench.bootOsvj("osvj-bench-apps-" + KERNELS.incrementAndGet(), WORKERS)) {
             for (final int c : CONNECTIONS) {
                 bench.progress("memcached osvj, " + c + " connection(s)");
-                osvj.put(c, MemcachedBench.run(t, c, ns));
+                osvj.put(c, MemcachedBench.run(t, c, ns, MemcachedBench.WARMUP_NANOS));
             }
         }
         for (final int c : CONNECTIONS) {
@@ -188,6 +188,8 @@ public final class AppsSuite implements BenchSuite {
         d.put("osvj_max_us", o.latencyNanos().getMaxValue() / 1000.0);
         // the network device's and gateway's counters per request: kicks, inline kicks, interrupts, loop wake-ups
         o.perOp().forEach((k, v) -> d.put("per_request." + k, v));
+        // the native run's CPU per request (the client's JVM, memcached's process, the machine) to compare with
+        n.perOp().forEach((k, v) -> d.put("native_per_request." + k, v));
         return d;
     }
 

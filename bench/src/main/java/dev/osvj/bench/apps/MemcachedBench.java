@@ -43,11 +43,19 @@ import java.util.concurrent.locks.LockSupport;
  * <p>The workload: {@code connections} closed-loop clients, each on its own thread, 90% get and 10% set
  * of 100-byte values over a preloaded key space (memaslap's default get/set mix), text protocol. Each
  * request's latency (send to full reply) is recorded in an HdrHistogram after a warm-up of a tenth of
- * the run.
+ * the run (the apps suite first runs an unmeasured warm-up load, {@link #WARMUP_NANOS}).
  */
 public final class MemcachedBench {
     /** Value size in bytes. */
     static final int VALUE = 100;
+    /**
+     * The apps suite runs a load of this long (ns) before each measured run, not measured
+     * ({@code -Dbench.apps.warmup-ms}, default 2000; 0: none): both servers are measured warm. Without
+     * it, a quick run measured osvj while the JIT still compiled its path: the JVM's compiler threads
+     * used 23-41 us of CPU per request on the 2 cores the load shares, against 0.4-1.5 us in the native
+     * run (session 7).
+     */
+    static final long WARMUP_NANOS = Long.getLong("bench.apps.warmup-ms", 2000L) * 1_000_000L;
     /** Keys preloaded before a run. */
     static final int KEYS = 10_000;
     private static final int LOOPBACK = 0x7F000001;
@@ -104,6 +112,11 @@ public final class MemcachedBench {
             return Map.of();
         }
 
+        /** CPU time (ns) the server process outside this JVM has used so far (the native peer's); 0 for osvj. */
+        default long externalCpuNanos() {
+            return 0;
+        }
+
         @Override
         void close() throws Exception;
     }
@@ -130,6 +143,11 @@ public final class MemcachedBench {
         final int hostPort = BenchKernel.freeLoopbackPort();
         final List<String> overrides = new ArrayList<>(appOverrides(workers));
         overrides.addAll(BenchKernel.userNetwork(hostPort, KERNEL_PORT));
+        // -Dbench.user.vcpu-select=true|false: A/B of osvj.net.user.vcpu-select (unset: the kernel's default)
+        final String vcpuSelect = System.getProperty("bench.user.vcpu-select", "");
+        if (!vcpuSelect.isEmpty()) {
+            overrides.add("osvj.net.user.vcpu-select=" + Boolean.parseBoolean(vcpuSelect));
+        }
         final BenchKernel kernel = BenchKernel.boot(name, overrides, true);
         return reachable(kernel, () -> new HostConn(new Socket(InetAddress.getLoopbackAddress(), hostPort)),
             "osvj's built-in memcached behind the user gateway (hostfwd 127.0.0.1:" + hostPort + "), client on JDK "
@@ -239,6 +257,11 @@ public final class MemcachedBench {
             }
 
             @Override
+            public long externalCpuNanos() {
+                return process.toHandle().info().totalCpuDuration().map(java.time.Duration::toNanos).orElse(0L);
+            }
+
+            @Override
             public void close() throws Exception {
                 process.destroy();
                 if (!process.waitFor(10, TimeUnit.SECONDS)) {
@@ -279,6 +302,15 @@ public final class MemcachedBench {
      * (plus a tenth as warm-up, not recorded).
      */
     public static Result run(final Target target, final int connections, final long durationNanos) throws Exception {
+        return run(target, connections, durationNanos, 0);
+    }
+
+    /**
+     * {@link #run(Target, int, long)} after an unmeasured load of {@code warmupNanos} (0: none) on the
+     * same connections count, so the server is measured warm (the apps suite: {@link #WARMUP_NANOS}).
+     */
+    public static Result run(final Target target, final int connections, final long durationNanos,
+        final long warmupNanos) throws Exception {
         final byte[] value = new byte[VALUE];
         for (int i = 0; i < VALUE; i++) {
             value[i] = (byte)('a' + i % 26);
@@ -289,8 +321,7 @@ public final class MemcachedBench {
                 client.set(key(k), value);
             }
         }
-        final Map<String, Long> before = target.counters();
-        final ClosedLoop.Result r = ClosedLoop.run(index -> {
+        final ClosedLoop.Factory load = index -> {
             final Client client = new Client(target.open());
             final SplittableRandom random = new SplittableRandom(index);
             return new ClosedLoop.Client() {
@@ -304,8 +335,15 @@ public final class MemcachedBench {
                     client.conn.close();
                 }
             };
-        }, connections, durationNanos);
+        };
+        if (warmupNanos > 0) {
+            ClosedLoop.run(load, connections, warmupNanos); // not measured: the JIT compiles the path first
+        }
+        final Map<String, Long> before = target.counters();
+        final CpuSnapshot cpuBefore = CpuSnapshot.take(target);
+        final ClosedLoop.Result r = ClosedLoop.run(load, connections, durationNanos);
         final Map<String, Long> after = target.counters();
+        final CpuSnapshot cpuAfter = CpuSnapshot.take(target);
         // ClosedLoop runs a tenth of the duration as warm-up before it measures: requests over both
         final double requests = r.opsPerSecond() * durationNanos * 1.1 / 1e9;
         final Map<String, Double> perOp = new java.util.TreeMap<>();
@@ -315,7 +353,108 @@ public final class MemcachedBench {
                 perOp.put(e.getKey(), Math.round(delta / requests * 1000) / 1000.0);
             }
         }
+        if (requests > 0) {
+            cpuAfter.perRequest(cpuBefore, requests, perOp);
+        }
         return new Result(r.opsPerSecond(), r.latencyNanos(), perOp);
+    }
+
+    /**
+     * Where the CPU went during a run: this JVM's process CPU, the server process's (native peer only),
+     * the whole machine's busy time from {@code /proc/stat} (all cores, every process: other load on a
+     * shared machine shows here too), and this JVM's threads' CPU grouped by name with digits folded
+     * ({@code bench-client-#}, the gateway loop {@code ...-gw}, the vCPU carriers, Pekko's dispatchers).
+     * Threads that started and ended within the run are missed by the per-thread part only.
+     */
+    private record CpuSnapshot(long wallNanos, long processNanos, long externalNanos, long machineBusyJiffies,
+                               long machineTotalJiffies, Map<Long, long[]> threads, Map<Long, String> names) {
+        static CpuSnapshot take(final Target target) {
+            final java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+            final Map<Long, long[]> threads = new java.util.HashMap<>();
+            final Map<Long, String> names = new java.util.HashMap<>();
+            for (final java.lang.management.ThreadInfo ti : mx.getThreadInfo(mx.getAllThreadIds())) {
+                if (ti == null) {
+                    continue;
+                }
+                final long cpu = mx.getThreadCpuTime(ti.getThreadId());
+                if (cpu >= 0) {
+                    threads.put(ti.getThreadId(), new long[] {cpu});
+                    names.put(ti.getThreadId(), ti.getThreadName());
+                }
+            }
+            // the JVM's own threads (JIT compilers, GC, VM thread) are not Java threads: from /proc, by comm
+            try (java.util.stream.Stream<Path> tasks = java.nio.file.Files.list(Path.of("/proc/self/task"))) {
+                for (final Path task : (Iterable<Path>)tasks::iterator) {
+                    try {
+                        final String comm = java.nio.file.Files.readString(task.resolve("comm")).trim();
+                        if (comm.startsWith("C1 Comp") || comm.startsWith("C2 Comp") || comm.startsWith("GC ")
+                            || comm.startsWith("G1 ") || comm.startsWith("VM ")) {
+                            final long ns = Long.parseLong(java.nio.file.Files.readString(task.resolve("schedstat"))
+                                .trim().split(" ")[0]);
+                            final long tid = -Long.parseLong(task.getFileName().toString()); // apart from Java ids
+                            threads.put(tid, new long[] {ns});
+                            names.put(tid, "jvm:" + comm);
+                        }
+                    } catch (final IOException | RuntimeException e) {
+                        // the thread ended meanwhile
+                    }
+                }
+            } catch (final IOException | RuntimeException e) {
+                // not Linux
+            }
+            long busy = 0;
+            long total = 0;
+            try {
+                final String[] f = java.nio.file.Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+                for (int i = 1; i < f.length && i <= 8; i++) {
+                    final long v = Long.parseLong(f[i]);
+                    total += v;
+                    if (i != 4 && i != 5) { // idle, iowait
+                        busy += v;
+                    }
+                }
+            } catch (final IOException | RuntimeException e) {
+                // not Linux: no machine figures
+            }
+            final long process = ((com.sun.management.OperatingSystemMXBean)java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
+            return new CpuSnapshot(System.nanoTime(), process, target.externalCpuNanos(), busy, total, threads, names);
+        }
+
+        /** Microseconds of CPU per request into {@code out}: {@code cpu_us.jvm}, {@code cpu_us.server}, by thread group. */
+        void perRequest(final CpuSnapshot before, final double requests, final Map<String, Double> out) {
+            out.put("cpu_us.jvm", round((processNanos - before.processNanos) / 1e3 / requests));
+            if (externalNanos > 0) {
+                out.put("cpu_us.server_process", round((externalNanos - before.externalNanos) / 1e3 / requests));
+            }
+            final long total = machineTotalJiffies - before.machineTotalJiffies;
+            if (total > 0) {
+                // busy share of all cores over the run, and busy core-microseconds per request (jiffies: 10 ms)
+                out.put("machine_busy_fraction", round((double)(machineBusyJiffies - before.machineBusyJiffies) / total));
+                out.put("cpu_us.machine", round((machineBusyJiffies - before.machineBusyJiffies) * 10_000.0 / requests));
+            }
+            final Map<String, Long> groups = new java.util.TreeMap<>();
+            for (final Map.Entry<Long, long[]> e : threads.entrySet()) {
+                final long[] b = before.threads.get(e.getKey());
+                final long delta = e.getValue()[0] - (b == null ? 0 : b[0]);
+                if (delta > 0) {
+                    groups.merge(names.get(e.getKey()).replaceAll("[0-9]+", "#"), delta, Long::sum);
+                }
+            }
+            // what no live thread accounts for: threads that ended before the snapshot (the load's client
+            // threads, which end with the run) and the JVM's threads not listed above
+            final long listed = groups.values().stream().mapToLong(Long::longValue).sum();
+            groups.put("unlisted(clients)", processNanos - before.processNanos - listed);
+            groups.forEach((g, ns) -> {
+                if (ns / 1e3 / requests >= 0.05) {
+                    out.put("cpu_us.thread." + g, round(ns / 1e3 / requests));
+                }
+            });
+        }
+
+        private static double round(final double v) {
+            return Math.round(v * 1000) / 1000.0;
+        }
     }
 
     private static final java.util.regex.Pattern COUNTER = java.util.regex.Pattern.compile("([a-z_]+)=(\\d+)");
@@ -333,6 +472,7 @@ public final class MemcachedBench {
                 m.merge("vcpu_ipis", c.ipisSent(), Long::sum);
                 m.merge("vcpu_switches", c.switches(), Long::sum);
             }
+            m.put("vcpu_halt_waits", s.haltWaits()); // waits in the user gateway's selector (vcpu-select)
         });
         kernel.kernel().services().find(dev.osvj.net.stack.NetStack.class).ifPresent(n ->
             m.put("guest_tx_lock_waits", n.counters().get(dev.osvj.net.stack.NetCounters.Counter.TX_LOCK_WAITS)));

@@ -47,6 +47,8 @@ public final class NetGlueSubsystem implements Subsystem {
     static final int ORDER = 450;
 
     private final List<UserGateway> gateways = new CopyOnWriteArrayList<>();
+    /** The scheduler whose idle vCPUs wait in a gateway's selector (osvj.net.user.vcpu-select), or null. */
+    private volatile dev.osvj.sched.Scheduler scheduler;
 
     @Override
     public String name() {
@@ -76,6 +78,11 @@ public final class NetGlueSubsystem implements Subsystem {
 
     @Override
     public void stop(final KernelContext context) {
+        final dev.osvj.sched.Scheduler s = scheduler;
+        if (s != null) {
+            s.setHaltWait(null); // the vCPUs halt as usual again before the gateway's selector closes
+            scheduler = null;
+        }
         for (final UserGateway g : gateways) {
             g.close();
         }
@@ -128,6 +135,13 @@ public final class NetGlueSubsystem implements Subsystem {
                 }
                 gateways.add(gateway);
                 user.attach(new UserFrameTransport(gateway));
+                if (gateway.haltWait() != null && scheduler == null) {
+                    // osvj.net.user.vcpu-select: idle vCPUs wait in this gateway's selector (the first one only)
+                    context.services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
+                        s.setHaltWait(gateway.haltWait());
+                        scheduler = s;
+                    });
+                }
                 context.note(name + ": " + gateway.describe());
             }
             taken.add(device);
