@@ -205,26 +205,7 @@ class UserGatewayTest {
         final int port = gateway.forwards().get(0).bound().getPort();
         assertTrue(port > 0);
         assertTrue(gateway.describe().contains("hostfwd tcp:127.0.0.1:" + port + "-:7"), gateway.describe());
-        final byte[] data = new byte[1 << 20];
-        new Random(1).nextBytes(data);
-        try (Socket host = new Socket("127.0.0.1", port)) {
-            host.setSoTimeout(60_000);
-            final OutputStream out = host.getOutputStream();
-            final InputStream in = host.getInputStream();
-            final Thread writer = Thread.ofVirtual().start(() -> {
-                try {
-                    out.write(data);
-                    host.shutdownOutput();
-                } catch (final Exception e) {
-                    throw new RuntimeException(e);
-                }
-            });
-            final byte[] back = in.readAllBytes(); // ends when the guest closes after our FIN
-            writer.join();
-            assertEquals(data.length, back.length);
-            assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(data),
-                MessageDigest.getInstance("SHA-256").digest(back));
-        }
+        echoThroughTheForward(port, 1, 1 << 20);
         try (Socket host = new Socket("127.0.0.1", port)) {
             host.setSoTimeout(60_000);
             host.getOutputStream().write("hello\n".getBytes(StandardCharsets.US_ASCII));
@@ -260,9 +241,9 @@ class UserGatewayTest {
         return Long.parseLong(m.group(1));
     }
 
-    /** 256 KiB echoed through the forward, compared by digest (bytes in order, nothing lost). */
-    private void echoThroughTheForward(final int port, final int seed) throws Exception {
-        final byte[] data = new byte[256 << 10];
+    /** {@code size} random bytes echoed through the forward, compared by digest (bytes in order, nothing lost). */
+    private void echoThroughTheForward(final int port, final int seed, final int size) throws Exception {
+        final byte[] data = new byte[size];
         new Random(seed).nextBytes(data);
         try (Socket host = new Socket("127.0.0.1", port)) {
             host.setSoTimeout(60_000);
@@ -275,8 +256,9 @@ class UserGatewayTest {
                     throw new RuntimeException(e);
                 }
             });
-            final byte[] back = host.getInputStream().readAllBytes();
+            final byte[] back = host.getInputStream().readAllBytes(); // ends when the guest closes after our FIN
             writer.join();
+            assertEquals(data.length, back.length);
             assertArrayEquals(MessageDigest.getInstance("SHA-256").digest(data),
                 MessageDigest.getInstance("SHA-256").digest(back));
         }
@@ -310,18 +292,18 @@ class UserGatewayTest {
             assertNotNull(dhcp());
             startEcho();
             final int port = gateway.forwards().get(0).bound().getPort();
-            echoThroughTheForward(port, 1);
+            echoThroughTheForward(port, 1, 256 << 10);
             assertTrue(counter("vcpu_selects") > 0, gateway.counters());
 
             idle.set(false); // a busy guest: the loop takes the selector over after a tick
             final long takeovers = counter("loop_takeovers");
-            echoThroughTheForward(port, 2);
+            echoThroughTheForward(port, 2, 256 << 10);
             SchedLessWait.until("a takeover by the loop thread", () -> counter("loop_takeovers") > takeovers);
 
             final long selects = counter("vcpu_selects");
             idle.set(true); // idle again: the vCPU asks for the selector back and serves the clients itself
             SchedLessWait.until("the vCPU back in the selector", () -> counter("vcpu_selects") > selects + 10);
-            echoThroughTheForward(port, 3);
+            echoThroughTheForward(port, 3, 256 << 10);
             assertEquals(3, gateway.accepted());
         } finally {
             stop.set(true);
