@@ -127,6 +127,8 @@ public final class VSwitch implements AutoCloseable {
     private final UnsafeBuffer dhcpReply = new UnsafeBuffer(new byte[1024]);
     /** Frames received straight into a local port's device (forwarding-lock holder writes, any thread reads). */
     private final java.util.concurrent.atomic.AtomicLong receivedDirect = new java.util.concurrent.atomic.AtomicLong();
+    /** Inline sends that found the forwarding lock held and took their uplink ({@link #CUT_BUSY}, not re-entries). */
+    private final java.util.concurrent.atomic.AtomicLong cutBusy = new java.util.concurrent.atomic.AtomicLong();
     private long nextSweepNs;
     private long nowNs;
     /** Forwarding-lock holder: the current {@link #cutThrough} runs inline and must not wait for any lock. */
@@ -328,6 +330,7 @@ public final class VSwitch implements AutoCloseable {
         if (!noWait) {
             forwarding.lock();
         } else if (!forwarding.tryLock()) {
+            cutBusy.incrementAndGet();
             return CUT_BUSY;
         }
         try {
@@ -669,6 +672,14 @@ public final class VSwitch implements AutoCloseable {
      */
     public long receivedDirect() {
         return receivedDirect.get();
+    }
+
+    /**
+     * Inline sends ({@link SwitchHost.Options#inlineTransmit}) that found the forwarding lock held by
+     * another thread and took their uplink to the switch thread instead, since the start.
+     */
+    public long cutBusy() {
+        return cutBusy.get();
     }
 
     /** MAC entries removed by ageing since the start. */

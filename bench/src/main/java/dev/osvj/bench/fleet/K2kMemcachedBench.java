@@ -99,8 +99,11 @@ public final class K2kMemcachedBench {
         bench.progress("memcached k2k: osvj's memcached code on host JDK sockets (HostMemcached) over Linux loopback, "
             + CONNECTIONS + " connections");
         final MemcachedBench.Result linux;
+        final Map<String, Double> linuxThreads;
         try (MemcachedBench.Target t = HostTwin.start("k2k-host-twin-" + RUNS.get(), WORKERS)) {
+            final ThreadCensus.Window census = census(ns);
             linux = MemcachedBench.run(t, CONNECTIONS, ns);
+            linuxThreads = ThreadCensus.perRequest(census.delta(), census.requests(linux.opsPerSecond()));
         }
         MemcachedBench.Result debian = null;
         if (Tools.find("memcached").isPresent()) {
@@ -113,8 +116,11 @@ public final class K2kMemcachedBench {
         bench.progress("memcached k2k: client and server in one kernel over its loopback (context), " + CONNECTIONS
             + " connections");
         final MemcachedBench.Result oneKernel;
+        final Map<String, Double> oneKernelThreads;
         try (MemcachedBench.Target t = MemcachedBench.bootOsvj("k2k-one-" + n, WORKERS)) {
+            final ThreadCensus.Window census = census(ns);
             oneKernel = MemcachedBench.run(t, CONNECTIONS, ns);
+            oneKernelThreads = ThreadCensus.perRequest(census.delta(), census.requests(oneKernel.opsPerSecond()));
         }
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, warm-up (not recorded: the first run of the "
             + "switch path pays its JIT compilation, which biased whichever mode ran first)");
@@ -150,6 +156,8 @@ public final class K2kMemcachedBench {
         detail.put("one_kernel_req_per_s", oneKernel.opsPerSecond());
         detail.put("one_kernel_p99_us", oneKernel.p99Us());
         main.perRequest().forEach((k, v) -> detail.put("per_request." + k, v));
+        linuxThreads.forEach((k, v) -> detail.put("linux_per_request." + k, v));
+        oneKernelThreads.forEach((k, v) -> detail.put("one_kernel_per_request." + k, v));
         if (context) {
             detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
             detail.put("switch_thread_p99_us", switchThread.p99Us());
@@ -208,8 +216,9 @@ public final class K2kMemcachedBench {
         final String tag = switchName.substring(0, switchName.lastIndexOf('-'));
         final boolean cutThrough = mode != HostMode.SWITCH_THREAD;
         try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough)
-            .withDirectReceive(mode == HostMode.DEFAULT || mode == HostMode.INLINE)
-            .withInlineTransmit(mode == HostMode.INLINE))) {
+            .withDirectReceive(mode != HostMode.CUT_THROUGH_DOWNLINKS)
+            .withInlineTransmit(mode == HostMode.INLINE ? SwitchHost.InlineTransmit.ALL
+                : mode == HostMode.HOST_INLINE ? SwitchHost.InlineTransmit.HOST_THREADS : SwitchHost.InlineTransmit.OFF))) {
             final VSwitch fabric = host.startSwitch(SwitchSpec.of(switchName));
             try (BenchKernel server = BenchKernel.boot(tag + "-server-" + n, List.of(
                      "osvj.app.name=memcached",
@@ -221,6 +230,8 @@ public final class K2kMemcachedBench {
                      "osvj memcached in kernel " + tag + "-server-" + n + ", Java client in kernel " + tag + "-client-" + n
                          + ", joined by the aeron:ipc switch " + switchName + " (" + mode + ")")) {
                 final Map<String, Long> before = deviceCounters(server, client);
+                final long busyBefore = fabric.cutBusy();
+                final ThreadCensus.Window census = census(ns);
                 final MemcachedBench.Result r;
                 try {
                     r = MemcachedBench.run(target, CONNECTIONS, ns);
@@ -229,14 +240,30 @@ public final class K2kMemcachedBench {
                     throw e;
                 }
                 final Map<String, Long> after = deviceCounters(server, client);
-                // MemcachedBench.run measures for ns after a tenth of it as warm-up: requests over both
-                final double requests = r.opsPerSecond() * ns * 1.1 / 1e9;
+                final double requests = requests(r, ns);
                 final Map<String, Double> perRequest = new java.util.TreeMap<>();
                 after.forEach((k, v) -> perRequest.put(k, requests > 0
                     ? Math.round((v - before.getOrDefault(k, 0L)) / requests * 1000) / 1000.0 : 0.0));
+                perRequest.put("inline_sends_to_uplink", requests > 0
+                    ? Math.round((fabric.cutBusy() - busyBefore) / requests * 1000) / 1000.0 : 0.0);
+                perRequest.putAll(ThreadCensus.perRequest(census.delta(), census.requests(r.opsPerSecond())));
                 return new SwitchRun(r, List.copyOf(fabric.ports()), fabric.receivedDirect(), perRequest);
             }
         }
+    }
+
+    /**
+     * A thread census over the middle of a {@link MemcachedBench#run} of {@code ns} (it preloads its
+     * keys, warms up for a tenth of ns, then measures for ns): from 0.4 ns to 1.0 ns after the start,
+     * while the load's client threads are alive.
+     */
+    private static ThreadCensus.Window census(final long ns) {
+        return new ThreadCensus.Window(ns * 4 / 10, ns);
+    }
+
+    /** Requests of a {@link MemcachedBench#run} of {@code ns}: it measures for ns after a tenth of it as warm-up. */
+    private static double requests(final MemcachedBench.Result r, final long ns) {
+        return r.opsPerSecond() * ns * 1.1 / 1e9;
     }
 
     /**
@@ -328,6 +355,8 @@ public final class K2kMemcachedBench {
         DEFAULT,
         /** As {@link #DEFAULT} but the guests' transmit kicks forward inline on the kicking thread. */
         INLINE,
+        /** As {@link #DEFAULT} but transmit kicks on host threads (the load client's) forward inline. */
+        HOST_INLINE,
         /** Cut-through on the device threads, then the destination's downlink, polled by its device thread (session 3's default). */
         CUT_THROUGH_DOWNLINKS,
         /** Every frame through the uplinks, the switch thread and the downlinks. */
