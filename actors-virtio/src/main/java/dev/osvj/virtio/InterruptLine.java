@@ -1,6 +1,7 @@
 package dev.osvj.virtio;
 
 import dev.osvj.sched.KThread;
+import dev.osvj.sched.Scheduler;
 import dev.osvj.virtio.ring.Notifier;
 import org.apache.pekko.actor.typed.ActorRef;
 
@@ -29,8 +30,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * CAS). An inline interrupt that finds the context taken (the actor or another thread is in a handler,
  * or the handler itself raised an interrupt on the same thread) goes to the actor instead, and the
  * actor, finding the context taken, puts the message back in its own mailbox and tries again later
- * (it never blocks a vCPU). An interrupt raised on a kernel thread (a vCPU: the actor's restart, a
- * test's kernel code) always goes to the actor. A handler that throws inline is a kernel bug as
+ * (it never blocks a vCPU). An interrupt raised on a kernel thread of the driver's own kernel (a vCPU:
+ * the actor's restart, a test's kernel code) always goes to the actor. One raised on a kernel thread of
+ * <em>another</em> kernel in the JVM (a line built with its kernel's {@link Scheduler}) runs inline like a
+ * host thread's: that thread is forwarding its own guest's frame into this one (a virtual switch's
+ * inline transmit), and to this kernel it is an outside thread, as a device thread is. The handler
+ * (the driver's receive, the stack's classifier) takes only JDK locks and wakes threads through
+ * {@code WaitRecord}s, whose wake-ups from another scheduler's vCPU go through the destination vCPU's
+ * foreign queue; it reaches no preemption point, so the borrowed kernel thread is not switched out
+ * inside it. A handler that throws inline is a kernel bug as
  * before: the throwable is sent to the actor ({@link InterruptActor.Failed}), which rethrows it, so
  * its supervisor restarts it and the restart raises every queue again (see {@link InterruptActor}).
  *
@@ -66,6 +74,8 @@ public final class InterruptLine implements Notifier {
     private final boolean[] inline;
     /** Interrupts handled, inline or by the actor (the actor's counter, shared, for lsdev). */
     private final AtomicLong handled;
+    /** The driver's kernel, whose own kernel threads never run its handler inline; null: no kernel thread does. */
+    private final Scheduler kernel;
     /** The interrupt context: taken (true) while a handler of this driver runs, on any thread. */
     private final AtomicBoolean context = new AtomicBoolean();
     private final AtomicLong inlineRuns = new AtomicLong();
@@ -85,6 +95,16 @@ public final class InterruptLine implements Notifier {
      */
     public InterruptLine(final ActorRef<InterruptActor.Command> actor, final int queues, final VirtioDriver driver,
         final AtomicLong handled) {
+        this(actor, queues, driver, handled, null);
+    }
+
+    /**
+     * {@link #InterruptLine(ActorRef, int, VirtioDriver, AtomicLong)} whose inline interrupts also run on
+     * kernel threads of kernels other than {@code kernel} (the driver's own; see the class comment).
+     */
+    public InterruptLine(final ActorRef<InterruptActor.Command> actor, final int queues, final VirtioDriver driver,
+        final AtomicLong handled, final Scheduler kernel) {
+        this.kernel = kernel;
         this.actor = actor;
         this.messages = new InterruptActor.Interrupt[queues + 1];
         for (int i = 0; i < messages.length; i++) {
@@ -112,11 +132,17 @@ public final class InterruptLine implements Notifier {
         if (!pending.compareAndSet(slot, 0, 1)) {
             return; // coalesced with the pending one
         }
-        if (inline[slot] && KThread.current() == null && enter()) {
+        if (inline[slot] && outsider() && enter()) {
             runInline(queueIndex);
             return;
         }
         actor.tell(messages[slot]);
+    }
+
+    /** The calling thread is outside the driver's kernel: a host thread, or a kernel thread of another kernel. */
+    private boolean outsider() {
+        final KThread k = KThread.current();
+        return k == null || kernel != null && k.scheduler() != kernel;
     }
 
     /** Run the handler of {@code queueIndex} here (context held); a throwable goes to the actor. */

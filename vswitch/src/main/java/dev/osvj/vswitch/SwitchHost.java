@@ -81,6 +81,7 @@ public final class SwitchHost implements AutoCloseable {
             return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, InlineTransmit.OFF);
         }
 
+
         /** {@code true}: {@link InlineTransmit#ALL}, {@code false}: {@link InlineTransmit#OFF}. */
         public Options withInlineTransmit(final boolean value) {
             return withInlineTransmit(value ? InlineTransmit.ALL : InlineTransmit.OFF);

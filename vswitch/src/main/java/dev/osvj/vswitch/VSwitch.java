@@ -67,6 +67,10 @@ import java.util.function.Consumer;
  * application thread without waking a vCPU for the interrupt actor first. If that handler transmits
  * and its device transmits inline, the send comes back here on the thread that holds the forwarding
  * lock: {@link #cutThrough} is never re-entered, the frame takes the uplink ({@link #CUT_BUSY}).
+ * With inline transmit on kernel threads ({@link SwitchHost.InlineTransmit#ALL}) the forwarding thread
+ * may be a kernel thread of the sending kernel: to the destination kernel it is an outside thread too,
+ * and its receive interrupt runs inline there as well ({@code InterruptLine}), so a frame from a
+ * kernel thread reaches the destination's waiting thread without any hand-off but that wake-up.
  *
  * <h2>Trunks: one switch across hosts</h2>
  * Switches of the same name on several hosts form one L2 segment as a full mesh of trunk links, one
@@ -127,6 +131,8 @@ public final class VSwitch implements AutoCloseable {
     private final UnsafeBuffer dhcpReply = new UnsafeBuffer(new byte[1024]);
     /** Frames received straight into a local port's device (forwarding-lock holder writes, any thread reads). */
     private final java.util.concurrent.atomic.AtomicLong receivedDirect = new java.util.concurrent.atomic.AtomicLong();
+    /** Cut-through sends (not inline) that found the forwarding lock held and waited for it. */
+    private final java.util.concurrent.atomic.AtomicLong lockWaits = new java.util.concurrent.atomic.AtomicLong();
     /** Inline sends that found the forwarding lock held and took their uplink ({@link #CUT_BUSY}, not re-entries). */
     private final java.util.concurrent.atomic.AtomicLong cutBusy = new java.util.concurrent.atomic.AtomicLong();
     private long nextSweepNs;
@@ -328,7 +334,10 @@ public final class VSwitch implements AutoCloseable {
             return CUT_BUSY;
         }
         if (!noWait) {
-            forwarding.lock();
+            if (!forwarding.tryLock()) {
+                lockWaits.incrementAndGet();
+                forwarding.lock();
+            }
         } else if (!forwarding.tryLock()) {
             cutBusy.incrementAndGet();
             return CUT_BUSY;
@@ -680,6 +689,14 @@ public final class VSwitch implements AutoCloseable {
      */
     public long cutBusy() {
         return cutBusy.get();
+    }
+
+    /**
+     * Cut-through sends on a device's backend thread that found the forwarding lock held by another
+     * thread and waited for it, since the start.
+     */
+    public long lockWaits() {
+        return lockWaits.get();
     }
 
     /** MAC entries removed by ageing since the start. */

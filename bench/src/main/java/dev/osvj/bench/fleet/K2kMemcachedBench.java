@@ -231,6 +231,7 @@ public final class K2kMemcachedBench {
                          + ", joined by the aeron:ipc switch " + switchName + " (" + mode + ")")) {
                 final Map<String, Long> before = deviceCounters(server, client);
                 final long busyBefore = fabric.cutBusy();
+                final long lockWaitsBefore = fabric.lockWaits();
                 final ThreadCensus.Window census = census(ns);
                 final MemcachedBench.Result r;
                 try {
@@ -244,6 +245,8 @@ public final class K2kMemcachedBench {
                 final Map<String, Double> perRequest = new java.util.TreeMap<>();
                 after.forEach((k, v) -> perRequest.put(k, requests > 0
                     ? Math.round((v - before.getOrDefault(k, 0L)) / requests * 1000) / 1000.0 : 0.0));
+                perRequest.put("switch_lock_waits", requests > 0
+                    ? Math.round((fabric.lockWaits() - lockWaitsBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.put("inline_sends_to_uplink", requests > 0
                     ? Math.round((fabric.cutBusy() - busyBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.putAll(ThreadCensus.perRequest(census.delta(), census.requests(r.opsPerSecond())));
