@@ -40,9 +40,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * For context the detail also has: Debian's C {@code memcached} with the same client over the same
  * loopback ({@code debian_*}; the denominator until session 5, the paper's Linux server; absent when it
  * is not installed), the same client and server in <em>one</em> kernel over its loopback
- * ({@code one_kernel_*}: what the switch path adds), and three A/B runs of the two kernels: transmit
- * inline on the guests' kicking threads ({@code inline_*}: {@link SwitchHost.Options#inlineTransmit}, off
- * by default because it measured slower here),
+ * ({@code one_kernel_*}: what the switch path adds), and four A/B runs of the two kernels: transmit
+ * inline on the guests' kicking threads ({@code inline_*}: {@link SwitchHost.Options#inlineTransmit}
+ * {@code ALL}, off by default: its p99 is worse here), on host kicking threads only ({@code host_inline_*}:
+ * {@code HOST_THREADS}),
  * every frame through the switch thread ({@code switch_thread_*}: without cut-through), and
  * cut-through but every frame through the destination's downlink, polled by its device thread
  * ({@code downlinks_*}: without the switch receiving straight into the destination guest's queue,
@@ -52,7 +53,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * unless it is awake), {@code inline_kicks} (served on the guest's kicking thread: the hand-off the
  * switch path no longer has), {@code rx_interrupts} (receive interrupts; the vswitch devices run them
  * inline on the forwarding thread, device key {@code interrupts = auto}), and the vCPUs' halts, IPIs,
- * switches and mailbox runs. A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
+ * switches and mailbox runs; and where each request's CPU time and waits went, by thread kind
+ * ({@link ThreadCensus}: {@code per_request.cpu_us.KIND}, {@code per_request.waits.KIND},
+ * {@code sleeps.process}, {@code cores_busy}, also for the twin, {@code linux_per_request.*}, and the
+ * one-kernel run, {@code one_kernel_per_request.*}), with the switch's {@code switch_lock_waits} (a
+ * device thread waited for the forwarding lock) and {@code inline_sends_to_uplink} (an inline send found
+ * it held and went through the switch thread). A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
  * {@link #INTERRUPTS}.
  * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
@@ -130,12 +136,16 @@ public final class K2kMemcachedBench {
         final MemcachedBench.Result osvj = main.result();
         final boolean context = Boolean.parseBoolean(System.getProperty(CONTEXT, "true"));
         SwitchRun inline = null;
+        SwitchRun hostInline = null;
         MemcachedBench.Result switchThread = null;
         MemcachedBench.Result downlinks = null;
         if (context) {
             bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
                 + "(A/B context), " + CONNECTIONS + " connections");
             inline = switched(n, "k2k-inline-" + n, HostMode.INLINE, ns);
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on host kicking threads only "
+                + "(A/B context), " + CONNECTIONS + " connections");
+            hostInline = switched(n, "k2k-hostinline-" + n, HostMode.HOST_INLINE, ns);
             bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B "
                 + "context), " + CONNECTIONS + " connections");
             switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result();
@@ -165,6 +175,9 @@ public final class K2kMemcachedBench {
             detail.put("inline_p50_us", inline.result().p50Us());
             detail.put("inline_p99_us", inline.result().p99Us());
             inline.perRequest().forEach((k, v) -> detail.put("inline_per_request." + k, v));
+            detail.put("host_inline_req_per_s", hostInline.result().opsPerSecond());
+            detail.put("host_inline_p99_us", hostInline.result().p99Us());
+            hostInline.perRequest().forEach((k, v) -> detail.put("host_inline_per_request." + k, v));
             detail.put("downlinks_req_per_s", downlinks.opsPerSecond());
             detail.put("downlinks_p99_us", downlinks.p99Us());
         }
