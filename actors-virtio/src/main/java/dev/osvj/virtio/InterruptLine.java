@@ -46,6 +46,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * interrupt and the queues a driver does not name always go through the actor (a config change may
  * reset the device, which must not happen inside the device's own call that raised the interrupt).
  *
+ * <p><b>Deferred inline interrupts</b> ({@link #deferInline}/{@link #runDeferred}): a thread that
+ * raises interrupts while it holds a lock of its own that it must not hold while a guest's handler
+ * runs (a virtual switch's device or switch thread forwarding a frame into a guest under its
+ * forwarding lock) may open a deferral scope: the inline interrupts it raises inside are recorded on
+ * the thread (their pending marks set, so they coalesce as usual) and run when it closes the scope,
+ * after it released that lock. Only for threads that hold no guest stack's lock: a handler run later
+ * may wait for any stack's locks. Scopes nest; outside a scope nothing changes.
+ *
  * <p>Memory ordering: the context flag's CAS (acquire) and its release store order one handler run
  * before the next, on whichever thread each runs.
  */
@@ -132,11 +140,84 @@ public final class InterruptLine implements Notifier {
         if (!pending.compareAndSet(slot, 0, 1)) {
             return; // coalesced with the pending one
         }
-        if (inline[slot] && outsider() && enter()) {
-            runInline(queueIndex);
-            return;
+        if (inline[slot] && outsider()) {
+            final Deferred d = DEFERRED.get();
+            if (d.depth > 0) {
+                d.add(this, queueIndex);
+                return;
+            }
+            if (enter()) {
+                runInline(queueIndex);
+                return;
+            }
         }
         actor.tell(messages[slot]);
+    }
+
+    /** A deferred interrupt's turn: inline if the context is free, else to the actor (pending mark still set). */
+    private void raiseDeferred(final int queueIndex) {
+        if (enter()) {
+            runInline(queueIndex);
+        } else {
+            actor.tell(messages[queueIndex + 1]);
+        }
+    }
+
+    /** Per thread: the inline interrupts raised in its open deferral scopes, in order. */
+    private static final class Deferred {
+        InterruptLine[] lines = new InterruptLine[8];
+        int[] queues = new int[8];
+        int count;
+        int depth;
+
+        void add(final InterruptLine line, final int queueIndex) {
+            if (count == lines.length) {
+                lines = java.util.Arrays.copyOf(lines, count * 2);
+                queues = java.util.Arrays.copyOf(queues, count * 2);
+            }
+            lines[count] = line;
+            queues[count++] = queueIndex;
+        }
+    }
+
+    private static final ThreadLocal<Deferred> DEFERRED = ThreadLocal.withInitial(Deferred::new);
+
+    /**
+     * Open a deferral scope on the calling host thread (see the class comment): inline interrupts it
+     * raises until {@link #runDeferred} are run there instead of at once.
+     *
+     * @return the scope's mark, for {@link #runDeferred}.
+     */
+    public static int deferInline() {
+        final Deferred d = DEFERRED.get();
+        d.depth++;
+        return d.count;
+    }
+
+    /**
+     * Close the scope {@code mark} opened ({@link #deferInline}) and run the interrupts deferred in it,
+     * in the order they were raised, each inline if its line's interrupt context is free, else through
+     * its actor. Call it after releasing the lock the scope was opened for, in a {@code finally}.
+     */
+    public static void runDeferred(final int mark) {
+        final Deferred d = DEFERRED.get();
+        d.depth--;
+        int i = mark;
+        try {
+            for (; i < d.count; i++) { // a handler run here may defer more (a nested scope's leftovers): run them too
+                d.lines[i].raiseDeferred(d.queues[i]);
+                d.lines[i] = null;
+            }
+        } finally {
+            for (; i < d.count; i++) { // only after a throwable: the rest go to their actors (a spurious one is harmless)
+                final InterruptLine line = d.lines[i];
+                if (line != null) {
+                    d.lines[i] = null;
+                    line.actor.tell(line.messages[d.queues[i] + 1]);
+                }
+            }
+            d.count = mark;
+        }
     }
 
     /** The calling thread is outside the driver's kernel: a host thread, or a kernel thread of another kernel. */

@@ -74,11 +74,19 @@ public final class SwitchHost implements AutoCloseable {
      *                    device transmit on ({@link SwitchPort#transmitsInline}), forwarding the frame on
      *                    the kicking thread instead of waking the device's backend thread; see
      *                    {@link InlineTransmit}. Default {@link InlineTransmit#OFF}.
+     * @param deferInterrupts with {@code directReceive}: a destination's receive interrupt that runs
+     *                    inline on the switch thread or a port's device thread runs after that thread
+     *                    released the switch's forwarding lock, not under it (default true; see
+     *                    {@link VSwitch}); false for A/B runs.
      */
     public record Options(Path aeronDir, int termLength, Duration idleMaxPark, boolean cutThrough, boolean directReceive,
-        InlineTransmit inlineTransmit) {
+        InlineTransmit inlineTransmit, boolean deferInterrupts) {
         public static Options defaults() {
-            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, InlineTransmit.OFF);
+            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, InlineTransmit.OFF, true);
+        }
+
+        public Options withDeferInterrupts(final boolean value) {
+            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, directReceive, inlineTransmit, value);
         }
 
 
@@ -88,19 +96,19 @@ public final class SwitchHost implements AutoCloseable {
         }
 
         public Options withIdleMaxPark(final Duration value) {
-            return new Options(aeronDir, termLength, value, cutThrough, directReceive, inlineTransmit);
+            return new Options(aeronDir, termLength, value, cutThrough, directReceive, inlineTransmit, deferInterrupts);
         }
 
         public Options withCutThrough(final boolean value) {
-            return new Options(aeronDir, termLength, idleMaxPark, value, directReceive, inlineTransmit);
+            return new Options(aeronDir, termLength, idleMaxPark, value, directReceive, inlineTransmit, deferInterrupts);
         }
 
         public Options withDirectReceive(final boolean value) {
-            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, value, inlineTransmit);
+            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, value, inlineTransmit, deferInterrupts);
         }
 
         public Options withInlineTransmit(final InlineTransmit value) {
-            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, directReceive, value);
+            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, directReceive, value, deferInterrupts);
         }
     }
 
@@ -142,6 +150,7 @@ public final class SwitchHost implements AutoCloseable {
     private final boolean cutThrough;
     private final boolean directReceive;
     private final InlineTransmit inlineTransmit;
+    private final boolean deferInterrupts;
     private final MediaDriver driver;
     private final Aeron aeron;
     private final AgentRunner runner;
@@ -157,11 +166,13 @@ public final class SwitchHost implements AutoCloseable {
     private final Thread cleanup;
 
     private SwitchHost(final String aeronDir, final MediaDriver driver, final Aeron aeron, final Duration idleMaxPark,
-        final boolean cutThrough, final boolean directReceive, final InlineTransmit inlineTransmit) {
+        final boolean cutThrough, final boolean directReceive, final InlineTransmit inlineTransmit,
+        final boolean deferInterrupts) {
         this.aeronDir = aeronDir;
         this.cutThrough = cutThrough;
         this.directReceive = cutThrough && directReceive;
         this.inlineTransmit = cutThrough ? inlineTransmit : InlineTransmit.OFF;
+        this.deferInterrupts = deferInterrupts;
         this.driver = driver;
         this.aeron = aeron;
         this.cleanup = new Thread(() -> IoUtil.delete(new File(aeronDir), true), "vswitch-cleanup");
@@ -212,7 +223,7 @@ public final class SwitchHost implements AutoCloseable {
             aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())
                 .useConductorAgentInvoker(true));
             return new SwitchHost(driver.aeronDirectoryName(), driver, aeron, options.idleMaxPark(), options.cutThrough(),
-                options.directReceive(), options.inlineTransmit());
+                options.directReceive(), options.inlineTransmit(), options.deferInterrupts());
         } catch (final RuntimeException e) {
             CloseHelper.quietCloseAll(aeron, driver);
             IoUtil.delete(new File(dir), true);
@@ -233,6 +244,11 @@ public final class SwitchHost implements AutoCloseable {
     /** Whether this host's switches write frames for local ports straight into their devices. */
     boolean directReceive() {
         return directReceive;
+    }
+
+    /** Whether the switch and device threads run inline receive interrupts after releasing the forwarding lock. */
+    boolean deferInterrupts() {
+        return deferInterrupts;
     }
 
     /** Which kicking threads local ports of this host's switches let their devices transmit on. */

@@ -447,6 +447,11 @@ public final class SwitchPort implements FrameTransport {
         return rxDirect.get();
     }
 
+    /** The calling thread polls this port's downlink: the device's backend thread (not a guest's kicking thread). */
+    boolean onPollerThread() {
+        return poller == Thread.currentThread();
+    }
+
     /** Wake the downlink's polling thread if it is parked (the switch just sent it a frame). Any thread. */
     void wakePoller() {
         final Thread t = poller;

@@ -28,7 +28,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@link Scheduler}): a kernel thread of <em>another</em> kernel in the JVM (a vswitch inline transmit
  * forwarding its guest's frame into this one) runs the handler inline, as a host thread does; a kernel
  * thread of the driver's own kernel still goes through the interrupt actor, and so does every kernel
- * thread for a line built without a kernel.
+ * thread for a line built without a kernel. And deferred inline interrupts
+ * ({@link InterruptLine#deferInline}): raised inside a scope, they run when it closes, not before.
  */
 class ForeignKernelInterruptTest {
     private static final ActorTestKit KIT = ActorTestKit.create();
@@ -119,6 +120,31 @@ class ForeignKernelInterruptTest {
             assertEquals(0, line.inlineRuns(), line.toString());
         } finally {
             other.stop(Duration.ofSeconds(30));
+        }
+    }
+
+    @Test
+    void shouldRunAnInterruptRaisedInADeferralScopeWhenTheScopeClosesAndCoalesceItMeanwhile() throws Exception {
+        final QueueTransport wire = new QueueTransport();
+        try (NetHarness h = new NetHarness(wire, 1500, 32)) {
+            final Threads sink = new Threads();
+            h.driver.receiveInto(sink);
+            final AtomicLong handled = new AtomicLong();
+            final ActorRef<InterruptActor.Command> actor = KIT.spawn(InterruptActor.create(h.driver, handled));
+            final InterruptLine line = new InterruptLine(actor, 2, h.driver, handled);
+            h.driver.interruptLine(line);
+            final int outer = InterruptLine.deferInline();
+            line.notify(VirtioNet.RX_QUEUE);
+            final int inner = InterruptLine.deferInline();
+            line.notify(VirtioNet.RX_QUEUE); // pending already: coalesced with the deferred one
+            InterruptLine.runDeferred(inner);
+            assertEquals(0, line.inlineRuns(), "nothing runs while the outer scope is open: " + line);
+            assertEquals(0, handled.get());
+            InterruptLine.runDeferred(outer);
+            assertEquals(1, line.inlineRuns(), "run once, on this thread, when the scope closed: " + line);
+            assertEquals(1, handled.get());
+            line.notify(VirtioNet.RX_QUEUE); // outside any scope: at once, as before
+            assertEquals(2, line.inlineRuns(), line.toString());
         }
     }
 }

@@ -59,7 +59,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * one-kernel run, {@code one_kernel_per_request.*}), with the switch's {@code switch_lock_waits} (a
  * device thread waited for the forwarding lock) and {@code inline_sends_to_uplink} (an inline send found
  * it held and went through the switch thread). A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
- * {@link #INTERRUPTS}.
+ * {@link #INTERRUPTS}, {@link #DEFER}.
  * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
  * is better; issue 10's target is 1.25), with the p99 ratio ({@code memcached.k2k_p99_vs_linux}, lower
@@ -89,6 +89,12 @@ public final class K2kMemcachedBench {
      * inline on the switch's threads; {@code actor}: through the interrupt actor, the A/B baseline).
      */
     public static final String INTERRUPTS = "bench.fleet.k2k.interrupts";
+    /**
+     * System property: {@code false} runs the inline receive interrupts of the switch's device and switch
+     * threads under its forwarding lock ({@link SwitchHost.Options#deferInterrupts}, the A/B baseline);
+     * default true.
+     */
+    public static final String DEFER = "bench.fleet.k2k.defer";
     /** System property: the main run's {@link HostMode} (A/B runs); default {@code DEFAULT}. */
     public static final String MODE = "bench.fleet.k2k.mode";
 
@@ -229,6 +235,7 @@ public final class K2kMemcachedBench {
         final String tag = switchName.substring(0, switchName.lastIndexOf('-'));
         final boolean cutThrough = mode != HostMode.SWITCH_THREAD;
         try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough)
+            .withDeferInterrupts(Boolean.parseBoolean(System.getProperty(DEFER, "true")))
             .withDirectReceive(mode != HostMode.CUT_THROUGH_DOWNLINKS)
             .withInlineTransmit(mode == HostMode.INLINE ? SwitchHost.InlineTransmit.ALL
                 : mode == HostMode.HOST_INLINE ? SwitchHost.InlineTransmit.HOST_THREADS : SwitchHost.InlineTransmit.OFF))) {
