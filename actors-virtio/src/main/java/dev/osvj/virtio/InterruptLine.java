@@ -1,6 +1,7 @@
 package dev.osvj.virtio;
 
 import dev.osvj.sched.KThread;
+import dev.osvj.sched.Scheduler;
 import dev.osvj.virtio.ring.Notifier;
 import org.apache.pekko.actor.typed.ActorRef;
 
@@ -29,14 +30,29 @@ import java.util.concurrent.atomic.AtomicLong;
  * CAS). An inline interrupt that finds the context taken (the actor or another thread is in a handler,
  * or the handler itself raised an interrupt on the same thread) goes to the actor instead, and the
  * actor, finding the context taken, puts the message back in its own mailbox and tries again later
- * (it never blocks a vCPU). An interrupt raised on a kernel thread (a vCPU: the actor's restart, a
- * test's kernel code) always goes to the actor. A handler that throws inline is a kernel bug as
+ * (it never blocks a vCPU). An interrupt raised on a kernel thread of the driver's own kernel (a vCPU:
+ * the actor's restart, a test's kernel code) always goes to the actor. One raised on a kernel thread of
+ * <em>another</em> kernel in the JVM (a line built with its kernel's {@link Scheduler}) runs inline like a
+ * host thread's: that thread is forwarding its own guest's frame into this one (a virtual switch's
+ * inline transmit), and to this kernel it is an outside thread, as a device thread is. The handler
+ * (the driver's receive, the stack's classifier) takes only JDK locks and wakes threads through
+ * {@code WaitRecord}s, whose wake-ups from another scheduler's vCPU go through the destination vCPU's
+ * foreign queue; it reaches no preemption point, so the borrowed kernel thread is not switched out
+ * inside it. A handler that throws inline is a kernel bug as
  * before: the throwable is sent to the actor ({@link InterruptActor.Failed}), which rethrows it, so
  * its supervisor restarts it and the restart raises every queue again (see {@link InterruptActor}).
  *
  * <p>Index 0 of the pending marks is the config-change interrupt; queue q uses q + 1. The config-change
  * interrupt and the queues a driver does not name always go through the actor (a config change may
  * reset the device, which must not happen inside the device's own call that raised the interrupt).
+ *
+ * <p><b>Deferred inline interrupts</b> ({@link #deferInline}/{@link #runDeferred}): a thread that
+ * raises interrupts while it holds a lock of its own that it must not hold while a guest's handler
+ * runs (a virtual switch's device or switch thread forwarding a frame into a guest under its
+ * forwarding lock) may open a deferral scope: the inline interrupts it raises inside are recorded on
+ * the thread (their pending marks set, so they coalesce as usual) and run when it closes the scope,
+ * after it released that lock. Only for threads that hold no guest stack's lock: a handler run later
+ * may wait for any stack's locks. Scopes nest; outside a scope nothing changes.
  *
  * <p>Memory ordering: the context flag's CAS (acquire) and its release store order one handler run
  * before the next, on whichever thread each runs.
@@ -66,6 +82,8 @@ public final class InterruptLine implements Notifier {
     private final boolean[] inline;
     /** Interrupts handled, inline or by the actor (the actor's counter, shared, for lsdev). */
     private final AtomicLong handled;
+    /** The driver's kernel, whose own kernel threads never run its handler inline; null: no kernel thread does. */
+    private final Scheduler kernel;
     /** The interrupt context: taken (true) while a handler of this driver runs, on any thread. */
     private final AtomicBoolean context = new AtomicBoolean();
     private final AtomicLong inlineRuns = new AtomicLong();
@@ -85,6 +103,16 @@ public final class InterruptLine implements Notifier {
      */
     public InterruptLine(final ActorRef<InterruptActor.Command> actor, final int queues, final VirtioDriver driver,
         final AtomicLong handled) {
+        this(actor, queues, driver, handled, null);
+    }
+
+    /**
+     * {@link #InterruptLine(ActorRef, int, VirtioDriver, AtomicLong)} whose inline interrupts also run on
+     * kernel threads of kernels other than {@code kernel} (the driver's own; see the class comment).
+     */
+    public InterruptLine(final ActorRef<InterruptActor.Command> actor, final int queues, final VirtioDriver driver,
+        final AtomicLong handled, final Scheduler kernel) {
+        this.kernel = kernel;
         this.actor = actor;
         this.messages = new InterruptActor.Interrupt[queues + 1];
         for (int i = 0; i < messages.length; i++) {
@@ -112,11 +140,90 @@ public final class InterruptLine implements Notifier {
         if (!pending.compareAndSet(slot, 0, 1)) {
             return; // coalesced with the pending one
         }
-        if (inline[slot] && KThread.current() == null && enter()) {
-            runInline(queueIndex);
-            return;
+        if (inline[slot] && outsider()) {
+            final Deferred d = DEFERRED.get();
+            if (d.depth > 0) {
+                d.add(this, queueIndex);
+                return;
+            }
+            if (enter()) {
+                runInline(queueIndex);
+                return;
+            }
         }
         actor.tell(messages[slot]);
+    }
+
+    /** A deferred interrupt's turn: inline if the context is free, else to the actor (pending mark still set). */
+    private void raiseDeferred(final int queueIndex) {
+        if (enter()) {
+            runInline(queueIndex);
+        } else {
+            actor.tell(messages[queueIndex + 1]);
+        }
+    }
+
+    /** Per thread: the inline interrupts raised in its open deferral scopes, in order. */
+    private static final class Deferred {
+        InterruptLine[] lines = new InterruptLine[8];
+        int[] queues = new int[8];
+        int count;
+        int depth;
+
+        void add(final InterruptLine line, final int queueIndex) {
+            if (count == lines.length) {
+                lines = java.util.Arrays.copyOf(lines, count * 2);
+                queues = java.util.Arrays.copyOf(queues, count * 2);
+            }
+            lines[count] = line;
+            queues[count++] = queueIndex;
+        }
+    }
+
+    private static final ThreadLocal<Deferred> DEFERRED = ThreadLocal.withInitial(Deferred::new);
+
+    /**
+     * Open a deferral scope on the calling host thread (see the class comment): inline interrupts it
+     * raises until {@link #runDeferred} are run there instead of at once.
+     *
+     * @return the scope's mark, for {@link #runDeferred}.
+     */
+    public static int deferInline() {
+        final Deferred d = DEFERRED.get();
+        d.depth++;
+        return d.count;
+    }
+
+    /**
+     * Close the scope {@code mark} opened ({@link #deferInline}) and run the interrupts deferred in it,
+     * in the order they were raised, each inline if its line's interrupt context is free, else through
+     * its actor. Call it after releasing the lock the scope was opened for, in a {@code finally}.
+     */
+    public static void runDeferred(final int mark) {
+        final Deferred d = DEFERRED.get();
+        d.depth--;
+        int i = mark;
+        try {
+            for (; i < d.count; i++) { // a handler run here may defer more (a nested scope's leftovers): run them too
+                d.lines[i].raiseDeferred(d.queues[i]);
+                d.lines[i] = null;
+            }
+        } finally {
+            for (; i < d.count; i++) { // only after a throwable: the rest go to their actors (a spurious one is harmless)
+                final InterruptLine line = d.lines[i];
+                if (line != null) {
+                    d.lines[i] = null;
+                    line.actor.tell(line.messages[d.queues[i] + 1]);
+                }
+            }
+            d.count = mark;
+        }
+    }
+
+    /** The calling thread is outside the driver's kernel: a host thread, or a kernel thread of another kernel. */
+    private boolean outsider() {
+        final KThread k = KThread.current();
+        return k == null || kernel != null && k.scheduler() != kernel;
     }
 
     /** Run the handler of {@code queueIndex} here (context held); a throwable goes to the actor. */

@@ -177,7 +177,8 @@ public final class VirtioSubsystem implements Subsystem {
             Behaviors.supervise(InterruptActor.create(driver, handled)).onFailure(SupervisorStrategy.restart()),
             "irq-" + name);
         driver.interruptLine(inlineInterrupts(d)
-            ? new InterruptLine(irq, transport.queueCount(), driver, handled)
+            ? new InterruptLine(irq, transport.queueCount(), driver, handled,
+                context.services().find(dev.osvj.sched.Scheduler.class).orElse(null))
             : new InterruptLine(irq, transport.queueCount(), null, handled));
         return new VirtioDevices.Entry(name, transport.type(), driver, transport, handled, d.backend(), d.options(), pluggable);
     }

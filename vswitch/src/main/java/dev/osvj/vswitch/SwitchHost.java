@@ -70,41 +70,87 @@ public final class SwitchHost implements AutoCloseable {
      * @param directReceive with {@code cutThrough}: frames to a port whose device is in this JVM are
      *                    written straight into its receive queue instead of its downlink (default true;
      *                    {@link SwitchPort#deliverTo}); false only for A/B measurements.
-     * @param inlineTransmit with {@code cutThrough}: a local port tells its virtio-net device it transmits
-     *                    inline ({@link SwitchPort#transmitsInline}), so the guest's transmit kick forwards
-     *                    the frame on the kicking thread instead of waking the device's backend thread.
-     *                    Default false: in the k2k memcached A/B on this 2-core machine it lowered p50 but
-     *                    also requests/s, and raised p99 (every kick is then a notification the kicking
-     *                    thread serves, where awake device threads suppress most of them); see
-     *                    {@code bench fleet}'s {@code inline_*} detail.
+     * @param inlineTransmit with {@code cutThrough}: which kicking threads a local port lets its virtio-net
+     *                    device transmit on ({@link SwitchPort#transmitsInline}), forwarding the frame on
+     *                    the kicking thread instead of waking the device's backend thread; see
+     *                    {@link InlineTransmit}. Default {@link InlineTransmit#OFF}.
+     * @param deferInterrupts with {@code directReceive}: a destination's receive interrupt that runs
+     *                    inline on the switch thread or a port's device thread runs after that thread
+     *                    released the switch's forwarding lock, not under it (default true; see
+     *                    {@link VSwitch}); false for A/B runs.
      */
     public record Options(Path aeronDir, int termLength, Duration idleMaxPark, boolean cutThrough, boolean directReceive,
-        boolean inlineTransmit) {
+        InlineTransmit inlineTransmit, boolean deferInterrupts) {
         public static Options defaults() {
-            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, false);
+            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, InlineTransmit.OFF, true);
+        }
+
+        public Options withDeferInterrupts(final boolean value) {
+            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, directReceive, inlineTransmit, value);
+        }
+
+
+        /** {@code true}: {@link InlineTransmit#ALL}, {@code false}: {@link InlineTransmit#OFF}. */
+        public Options withInlineTransmit(final boolean value) {
+            return withInlineTransmit(value ? InlineTransmit.ALL : InlineTransmit.OFF);
         }
 
         public Options withIdleMaxPark(final Duration value) {
-            return new Options(aeronDir, termLength, value, cutThrough, directReceive, inlineTransmit);
+            return new Options(aeronDir, termLength, value, cutThrough, directReceive, inlineTransmit, deferInterrupts);
         }
 
         public Options withCutThrough(final boolean value) {
-            return new Options(aeronDir, termLength, idleMaxPark, value, directReceive, inlineTransmit);
+            return new Options(aeronDir, termLength, idleMaxPark, value, directReceive, inlineTransmit, deferInterrupts);
         }
 
         public Options withDirectReceive(final boolean value) {
-            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, value, inlineTransmit);
+            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, value, inlineTransmit, deferInterrupts);
         }
 
-        public Options withInlineTransmit(final boolean value) {
-            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, directReceive, value);
+        public Options withInlineTransmit(final InlineTransmit value) {
+            return new Options(aeronDir, termLength, idleMaxPark, cutThrough, directReceive, value, deferInterrupts);
+        }
+    }
+
+    /**
+     * Which kicking threads transmit a local port's frames inline ({@link SwitchPort#transmitsInline}):
+     * the guest's transmit kick then runs the device's transmit, the switch's forwarding (only
+     * {@code tryLock}ing it) and the destination's direct receive on the kicking thread, with no
+     * wake-up of the sender's device thread. A kick that is not served inline wakes the device's
+     * backend thread, which forwards as before.
+     */
+    public enum InlineTransmit {
+        /** Every kick wakes the device's backend thread (the default until session 6). */
+        OFF,
+        /**
+         * Only kicks on host threads (not kernel threads: {@code KThread.current() == null}), such as an
+         * application's platform thread calling a kernel's socket API, or the user gateway's loop.
+         * The destination's receive interrupt then runs inline on that host thread too, so the frame
+         * reaches the destination's waiting thread with one wake-up. A kernel thread's kick still
+         * wakes its device's backend thread: inline there, the destination's interrupt could not run
+         * on it (a kernel thread of another kernel) and would wake a vCPU of the destination for its
+         * interrupt actor instead, a hand-off as costly as the one saved and with a worse tail.
+         */
+        HOST_THREADS,
+        /** Every kick, on kernel threads too (the destination's interrupt then goes to its actor). */
+        ALL;
+
+        /** The config value ({@code off}, {@code host-threads}, {@code all}). */
+        public String configName() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+
+        /** The mode of config value {@code value} ({@link #configName}). */
+        public static InlineTransmit ofConfig(final String value) {
+            return valueOf(value.toUpperCase(java.util.Locale.ROOT).replace('-', '_'));
         }
     }
 
     private final String aeronDir;
     private final boolean cutThrough;
     private final boolean directReceive;
-    private final boolean inlineTransmit;
+    private final InlineTransmit inlineTransmit;
+    private final boolean deferInterrupts;
     private final MediaDriver driver;
     private final Aeron aeron;
     private final AgentRunner runner;
@@ -120,11 +166,13 @@ public final class SwitchHost implements AutoCloseable {
     private final Thread cleanup;
 
     private SwitchHost(final String aeronDir, final MediaDriver driver, final Aeron aeron, final Duration idleMaxPark,
-        final boolean cutThrough, final boolean directReceive, final boolean inlineTransmit) {
+        final boolean cutThrough, final boolean directReceive, final InlineTransmit inlineTransmit,
+        final boolean deferInterrupts) {
         this.aeronDir = aeronDir;
         this.cutThrough = cutThrough;
         this.directReceive = cutThrough && directReceive;
-        this.inlineTransmit = cutThrough && inlineTransmit;
+        this.inlineTransmit = cutThrough ? inlineTransmit : InlineTransmit.OFF;
+        this.deferInterrupts = deferInterrupts;
         this.driver = driver;
         this.aeron = aeron;
         this.cleanup = new Thread(() -> IoUtil.delete(new File(aeronDir), true), "vswitch-cleanup");
@@ -175,7 +223,7 @@ public final class SwitchHost implements AutoCloseable {
             aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(driver.aeronDirectoryName())
                 .useConductorAgentInvoker(true));
             return new SwitchHost(driver.aeronDirectoryName(), driver, aeron, options.idleMaxPark(), options.cutThrough(),
-                options.directReceive(), options.inlineTransmit());
+                options.directReceive(), options.inlineTransmit(), options.deferInterrupts());
         } catch (final RuntimeException e) {
             CloseHelper.quietCloseAll(aeron, driver);
             IoUtil.delete(new File(dir), true);
@@ -198,8 +246,13 @@ public final class SwitchHost implements AutoCloseable {
         return directReceive;
     }
 
-    /** Whether local ports of this host's switches let their devices transmit on the kicking thread. */
-    boolean inlineTransmit() {
+    /** Whether the switch and device threads run inline receive interrupts after releasing the forwarding lock. */
+    boolean deferInterrupts() {
+        return deferInterrupts;
+    }
+
+    /** Which kicking threads local ports of this host's switches let their devices transmit on. */
+    InlineTransmit inlineTransmit() {
         return inlineTransmit;
     }
 

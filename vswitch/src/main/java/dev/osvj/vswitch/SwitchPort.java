@@ -81,8 +81,13 @@ public final class SwitchPort implements FrameTransport {
     private volatile VSwitch cutSwitch;
     /** This port's number on {@link #cutSwitch}; written before it. */
     private int cutPort;
-    /** The device may call {@link #send} on the guest's kicking thread ({@link #transmitsInline}); written before {@link #cutSwitch}. */
+    /**
+     * The device may call {@link #send} on the guest's kicking thread ({@link #transmitsInline}), so
+     * every send only tries the forwarding lock; written before {@link #cutSwitch}.
+     */
     private boolean inline;
+    /** With {@link #inline}: kernel threads' kicks too, not only host threads'; written before {@link #cutSwitch}. */
+    private boolean inlineOnKernelThreads;
     /**
      * Sender only: the uplink position after the last frame this port offered to its uplink (0: none).
      * Frames are cut through only once the switch thread has forwarded up to it ({@link #uplinkForwarded}),
@@ -261,15 +266,18 @@ public final class SwitchPort implements FrameTransport {
      * thread by {@code sw} as port {@code port} ({@link VSwitch#cutThrough}). Published before the
      * port's downlink is created, so {@link #join} sees it before returning.
      */
-    void enableCutThrough(final VSwitch sw, final int port, final boolean inlineTransmit) {
+    void enableCutThrough(final VSwitch sw, final int port, final SwitchHost.InlineTransmit inlineTransmit) {
         cutPort = port;
-        inline = inlineTransmit;
+        inline = inlineTransmit != SwitchHost.InlineTransmit.OFF;
+        inlineOnKernelThreads = inlineTransmit == SwitchHost.InlineTransmit.ALL;
         cutSwitch = sw; // volatile: publishes cutPort and inline
     }
 
     /**
      * Inline transmit ({@link FrameTransport#transmitsInline}): true once the port forwards on its
-     * sender's thread on a switch in this JVM whose host allows it ({@link SwitchHost.Options#inlineTransmit}).
+     * sender's thread on a switch in this JVM whose host allows it ({@link SwitchHost.Options#inlineTransmit}),
+     * for the calling (kicking) thread: with {@link SwitchHost.InlineTransmit#HOST_THREADS} only when it is
+     * not a kernel thread.
      * {@link #send} then never blocks and never waits for another thread: it only {@code tryLock}s the
      * switch's forwarding lock ({@link VSwitch#cutThrough} with {@code noWait}) and, when the switch is
      * busy, offers the frame to its uplink for the switch thread (Aeron's non-blocking offer, then an
@@ -278,7 +286,7 @@ public final class SwitchPort implements FrameTransport {
      */
     @Override
     public boolean transmitsInline() {
-        return cutSwitch != null && inline;
+        return cutSwitch != null && inline && (inlineOnKernelThreads || dev.osvj.sched.KThread.current() == null);
     }
 
     @Override
@@ -437,6 +445,11 @@ public final class SwitchPort implements FrameTransport {
     /** Frames the switch received straight into the device ({@link #deliverTo}), not among {@link #rxFrames}. */
     public long rxDirect() {
         return rxDirect.get();
+    }
+
+    /** The calling thread polls this port's downlink: the device's backend thread (not a guest's kicking thread). */
+    boolean onPollerThread() {
+        return poller == Thread.currentThread();
     }
 
     /** Wake the downlink's polling thread if it is parked (the switch just sent it a frame). Any thread. */

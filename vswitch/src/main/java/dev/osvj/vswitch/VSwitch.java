@@ -64,9 +64,24 @@ import java.util.function.Consumer;
  * {@code interrupts = auto}): the destination driver's receive handler, and the stack's classifier
  * behind it, run on the forwarding thread inside {@link SwitchPort#receiveDirect} when that thread is
  * a host thread (a device's backend thread, the switch thread), so the frame reaches the waiting
- * application thread without waking a vCPU for the interrupt actor first. If that handler transmits
- * and its device transmits inline, the send comes back here on the thread that holds the forwarding
- * lock: {@link #cutThrough} is never re-entered, the frame takes the uplink ({@link #CUT_BUSY}).
+ * application thread without waking a vCPU for the interrupt actor first. If that handler runs under
+ * the forwarding lock (see deferral below), transmits, and its device transmits inline, the send comes
+ * back here on the thread that holds the lock: {@link #cutThrough} is never re-entered, the frame takes
+ * the uplink ({@link #CUT_BUSY}).
+ * With inline transmit on kernel threads ({@link SwitchHost.InlineTransmit#ALL}) the forwarding thread
+ * may be a kernel thread of the sending kernel: to the destination kernel it is an outside thread too,
+ * and its receive interrupt runs inline there as well ({@code InterruptLine}), so a frame from a
+ * kernel thread reaches the destination's waiting thread without any hand-off but that wake-up.
+ *
+ * <p>With {@link SwitchHost.Options#deferInterrupts} (the default) the switch thread and the ports'
+ * device threads run those inline interrupts after releasing the forwarding lock
+ * ({@code InterruptLine.deferInline}): the lock then covers their table work and the copy into the
+ * destination's receive queue, not the destination stack's receive path, so inline senders find it
+ * free far more often instead of taking their uplink. Only those threads: they hold no guest stack's
+ * lock. An inline sender (a guest's kicking thread) may hold its own stack's locks, so the destination's
+ * handler runs under the forwarding lock there: two kernel threads, each holding its stack's lock,
+ * would otherwise run each other's receive handler and deadlock, and the forwarding lock, which inline
+ * senders only try, keeps that from happening.
  *
  * <h2>Trunks: one switch across hosts</h2>
  * Switches of the same name on several hosts form one L2 segment as a full mesh of trunk links, one
@@ -127,6 +142,10 @@ public final class VSwitch implements AutoCloseable {
     private final UnsafeBuffer dhcpReply = new UnsafeBuffer(new byte[1024]);
     /** Frames received straight into a local port's device (forwarding-lock holder writes, any thread reads). */
     private final java.util.concurrent.atomic.AtomicLong receivedDirect = new java.util.concurrent.atomic.AtomicLong();
+    /** Cut-through sends (not inline) that found the forwarding lock held and waited for it. */
+    private final java.util.concurrent.atomic.AtomicLong lockWaits = new java.util.concurrent.atomic.AtomicLong();
+    /** Inline sends that found the forwarding lock held and took their uplink ({@link #CUT_BUSY}, not re-entries). */
+    private final java.util.concurrent.atomic.AtomicLong cutBusy = new java.util.concurrent.atomic.AtomicLong();
     private long nextSweepNs;
     private long nowNs;
     /** Forwarding-lock holder: the current {@link #cutThrough} runs inline and must not wait for any lock. */
@@ -275,11 +294,19 @@ public final class VSwitch implements AutoCloseable {
      * @return work done (0 when idle).
      */
     int doWork(final long nowNs) {
-        forwarding.lock();
+        final boolean defer = host.deferInterrupts();
+        final int mark = defer ? dev.osvj.virtio.InterruptLine.deferInline() : 0;
         try {
-            return dutyCycle(nowNs);
+            forwarding.lock();
+            try {
+                return dutyCycle(nowNs);
+            } finally {
+                forwarding.unlock();
+            }
         } finally {
-            forwarding.unlock();
+            if (defer) {
+                dev.osvj.virtio.InterruptLine.runDeferred(mark); // the destinations' handlers, after the unlock
+            }
         }
     }
 
@@ -325,9 +352,28 @@ public final class VSwitch implements AutoCloseable {
             // frames follow it there until the switch thread has forwarded it, so order holds).
             return CUT_BUSY;
         }
+        if (!host.deferInterrupts() || !from.onPollerThread()) {
+            return cutThroughLocked(from, port, buffer, offset, length, noWait);
+        }
+        // The port's device thread: it holds no guest stack's lock, so the destinations' handlers may
+        // run after the forwarding lock is released (see the class comment).
+        final int mark = dev.osvj.virtio.InterruptLine.deferInline();
+        try {
+            return cutThroughLocked(from, port, buffer, offset, length, noWait);
+        } finally {
+            dev.osvj.virtio.InterruptLine.runDeferred(mark);
+        }
+    }
+
+    private int cutThroughLocked(final SwitchPort from, final int port, final DirectBuffer buffer, final int offset,
+        final int length, final boolean noWait) {
         if (!noWait) {
-            forwarding.lock();
+            if (!forwarding.tryLock()) {
+                lockWaits.incrementAndGet();
+                forwarding.lock();
+            }
         } else if (!forwarding.tryLock()) {
+            cutBusy.incrementAndGet();
             return CUT_BUSY;
         }
         try {
@@ -669,6 +715,22 @@ public final class VSwitch implements AutoCloseable {
      */
     public long receivedDirect() {
         return receivedDirect.get();
+    }
+
+    /**
+     * Inline sends ({@link SwitchHost.Options#inlineTransmit}) that found the forwarding lock held by
+     * another thread and took their uplink to the switch thread instead, since the start.
+     */
+    public long cutBusy() {
+        return cutBusy.get();
+    }
+
+    /**
+     * Cut-through sends on a device's backend thread that found the forwarding lock held by another
+     * thread and waited for it, since the start.
+     */
+    public long lockWaits() {
+        return lockWaits.get();
     }
 
     /** MAC entries removed by ageing since the start. */

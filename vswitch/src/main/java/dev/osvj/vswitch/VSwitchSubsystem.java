@@ -72,6 +72,8 @@ public final class VSwitchSubsystem implements Subsystem {
         });
         spec.duration("osvj.vswitch.idle-max-park", Duration.ofNanos(1_000), Duration.ofMillis(100));
         spec.bool("osvj.vswitch.cut-through");
+        spec.oneOf("osvj.vswitch.inline-transmit", "off", "host-threads", "all");
+        spec.bool("osvj.vswitch.defer-interrupts");
     }
 
     private static void checkSwitches(final Config config, final String path, final String shown, final List<ConfigProblem> out) {
@@ -114,7 +116,9 @@ public final class VSwitchSubsystem implements Subsystem {
 
     private static SwitchHost.Options hostOptions(final Config config) {
         return new SwitchHost.Options(null, config.getBytes("osvj.vswitch.term-length").intValue(),
-            config.getDuration("osvj.vswitch.idle-max-park"), config.getBoolean("osvj.vswitch.cut-through"), true, false);
+            config.getDuration("osvj.vswitch.idle-max-park"), config.getBoolean("osvj.vswitch.cut-through"), true,
+            SwitchHost.InlineTransmit.ofConfig(config.getString("osvj.vswitch.inline-transmit")),
+            config.getBoolean("osvj.vswitch.defer-interrupts"));
     }
 
     @Override

@@ -23,6 +23,9 @@ final class PortNetDevice implements NetDevice {
     private final AtomicLong dropped = new AtomicLong();
     private final byte[] rx = new byte[65_600];
     private final UnsafeBuffer rxView = new UnsafeBuffer(rx);
+    /** Runs on the receiving thread before each received frame goes to the stack (tests observe that thread). */
+    volatile Runnable onReceive = () -> {
+    };
 
     PortNetDevice(final String name, final NetDevicePort port) {
         this.name = name;
@@ -77,6 +80,7 @@ final class PortNetDevice implements NetDevice {
     @Override
     public boolean deliverInline(final FrameHandler receivePath) {
         port.receiveInto((segment, offset, length) -> {
+            onReceive.run();
             MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, offset, rx, 0, length);
             receivePath.onFrame(rxView, 0, length);
         });

@@ -51,7 +51,8 @@ class TwoKernelsTest {
     private static final List<Running> KERNELS = new ArrayList<>();
 
     /** A booted instance and its subsystems, stopped in reverse order. */
-    private record Running(StandaloneKernel kernel, VirtioSubsystem virtio, VSwitchSubsystem vswitch, NetSubsystem net) {
+    private record Running(StandaloneKernel kernel, VirtioSubsystem virtio, VSwitchSubsystem vswitch, NetSubsystem net,
+        java.util.Map<String, PortNetDevice> ports) {
         void stop() {
             net.stop(kernel);
             vswitch.stop(kernel);
@@ -78,11 +79,12 @@ class TwoKernelsTest {
         final VSwitchSubsystem vswitch = new VSwitchSubsystem();
         kernel.boot(vswitch);
         final VirtioDevices devices = kernel.services().require(VirtioDevices.class);
+        final java.util.Map<String, PortNetDevice> ports = new java.util.concurrent.ConcurrentHashMap<>();
         kernel.services().provide(NetDeviceProvider.class, (ifname, backend, entry) ->
-            new PortNetDevice(ifname, devices.net(ifname).orElseThrow()));
+            ports.computeIfAbsent(ifname, n -> new PortNetDevice(n, devices.net(n).orElseThrow())));
         final NetSubsystem net = new NetSubsystem();
         kernel.bootOnActor(KIT, net);
-        final Running r = new Running(kernel, virtio, vswitch, net);
+        final Running r = new Running(kernel, virtio, vswitch, net, ports);
         KERNELS.add(r);
         return r;
     }
@@ -258,6 +260,49 @@ class TwoKernelsTest {
         } finally {
             k2o.close();
             own.close();
+        }
+    }
+
+    /**
+     * A receive interrupt that a device thread raises while forwarding (inline transmit off) runs on that
+     * thread after it released the switch's forwarding lock ({@link SwitchHost.Options#deferInterrupts},
+     * the default), and under the lock when deferral is off: the receiving stack's handler observes the
+     * lock from inside.
+     */
+    @Test
+    void shouldRunADeviceThreadsInlineReceiveInterruptAfterReleasingTheForwardingLock() throws Exception {
+        for (final boolean defer : new boolean[] {true, false}) {
+            final SwitchHost own = SwitchHost.start(SwitchHost.Options.defaults().withDeferInterrupts(defer));
+            final String name = "k2f" + (defer ? "d" : "n");
+            final VSwitch sw = own.startSwitch(SwitchSpec.of(name));
+            try {
+                final Running s = boot(name + "s", "{type = net, backend = vswitch, switch = \"" + name + "\"}", "10.6.0.1", "");
+                final Running r = boot(name + "r", "{type = net, backend = vswitch, switch = \"" + name + "\"}", "10.6.0.2", "");
+                final List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+                r.ports().get("eth0").onReceive = () -> seen.add(Thread.currentThread().getName() + " locked="
+                    + sw.forwardingLock().isHeldByCurrentThread());
+                final Sockets ss = s.kernel().services().require(Sockets.class);
+                final Sockets sr = r.kernel().services().require(Sockets.class);
+                final int rx = sr.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+                assertEquals(0, sr.bind(rx, Addresses.parseIpv4("10.6.0.2"), 5000));
+                assertEquals(0, sr.setsockopt(rx, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 30_000));
+                final int tx = ss.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+                final byte[] datagram = "deferred?".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+                assertEquals(datagram.length, ss.sendto(tx, datagram, 0, datagram.length, 0, Addresses.parseIpv4("10.6.0.2"), 5000));
+                final byte[] got = new byte[64];
+                assertEquals(datagram.length, sr.recvfrom(rx, got, 0, got.length, 0, null), "the datagram arrives");
+                // the sender's device thread forwarded the frames (ARP, then the datagram) and ran the
+                // receiver's handler inline; whether under the forwarding lock is what deferral decides
+                final List<String> onDeviceThread = seen.stream().filter(t -> t.contains("virtio")).toList();
+                assertTrue(!onDeviceThread.isEmpty(), "handled inline on a device thread: " + seen);
+                assertTrue(onDeviceThread.stream().allMatch(t -> t.endsWith("locked=" + !defer)),
+                    "defer=" + defer + ": " + seen);
+                ss.close(tx);
+                sr.close(rx);
+            } finally {
+                sw.close();
+                own.close();
+            }
         }
     }
 

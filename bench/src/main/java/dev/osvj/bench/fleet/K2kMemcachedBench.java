@@ -40,9 +40,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * For context the detail also has: Debian's C {@code memcached} with the same client over the same
  * loopback ({@code debian_*}; the denominator until session 5, the paper's Linux server; absent when it
  * is not installed), the same client and server in <em>one</em> kernel over its loopback
- * ({@code one_kernel_*}: what the switch path adds), and three A/B runs of the two kernels: transmit
- * inline on the guests' kicking threads ({@code inline_*}: {@link SwitchHost.Options#inlineTransmit}, off
- * by default because it measured slower here),
+ * ({@code one_kernel_*}: what the switch path adds), and four A/B runs of the two kernels: transmit
+ * inline on the guests' kicking threads ({@code inline_*}: {@link SwitchHost.Options#inlineTransmit}
+ * {@code ALL}, off by default: its p99 is worse here), on host kicking threads only ({@code host_inline_*}:
+ * {@code HOST_THREADS}),
  * every frame through the switch thread ({@code switch_thread_*}: without cut-through), and
  * cut-through but every frame through the destination's downlink, polled by its device thread
  * ({@code downlinks_*}: without the switch receiving straight into the destination guest's queue,
@@ -52,8 +53,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * unless it is awake), {@code inline_kicks} (served on the guest's kicking thread: the hand-off the
  * switch path no longer has), {@code rx_interrupts} (receive interrupts; the vswitch devices run them
  * inline on the forwarding thread, device key {@code interrupts = auto}), and the vCPUs' halts, IPIs,
- * switches and mailbox runs. A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
- * {@link #INTERRUPTS}.
+ * switches and mailbox runs; and where each request's CPU time and waits went, by thread kind
+ * ({@link ThreadCensus}: {@code per_request.cpu_us.KIND}, {@code per_request.waits.KIND},
+ * {@code sleeps.process}, {@code cores_busy}, also for the twin, {@code linux_per_request.*}, and the
+ * one-kernel run, {@code one_kernel_per_request.*}), with the switch's {@code switch_lock_waits} (a
+ * device thread waited for the forwarding lock) and {@code inline_sends_to_uplink} (an inline send found
+ * it held and went through the switch thread). A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
+ * {@link #INTERRUPTS}, {@link #DEFER}.
  * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
  * is better; issue 10's target is 1.25), with the p99 ratio ({@code memcached.k2k_p99_vs_linux}, lower
@@ -83,6 +89,12 @@ public final class K2kMemcachedBench {
      * inline on the switch's threads; {@code actor}: through the interrupt actor, the A/B baseline).
      */
     public static final String INTERRUPTS = "bench.fleet.k2k.interrupts";
+    /**
+     * System property: {@code false} runs the inline receive interrupts of the switch's device and switch
+     * threads under its forwarding lock ({@link SwitchHost.Options#deferInterrupts}, the A/B baseline);
+     * default true.
+     */
+    public static final String DEFER = "bench.fleet.k2k.defer";
     /** System property: the main run's {@link HostMode} (A/B runs); default {@code DEFAULT}. */
     public static final String MODE = "bench.fleet.k2k.mode";
 
@@ -99,8 +111,11 @@ public final class K2kMemcachedBench {
         bench.progress("memcached k2k: osvj's memcached code on host JDK sockets (HostMemcached) over Linux loopback, "
             + CONNECTIONS + " connections");
         final MemcachedBench.Result linux;
+        final Map<String, Double> linuxThreads;
         try (MemcachedBench.Target t = HostTwin.start("k2k-host-twin-" + RUNS.get(), WORKERS)) {
+            final ThreadCensus.Window census = census(ns);
             linux = MemcachedBench.run(t, CONNECTIONS, ns);
+            linuxThreads = ThreadCensus.perRequest(census.delta(), census.requests(linux.opsPerSecond()));
         }
         MemcachedBench.Result debian = null;
         if (Tools.find("memcached").isPresent()) {
@@ -113,8 +128,11 @@ public final class K2kMemcachedBench {
         bench.progress("memcached k2k: client and server in one kernel over its loopback (context), " + CONNECTIONS
             + " connections");
         final MemcachedBench.Result oneKernel;
+        final Map<String, Double> oneKernelThreads;
         try (MemcachedBench.Target t = MemcachedBench.bootOsvj("k2k-one-" + n, WORKERS)) {
+            final ThreadCensus.Window census = census(ns);
             oneKernel = MemcachedBench.run(t, CONNECTIONS, ns);
+            oneKernelThreads = ThreadCensus.perRequest(census.delta(), census.requests(oneKernel.opsPerSecond()));
         }
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, warm-up (not recorded: the first run of the "
             + "switch path pays its JIT compilation, which biased whichever mode ran first)");
@@ -124,12 +142,16 @@ public final class K2kMemcachedBench {
         final MemcachedBench.Result osvj = main.result();
         final boolean context = Boolean.parseBoolean(System.getProperty(CONTEXT, "true"));
         SwitchRun inline = null;
+        SwitchRun hostInline = null;
         MemcachedBench.Result switchThread = null;
         MemcachedBench.Result downlinks = null;
         if (context) {
             bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
                 + "(A/B context), " + CONNECTIONS + " connections");
             inline = switched(n, "k2k-inline-" + n, HostMode.INLINE, ns);
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on host kicking threads only "
+                + "(A/B context), " + CONNECTIONS + " connections");
+            hostInline = switched(n, "k2k-hostinline-" + n, HostMode.HOST_INLINE, ns);
             bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B "
                 + "context), " + CONNECTIONS + " connections");
             switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result();
@@ -150,6 +172,8 @@ public final class K2kMemcachedBench {
         detail.put("one_kernel_req_per_s", oneKernel.opsPerSecond());
         detail.put("one_kernel_p99_us", oneKernel.p99Us());
         main.perRequest().forEach((k, v) -> detail.put("per_request." + k, v));
+        linuxThreads.forEach((k, v) -> detail.put("linux_per_request." + k, v));
+        oneKernelThreads.forEach((k, v) -> detail.put("one_kernel_per_request." + k, v));
         if (context) {
             detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
             detail.put("switch_thread_p99_us", switchThread.p99Us());
@@ -157,6 +181,9 @@ public final class K2kMemcachedBench {
             detail.put("inline_p50_us", inline.result().p50Us());
             detail.put("inline_p99_us", inline.result().p99Us());
             inline.perRequest().forEach((k, v) -> detail.put("inline_per_request." + k, v));
+            detail.put("host_inline_req_per_s", hostInline.result().opsPerSecond());
+            detail.put("host_inline_p99_us", hostInline.result().p99Us());
+            hostInline.perRequest().forEach((k, v) -> detail.put("host_inline_per_request." + k, v));
             detail.put("downlinks_req_per_s", downlinks.opsPerSecond());
             detail.put("downlinks_p99_us", downlinks.p99Us());
         }
@@ -208,8 +235,10 @@ public final class K2kMemcachedBench {
         final String tag = switchName.substring(0, switchName.lastIndexOf('-'));
         final boolean cutThrough = mode != HostMode.SWITCH_THREAD;
         try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough)
-            .withDirectReceive(mode == HostMode.DEFAULT || mode == HostMode.INLINE)
-            .withInlineTransmit(mode == HostMode.INLINE))) {
+            .withDeferInterrupts(Boolean.parseBoolean(System.getProperty(DEFER, "true")))
+            .withDirectReceive(mode != HostMode.CUT_THROUGH_DOWNLINKS)
+            .withInlineTransmit(mode == HostMode.INLINE ? SwitchHost.InlineTransmit.ALL
+                : mode == HostMode.HOST_INLINE ? SwitchHost.InlineTransmit.HOST_THREADS : SwitchHost.InlineTransmit.OFF))) {
             final VSwitch fabric = host.startSwitch(SwitchSpec.of(switchName));
             try (BenchKernel server = BenchKernel.boot(tag + "-server-" + n, List.of(
                      "osvj.app.name=memcached",
@@ -221,6 +250,9 @@ public final class K2kMemcachedBench {
                      "osvj memcached in kernel " + tag + "-server-" + n + ", Java client in kernel " + tag + "-client-" + n
                          + ", joined by the aeron:ipc switch " + switchName + " (" + mode + ")")) {
                 final Map<String, Long> before = deviceCounters(server, client);
+                final long busyBefore = fabric.cutBusy();
+                final long lockWaitsBefore = fabric.lockWaits();
+                final ThreadCensus.Window census = census(ns);
                 final MemcachedBench.Result r;
                 try {
                     r = MemcachedBench.run(target, CONNECTIONS, ns);
@@ -229,14 +261,32 @@ public final class K2kMemcachedBench {
                     throw e;
                 }
                 final Map<String, Long> after = deviceCounters(server, client);
-                // MemcachedBench.run measures for ns after a tenth of it as warm-up: requests over both
-                final double requests = r.opsPerSecond() * ns * 1.1 / 1e9;
+                final double requests = requests(r, ns);
                 final Map<String, Double> perRequest = new java.util.TreeMap<>();
                 after.forEach((k, v) -> perRequest.put(k, requests > 0
                     ? Math.round((v - before.getOrDefault(k, 0L)) / requests * 1000) / 1000.0 : 0.0));
+                perRequest.put("switch_lock_waits", requests > 0
+                    ? Math.round((fabric.lockWaits() - lockWaitsBefore) / requests * 1000) / 1000.0 : 0.0);
+                perRequest.put("inline_sends_to_uplink", requests > 0
+                    ? Math.round((fabric.cutBusy() - busyBefore) / requests * 1000) / 1000.0 : 0.0);
+                perRequest.putAll(ThreadCensus.perRequest(census.delta(), census.requests(r.opsPerSecond())));
                 return new SwitchRun(r, List.copyOf(fabric.ports()), fabric.receivedDirect(), perRequest);
             }
         }
+    }
+
+    /**
+     * A thread census over the middle of a {@link MemcachedBench#run} of {@code ns} (it preloads its
+     * keys, warms up for a tenth of ns, then measures for ns): from 0.4 ns to 1.0 ns after the start,
+     * while the load's client threads are alive.
+     */
+    private static ThreadCensus.Window census(final long ns) {
+        return new ThreadCensus.Window(ns * 4 / 10, ns);
+    }
+
+    /** Requests of a {@link MemcachedBench#run} of {@code ns}: it measures for ns after a tenth of it as warm-up. */
+    private static double requests(final MemcachedBench.Result r, final long ns) {
+        return r.opsPerSecond() * ns * 1.1 / 1e9;
     }
 
     /**
@@ -328,6 +378,8 @@ public final class K2kMemcachedBench {
         DEFAULT,
         /** As {@link #DEFAULT} but the guests' transmit kicks forward inline on the kicking thread. */
         INLINE,
+        /** As {@link #DEFAULT} but transmit kicks on host threads (the load client's) forward inline. */
+        HOST_INLINE,
         /** Cut-through on the device threads, then the destination's downlink, polled by its device thread (session 3's default). */
         CUT_THROUGH_DOWNLINKS,
         /** Every frame through the uplinks, the switch thread and the downlinks. */
