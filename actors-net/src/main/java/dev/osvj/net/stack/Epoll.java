@@ -23,7 +23,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * {@link WaitRecord} on {@link #sleepers} under the epoll lock and waits on it without the lock (a
  * kernel thread through the scheduler, a host thread by parking). {@link #onReady} queues the
  * registration and takes every sleeper's record off the list in the same critical section, and wakes
- * them: the check and the publish happen under one lock, so no wakeup is lost, and a waiter that has
+ * them once it has released the lock: the check and the publish happen under one lock, so no wakeup
+ * is lost, and a waiter that has
  * been woken (or is running) is not woken again for the rest of a burst: one wakeup per burst, the
  * woken waiter then reports everything queued by the time it looks.
  */
@@ -62,18 +63,47 @@ final class Epoll implements Socket.Watcher {
     private boolean scratchInUse;
     boolean closed;
 
+    /**
+     * A watched socket's readiness changed: queue its registration and take the blocked callers' records
+     * off {@link #sleepers} under the lock, then wake them after releasing it. A wake is a scheduler
+     * wakeup (an IPI message to a halted vCPU, or a host unpark): outside the lock, a kernel thread
+     * that wants the lock meanwhile (the woken worker itself, on its way back through {@link #await})
+     * does not find it held through that and park its vCPU's carrier. Records are one-shot and their
+     * waiters re-check (see {@link Waiter}), so a wake that lands after its waiter timed out is harmless,
+     * as it already was for a waiter timing out while the lock was free.
+     */
     @Override
     public void onReady(final Socket socket) {
-        lock.lock();
+        WaitRecord one = null;
+        WaitRecord[] more = null;
+        acquire();
         try {
             final Registration r = bySocket.get(socket);
             if (r != null && !r.disabled && !r.queued) {
                 r.queued = true;
                 ready.add(r);
-                wakeSleepersLocked();
+                final int n = sleepers.size();
+                if (n == 1) {
+                    one = sleepers.get(0);
+                } else if (n > 1) {
+                    more = sleepers.toArray(new WaitRecord[n]);
+                }
+                sleepers.clear();
             }
         } finally {
             lock.unlock();
+        }
+        if (one != null || more != null) {
+            final java.util.function.Consumer<Epoll> hook = beforeWakeForTests;
+            if (hook != null) {
+                hook.accept(this); // tests: where onReady wakes the blocked callers
+            }
+        }
+        Waiter.wake(one);
+        if (more != null) {
+            for (final WaitRecord w : more) {
+                Waiter.wake(w);
+            }
         }
     }
 
@@ -85,6 +115,29 @@ final class Epoll implements Socket.Watcher {
             }
             sleepers.clear();
         }
+    }
+
+    /** {@link #acquire()}'s bound: tries of the lock, each after a spin-wait hint, before it blocks. */
+    static final int SPIN_TRIES = 64;
+
+    /**
+     * Take the lock on the hot paths ({@link #onReady}, {@link #await}): every critical section under
+     * it is a few hundred nanoseconds of list work with no blocking call and no wakeup, so a caller
+     * that finds it held retries a bounded number of times before it blocks. Blocking parks the
+     * calling host thread: for a kernel thread that is its vCPU's carrier, the whole vCPU, and the
+     * holder's unlock then pays a futex wake (each tens of microseconds on a loaded 2-core VM).
+     */
+    private void acquire() {
+        if (lock.tryLock()) {
+            return;
+        }
+        for (int i = 0; i < SPIN_TRIES; i++) {
+            Thread.onSpinWait();
+            if (lock.tryLock()) {
+                return;
+            }
+        }
+        lock.lock();
     }
 
     int add(final int fd, final Socket s, final int events, final long data) {
@@ -117,6 +170,14 @@ final class Epoll implements Socket.Watcher {
      * blocked callers were woken (the point where the old order had not yet begun watching the socket).
      */
     static volatile java.util.function.Consumer<Epoll> afterAddForTests;
+
+    /** Tests only: run in {@link #onReady} right before it wakes blocked callers (on the notifying thread). */
+    static volatile java.util.function.Consumer<Epoll> beforeWakeForTests;
+
+    /** Tests only: whether the calling thread holds the epoll lock. */
+    boolean lockHeldForTests() {
+        return lock.isHeldByCurrentThread();
+    }
 
     /** Tests only: callers blocked in {@link #await} now. */
     int sleepersForTests() {
@@ -177,7 +238,7 @@ final class Epoll implements Socket.Watcher {
         final long deadline = timeoutNs > 0 ? System.nanoTime() + timeoutNs : 0;
         final ArrayList<Registration> batch;
         final ArrayList<Registration> keep;
-        lock.lock();
+        acquire();
         try {
             if (scratchInUse) {
                 batch = new ArrayList<>(); // a second caller at the same time: lists of its own
@@ -196,7 +257,7 @@ final class Epoll implements Socket.Watcher {
             batch.clear();
             keep.clear();
             if (batch == scratchBatch) {
-                lock.lock();
+                acquire();
                 try {
                     scratchInUse = false;
                 } finally {
@@ -213,7 +274,7 @@ final class Epoll implements Socket.Watcher {
         while (true) {
             batch.clear();
             keep.clear();
-            lock.lock();
+            acquire();
             try {
                 if (closed) {
                     return -dev.osvj.kernel.Errno.EBADF.number();
@@ -245,7 +306,7 @@ final class Epoll implements Socket.Watcher {
             }
             final WaitRecord record;
             final long waitNs;
-            lock.lock();
+            acquire();
             try {
                 for (int i = 0; i < keep.size(); i++) {
                     final Registration r = keep.get(i);

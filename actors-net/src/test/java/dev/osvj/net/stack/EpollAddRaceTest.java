@@ -51,6 +51,7 @@ class EpollAddRaceTest {
     @AfterEach
     void tearDown() {
         Epoll.afterAddForTests = null;
+        Epoll.beforeWakeForTests = null;
         driver.close();
     }
 
@@ -115,6 +116,32 @@ class EpollAddRaceTest {
         assertEquals(1, got[0], "epoll_wait missed the new connection's first readiness");
         assertEquals(pair[1], got[1]);
         assertTrue((got[2] & Sockets.EPOLLIN) != 0);
+    }
+
+    /**
+     * A readiness notification wakes the blocked waiter after it released the epoll lock (session 7:
+     * the wake, a scheduler wakeup or an unpark, used to run under it, so a vCPU's kernel thread that
+     * wanted the lock meanwhile parked the vCPU's carrier). Fails on the old order: the hook then runs
+     * with the lock held.
+     */
+    @Test
+    void shouldWakeABlockedWaiterAfterReleasingTheEpollLock() throws Exception {
+        final int[] pair = connectPair();
+        final int epfd = api.epollCreate();
+        assertEquals(0, api.epollCtl(epfd, Sockets.EPOLL_CTL_ADD, pair[1], Sockets.EPOLLIN, pair[1]));
+        final CountDownLatch started = new CountDownLatch(1);
+        final CompletableFuture<int[]> waiting = waiter(epfd, started);
+        started.await();
+        awaitTrue(() -> sleepers(epfd) == 1, "the waiter to block");
+        final CompletableFuture<Boolean> heldDuringWake = new CompletableFuture<>();
+        Epoll.beforeWakeForTests = epoll -> heldDuringWake.complete(epoll.lockHeldForTests());
+        assertEquals(1, api.send(pair[0], new byte[] {7}, 0, 1, 0));
+        final int[] got = waiting.get(WAIT_MS * 2L, TimeUnit.MILLISECONDS);
+        assertEquals(1, got[0]);
+        assertEquals(pair[1], got[1]);
+        assertTrue((got[2] & Sockets.EPOLLIN) != 0);
+        assertEquals(Boolean.FALSE, heldDuringWake.get(WAIT_MS, TimeUnit.MILLISECONDS),
+            "the waiter was woken with the epoll lock held");
     }
 
     @Test
