@@ -53,15 +53,9 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
         /** As {@code host}, and every other destination is connected to from the host, as slirp does. */
         public static final String OUTBOUND_ANY = "any";
 
-        /** A network with the default outbound policy ({@code host}). */
+        /** A network with the default outbound policy ({@code host}) and {@code vcpu-select} off. */
         public UserNetwork(final int gateway, final int netmask, final int guest, final Duration lease) {
-            this(gateway, netmask, guest, lease, OUTBOUND_HOST);
-        }
-
-        /** A network whose gateway has its own selecting thread only (vcpu-select off). */
-        public UserNetwork(final int gateway, final int netmask, final int guest, final Duration lease,
-            final String outbound) {
-            this(gateway, netmask, guest, lease, outbound, false);
+            this(gateway, netmask, guest, lease, OUTBOUND_HOST, false);
         }
 
         /** The same network with {@code vcpu-select} set to {@code on}. */

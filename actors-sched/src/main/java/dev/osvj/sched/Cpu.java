@@ -448,10 +448,8 @@ final class Cpu {
             Thread.onSpinWait();
         }
         rearmDevice();
-        if (scheduler.haltWait != null) {
-            if (haltInWait()) {
-                return false;
-            }
+        if (scheduler.haltWait != null && haltInWait()) {
+            return false;
         }
         runState = HALTED;
         if (attention()) {

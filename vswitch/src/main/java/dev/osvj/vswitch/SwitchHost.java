@@ -89,7 +89,6 @@ public final class SwitchHost implements AutoCloseable {
             return new Options(aeronDir, termLength, idleMaxPark, cutThrough, directReceive, inlineTransmit, value);
         }
 
-
         /** {@code true}: {@link InlineTransmit#ALL}, {@code false}: {@link InlineTransmit#OFF}. */
         public Options withInlineTransmit(final boolean value) {
             return withInlineTransmit(value ? InlineTransmit.ALL : InlineTransmit.OFF);

@@ -69,6 +69,14 @@ class ForeignKernelInterruptTest {
         }
     }
 
+    /** An interrupt line (actor and inline) for {@code h}'s driver, built with {@code kernel} (or none), installed. */
+    private static InterruptLine line(final NetHarness h, final AtomicLong handled, final Scheduler kernel) {
+        final ActorRef<InterruptActor.Command> actor = KIT.spawn(InterruptActor.create(h.driver, handled));
+        final InterruptLine line = new InterruptLine(actor, 2, h.driver, handled, kernel);
+        h.driver.interruptLine(line);
+        return line;
+    }
+
     private static void awaitHandled(final AtomicLong handled, final long count) {
         final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (handled.get() < count) {
@@ -86,9 +94,7 @@ class ForeignKernelInterruptTest {
             final Threads sink = new Threads();
             h.driver.receiveInto(sink);
             final AtomicLong handled = new AtomicLong();
-            final ActorRef<InterruptActor.Command> actor = KIT.spawn(InterruptActor.create(h.driver, handled));
-            final InterruptLine line = new InterruptLine(actor, 2, h.driver, handled, own);
-            h.driver.interruptLine(line);
+            final InterruptLine line = line(h, handled, own);
             final List<String> raisers = new CopyOnWriteArrayList<>();
 
             raiseOn(other, line, raisers);
@@ -112,9 +118,7 @@ class ForeignKernelInterruptTest {
         try (NetHarness h = new NetHarness(wire, 1500, 32)) {
             h.driver.receiveInto(new Threads());
             final AtomicLong handled = new AtomicLong();
-            final ActorRef<InterruptActor.Command> actor = KIT.spawn(InterruptActor.create(h.driver, handled));
-            final InterruptLine line = new InterruptLine(actor, 2, h.driver, handled);
-            h.driver.interruptLine(line);
+            final InterruptLine line = line(h, handled, null);
             raiseOn(other, line, new CopyOnWriteArrayList<>());
             awaitHandled(handled, 1);
             assertEquals(0, line.inlineRuns(), line.toString());
@@ -130,9 +134,7 @@ class ForeignKernelInterruptTest {
             final Threads sink = new Threads();
             h.driver.receiveInto(sink);
             final AtomicLong handled = new AtomicLong();
-            final ActorRef<InterruptActor.Command> actor = KIT.spawn(InterruptActor.create(h.driver, handled));
-            final InterruptLine line = new InterruptLine(actor, 2, h.driver, handled);
-            h.driver.interruptLine(line);
+            final InterruptLine line = line(h, handled, null);
             final int outer = InterruptLine.deferInline();
             line.notify(VirtioNet.RX_QUEUE);
             final int inner = InterruptLine.deferInline();
