@@ -112,6 +112,15 @@ public final class MemcachedBench {
             return Map.of();
         }
 
+        /**
+         * Where the load's client threads run: host platform threads by default; a kernel's threads for a
+         * client that is that kernel's application ({@link #kernelSockets(Sockets, int, int, String,
+         * dev.osvj.sched.Scheduler)}).
+         */
+        default ClosedLoop.Launcher launcher() {
+            return ClosedLoop.PLATFORM;
+        }
+
         /** CPU time (ns) the server process outside this JVM has used so far (the native peer's); 0 for osvj. */
         default long externalCpuNanos() {
             return 0;
@@ -132,6 +141,21 @@ public final class MemcachedBench {
         final Sockets sockets = kernel.sockets();
         return reachable(kernel, () -> new OsvjConn(sockets, LOOPBACK, KERNEL_PORT),
             "osvj's built-in memcached, client on the kernel's socket API over the kernel's loopback");
+    }
+
+    /**
+     * Boot a kernel with the built-in memcached ({@code -t workers}) and more configuration ({@code overrides}),
+     * and return it as a target whose load client is the kernel's too: on its kernel threads, over its loopback.
+     */
+    public static Target bootOsvjWithKernelClient(final String name, final int workers, final List<String> overrides)
+        throws Exception {
+        final List<String> all = new ArrayList<>(appOverrides(workers));
+        all.addAll(overrides);
+        final BenchKernel kernel = BenchKernel.boot(name, all, true);
+        final Sockets sockets = kernel.sockets();
+        return reachable(kernel, () -> new OsvjConn(sockets, LOOPBACK, KERNEL_PORT),
+            "osvj's built-in memcached, client on the kernel's threads over the kernel's loopback",
+            ClosedLoop.kernelThreads(kernel.kernel().services().require(dev.osvj.sched.Scheduler.class)));
     }
 
     /**
@@ -191,6 +215,12 @@ public final class MemcachedBench {
      */
     private static Target reachable(final BenchKernel kernel, final Opener opener, final String description)
         throws Exception {
+        return reachable(kernel, opener, description, ClosedLoop.PLATFORM);
+    }
+
+    /** {@link #reachable(BenchKernel, Opener, String)} whose load runs on {@code launcher}'s threads. */
+    private static Target reachable(final BenchKernel kernel, final Opener opener, final String description,
+        final ClosedLoop.Launcher launcher) throws Exception {
         final Target target = new Target() {
             @Override
             public Conn open() throws IOException {
@@ -205,6 +235,11 @@ public final class MemcachedBench {
             @Override
             public Map<String, Long> counters() {
                 return kernel == null ? Map.of() : deviceCounters(kernel);
+            }
+
+            @Override
+            public ClosedLoop.Launcher launcher() {
+                return launcher;
             }
 
             @Override
@@ -231,6 +266,16 @@ public final class MemcachedBench {
     public static Target kernelSockets(final Sockets sockets, final int ip, final int port, final String description)
         throws Exception {
         return reachable(null, () -> new OsvjConn(sockets, ip, port), description);
+    }
+
+    /**
+     * As {@link #kernelSockets(Sockets, int, int, String)}, but the load's client threads are kernel threads
+     * of {@code scheduler}'s kernel (the kernel {@code sockets} belongs to): the load client is that kernel's
+     * application, and its blocking sends and receives switch kernel threads instead of parking host threads.
+     */
+    public static Target kernelSockets(final Sockets sockets, final int ip, final int port, final String description,
+        final dev.osvj.sched.Scheduler scheduler) throws Exception {
+        return reachable(null, () -> new OsvjConn(sockets, ip, port), description, ClosedLoop.kernelThreads(scheduler));
     }
 
     /** Start Debian's memcached on a free host loopback port ({@code -t workers}). */
@@ -337,11 +382,11 @@ public final class MemcachedBench {
             };
         };
         if (warmupNanos > 0) {
-            ClosedLoop.run(load, connections, warmupNanos); // not measured: the JIT compiles the path first
+            ClosedLoop.run(load, connections, warmupNanos, target.launcher()); // not measured: the JIT compiles the path first
         }
         final Map<String, Long> before = target.counters();
         final CpuSnapshot cpuBefore = CpuSnapshot.take(target);
-        final ClosedLoop.Result r = ClosedLoop.run(load, connections, durationNanos);
+        final ClosedLoop.Result r = ClosedLoop.run(load, connections, durationNanos, target.launcher());
         final Map<String, Long> after = target.counters();
         final CpuSnapshot cpuAfter = CpuSnapshot.take(target);
         // ClosedLoop runs a tenth of the duration as warm-up before it measures: requests over both

@@ -2,6 +2,7 @@ package dev.osvj.bench.fleet;
 
 import dev.osvj.bench.BenchContext;
 import dev.osvj.bench.BenchKernel;
+import dev.osvj.bench.ClosedLoop;
 import dev.osvj.bench.MetricGuard;
 import dev.osvj.bench.Tools;
 import dev.osvj.bench.apps.MemcachedBench;
@@ -27,7 +28,11 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       {@code aeron:ipc} virtual switch ({@link SwitchHost}, {@link VSwitch}): the server instance
  *       runs osvj's built-in memcached ({@code MemcachedApplication}: its engines and item store on the
  *       kernel's sockets and epoll, kernel threads), the client instance runs {@link MemcachedBench}'s
- *       Java load client on its own socket API. Every request crosses client stack, virtio, switch
+ *       Java load client as its application: one kernel thread per connection ({@link ClosedLoop#kernelThreads}),
+ *       whose blocking sends and receives are function calls into the kernel's socket API that switch
+ *       kernel threads; until session 7 the client ran on host platform threads calling that API from
+ *       outside, each wait a host park ({@link #CLIENT} {@code host} still measures that). Each instance
+ *       has {@link #DEFAULT_CPUS} vCPU ({@link #CPUS}). Every request crosses client stack, virtio, switch
  *       port, switch, switch port, virtio, server stack, and back.</li>
  *   <li><b>linux</b> (denominator): the same load client on JDK sockets over Linux's loopback to
  *       {@link HostMemcached}, the host twin of the same server: the same text-protocol engine and item
@@ -58,7 +63,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code sleeps.process}, {@code cores_busy}, also for the twin, {@code linux_per_request.*}, and the
  * one-kernel run, {@code one_kernel_per_request.*}), with the switch's {@code switch_lock_waits} (a
  * device thread waited for the forwarding lock) and {@code inline_sends_to_uplink} (an inline send found
- * it held and went through the switch thread). A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
+ * it held and went through the switch thread). A/B system properties: {@link #CPUS}, {@link #CLIENT}, {@link #CONF}, {@link #CONTEXT}, {@link #MODE},
  * {@link #INTERRUPTS}, {@link #DEFER}.
  * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
@@ -75,10 +80,13 @@ public final class K2kMemcachedBench {
     private static final String SERVER_IP = "10.77.0.2";
     private static final AtomicInteger RUNS = new AtomicInteger();
     /**
-     * System property: vCPUs of each of the two switched kernels ({@code osvj.cpus}); unset = the
-     * kernels' default. For A/B runs.
+     * System property: vCPUs of each of the two switched kernels ({@code osvj.cpus}); default {@value #DEFAULT_CPUS}:
+     * two one-vCPU instances fill this 2-core host, as two VMs sized to it would (with two each, four vCPUs share two
+     * cores and every vCPU halts about once per request). The one-kernel context gets both kernels' vCPUs.
      */
     public static final String CPUS = "bench.fleet.k2k.cpus";
+    /** vCPUs of each switched kernel unless {@link #CPUS} says otherwise. */
+    static final int DEFAULT_CPUS = 1;
     /**
      * System property: {@code false} skips the A/B context runs (inline, switch thread, downlinks),
      * leaving the baselines and the main switched run, for quick A/B runs of one change. Default true.
@@ -95,6 +103,17 @@ public final class K2kMemcachedBench {
      * default true.
      */
     public static final String DEFER = "bench.fleet.k2k.defer";
+    /**
+     * System property: where the load client's threads run in the client kernel: {@code kernel} (default: kernel
+     * threads, the client is the kernel's application) or {@code host} (host platform threads calling the kernel's
+     * socket API from outside; sessions 3-7 measured this way).
+     */
+    public static final String CLIENT = "bench.fleet.k2k.client";
+    /**
+     * System property: more configuration of both switched kernels, HOCON lines separated by {@code ;}
+     * (for A/B runs, e.g. {@code osvj.sched.idle-spin=20us}); default none.
+     */
+    public static final String CONF = "bench.fleet.k2k.conf";
     /** System property: the main run's {@link HostMode} (A/B runs); default {@code DEFAULT}. */
     public static final String MODE = "bench.fleet.k2k.mode";
 
@@ -129,7 +148,9 @@ public final class K2kMemcachedBench {
             + " connections");
         final MemcachedBench.Result oneKernel;
         final Map<String, Double> oneKernelThreads;
-        try (MemcachedBench.Target t = MemcachedBench.bootOsvj("k2k-one-" + n, WORKERS)) {
+        try (MemcachedBench.Target t = kernelClient()
+            ? MemcachedBench.bootOsvjWithKernelClient("k2k-one-" + n, WORKERS, List.of("osvj.cpus=" + 2 * cpus()))
+            : MemcachedBench.bootOsvj("k2k-one-" + n, WORKERS)) {
             final ThreadCensus.Window census = census(ns);
             oneKernel = MemcachedBench.run(t, CONNECTIONS, ns);
             oneKernelThreads = ThreadCensus.perRequest(census.delta(), census.requests(oneKernel.opsPerSecond()));
@@ -194,6 +215,8 @@ public final class K2kMemcachedBench {
             detail.put("osvj_vs_debian", osvj.opsPerSecond() / debian.opsPerSecond());
         }
         detail.put("connections", CONNECTIONS);
+        detail.put("vcpus_per_kernel", cpus());
+        detail.put("client_threads", kernelClient() ? "kernel" : "host");
         detail.put("target", "requests/s ratio >= 1.25, p99 ratio <= 0.6 (issue 10)");
         long dropped = 0;
         long frames = 0;
@@ -246,9 +269,9 @@ public final class K2kMemcachedBench {
                      device(switchName), interfaces(SERVER_IP)), true);
                  BenchKernel client = BenchKernel.boot(tag + "-client-" + n, List.of(device(switchName), interfaces(CLIENT_IP)),
                      false);
-                 MemcachedBench.Target target = MemcachedBench.kernelSockets(client.sockets(), Addresses.parseIpv4(SERVER_IP), PORT,
-                     "osvj memcached in kernel " + tag + "-server-" + n + ", Java client in kernel " + tag + "-client-" + n
-                         + ", joined by the aeron:ipc switch " + switchName + " (" + mode + ")")) {
+                 MemcachedBench.Target target = clientTarget(client, "osvj memcached in kernel " + tag + "-server-" + n
+                     + ", Java client in kernel " + tag + "-client-" + n + ", joined by the aeron:ipc switch " + switchName
+                     + " (" + mode + ")")) {
                 final Map<String, Long> before = deviceCounters(server, client);
                 final long busyBefore = fabric.cutBusy();
                 final long lockWaitsBefore = fabric.lockWaits();
@@ -386,11 +409,37 @@ public final class K2kMemcachedBench {
         SWITCH_THREAD
     }
 
+    /**
+     * The load client's target in the client kernel: on that kernel's threads ({@link #CLIENT} {@code kernel}, the
+     * default: the client is the kernel's application) or on host platform threads calling its socket API
+     * ({@code host}).
+     */
+    private static MemcachedBench.Target clientTarget(final BenchKernel client, final String description) throws Exception {
+        final String where = System.getProperty(CLIENT, "kernel");
+        final int server = Addresses.parseIpv4(SERVER_IP);
+        return switch (where) {
+            case "kernel" -> MemcachedBench.kernelSockets(client.sockets(), server, PORT, description + ", client on kernel threads",
+                client.kernel().services().find(dev.osvj.sched.Scheduler.class).orElseThrow());
+            case "host" -> MemcachedBench.kernelSockets(client.sockets(), server, PORT, description + ", client on host threads");
+            default -> throw new IllegalArgumentException(CLIENT + " must be kernel or host, not " + where);
+        };
+    }
+
+    /** {@link #CPUS}. */
+    private static int cpus() {
+        return Integer.parseInt(System.getProperty(CPUS, Integer.toString(DEFAULT_CPUS)));
+    }
+
+    /** {@link #CLIENT} is {@code kernel}. */
+    private static boolean kernelClient() {
+        return !"host".equals(System.getProperty(CLIENT, "kernel"));
+    }
+
     private static String device(final String switchName) {
-        final String cpus = System.getProperty(CPUS);
         final String interrupts = System.getProperty(INTERRUPTS, "auto");
         return "osvj.devices=[{type=net, backend=vswitch, switch=\"" + switchName + "\", interrupts=" + interrupts + "}]"
-            + (cpus == null ? "" : "\nosvj.cpus=" + Integer.parseInt(cpus));
+            + "\nosvj.cpus=" + cpus()
+            + "\n" + System.getProperty(CONF, "").replace(';', '\n');
     }
 
     private static String interfaces(final String ip) {
