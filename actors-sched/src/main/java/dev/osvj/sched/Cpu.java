@@ -107,6 +107,14 @@ final class Cpu {
     private final WakeQueue foreign = new WakeQueue();
     private final long budgetNanos;
     private final long idleSpinNanos;
+    /** {@code idle-spin-mode = adaptive}: poll for {@link #pollWindowNanos}, adapted by {@link HaltPoll}. */
+    private final boolean adaptiveIdleSpin;
+    /** The adaptive poll window, 0..idleSpinNanos (carrier only). */
+    private long pollWindowNanos;
+    /** Adaptive mode: the vCPU halted and has not run its loop since (carrier only). */
+    private boolean haltedAdaptively;
+    /** Adaptive mode: host time (ns) the vCPU went idle before its last halt (carrier only). */
+    private long haltedAtNanos;
 
     @SuppressWarnings("unused") // through MASK
     private volatile long incomingMask;
@@ -235,6 +243,7 @@ final class Cpu {
         this.hostClock = clock == KernelClock.SYSTEM;
         this.budgetNanos = config.mailboxInterval().toNanos();
         this.idleSpinNanos = config.idleSpin().toNanos();
+        this.adaptiveIdleSpin = config.adaptiveIdleSpin();
         this.idleSince = clock.monotonicNanos();
     }
 
@@ -348,6 +357,10 @@ final class Cpu {
     private Exit loop() {
         runState = RUNNING;
         loopEnteredHostNanos = System.nanoTime();
+        if (haltedAdaptively) { // adaptive idle spin: back from a halt, whose length sets the next window
+            haltedAdaptively = false;
+            pollWindowNanos = HaltPoll.next(pollWindowNanos, loopEnteredHostNanos - haltedAtNanos, idleSpinNanos);
+        }
         while (true) {
             if (stopping()) {
                 return Exit.STOPPED;
@@ -426,7 +439,8 @@ final class Cpu {
     }
 
     /**
-     * Idle: poll the wakeup queues for {@code idle-spin} (so wakers skip the IPI), then halt.
+     * Idle: poll the wakeup queues for {@code idle-spin} (so wakers skip the IPI), or in adaptive mode for
+     * this vCPU's window ({@link HaltPoll}), then halt.
      *
      * @return true to halt (return to the actor's mailbox), false when work arrived.
      */
@@ -435,7 +449,8 @@ final class Cpu {
             runningApplication = false;
         }
         runState = POLLING;
-        final long spinEnd = System.nanoTime() + idleSpinNanos;
+        final long idleStart = System.nanoTime();
+        final long spinEnd = idleStart + (adaptiveIdleSpin ? pollWindowNanos : idleSpinNanos);
         int i = 0;
         while (true) {
             if (attention()) {
@@ -457,6 +472,10 @@ final class Cpu {
             return false;
         }
         halts++;
+        if (adaptiveIdleSpin) {
+            haltedAdaptively = true;
+            haltedAtNanos = idleStart;
+        }
         // Halting returns to the mailbox anyway: a control request handled on the way needs no
         // second trip through it (see controlInterrupt).
         returnToMailbox = false;
@@ -1289,6 +1308,11 @@ final class Cpu {
         } finally {
             finishingCarrier = null;
         }
+    }
+
+    /** The adaptive idle-spin window now, nanoseconds (0 in fixed mode; read racily by tests). */
+    long pollWindowNanos() {
+        return pollWindowNanos;
     }
 
     /** Called once the loop reported STOPPED or the actor stopped. */

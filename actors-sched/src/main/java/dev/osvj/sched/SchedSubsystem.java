@@ -55,6 +55,7 @@ public final class SchedSubsystem implements Subsystem {
             }
         });
         spec.duration("osvj.sched.idle-spin", Duration.ZERO, Duration.ofMillis(10));
+        spec.oneOf("osvj.sched.idle-spin-mode", "fixed", "adaptive");
         spec.duration("osvj.sched.blocked-carrier-threshold", Duration.ofMillis(1), Duration.ofHours(1));
         spec.duration("osvj.sched.balance-interval", Duration.ofMillis(1), Duration.ofHours(1));
         spec.duration("osvj.sched.mailbox-interval", Duration.ofNanos(100_000), Duration.ofSeconds(1));
