@@ -82,7 +82,8 @@ public final class K2kMemcachedBench {
     /**
      * System property: vCPUs of each of the two switched kernels ({@code osvj.cpus}); default {@value #DEFAULT_CPUS}:
      * two one-vCPU instances fill this 2-core host, as two VMs sized to it would (with two each, four vCPUs share two
-     * cores and every vCPU halts about once per request). The one-kernel context gets both kernels' vCPUs.
+     * cores and every vCPU halts about once per request). The one-kernel context has as many: its client and
+     * server threads share them, so no request needs a cross-vCPU wake-up there.
      */
     public static final String CPUS = "bench.fleet.k2k.cpus";
     /** vCPUs of each switched kernel unless {@link #CPUS} says otherwise. */
@@ -149,7 +150,7 @@ public final class K2kMemcachedBench {
         final MemcachedBench.Result oneKernel;
         final Map<String, Double> oneKernelThreads;
         try (MemcachedBench.Target t = kernelClient()
-            ? MemcachedBench.bootOsvjWithKernelClient("k2k-one-" + n, WORKERS, List.of("osvj.cpus=" + 2 * cpus()))
+            ? MemcachedBench.bootOsvjWithKernelClient("k2k-one-" + n, WORKERS, List.of("osvj.cpus=" + cpus()))
             : MemcachedBench.bootOsvj("k2k-one-" + n, WORKERS)) {
             final ThreadCensus.Window census = census(ns);
             oneKernel = MemcachedBench.run(t, CONNECTIONS, ns);
