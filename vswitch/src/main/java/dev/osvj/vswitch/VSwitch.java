@@ -60,6 +60,14 @@ import java.util.function.Consumer;
  * with the port's later frames following it there until the switch thread has forwarded it (so
  * frames never overtake each other).
  *
+ * <p>The switch thread takes the forwarding lock only in a duty cycle that has something to forward or
+ * change: at the first queued command, pending downlink, fragment polled from an uplink or trunk, or due
+ * sweep, and holds it to the end of that cycle ({@link #doWork}). Its idle duty cycles (it spins, then
+ * yields, then parks between frames) poll the uplinks and trunk links without it: they are polled by the
+ * switch thread only, and the cycle touches the core, egress or counters only after taking the lock. So
+ * an inline sender finds the lock held only while the switch thread really forwards a frame or runs a
+ * command, not while it spins or is preempted in an idle cycle ({@link #lockedDutyCycles}).
+ *
  * <p>A {@code vswitch} device's receive interrupt runs inline by default (its device key
  * {@code interrupts = auto}): the destination driver's receive handler, and the stack's classifier
  * behind it, run on the forwarding thread inside {@link SwitchPort#receiveDirect} when that thread is
@@ -125,10 +133,10 @@ public final class VSwitch implements AutoCloseable {
     /** Peer endpoints of the trunks this switch joined, readable from any thread. */
     private final java.util.Set<String> trunkPeers = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /**
-     * Held by whichever thread runs the forwarding state: the switch thread for a duty cycle, or a
-     * local port's sending thread cutting a frame through ({@link #cutThrough}). One at a time, so the
-     * core, the egress publications and the counters still have one writer at a time; the lock orders
-     * their accesses.
+     * Held by whichever thread runs the forwarding state: the switch thread for the rest of a duty cycle
+     * once it found work in it ({@link #lockForWork}), or a local port's sending thread cutting a frame
+     * through ({@link #cutThrough}). One at a time, so the core, the egress publications and the counters
+     * still have one writer at a time; the lock orders their accesses.
      */
     private final java.util.concurrent.locks.ReentrantLock forwarding = new java.util.concurrent.locks.ReentrantLock();
     private final ManyToOneConcurrentLinkedQueue<Consumer<VSwitch>> commands = new ManyToOneConcurrentLinkedQueue<>();
@@ -147,7 +155,19 @@ public final class VSwitch implements AutoCloseable {
     /** Inline sends that found the forwarding lock held and took their uplink ({@link #CUT_BUSY}, not re-entries). */
     private final java.util.concurrent.atomic.AtomicLong cutBusy = new java.util.concurrent.atomic.AtomicLong();
     private long nextSweepNs;
+    /** Forwarding-lock holder: the time of the frame being forwarded (monotonic nanoseconds). */
     private long nowNs;
+    /** Switch thread: the current duty cycle's time. */
+    private long cycleNs;
+    /** Switch thread: the current duty cycle holds the forwarding lock ({@link #lockForWork}). */
+    private boolean locked;
+    /** Switch thread: the current duty cycle opened a deferral scope at {@link #deferMark}. */
+    private boolean deferring;
+    private int deferMark;
+    /** Duty cycles of the switch thread that took the forwarding lock (switch thread writes, any thread reads). */
+    private final java.util.concurrent.atomic.AtomicLong lockedCycles = new java.util.concurrent.atomic.AtomicLong();
+    /** {@link #idleProbe}. */
+    private volatile Runnable idleProbe;
     /** Forwarding-lock holder: the current {@link #cutThrough} runs inline and must not wait for any lock. */
     private boolean noWait;
     private volatile boolean closed;
@@ -190,6 +210,7 @@ public final class VSwitch implements AutoCloseable {
 
         @Override
         public void onFrame(final java.lang.foreign.MemorySegment buffer, final long offset, final int length) {
+            lockForWork();
             view.wrap(buffer.address() + offset, length); // always native: a term buffer or the port's scratch
             core.onFrame(port, view, 0, length, nowNs);
         }
@@ -209,6 +230,7 @@ public final class VSwitch implements AutoCloseable {
 
         @Override
         public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header) {
+            lockForWork();
             onMessage(index, buffer, offset, length, header.sessionId(), header.position());
         }
     }
@@ -294,20 +316,54 @@ public final class VSwitch implements AutoCloseable {
      * @return work done (0 when idle).
      */
     int doWork(final long nowNs) {
-        final boolean defer = host.deferInterrupts();
-        final int mark = defer ? dev.osvj.virtio.InterruptLine.deferInline() : 0;
+        cycleNs = nowNs;
         try {
-            forwarding.lock();
-            try {
-                return dutyCycle(nowNs);
-            } finally {
-                forwarding.unlock();
-            }
+            return dutyCycle(nowNs);
         } finally {
-            if (defer) {
-                dev.osvj.virtio.InterruptLine.runDeferred(mark); // the destinations' handlers, after the unlock
+            if (locked) {
+                final boolean defer = deferring;
+                locked = false;
+                deferring = false;
+                try {
+                    wakeSent();
+                } finally {
+                    forwarding.unlock();
+                    if (defer) {
+                        dev.osvj.virtio.InterruptLine.runDeferred(deferMark); // the destinations' handlers, after the unlock
+                    }
+                }
             }
         }
+    }
+
+    /**
+     * Switch thread: take the forwarding lock for the rest of this duty cycle, if this cycle has not taken
+     * it yet: it found something to forward or change (a command, a pending downlink, a polled fragment,
+     * a sweep due). An idle duty cycle never takes it, so inline senders ({@link #cutThrough} with
+     * {@code noWait}) find it free unless the switch thread really forwards. With
+     * {@link SwitchHost.Options#deferInterrupts} it also opens the deferral scope of the inline interrupts
+     * the cycle raises, closed after the unlock ({@link #doWork}).
+     */
+    private void lockForWork() {
+        if (locked) {
+            return;
+        }
+        if (host.deferInterrupts()) {
+            deferMark = dev.osvj.virtio.InterruptLine.deferInline();
+            deferring = true;
+        }
+        forwarding.lock();
+        locked = true;
+        nowNs = cycleNs;
+        lockedCycles.lazySet(lockedCycles.get() + 1);
+    }
+
+    /**
+     * Test hook: run by the switch thread in a duty cycle that found nothing to do, after its polls (where
+     * the switch thread held the forwarding lock until session 8), or null.
+     */
+    void idleProbe(final Runnable probe) {
+        idleProbe = probe;
     }
 
     /** The forwarding lock, for tests that make the switch busy. */
@@ -395,33 +451,49 @@ public final class VSwitch implements AutoCloseable {
         }
     }
 
+    /**
+     * Switch thread: commands, pending downlinks, the uplinks' and trunks' fragments, the sweep; the
+     * forwarding lock is taken ({@link #lockForWork}) at the first of them that has something to do, and
+     * released by {@link #doWork}. The checks before it read only state the switch thread owns or
+     * publishes ({@code pending} only grows on this thread; others only shrink it, under the lock), or
+     * thread-safe queues and subscriptions (the uplinks and trunk links are polled by this thread only).
+     */
     private int dutyCycle(final long nowNs) {
-        this.nowNs = nowNs;
         int work = 0;
-        Consumer<VSwitch> command;
-        while ((command = commands.poll()) != null) {
-            command.accept(this);
-            work++;
+        if (commands.peek() != null) {
+            lockForWork();
+            Consumer<VSwitch> command;
+            while ((command = commands.poll()) != null) {
+                command.accept(this);
+                work++;
+            }
         }
         if (closed) {
             return work;
         }
         if (!pending.isEmpty()) {
+            lockForWork();
             work += resolvePending();
         }
         for (int i = 0; i < uplinks.size(); i++) {
             final Uplink u = uplinks.get(i);
-            work += u.subscription.poll(u.assembler, FRAGMENT_LIMIT);
+            work += u.subscription.poll(u.assembler, FRAGMENT_LIMIT); // the handler takes the lock
         }
         for (int i = 0; i < trunks.size(); i++) {
             final Trunk t = trunks.get(i);
-            work += t.link.poll(t, FRAGMENT_LIMIT);
+            work += t.link.poll(t, FRAGMENT_LIMIT); // the handler takes the lock
         }
-        wakeSent();
         if (nowNs - nextSweepNs >= 0) {
+            lockForWork();
             core.age(nowNs);
             checkTrunks();
             nextSweepNs = nowNs + SWEEP_INTERVAL_NS;
+        }
+        if (!locked) {
+            final Runnable probe = idleProbe;
+            if (probe != null) {
+                probe.run();
+            }
         }
         return work;
     }
@@ -731,6 +803,15 @@ public final class VSwitch implements AutoCloseable {
      */
     public long lockWaits() {
         return lockWaits.get();
+    }
+
+    /**
+     * Duty cycles of the switch thread that took the forwarding lock since the start: those that had a
+     * command, a pending downlink, a fragment on an uplink or trunk, or a sweep to do. Idle duty cycles
+     * do not take it.
+     */
+    public long lockedDutyCycles() {
+        return lockedCycles.get();
     }
 
     /** MAC entries removed by ageing since the start. */

@@ -196,6 +196,56 @@ class VSwitchTest {
     }
 
     /**
+     * The switch thread in an idle duty cycle (held there by the test's probe, as a preempted or spinning
+     * switch thread would be) does not hold the forwarding lock: every inline send cuts through, none
+     * takes the uplink. Until session 8 every duty cycle ran under the lock, and these sends all found it
+     * held ({@link VSwitch#cutBusy}).
+     */
+    @Test
+    void shouldCutInlineSendsThroughWhileTheSwitchThreadRunsAnIdleDutyCycle() throws Exception {
+        try (SwitchHost inlineHost = SwitchHost.start(SwitchHost.Options.defaults().withInlineTransmit(true))) {
+            final VSwitch sw = inlineHost.startSwitch(SwitchSpec.of("t-idle"));
+            try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
+                assertEquals(0, send(b, frame(0xFF, 0x0B, 1, 60)), "b is learned");
+                receive(a, 1, new ArrayList<>());
+                final java.util.concurrent.CountDownLatch idle = new java.util.concurrent.CountDownLatch(1);
+                final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+                sw.idleProbe(() -> {
+                    if (idle.getCount() > 0) {
+                        idle.countDown();
+                        try {
+                            release.await(60, TimeUnit.SECONDS);
+                        } catch (final InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                });
+                final long lockedBefore;
+                try {
+                    assertTrue(idle.await(30, TimeUnit.SECONDS), "the switch thread ran an idle duty cycle");
+                    lockedBefore = sw.lockedDutyCycles();
+                    final int frames = 50;
+                    for (int tag = 2; tag < 2 + frames; tag++) {
+                        assertEquals(0, send(a, frame(0x0B, 0x0A, tag, 60)));
+                    }
+                    assertEquals(0, sw.cutBusy(), "no inline send found the forwarding lock held");
+                    assertEquals(0, a.txInlineBusy());
+                    assertEquals(frames, a.txCutThrough(), "every one cut through on the sending thread");
+                    assertEquals(lockedBefore, sw.lockedDutyCycles(), "the switch thread is still in its idle cycle");
+                } finally {
+                    release.countDown();
+                    sw.idleProbe(null);
+                }
+                final List<byte[]> atB = new ArrayList<>();
+                receive(b, 51, atB);
+                assertEquals(50, atB.stream().filter(f -> f[14] >= 2).count(), "all of them reached b");
+            } finally {
+                sw.close();
+            }
+        }
+    }
+
+    /**
      * A thread that is forwarding (it holds the forwarding lock) and sends again on its own stack, as a
      * destination guest's receive interrupt run inline on the forwarding thread does when its handler
      * transmits inline: the switch is not re-entered (its forwarding state belongs to the outer frame);

@@ -57,8 +57,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ({@link ThreadCensus}: {@code per_request.cpu_us.KIND}, {@code per_request.waits.KIND},
  * {@code sleeps.process}, {@code cores_busy}, also for the twin, {@code linux_per_request.*}, and the
  * one-kernel run, {@code one_kernel_per_request.*}), with the switch's {@code switch_lock_waits} (a
- * device thread waited for the forwarding lock) and {@code inline_sends_to_uplink} (an inline send found
- * it held and went through the switch thread). A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
+ * device thread waited for the forwarding lock), {@code switch_locked_cycles} (duty cycles of the switch
+ * thread that took the forwarding lock: they had something to forward or change) and
+ * {@code inline_sends_to_uplink} (an inline send found it held and went through the switch thread). A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
  * {@link #INTERRUPTS}, {@link #DEFER}.
  * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
@@ -252,6 +253,7 @@ public final class K2kMemcachedBench {
                 final Map<String, Long> before = deviceCounters(server, client);
                 final long busyBefore = fabric.cutBusy();
                 final long lockWaitsBefore = fabric.lockWaits();
+                final long lockedCyclesBefore = fabric.lockedDutyCycles();
                 final ThreadCensus.Window census = census(ns);
                 final MemcachedBench.Result r;
                 try {
@@ -267,6 +269,8 @@ public final class K2kMemcachedBench {
                     ? Math.round((v - before.getOrDefault(k, 0L)) / requests * 1000) / 1000.0 : 0.0));
                 perRequest.put("switch_lock_waits", requests > 0
                     ? Math.round((fabric.lockWaits() - lockWaitsBefore) / requests * 1000) / 1000.0 : 0.0);
+                perRequest.put("switch_locked_cycles", requests > 0
+                    ? Math.round((fabric.lockedDutyCycles() - lockedCyclesBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.put("inline_sends_to_uplink", requests > 0
                     ? Math.round((fabric.cutBusy() - busyBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.putAll(ThreadCensus.perRequest(census.delta(), census.requests(r.opsPerSecond())));
