@@ -58,8 +58,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * {@code sleeps.process}, {@code cores_busy}, also for the twin, {@code linux_per_request.*}, and the
  * one-kernel run, {@code one_kernel_per_request.*}), with the switch's {@code switch_lock_waits} (a
  * device thread waited for the forwarding lock), {@code switch_locked_cycles} (duty cycles of the switch
- * thread that took the forwarding lock: they had something to forward or change) and
- * {@code inline_sends_to_uplink} (an inline send found it held and went through the switch thread). A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
+ * thread that took the forwarding lock: they had something to forward or change),
+ * {@code inline_sends_lock_busy} (an inline send found it held by another thread and handed its frame to
+ * the holder), {@code inline_sends_handed_off} (frames handed to the holder: those, re-entered sends, and
+ * the frames that followed them) and {@code inline_sends_to_uplink} (an inline send went through the
+ * switch thread: the hand-off ring was full; until session 8 every send that found the lock held).
+ * {@code per_request.run.cpu_us.*} is the CPU per request over exactly the measured load (MemcachedBench's own snapshots). A/B system properties: {@link #CPUS}, {@link #CONTEXT}, {@link #MODE},
  * {@link #INTERRUPTS}, {@link #DEFER}.
  * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
@@ -116,7 +120,8 @@ public final class K2kMemcachedBench {
         try (MemcachedBench.Target t = HostTwin.start("k2k-host-twin-" + RUNS.get(), WORKERS)) {
             final ThreadCensus.Window census = census(ns);
             linux = MemcachedBench.run(t, CONNECTIONS, ns);
-            linuxThreads = ThreadCensus.perRequest(census.delta(), census.requests(linux.opsPerSecond()));
+            linuxThreads = new java.util.TreeMap<>(ThreadCensus.perRequest(census.delta(), census.requests(linux.opsPerSecond())));
+            linuxThreads.putAll(runCpu(linux));
         }
         MemcachedBench.Result debian = null;
         if (Tools.find("memcached").isPresent()) {
@@ -252,6 +257,8 @@ public final class K2kMemcachedBench {
                          + ", joined by the aeron:ipc switch " + switchName + " (" + mode + ")")) {
                 final Map<String, Long> before = deviceCounters(server, client);
                 final long busyBefore = fabric.cutBusy();
+                final long handedBefore = fabric.handedOff();
+                final long lockBusyBefore = fabric.lockBusy();
                 final long lockWaitsBefore = fabric.lockWaits();
                 final long lockedCyclesBefore = fabric.lockedDutyCycles();
                 final ThreadCensus.Window census = census(ns);
@@ -271,12 +278,33 @@ public final class K2kMemcachedBench {
                     ? Math.round((fabric.lockWaits() - lockWaitsBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.put("switch_locked_cycles", requests > 0
                     ? Math.round((fabric.lockedDutyCycles() - lockedCyclesBefore) / requests * 1000) / 1000.0 : 0.0);
+                perRequest.put("inline_sends_handed_off", requests > 0
+                    ? Math.round((fabric.handedOff() - handedBefore) / requests * 1000) / 1000.0 : 0.0);
+                perRequest.put("inline_sends_lock_busy", requests > 0
+                    ? Math.round((fabric.lockBusy() - lockBusyBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.put("inline_sends_to_uplink", requests > 0
                     ? Math.round((fabric.cutBusy() - busyBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.putAll(ThreadCensus.perRequest(census.delta(), census.requests(r.opsPerSecond())));
+                perRequest.putAll(runCpu(r));
                 return new SwitchRun(r, List.copyOf(fabric.ports()), fabric.receivedDirect(), perRequest);
             }
         }
+    }
+
+    /**
+     * The CPU per request {@link MemcachedBench#run} measured over exactly its measured load ({@code run.cpu_us.jvm}
+     * and {@code run.cpu_us.thread.NAME}, thread names with digits folded; the load's client threads, which end
+     * with the run, are in {@code unlisted(clients)}): unlike the census window, which is timed from the run's
+     * start, it cannot miss the load when a loaded machine delays the run's preload.
+     */
+    private static Map<String, Double> runCpu(final MemcachedBench.Result r) {
+        final Map<String, Double> m = new java.util.TreeMap<>();
+        r.perOp().forEach((k, v) -> {
+            if (k.startsWith("cpu_us.")) {
+                m.put("run." + k, v);
+            }
+        });
+        return m;
     }
 
     /**
