@@ -324,13 +324,19 @@ public final class K2kMemcachedBench {
     /**
      * Both kernels' virtio-net counters, summed: {@code kicks} (notifications the devices received: each
      * one not served inline is a wake-up of a device's backend thread, unless it was awake already),
-     * {@code inline_kicks} (served on the guest's kicking thread), {@code rx_interrupts} (receive-queue
+     * {@code inline_kicks} (served on the guest's kicking thread), {@code device_rx_offered} (frames the
+     * switch wrote straight into a guest's receive queue), {@code device_rx} (every frame received, so
+     * {@code device_rx - device_rx_offered} came through a downlink and a device's backend thread),
+     * {@code device_rx_busy} (direct receives that found the device's
+     * receive lock held and took the downlink), {@code rx_interrupts} (receive-queue
      * interrupts to the drivers: run inline on the raising host thread for vswitch devices, else a
      * hand-off to the interrupt actor on a vCPU); and both schedulers' vCPU counters ({@link
      * dev.osvj.sched.CpuStats}): {@code vcpu_halts} (halts, each one ended by a cross-core wake-up or a
      * timer), {@code vcpu_ipis} (wake-up messages to halted vCPUs), {@code vcpu_switches} and
      * {@code vcpu_mailbox_runs} (actor mailbox runs on the vCPUs: interrupt actors, among others).
      */
+    private static final java.util.regex.Pattern DEVICE_COUNTER = java.util.regex.Pattern.compile("([a-z_]+)=(\\d+)");
+
     private static Map<String, Long> deviceCounters(final BenchKernel... kernels) {
         final Map<String, Long> m = new java.util.TreeMap<>();
         for (final BenchKernel k : kernels) {
@@ -342,6 +348,12 @@ public final class K2kMemcachedBench {
                 if (e.transport() instanceof dev.osvj.virtio.net.VirtioNetDevice d) {
                     m.merge("kicks", d.kicksReceived(), Long::sum);
                     m.merge("inline_kicks", d.inlineKicks(), Long::sum);
+                    final java.util.regex.Matcher c = DEVICE_COUNTER.matcher(d.deviceCounters());
+                    while (c.find()) {
+                        if (c.group(1).equals("rx") || c.group(1).equals("rx_busy") || c.group(1).equals("rx_offered")) {
+                            m.merge("device_" + c.group(1), Long.parseLong(c.group(2)), Long::sum);
+                        }
+                    }
                     final dev.osvj.virtio.ring.QueueCounters rx = d.queueCounters(0);
                     if (rx != null) {
                         m.merge("rx_interrupts", rx.get(dev.osvj.virtio.ring.QueueCounters.NOTIFICATIONS), Long::sum);
