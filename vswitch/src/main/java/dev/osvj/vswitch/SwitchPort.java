@@ -100,6 +100,8 @@ public final class SwitchPort implements FrameTransport {
     private long handOffs;
     /** Written by the forwarding-lock holder after forwarding one of them, read by the sender. */
     private final AtomicLong handOffsForwarded = new AtomicLong();
+    /** Frames the switch in this JVM offered to this port's downlink (forwarding-lock holder writes, poller reads). */
+    private final AtomicLong downlinkOffered = new AtomicLong();
     /** Inline sends that found the switch busy and took the uplink instead. */
     private final AtomicLong txInlineBusy = new AtomicLong();
     /** The thread that polls the downlink (the device's backend thread), for {@link #wakePoller}. */
@@ -443,6 +445,26 @@ public final class SwitchPort implements FrameTransport {
         }
         rxDirect.lazySet(rxDirect.get() + 1);
         return true;
+    }
+
+    /**
+     * {@link FrameTransport#mayHaveFrames}: false when the port's switch runs in this JVM with cut-through
+     * ({@link #enableCutThrough}) and its downlink holds no frame the switch offered: every frame on the
+     * downlink comes from that switch's egress, which counts it ({@link #downlinkOffered}) before it wakes
+     * the poller ({@link #wakePoller}), so a poller that saw the counts equal is woken after the next one.
+     */
+    @Override
+    public boolean mayHaveFrames() {
+        final Thread current = Thread.currentThread();
+        if (poller != current) {
+            poller = current; // the polling thread asks: it is the one to wake, even before its first poll
+        }
+        return cutSwitch == null || closed || downlinkOffered.get() != rxFrames.get();
+    }
+
+    /** Forwarding-lock holder: one more frame offered to this port's downlink (before waking its poller). */
+    void downlinkOffered() {
+        downlinkOffered.lazySet(downlinkOffered.get() + 1);
     }
 
     /** Sender: one more frame of this port is in the switch's hand-off ring. */

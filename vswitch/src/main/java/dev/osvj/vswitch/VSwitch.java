@@ -794,9 +794,12 @@ public final class VSwitch implements AutoCloseable {
             rc = p.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, buffer, offset, length);
         }
         if (rc > 0) {
-            if (d.local != null && !d.sent) {
-                d.sent = true;
-                toWake[toWakeCount++] = d;
+            if (d.local != null) {
+                d.local.downlinkOffered(); // counted before the poller is woken (wakeSent)
+                if (!d.sent) {
+                    d.sent = true;
+                    toWake[toWakeCount++] = d;
+                }
             }
             return SwitchCore.SENT;
         }

@@ -340,6 +340,31 @@ class VSwitchTest {
         }
     }
 
+    /**
+     * {@link SwitchPort#mayHaveFrames}: a port whose switch runs in this JVM with cut-through knows when its
+     * downlink holds a frame (the switch counts what it offers there), so its device's backend thread need
+     * not poll it (nor take its receive lock) while it is empty.
+     */
+    @Test
+    void shouldTellWhetherTheDownlinkMayHoldAFrame() {
+        final VSwitch sw = host.startSwitch(SwitchSpec.of("t-may"));
+        try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
+            assertFalse(b.mayHaveFrames(), "nothing sent to b yet");
+            assertEquals(0, send(a, frame(0xFF, 0x0A, 31, 60)));
+            assertTrue(b.mayHaveFrames(), "a's broadcast is on b's downlink (b has no device to receive it directly)");
+            receive(b, 31, new ArrayList<>());
+            assertFalse(b.mayHaveFrames(), "b read it");
+        } finally {
+            sw.close();
+        }
+        try (SwitchHost plain = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(false))) {
+            final VSwitch other = plain.startSwitch(SwitchSpec.of("t-may-plain"));
+            try (SwitchPort c = other.connect("c")) {
+                assertTrue(c.mayHaveFrames(), "without cut-through the port cannot know: always poll");
+            }
+        }
+    }
+
     @Test
     void shouldNotTransmitInlineByDefault() {
         try (SwitchHost h = SwitchHost.start()) {
