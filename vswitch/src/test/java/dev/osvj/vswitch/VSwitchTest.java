@@ -366,8 +366,16 @@ class VSwitchTest {
     }
 
     @Test
-    void shouldNotTransmitInlineByDefault() {
+    void shouldTransmitInlineByDefaultAndNotWhenOff() {
         try (SwitchHost h = SwitchHost.start()) {
+            final VSwitch sw = h.startSwitch(SwitchSpec.of("t-default-inline"));
+            try (SwitchPort a = sw.connect("a")) {
+                assertTrue(a.transmitsInline(), "inline transmit on every kicking thread by default (session 8)");
+            } finally {
+                sw.close();
+            }
+        }
+        try (SwitchHost h = SwitchHost.start(SwitchHost.Options.defaults().withInlineTransmit(SwitchHost.InlineTransmit.OFF))) {
             final VSwitch sw = h.startSwitch(SwitchSpec.of("t-no-inline"));
             try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
                 assertFalse(a.transmitsInline());

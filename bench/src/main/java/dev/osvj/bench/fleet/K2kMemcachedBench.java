@@ -41,14 +41,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * loopback ({@code debian_*}; the denominator until session 5, the paper's Linux server; absent when it
  * is not installed), the same client and server in <em>one</em> kernel over its loopback
  * ({@code one_kernel_*}: what the switch path adds), and four A/B runs of the two kernels: transmit
- * inline on the guests' kicking threads ({@code inline_*}: {@link SwitchHost.Options#inlineTransmit}
- * {@code ALL}, off by default: its p99 is worse here), on host kicking threads only ({@code host_inline_*}:
+ * on the devices' backend threads instead of inline on the guests' kicking threads ({@code off_*}:
+ * {@link SwitchHost.Options#inlineTransmit} {@code OFF}, the default until session 7; the main run uses the
+ * host's default, {@code ALL} since session 8), on host kicking threads only ({@code host_inline_*}:
  * {@code HOST_THREADS}),
  * every frame through the switch thread ({@code switch_thread_*}: without cut-through), and
  * cut-through but every frame through the destination's downlink, polled by its device thread
  * ({@code downlinks_*}: without the switch receiving straight into the destination guest's queue,
  * {@code VirtioNetDevice.offerRx}; {@code switch_frames_received_direct} counts those frames in the
- * main run). {@code per_request.*} and {@code inline_per_request.*} are the two kernels' virtio-net
+ * main run). {@code per_request.*} and {@code off_per_request.*} are the two kernels' virtio-net
  * counters per request: {@code kicks} (a kick not served inline wakes a device's backend thread
  * unless it is awake), {@code inline_kicks} (served on the guest's kicking thread: the hand-off the
  * switch path no longer has), {@code rx_interrupts} (receive interrupts; the vswitch devices run them
@@ -100,7 +101,7 @@ public final class K2kMemcachedBench {
      * default true.
      */
     public static final String DEFER = "bench.fleet.k2k.defer";
-    /** System property: the main run's {@link HostMode} (A/B runs); default {@code DEFAULT}. */
+    /** System property: the main run's {@link HostMode} (A/B runs): DEFAULT (the default), INLINE, OFF, HOST_INLINE, CUT_THROUGH_DOWNLINKS or SWITCH_THREAD. */
     public static final String MODE = "bench.fleet.k2k.mode";
 
     private K2kMemcachedBench() {
@@ -147,14 +148,14 @@ public final class K2kMemcachedBench {
         final SwitchRun main = switched(n, "k2k-bench-" + n, HostMode.valueOf(System.getProperty(MODE, "DEFAULT")), ns);
         final MemcachedBench.Result osvj = main.result();
         final boolean context = Boolean.parseBoolean(System.getProperty(CONTEXT, "true"));
-        SwitchRun inline = null;
+        SwitchRun off = null;
         SwitchRun hostInline = null;
         MemcachedBench.Result switchThread = null;
         MemcachedBench.Result downlinks = null;
         if (context) {
-            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
-                + "(A/B context), " + CONNECTIONS + " connections");
-            inline = switched(n, "k2k-inline-" + n, HostMode.INLINE, ns);
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit on the devices' backend threads, not "
+                + "inline (A/B context: the default until session 7), " + CONNECTIONS + " connections");
+            off = switched(n, "k2k-off-" + n, HostMode.OFF, ns);
             bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on host kicking threads only "
                 + "(A/B context), " + CONNECTIONS + " connections");
             hostInline = switched(n, "k2k-hostinline-" + n, HostMode.HOST_INLINE, ns);
@@ -183,10 +184,10 @@ public final class K2kMemcachedBench {
         if (context) {
             detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
             detail.put("switch_thread_p99_us", switchThread.p99Us());
-            detail.put("inline_req_per_s", inline.result().opsPerSecond());
-            detail.put("inline_p50_us", inline.result().p50Us());
-            detail.put("inline_p99_us", inline.result().p99Us());
-            inline.perRequest().forEach((k, v) -> detail.put("inline_per_request." + k, v));
+            detail.put("off_req_per_s", off.result().opsPerSecond());
+            detail.put("off_p50_us", off.result().p50Us());
+            detail.put("off_p99_us", off.result().p99Us());
+            off.perRequest().forEach((k, v) -> detail.put("off_per_request." + k, v));
             detail.put("host_inline_req_per_s", hostInline.result().opsPerSecond());
             detail.put("host_inline_p99_us", hostInline.result().p99Us());
             hostInline.perRequest().forEach((k, v) -> detail.put("host_inline_per_request." + k, v));
@@ -243,8 +244,12 @@ public final class K2kMemcachedBench {
         try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough)
             .withDeferInterrupts(Boolean.parseBoolean(System.getProperty(DEFER, "true")))
             .withDirectReceive(mode != HostMode.CUT_THROUGH_DOWNLINKS)
-            .withInlineTransmit(mode == HostMode.INLINE ? SwitchHost.InlineTransmit.ALL
-                : mode == HostMode.HOST_INLINE ? SwitchHost.InlineTransmit.HOST_THREADS : SwitchHost.InlineTransmit.OFF))) {
+            .withInlineTransmit(switch (mode) {
+                case DEFAULT -> SwitchHost.Options.defaults().inlineTransmit();
+                case INLINE -> SwitchHost.InlineTransmit.ALL;
+                case HOST_INLINE -> SwitchHost.InlineTransmit.HOST_THREADS;
+                default -> SwitchHost.InlineTransmit.OFF;
+            }))) {
             final VSwitch fabric = host.startSwitch(SwitchSpec.of(switchName));
             try (BenchKernel server = BenchKernel.boot(tag + "-server-" + n, List.of(
                      "osvj.app.name=memcached",
@@ -418,11 +423,16 @@ public final class K2kMemcachedBench {
 
     /** How the switch host of an osvj side forwards (the default, and the A/B contexts). */
     private enum HostMode {
-        /** Cut-through on the device threads, straight into the destination's receive queue (the host's defaults). */
+        /**
+         * The host's defaults: cut-through straight into the destination's receive queue, transmitting inline on
+         * every kicking thread (since session 8; {@link SwitchHost.Options#defaults()}).
+         */
         DEFAULT,
-        /** As {@link #DEFAULT} but the guests' transmit kicks forward inline on the kicking thread. */
+        /** Cut-through and direct receive, every kick inline ({@link SwitchHost.InlineTransmit#ALL}, whatever the default). */
         INLINE,
-        /** As {@link #DEFAULT} but transmit kicks on host threads (the load client's) forward inline. */
+        /** Cut-through on the device threads, no inline transmit (the default until session 7). */
+        OFF,
+        /** As {@link #OFF} but transmit kicks on host threads (the load client's) forward inline. */
         HOST_INLINE,
         /** Cut-through on the device threads, then the destination's downlink, polled by its device thread (session 3's default). */
         CUT_THROUGH_DOWNLINKS,
