@@ -73,9 +73,9 @@ public final class SwitchHost implements AutoCloseable {
      * @param inlineTransmit with {@code cutThrough}: which kicking threads a local port lets its virtio-net
      *                    device transmit on ({@link SwitchPort#transmitsInline}), forwarding the frame on
      *                    the kicking thread instead of waking the device's backend thread; see
-     *                    {@link InlineTransmit}. Default {@link InlineTransmit#ALL} (since session 8: an inline
-     *                    send that finds the switch busy hands its frame to the busy thread instead of
-     *                    detouring through the switch thread, see {@link VSwitch}).
+     *                    {@link InlineTransmit}. Default {@link InlineTransmit#OFF} (session 8: {@code ALL}
+     *                    now has more throughput and less CPU per request in the k2k benchmark, but its p99
+     *                    was still higher in loaded full runs; see BENCHMARKS.md).
      * @param deferInterrupts with {@code directReceive}: a destination's receive interrupt that runs
      *                    inline on the switch thread or a port's device thread runs after that thread
      *                    released the switch's forwarding lock, not under it (default true; see
@@ -84,7 +84,7 @@ public final class SwitchHost implements AutoCloseable {
     public record Options(Path aeronDir, int termLength, Duration idleMaxPark, boolean cutThrough, boolean directReceive,
         InlineTransmit inlineTransmit, boolean deferInterrupts) {
         public static Options defaults() {
-            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, InlineTransmit.ALL, true);
+            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, InlineTransmit.OFF, true);
         }
 
         public Options withDeferInterrupts(final boolean value) {
@@ -121,7 +121,7 @@ public final class SwitchHost implements AutoCloseable {
      * backend thread, which forwards as before.
      */
     public enum InlineTransmit {
-        /** Every kick wakes the device's backend thread (the default until session 7). */
+        /** Every kick wakes the device's backend thread (the default). */
         OFF,
         /**
          * Only kicks on host threads (not kernel threads: {@code KThread.current() == null}), such as an
@@ -135,8 +135,7 @@ public final class SwitchHost implements AutoCloseable {
         HOST_THREADS,
         /**
          * Every kick, on kernel threads too (the destination's receive interrupt then runs inline on the
-         * sending kernel's thread as well: to the destination it is an outside thread). The default since
-         * session 8.
+         * sending kernel's thread as well: to the destination it is an outside thread).
          */
         ALL;
 

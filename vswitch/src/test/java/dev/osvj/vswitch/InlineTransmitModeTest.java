@@ -72,6 +72,6 @@ class InlineTransmitModeTest {
             assertEquals(m, SwitchHost.InlineTransmit.ofConfig(m.configName()));
         }
         assertEquals("host-threads", SwitchHost.InlineTransmit.HOST_THREADS.configName());
-        assertEquals(SwitchHost.InlineTransmit.ALL, SwitchHost.Options.defaults().inlineTransmit(), "since session 8");
+        assertEquals(SwitchHost.InlineTransmit.OFF, SwitchHost.Options.defaults().inlineTransmit());
     }
 }

@@ -41,15 +41,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * loopback ({@code debian_*}; the denominator until session 5, the paper's Linux server; absent when it
  * is not installed), the same client and server in <em>one</em> kernel over its loopback
  * ({@code one_kernel_*}: what the switch path adds), and four A/B runs of the two kernels: transmit
- * on the devices' backend threads instead of inline on the guests' kicking threads ({@code off_*}:
- * {@link SwitchHost.Options#inlineTransmit} {@code OFF}, the default until session 7; the main run uses the
- * host's default, {@code ALL} since session 8), on host kicking threads only ({@code host_inline_*}:
+ * with the other {@link SwitchHost.Options#inlineTransmit} setting than the host's default, which the main
+ * run uses: inline on every kicking thread ({@code inline_*}, {@code ALL}) while the default is {@code OFF},
+ * or on the devices' backend threads ({@code off_*}) if the default becomes {@code ALL}), on host kicking
+ * threads only ({@code host_inline_*}:
  * {@code HOST_THREADS}),
  * every frame through the switch thread ({@code switch_thread_*}: without cut-through), and
  * cut-through but every frame through the destination's downlink, polled by its device thread
  * ({@code downlinks_*}: without the switch receiving straight into the destination guest's queue,
  * {@code VirtioNetDevice.offerRx}; {@code switch_frames_received_direct} counts those frames in the
- * main run). {@code per_request.*} and {@code off_per_request.*} are the two kernels' virtio-net
+ * main run). {@code per_request.*} and {@code inline_per_request.*} (or {@code off_per_request.*}) are the two kernels' virtio-net
  * counters per request: {@code kicks} (a kick not served inline wakes a device's backend thread
  * unless it is awake), {@code inline_kicks} (served on the guest's kicking thread: the hand-off the
  * switch path no longer has), {@code rx_interrupts} (receive interrupts; the vswitch devices run them
@@ -148,14 +149,18 @@ public final class K2kMemcachedBench {
         final SwitchRun main = switched(n, "k2k-bench-" + n, HostMode.valueOf(System.getProperty(MODE, "DEFAULT")), ns);
         final MemcachedBench.Result osvj = main.result();
         final boolean context = Boolean.parseBoolean(System.getProperty(CONTEXT, "true"));
-        SwitchRun off = null;
+        // the context run is the other inline-transmit setting than the host's default (the main run)
+        final boolean inlineByDefault = SwitchHost.Options.defaults().inlineTransmit() == SwitchHost.InlineTransmit.ALL;
+        final String alt = inlineByDefault ? "off_" : "inline_";
+        SwitchRun other = null;
         SwitchRun hostInline = null;
         MemcachedBench.Result switchThread = null;
         MemcachedBench.Result downlinks = null;
         if (context) {
-            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit on the devices' backend threads, not "
-                + "inline (A/B context: the default until session 7), " + CONNECTIONS + " connections");
-            off = switched(n, "k2k-off-" + n, HostMode.OFF, ns);
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, " + (inlineByDefault
+                ? "transmit on the devices' backend threads, not inline" : "transmit inline on the guests' kicking threads")
+                + " (A/B context), " + CONNECTIONS + " connections");
+            other = switched(n, "k2k-" + (inlineByDefault ? "off-" : "inline-") + n, inlineByDefault ? HostMode.OFF : HostMode.INLINE, ns);
             bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on host kicking threads only "
                 + "(A/B context), " + CONNECTIONS + " connections");
             hostInline = switched(n, "k2k-hostinline-" + n, HostMode.HOST_INLINE, ns);
@@ -184,10 +189,10 @@ public final class K2kMemcachedBench {
         if (context) {
             detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
             detail.put("switch_thread_p99_us", switchThread.p99Us());
-            detail.put("off_req_per_s", off.result().opsPerSecond());
-            detail.put("off_p50_us", off.result().p50Us());
-            detail.put("off_p99_us", off.result().p99Us());
-            off.perRequest().forEach((k, v) -> detail.put("off_per_request." + k, v));
+            detail.put(alt + "req_per_s", other.result().opsPerSecond());
+            detail.put(alt + "p50_us", other.result().p50Us());
+            detail.put(alt + "p99_us", other.result().p99Us());
+            other.perRequest().forEach((k, v) -> detail.put(alt + "per_request." + k, v));
             detail.put("host_inline_req_per_s", hostInline.result().opsPerSecond());
             detail.put("host_inline_p99_us", hostInline.result().p99Us());
             hostInline.perRequest().forEach((k, v) -> detail.put("host_inline_per_request." + k, v));
@@ -424,13 +429,13 @@ public final class K2kMemcachedBench {
     /** How the switch host of an osvj side forwards (the default, and the A/B contexts). */
     private enum HostMode {
         /**
-         * The host's defaults: cut-through straight into the destination's receive queue, transmitting inline on
-         * every kicking thread (since session 8; {@link SwitchHost.Options#defaults()}).
+         * The host's defaults ({@link SwitchHost.Options#defaults()}): cut-through straight into the destination's
+         * receive queue, inline transmit as the default says (off).
          */
         DEFAULT,
         /** Cut-through and direct receive, every kick inline ({@link SwitchHost.InlineTransmit#ALL}, whatever the default). */
         INLINE,
-        /** Cut-through on the device threads, no inline transmit (the default until session 7). */
+        /** Cut-through on the device threads, no inline transmit (whatever the default). */
         OFF,
         /** As {@link #OFF} but transmit kicks on host threads (the load client's) forward inline. */
         HOST_INLINE,
