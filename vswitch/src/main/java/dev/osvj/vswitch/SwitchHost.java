@@ -73,7 +73,9 @@ public final class SwitchHost implements AutoCloseable {
      * @param inlineTransmit with {@code cutThrough}: which kicking threads a local port lets its virtio-net
      *                    device transmit on ({@link SwitchPort#transmitsInline}), forwarding the frame on
      *                    the kicking thread instead of waking the device's backend thread; see
-     *                    {@link InlineTransmit}. Default {@link InlineTransmit#OFF}.
+     *                    {@link InlineTransmit}. Default {@link InlineTransmit#OFF} (session 8: {@code ALL}
+     *                    now has more throughput and less CPU per request in the k2k benchmark, but its p99
+     *                    was still higher in loaded full runs; see BENCHMARKS.md).
      * @param deferInterrupts with {@code directReceive}: a destination's receive interrupt that runs
      *                    inline on the switch thread or a port's device thread runs after that thread
      *                    released the switch's forwarding lock, not under it (default true; see
@@ -119,19 +121,22 @@ public final class SwitchHost implements AutoCloseable {
      * backend thread, which forwards as before.
      */
     public enum InlineTransmit {
-        /** Every kick wakes the device's backend thread (the default until session 6). */
+        /** Every kick wakes the device's backend thread (the default). */
         OFF,
         /**
          * Only kicks on host threads (not kernel threads: {@code KThread.current() == null}), such as an
          * application's platform thread calling a kernel's socket API, or the user gateway's loop.
          * The destination's receive interrupt then runs inline on that host thread too, so the frame
          * reaches the destination's waiting thread with one wake-up. A kernel thread's kick still
-         * wakes its device's backend thread: inline there, the destination's interrupt could not run
-         * on it (a kernel thread of another kernel) and would wake a vCPU of the destination for its
-         * interrupt actor instead, a hand-off as costly as the one saved and with a worse tail.
+         * wakes its device's backend thread (until session 7 the destination's interrupt could not run
+         * inline on a kernel thread of another kernel, which made inline kicks there as costly as the
+         * hand-off they saved).
          */
         HOST_THREADS,
-        /** Every kick, on kernel threads too (the destination's interrupt then goes to its actor). */
+        /**
+         * Every kick, on kernel threads too (the destination's receive interrupt then runs inline on the
+         * sending kernel's thread as well: to the destination it is an outside thread).
+         */
         ALL;
 
         /** The config value ({@code off}, {@code host-threads}, {@code all}). */

@@ -96,6 +96,12 @@ public final class SwitchPort implements FrameTransport {
     private long uplinkPosition;
     /** Switch thread writes (after forwarding a frame of this port from its uplink), the sender reads. */
     private final AtomicLong uplinkForwarded = new AtomicLong();
+    /** Sender only: frames this port handed to the switch's forwarding-lock holder ({@link VSwitch#cutThrough}). */
+    private long handOffs;
+    /** Written by the forwarding-lock holder after forwarding one of them, read by the sender. */
+    private final AtomicLong handOffsForwarded = new AtomicLong();
+    /** Frames the switch in this JVM offered to this port's downlink (forwarding-lock holder writes, poller reads). */
+    private final AtomicLong downlinkOffered = new AtomicLong();
     /** Inline sends that found the switch busy and took the uplink instead. */
     private final AtomicLong txInlineBusy = new AtomicLong();
     /** The thread that polls the downlink (the device's backend thread), for {@link #wakePoller}. */
@@ -280,7 +286,8 @@ public final class SwitchPort implements FrameTransport {
      * not a kernel thread.
      * {@link #send} then never blocks and never waits for another thread: it only {@code tryLock}s the
      * switch's forwarding lock ({@link VSwitch#cutThrough} with {@code noWait}) and, when the switch is
-     * busy, offers the frame to its uplink for the switch thread (Aeron's non-blocking offer, then an
+     * busy, hands the frame to the lock's holder through the switch's hand-off ring (or, only when that
+     * is full, offers it to its uplink for the switch thread: Aeron's non-blocking offer, then an
      * unpark); frames into a destination device are offered without waiting for its receive lock,
      * going to the destination's downlink when it is busy. No scheduler call is made on the way.
      */
@@ -312,6 +319,14 @@ public final class SwitchPort implements FrameTransport {
                 txFrames.lazySet(txFrames.get() + 1);
                 txCutThrough.lazySet(txCutThrough.get() + 1);
                 return 0;
+            }
+            if (cut == VSwitch.HANDED_OFF) {
+                txFrames.lazySet(txFrames.get() + 1);
+                return 0;
+            }
+            if (cut == VSwitch.CUT_FULL) {
+                txBackPressured.lazySet(txBackPressured.get() + 1);
+                return BACK_PRESSURED;
             }
             if (cut == VSwitch.CUT_BUSY) {
                 txInlineBusy.lazySet(txInlineBusy.get() + 1);
@@ -430,6 +445,46 @@ public final class SwitchPort implements FrameTransport {
         }
         rxDirect.lazySet(rxDirect.get() + 1);
         return true;
+    }
+
+    /**
+     * {@link FrameTransport#mayHaveFrames}: false when the port's switch runs in this JVM with cut-through
+     * ({@link #enableCutThrough}) and its downlink holds no frame the switch offered: every frame on the
+     * downlink comes from that switch's egress, which counts it ({@link #downlinkOffered}) before it wakes
+     * the poller ({@link #wakePoller}), so a poller that saw the counts equal is woken after the next one.
+     */
+    @Override
+    public boolean mayHaveFrames() {
+        final Thread current = Thread.currentThread();
+        if (poller != current) {
+            poller = current; // the polling thread asks: it is the one to wake, even before its first poll
+        }
+        return cutSwitch == null || closed || downlinkOffered.get() != rxFrames.get();
+    }
+
+    /** Forwarding-lock holder: one more frame offered to this port's downlink (before waking its poller). */
+    void downlinkOffered() {
+        downlinkOffered.lazySet(downlinkOffered.get() + 1);
+    }
+
+    /** Sender: one more frame of this port is in the switch's hand-off ring. */
+    void handedOff() {
+        handOffs++;
+    }
+
+    /** Forwarding-lock holder: it forwarded one of this port's handed-off frames. */
+    void handOffForwarded() {
+        handOffsForwarded.lazySet(handOffsForwarded.get() + 1);
+    }
+
+    /** Sender: frames of this port are still in the switch's hand-off ring (its next one must follow them). */
+    boolean handOffsPending() {
+        return handOffs != handOffsForwarded.get();
+    }
+
+    /** Frames of this port that the switch's forwarding-lock holders forwarded from its hand-off ring, since the start. */
+    public long txHandedOff() {
+        return handOffsForwarded.get();
     }
 
     /** Switch thread: it forwarded this port's uplink up to {@code position} (an Aeron stream position). */

@@ -12,6 +12,8 @@ import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2LongHashMap;
 import org.agrona.concurrent.ManyToOneConcurrentLinkedQueue;
 import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -56,9 +58,27 @@ import java.util.function.Consumer;
  * HELLO and BYE still use the uplink. Ports in other processes or hosts use the uplink, the
  * downlinks and the switch thread as before. With {@link SwitchHost.Options#inlineTransmit} a local
  * port also lets its device transmit on the guest's kicking thread ({@link SwitchPort#transmitsInline}):
- * that thread then only tries the forwarding lock, and a frame that finds it held takes the uplink,
- * with the port's later frames following it there until the switch thread has forwarded it (so
- * frames never overtake each other).
+ * that thread then only tries the forwarding lock, and a frame that finds it held is handed to the
+ * holder through a many-to-one ring ({@link #cutThrough}, {@link #HANDED_OFF}): every holder forwards
+ * the ring's frames before it releases the lock and looks again after releasing it, and the sender
+ * tries the lock once more after writing its frame, so a handed-off frame is forwarded by whichever
+ * thread holds the lock next, not by the switch thread (which drains the ring too, as a backstop). The
+ * port's later frames follow it through the ring until it was forwarded, so frames never overtake each
+ * other. Only when the ring is full does a frame take the uplink (with the port's later frames following
+ * it there until the switch thread has forwarded it).
+ *
+ * <pre>
+ *   inline sender A: tryLock fails -> ring.write(A's frame) -> tryLock again (fails: B holds it)
+ *   holder B:        ... forward B's frame -> drain ring (A's frame) -> unlock -> ring empty? else tryLock, drain
+ * </pre>
+ *
+ * <p>The switch thread takes the forwarding lock only in a duty cycle that has something to forward or
+ * change: at the first queued command, pending downlink, fragment polled from an uplink or trunk, or due
+ * sweep, and holds it to the end of that cycle ({@link #doWork}). Its idle duty cycles (it spins, then
+ * yields, then parks between frames) poll the uplinks and trunk links without it: they are polled by the
+ * switch thread only, and the cycle touches the core, egress or counters only after taking the lock. So
+ * an inline sender finds the lock held only while the switch thread really forwards a frame or runs a
+ * command, not while it spins or is preempted in an idle cycle ({@link #lockedDutyCycles}).
  *
  * <p>A {@code vswitch} device's receive interrupt runs inline by default (its device key
  * {@code interrupts = auto}): the destination driver's receive handler, and the stack's classifier
@@ -66,8 +86,8 @@ import java.util.function.Consumer;
  * a host thread (a device's backend thread, the switch thread), so the frame reaches the waiting
  * application thread without waking a vCPU for the interrupt actor first. If that handler runs under
  * the forwarding lock (see deferral below), transmits, and its device transmits inline, the send comes
- * back here on the thread that holds the lock: {@link #cutThrough} is never re-entered, the frame takes
- * the uplink ({@link #CUT_BUSY}).
+ * back here on the thread that holds the lock: {@link #cutThrough} is never re-entered, the frame is
+ * handed off through the ring, and the outer forwarding forwards it before releasing the lock.
  * With inline transmit on kernel threads ({@link SwitchHost.InlineTransmit#ALL}) the forwarding thread
  * may be a kernel thread of the sending kernel: to the destination kernel it is an outside thread too,
  * and its receive interrupt runs inline there as well ({@code InterruptLine}), so a frame from a
@@ -109,6 +129,8 @@ public final class VSwitch implements AutoCloseable {
     private static final long SWEEP_INTERVAL_NS = 1_000_000_000L;
     /** Consecutive sweeps a joined trunk may be disconnected before it is removed (about 2 s). */
     static final int TRUNK_DEAD_SWEEPS = 2;
+    /** Bytes of the hand-off ring (at least eight of the largest frames): frames of inline senders that found the lock held. */
+    private static final int HAND_OFF_CAPACITY = 256 * 1024;
 
     private final SwitchSpec spec;
     private final SwitchHost host;
@@ -125,10 +147,10 @@ public final class VSwitch implements AutoCloseable {
     /** Peer endpoints of the trunks this switch joined, readable from any thread. */
     private final java.util.Set<String> trunkPeers = java.util.concurrent.ConcurrentHashMap.newKeySet();
     /**
-     * Held by whichever thread runs the forwarding state: the switch thread for a duty cycle, or a
-     * local port's sending thread cutting a frame through ({@link #cutThrough}). One at a time, so the
-     * core, the egress publications and the counters still have one writer at a time; the lock orders
-     * their accesses.
+     * Held by whichever thread runs the forwarding state: the switch thread for the rest of a duty cycle
+     * once it found work in it ({@link #lockForWork}), or a local port's sending thread cutting a frame
+     * through ({@link #cutThrough}). One at a time, so the core, the egress publications and the counters
+     * still have one writer at a time; the lock orders their accesses.
      */
     private final java.util.concurrent.locks.ReentrantLock forwarding = new java.util.concurrent.locks.ReentrantLock();
     private final ManyToOneConcurrentLinkedQueue<Consumer<VSwitch>> commands = new ManyToOneConcurrentLinkedQueue<>();
@@ -142,12 +164,38 @@ public final class VSwitch implements AutoCloseable {
     private final UnsafeBuffer dhcpReply = new UnsafeBuffer(new byte[1024]);
     /** Frames received straight into a local port's device (forwarding-lock holder writes, any thread reads). */
     private final java.util.concurrent.atomic.AtomicLong receivedDirect = new java.util.concurrent.atomic.AtomicLong();
+    /** Inline sends that found the forwarding lock held by another thread and handed their frame off. */
+    private final java.util.concurrent.atomic.AtomicLong lockBusy = new java.util.concurrent.atomic.AtomicLong();
     /** Cut-through sends (not inline) that found the forwarding lock held and waited for it. */
     private final java.util.concurrent.atomic.AtomicLong lockWaits = new java.util.concurrent.atomic.AtomicLong();
-    /** Inline sends that found the forwarding lock held and took their uplink ({@link #CUT_BUSY}, not re-entries). */
+    /**
+     * Inline sends that took their uplink because the hand-off ring was full ({@link #CUT_BUSY}); until session 8
+     * every inline send that found the forwarding lock held.
+     */
     private final java.util.concurrent.atomic.AtomicLong cutBusy = new java.util.concurrent.atomic.AtomicLong();
+    /**
+     * Frames inline senders handed to the forwarding-lock holder (see the class comment): record type the
+     * port number + 1, body the sender's uplink session id (4 bytes) then the frame. Many producers (inline
+     * senders), one consumer at a time (the lock holder).
+     */
+    private final ManyToOneRingBuffer handOffs;
+    private final org.agrona.concurrent.MessageHandler handOffHandler = this::onHandedOff;
+    /** Frames handed to the forwarding-lock holder ({@link #HANDED_OFF}) since the start. */
+    private final java.util.concurrent.atomic.AtomicLong handedOff = new java.util.concurrent.atomic.AtomicLong();
     private long nextSweepNs;
+    /** Forwarding-lock holder: the time of the frame being forwarded (monotonic nanoseconds). */
     private long nowNs;
+    /** Switch thread: the current duty cycle's time. */
+    private long cycleNs;
+    /** Switch thread: the current duty cycle holds the forwarding lock ({@link #lockForWork}). */
+    private boolean locked;
+    /** Switch thread: the current duty cycle opened a deferral scope at {@link #deferMark}. */
+    private boolean deferring;
+    private int deferMark;
+    /** Duty cycles of the switch thread that took the forwarding lock (switch thread writes, any thread reads). */
+    private final java.util.concurrent.atomic.AtomicLong lockedCycles = new java.util.concurrent.atomic.AtomicLong();
+    /** {@link #idleProbe}. */
+    private volatile Runnable idleProbe;
     /** Forwarding-lock holder: the current {@link #cutThrough} runs inline and must not wait for any lock. */
     private boolean noWait;
     private volatile boolean closed;
@@ -190,6 +238,7 @@ public final class VSwitch implements AutoCloseable {
 
         @Override
         public void onFrame(final java.lang.foreign.MemorySegment buffer, final long offset, final int length) {
+            lockForWork();
             view.wrap(buffer.address() + offset, length); // always native: a term buffer or the port's scratch
             core.onFrame(port, view, 0, length, nowNs);
         }
@@ -209,6 +258,7 @@ public final class VSwitch implements AutoCloseable {
 
         @Override
         public void onFragment(final DirectBuffer buffer, final int offset, final int length, final Header header) {
+            lockForWork();
             onMessage(index, buffer, offset, length, header.sessionId(), header.position());
         }
     }
@@ -222,6 +272,10 @@ public final class VSwitch implements AutoCloseable {
         this.trunkOf = new Trunk[spec.maxPorts()];
         this.toWake = new Downlink[spec.maxPorts()];
         this.dhcp = spec.dhcp().isEmpty() ? null : new SwitchDhcp(spec.dhcp(), 3600);
+        final int maxRecord = 8 + 4 + SwitchCore.ETHERNET_HEADER + spec.mtu() + SwitchCore.VLAN_TAG;
+        this.handOffs = new ManyToOneRingBuffer(new UnsafeBuffer(java.nio.ByteBuffer.allocateDirect(
+            Math.max(HAND_OFF_CAPACITY, org.agrona.BitUtil.findNextPositivePowerOfTwo(maxRecord * 8))
+                + RingBufferDescriptor.TRAILER_LENGTH)));
         PortMessage.putHeader(frameHeader, 0, PortMessage.FRAME);
         try {
             uplinks.add(new Uplink(0, "aeron:ipc"));
@@ -294,20 +348,57 @@ public final class VSwitch implements AutoCloseable {
      * @return work done (0 when idle).
      */
     int doWork(final long nowNs) {
-        final boolean defer = host.deferInterrupts();
-        final int mark = defer ? dev.osvj.virtio.InterruptLine.deferInline() : 0;
+        cycleNs = nowNs;
         try {
-            forwarding.lock();
-            try {
-                return dutyCycle(nowNs);
-            } finally {
-                forwarding.unlock();
-            }
+            return dutyCycle(nowNs);
         } finally {
-            if (defer) {
-                dev.osvj.virtio.InterruptLine.runDeferred(mark); // the destinations' handlers, after the unlock
+            if (locked) {
+                final boolean defer = deferring;
+                locked = false;
+                deferring = false;
+                try {
+                    if (!closed) {
+                        drainHandOffs(); // frames handed off while this cycle held the lock
+                    }
+                    wakeSent();
+                } finally {
+                    forwarding.unlock();
+                    if (defer) {
+                        dev.osvj.virtio.InterruptLine.runDeferred(deferMark); // the destinations' handlers, after the unlock
+                    }
+                }
             }
         }
+    }
+
+    /**
+     * Switch thread: take the forwarding lock for the rest of this duty cycle, if this cycle has not taken
+     * it yet: it found something to forward or change (a command, a pending downlink, a polled fragment,
+     * a sweep due). An idle duty cycle never takes it, so inline senders ({@link #cutThrough} with
+     * {@code noWait}) find it free unless the switch thread really forwards. With
+     * {@link SwitchHost.Options#deferInterrupts} it also opens the deferral scope of the inline interrupts
+     * the cycle raises, closed after the unlock ({@link #doWork}).
+     */
+    private void lockForWork() {
+        if (locked) {
+            return;
+        }
+        if (host.deferInterrupts()) {
+            deferMark = dev.osvj.virtio.InterruptLine.deferInline();
+            deferring = true;
+        }
+        forwarding.lock();
+        locked = true;
+        nowNs = cycleNs;
+        lockedCycles.lazySet(lockedCycles.get() + 1);
+    }
+
+    /**
+     * Test hook: run by the switch thread in a duty cycle that found nothing to do, after its polls (where
+     * the switch thread held the forwarding lock until session 8), or null.
+     */
+    void idleProbe(final Runnable probe) {
+        idleProbe = probe;
     }
 
     /** The forwarding lock, for tests that make the switch busy. */
@@ -320,37 +411,49 @@ public final class VSwitch implements AutoCloseable {
     /** {@link #cutThrough}: {@code port} is no longer the sender's port here: use the uplink. */
     static final int CUT_GONE = 1;
     /**
-     * {@link #cutThrough}: another thread holds the forwarding lock ({@code noWait}), or the calling thread
-     * does, deeper in its own stack (a frame this thread is forwarding made a destination's inline
-     * interrupt handler transmit inline): use the uplink.
+     * {@link #cutThrough}: another thread held the forwarding lock, or the calling thread did, deeper in its
+     * own stack, and the hand-off ring had no room: use the uplink.
      */
     static final int CUT_BUSY = 2;
+    /**
+     * {@link #cutThrough}: the frame was handed to the forwarding-lock holder (the lock was held, or the
+     * sender's earlier frames are still in the hand-off ring); it forwards it before or right after it
+     * releases the lock.
+     */
+    static final int HANDED_OFF = 3;
+    /** {@link #cutThrough}: the sender's earlier frames are still in the hand-off ring, which is full: drop it. */
+    static final int CUT_FULL = 4;
 
     /**
      * A sending thread of a port joined from this JVM on this switch's driver (a device's backend
      * thread, or with {@code noWait} the guest's kicking thread in an inline transmit): forward one
      * frame on the caller's thread (cut-through), instead of through the port's uplink and a hand-off
-     * to the switch thread. Without {@code noWait} it waits while the switch thread runs a duty cycle
-     * (bounded: that never blocks); with it, it only tries the forwarding lock, offers frames to
-     * destination devices without waiting for their receive locks (a busy one gets the frame through
-     * its downlink), and leaves downlinks still being created to the switch thread (the Aeron client's
-     * lock may be held while it waits for the driver).
+     * to the switch thread. Without {@code noWait} it waits while another thread forwards (bounded:
+     * that never blocks); with it, it only tries the forwarding lock, offers frames to destination
+     * devices without waiting for their receive locks (a busy one gets the frame through its
+     * downlink), and leaves downlinks still being created to the switch thread (the Aeron client's lock
+     * may be held while it waits for the driver).
      *
-     * <p>Never re-entered: a thread that holds the forwarding lock already (it is forwarding a frame into
-     * a guest whose receive interrupt ran inline on it, and whose handler transmitted inline) gets
-     * {@link #CUT_BUSY}.
+     * <p>An inline send that finds the lock held, by another thread or by itself deeper in its stack
+     * (it is forwarding a frame into a guest whose receive interrupt ran inline here and transmitted
+     * inline), hands the frame to the holder through the hand-off ring ({@link #HANDED_OFF}): every
+     * holder drains the ring before it releases the lock and tries again after it released it, and a
+     * sender tries the lock once more after writing, so a handed-off frame never waits for the switch
+     * thread. The sender's later frames follow it through the ring until it was forwarded (frame order
+     * per port). The switch thread drains the ring too (a holder that is not this switch's code, such as
+     * a test).
      *
-     * @return {@link #CUT}, {@link #CUT_GONE} or {@link #CUT_BUSY}; the caller offers the frame to its
-     *         uplink on anything but {@link #CUT}.
+     * @return {@link #CUT}, {@link #HANDED_OFF}, {@link #CUT_GONE}, {@link #CUT_BUSY} or {@link #CUT_FULL};
+     *         the caller offers the frame to its uplink on {@link #CUT_GONE} and {@link #CUT_BUSY}.
      */
     int cutThrough(final SwitchPort from, final int port, final DirectBuffer buffer, final int offset, final int length,
         final boolean noWait) {
         if (forwarding.isHeldByCurrentThread()) {
             // Re-entered: this thread is forwarding a frame, into a guest whose receive interrupt ran
             // inline here and transmitted inline. The outer forwarding's state (its frame, noWait,
-            // the ports to wake) must not be overwritten: the frame takes the uplink (its port's later
-            // frames follow it there until the switch thread has forwarded it, so order holds).
-            return CUT_BUSY;
+            // the ports to wake) must not be overwritten: the outer forwarding forwards this frame from
+            // the ring before it releases the lock.
+            return handOff(from, port, buffer, offset, length) ? HANDED_OFF : from.handOffsPending() ? CUT_FULL : CUT_BUSY;
         }
         if (!host.deferInterrupts() || !from.onPollerThread()) {
             return cutThroughLocked(from, port, buffer, offset, length, noWait);
@@ -367,61 +470,170 @@ public final class VSwitch implements AutoCloseable {
 
     private int cutThroughLocked(final SwitchPort from, final int port, final DirectBuffer buffer, final int offset,
         final int length, final boolean noWait) {
+        boolean handed = false;
+        if (from.handOffsPending()) {
+            // its earlier frames are still in the ring: this one follows them there
+            if (!handOff(from, port, buffer, offset, length)) {
+                return CUT_FULL;
+            }
+            handed = true;
+        }
         if (!noWait) {
             if (!forwarding.tryLock()) {
                 lockWaits.incrementAndGet();
                 forwarding.lock();
             }
         } else if (!forwarding.tryLock()) {
-            cutBusy.incrementAndGet();
-            return CUT_BUSY;
+            if (!handed) {
+                if (!handOff(from, port, buffer, offset, length)) {
+                    cutBusy.incrementAndGet();
+                    return CUT_BUSY; // nothing of this port in the ring: the uplink keeps its order
+                }
+                lockBusy.incrementAndGet();
+            }
+            afterUnlock(true); // the holder may have released the lock before this frame was in the ring
+            return HANDED_OFF;
         }
+        int result = CUT;
         try {
-            final Downlink d = downlinks[port];
-            if (closed || d == null || d.local != from) {
-                return CUT_GONE;
+            if (closed) {
+                return handed ? HANDED_OFF : CUT_GONE;
             }
             nowNs = System.nanoTime();
             if (!pending.isEmpty() && !noWait) {
                 resolvePending(); // a port that just joined may be a destination already
             }
             this.noWait = noWait;
-            onFrame(port, buffer, offset, length);
+            drainHandOffs(); // frames handed off before this one go first (with this sender's own, if handed)
+            if (handed) {
+                result = HANDED_OFF;
+            } else {
+                final Downlink d = downlinks[port];
+                if (d == null || d.local != from) {
+                    result = CUT_GONE;
+                } else {
+                    onFrame(port, buffer, offset, length);
+                }
+                drainHandOffs(); // and those handed off meanwhile (a destination's inline handler transmitted)
+            }
             wakeSent();
-            return CUT;
+            return result;
         } finally {
             this.noWait = false;
             forwarding.unlock();
+            afterUnlock(noWait);
         }
     }
 
+    /**
+     * Write one frame of {@code from} (port {@code port}) into the hand-off ring, for the forwarding-lock
+     * holder. Any thread; never blocks.
+     *
+     * @return false when the ring has no room.
+     */
+    private boolean handOff(final SwitchPort from, final int port, final DirectBuffer buffer, final int offset,
+        final int length) {
+        final int index = handOffs.tryClaim(port + 1, 4 + length);
+        if (index < 0) {
+            return false;
+        }
+        final org.agrona.concurrent.AtomicBuffer ring = handOffs.buffer();
+        ring.putInt(index, from.sessionId());
+        ring.putBytes(index + 4, buffer, offset, length);
+        from.handedOff();
+        handOffs.commit(index);
+        handedOff.incrementAndGet();
+        return true;
+    }
+
+    /** Forwarding-lock holder: forward the frames handed off to it, up to {@link #FRAGMENT_LIMIT}. */
+    private int drainHandOffs() {
+        return handOffs.size() == 0 ? 0 : handOffs.read(handOffHandler, FRAGMENT_LIMIT);
+    }
+
+    /** {@link #drainHandOffs}: one handed-off frame. */
+    private void onHandedOff(final int type, final org.agrona.MutableDirectBuffer buffer, final int index, final int length) {
+        final int port = type - 1;
+        final Downlink d = downlinks[port];
+        final SwitchPort from = d == null ? null : d.local;
+        if (from == null || from.sessionId() != buffer.getInt(index)) {
+            return; // the port left meanwhile: its frame goes with it
+        }
+        onFrame(port, buffer, index + 4, length - 4);
+        from.handOffForwarded();
+    }
+
+    /**
+     * After releasing the forwarding lock (or failing to take it after a hand-off): while the ring holds
+     * frames and the lock is free, take it and forward them. A frame handed off after the last holder's
+     * final drain is found here by that holder, or by its own sender (each writes or releases, then
+     * reads the other's side: the ring's commit and the lock's state are ordered stores and loads).
+     */
+    private void afterUnlock(final boolean noWait) {
+        while (handOffs.size() > 0 && !closed && forwarding.tryLock()) {
+            final int n;
+            try {
+                nowNs = System.nanoTime();
+                this.noWait = noWait;
+                n = drainHandOffs();
+                wakeSent();
+            } finally {
+                this.noWait = false;
+                forwarding.unlock();
+            }
+            if (n == 0) {
+                return; // a record claimed but not committed yet: its sender drains after committing
+            }
+        }
+    }
+
+    /**
+     * Switch thread: commands, pending downlinks, the uplinks' and trunks' fragments, the sweep; the
+     * forwarding lock is taken ({@link #lockForWork}) at the first of them that has something to do, and
+     * released by {@link #doWork}. The checks before it read only state the switch thread owns or
+     * publishes ({@code pending} only grows on this thread; others only shrink it, under the lock), or
+     * thread-safe queues and subscriptions (the uplinks and trunk links are polled by this thread only).
+     */
     private int dutyCycle(final long nowNs) {
-        this.nowNs = nowNs;
         int work = 0;
-        Consumer<VSwitch> command;
-        while ((command = commands.poll()) != null) {
-            command.accept(this);
-            work++;
+        if (commands.peek() != null) {
+            lockForWork();
+            Consumer<VSwitch> command;
+            while ((command = commands.poll()) != null) {
+                command.accept(this);
+                work++;
+            }
         }
         if (closed) {
             return work;
         }
         if (!pending.isEmpty()) {
+            lockForWork();
             work += resolvePending();
+        }
+        if (handOffs.size() > 0) {
+            lockForWork();
+            work += drainHandOffs();
         }
         for (int i = 0; i < uplinks.size(); i++) {
             final Uplink u = uplinks.get(i);
-            work += u.subscription.poll(u.assembler, FRAGMENT_LIMIT);
+            work += u.subscription.poll(u.assembler, FRAGMENT_LIMIT); // the handler takes the lock
         }
         for (int i = 0; i < trunks.size(); i++) {
             final Trunk t = trunks.get(i);
-            work += t.link.poll(t, FRAGMENT_LIMIT);
+            work += t.link.poll(t, FRAGMENT_LIMIT); // the handler takes the lock
         }
-        wakeSent();
         if (nowNs - nextSweepNs >= 0) {
+            lockForWork();
             core.age(nowNs);
             checkTrunks();
             nextSweepNs = nowNs + SWEEP_INTERVAL_NS;
+        }
+        if (!locked) {
+            final Runnable probe = idleProbe;
+            if (probe != null) {
+                probe.run();
+            }
         }
         return work;
     }
@@ -582,9 +794,12 @@ public final class VSwitch implements AutoCloseable {
             rc = p.offer(frameHeader, 0, PortMessage.HEADER_LENGTH, buffer, offset, length);
         }
         if (rc > 0) {
-            if (d.local != null && !d.sent) {
-                d.sent = true;
-                toWake[toWakeCount++] = d;
+            if (d.local != null) {
+                d.local.downlinkOffered(); // counted before the poller is woken (wakeSent)
+                if (!d.sent) {
+                    d.sent = true;
+                    toWake[toWakeCount++] = d;
+                }
             }
             return SwitchCore.SENT;
         }
@@ -719,10 +934,30 @@ public final class VSwitch implements AutoCloseable {
 
     /**
      * Inline sends ({@link SwitchHost.Options#inlineTransmit}) that found the forwarding lock held by
-     * another thread and took their uplink to the switch thread instead, since the start.
+     * another thread and took their uplink to the switch thread instead (the hand-off ring was full), since
+     * the start. Until session 8, every inline send that found the lock held.
      */
     public long cutBusy() {
         return cutBusy.get();
+    }
+
+    /**
+     * Frames handed to the forwarding-lock holder through the hand-off ring since the start: inline sends
+     * that found the lock held (by another thread, {@link #lockBusy}, or by the sending thread itself) and
+     * the frames that followed them.
+     */
+    public long handedOff() {
+        return handedOff.get();
+    }
+
+    /** Inline sends that found the forwarding lock held by another thread (and handed their frame off), since the start. */
+    public long lockBusy() {
+        return lockBusy.get();
+    }
+
+    /** Test hook: run {@code command} on the switch thread in a duty cycle, under the forwarding lock. */
+    void runOnSwitchThread(final Runnable command) {
+        commands.offer(s -> command.run());
     }
 
     /**
@@ -731,6 +966,15 @@ public final class VSwitch implements AutoCloseable {
      */
     public long lockWaits() {
         return lockWaits.get();
+    }
+
+    /**
+     * Duty cycles of the switch thread that took the forwarding lock since the start: those that had a
+     * command, a pending downlink, a fragment on an uplink or trunk, or a sweep to do. Idle duty cycles
+     * do not take it.
+     */
+    public long lockedDutyCycles() {
+        return lockedCycles.get();
     }
 
     /** MAC entries removed by ageing since the start. */

@@ -272,7 +272,7 @@ class TwoKernelsTest {
     @Test
     void shouldRunADeviceThreadsInlineReceiveInterruptAfterReleasingTheForwardingLock() throws Exception {
         for (final boolean defer : new boolean[] {true, false}) {
-            final SwitchHost own = SwitchHost.start(SwitchHost.Options.defaults().withDeferInterrupts(defer));
+            final SwitchHost own = SwitchHost.start(SwitchHost.Options.defaults().withInlineTransmit(false).withDeferInterrupts(defer));
             final String name = "k2f" + (defer ? "d" : "n");
             final VSwitch sw = own.startSwitch(SwitchSpec.of(name));
             try {

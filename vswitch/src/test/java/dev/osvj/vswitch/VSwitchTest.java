@@ -171,15 +171,18 @@ class VSwitchTest {
             try {
                 assertTrue(held.await(30, TimeUnit.SECONDS));
                 for (int tag = 1; tag <= 3; tag++) {
-                    assertEquals(0, send(a, frame(0xFF, 0x0A, tag, 60)), "an inline send never waits: uplink");
+                    assertEquals(0, send(a, frame(0xFF, 0x0A, tag, 60)), "an inline send never waits: hand-off");
                 }
-                assertEquals(1, a.txInlineBusy(), "the first found the switch busy...");
-                assertEquals(0, a.txCutThrough(), "...and the next ones followed it up the uplink, in order");
+                assertEquals(1, sw.lockBusy(), "the first found the switch busy...");
+                assertEquals(3, sw.handedOff(), "...and the next ones followed it into the hand-off ring, in order");
+                assertEquals(0, a.txCutThrough());
+                assertEquals(0, a.txInlineBusy(), "none took the uplink");
             } finally {
                 release.countDown();
                 busy.join();
             }
-            // frames 1..3 may still be in the uplink: the next ones must not overtake them
+            // frames 1..3 may still be in the ring (the switch thread drains what a foreign holder left): the
+            // next ones must not overtake them
             for (int tag = 4; tag <= 6; tag++) {
                 assertEquals(0, send(a, frame(0xFF, 0x0A, tag, 60)));
             }
@@ -187,6 +190,8 @@ class VSwitchTest {
             receive(b, 6, atB);
             final List<Integer> order = atB.stream().map(f -> (int)f[14]).toList();
             assertEquals(List.of(1, 2, 3, 4, 5, 6), order, "in the order a sent them");
+            assertEquals(0, a.txInlineBusy(), "none took the uplink");
+            await("a's handed-off frames forwarded", () -> !a.handOffsPending());
             assertEquals(0, send(a, frame(0xFF, 0x0A, 7, 60)));
             receive(b, 7, new ArrayList<>());
             assertTrue(a.txCutThrough() >= 1, "cut through again once the uplink was forwarded");
@@ -196,10 +201,123 @@ class VSwitchTest {
     }
 
     /**
+     * The switch thread in an idle duty cycle (held there by the test's probe, as a preempted or spinning
+     * switch thread would be) does not hold the forwarding lock: every inline send cuts through, none
+     * takes the uplink. Until session 8 every duty cycle ran under the lock, and these sends all found it
+     * held ({@link VSwitch#cutBusy}).
+     */
+    @Test
+    void shouldCutInlineSendsThroughWhileTheSwitchThreadRunsAnIdleDutyCycle() throws Exception {
+        try (SwitchHost inlineHost = SwitchHost.start(SwitchHost.Options.defaults().withInlineTransmit(true))) {
+            final VSwitch sw = inlineHost.startSwitch(SwitchSpec.of("t-idle"));
+            try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
+                assertEquals(0, send(b, frame(0xFF, 0x0B, 1, 60)), "b is learned");
+                receive(a, 1, new ArrayList<>());
+                final java.util.concurrent.CountDownLatch idle = new java.util.concurrent.CountDownLatch(1);
+                final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+                sw.idleProbe(() -> {
+                    if (idle.getCount() > 0) {
+                        idle.countDown();
+                        try {
+                            release.await(60, TimeUnit.SECONDS);
+                        } catch (final InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                });
+                final long lockedBefore;
+                try {
+                    assertTrue(idle.await(30, TimeUnit.SECONDS), "the switch thread ran an idle duty cycle");
+                    lockedBefore = sw.lockedDutyCycles();
+                    final int frames = 50;
+                    for (int tag = 2; tag < 2 + frames; tag++) {
+                        assertEquals(0, send(a, frame(0x0B, 0x0A, tag, 60)));
+                    }
+                    assertEquals(0, sw.cutBusy(), "no inline send found the forwarding lock held");
+                    assertEquals(0, a.txInlineBusy());
+                    assertEquals(frames, a.txCutThrough(), "every one cut through on the sending thread");
+                    assertEquals(lockedBefore, sw.lockedDutyCycles(), "the switch thread is still in its idle cycle");
+                } finally {
+                    release.countDown();
+                    sw.idleProbe(null);
+                }
+                final List<byte[]> atB = new ArrayList<>();
+                receive(b, 51, atB);
+                assertEquals(50, atB.stream().filter(f -> f[14] >= 2).count(), "all of them reached b");
+            } finally {
+                sw.close();
+            }
+        }
+    }
+
+    /**
+     * An inline send that finds the forwarding lock held hands its frame to the holder: the next thread
+     * that takes the lock forwards it, here another port's inline sender, while the switch thread is held
+     * in an idle duty cycle, so no switch-thread hand-off is involved. Until session 8 the frame took the
+     * uplink and waited for the switch thread.
+     */
+    @Test
+    void shouldForwardAFrameHandedOffByABusyInlineSendOnTheNextLockHolder() throws Exception {
+        try (SwitchHost inlineHost = SwitchHost.start(SwitchHost.Options.defaults().withInlineTransmit(true))) {
+            final VSwitch sw = inlineHost.startSwitch(SwitchSpec.of("t-handoff"));
+            try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b"); SwitchPort c = sw.connect("c")) {
+                final java.util.concurrent.CountDownLatch idle = new java.util.concurrent.CountDownLatch(1);
+                final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+                sw.idleProbe(() -> {
+                    if (idle.getCount() > 0) {
+                        idle.countDown();
+                        try {
+                            release.await(60, TimeUnit.SECONDS);
+                        } catch (final InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                });
+                try {
+                    assertTrue(idle.await(30, TimeUnit.SECONDS), "the switch thread ran an idle duty cycle");
+                    final long lockedBefore = sw.lockedDutyCycles();
+                    final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
+                    final java.util.concurrent.CountDownLatch sent = new java.util.concurrent.CountDownLatch(1);
+                    final Thread holder = Thread.ofPlatform().start(() -> {
+                        sw.forwardingLock().lock(); // another thread forwarding
+                        try {
+                            held.countDown();
+                            sent.await();
+                        } catch (final InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        } finally {
+                            sw.forwardingLock().unlock();
+                        }
+                    });
+                    assertTrue(held.await(30, TimeUnit.SECONDS));
+                    assertEquals(0, send(a, frame(0xFF, 0x0A, 21, 60)));
+                    sent.countDown();
+                    holder.join();
+                    assertEquals(1, sw.lockBusy(), "a found the lock held");
+                    assertEquals(0, a.txInlineBusy(), "and did not take the uplink");
+                    assertEquals(0, send(c, frame(0xFF, 0x0C, 22, 60)), "c takes the lock and drains the ring");
+                    final List<byte[]> atB = new ArrayList<>();
+                    receive(b, 22, atB);
+                    assertEquals(List.of(21, 22), atB.stream().map(f -> (int)f[14]).toList(),
+                        "a's frame forwarded by c's sending thread, before c's own");
+                    assertEquals(1, a.txHandedOff());
+                    assertEquals(lockedBefore, sw.lockedDutyCycles(), "the switch thread did not forward it");
+                } finally {
+                    release.countDown();
+                    sw.idleProbe(null);
+                }
+            } finally {
+                sw.close();
+            }
+        }
+    }
+
+    /**
      * A thread that is forwarding (it holds the forwarding lock) and sends again on its own stack, as a
      * destination guest's receive interrupt run inline on the forwarding thread does when its handler
      * transmits inline: the switch is not re-entered (its forwarding state belongs to the outer frame);
-     * the frame goes up the uplink and arrives once the switch thread forwards it.
+     * the frame is handed off through the ring, for the outer forwarding (here, as the test's lock is not
+     * the switch's code, for the switch thread) to forward.
      */
     @Test
     void shouldNotReenterTheSwitchFromTheForwardingThread() throws Exception {
@@ -210,13 +328,39 @@ class VSwitchTest {
                 try {
                     assertEquals(0, send(a, frame(0xFF, 0x0A, 11, 60)));
                     assertEquals(0, a.txCutThrough(), "not cut through on the thread that holds the forwarding lock");
-                    assertEquals(1, a.txInlineBusy(), "it took the uplink");
+                    assertEquals(1, sw.handedOff(), "handed off to the outer forwarding");
+                    assertEquals(0, a.txInlineBusy(), "not up the uplink");
                 } finally {
                     sw.forwardingLock().unlock();
                 }
                 receive(b, 11, new ArrayList<>());
             } finally {
                 sw.close();
+            }
+        }
+    }
+
+    /**
+     * {@link SwitchPort#mayHaveFrames}: a port whose switch runs in this JVM with cut-through knows when its
+     * downlink holds a frame (the switch counts what it offers there), so its device's backend thread need
+     * not poll it (nor take its receive lock) while it is empty.
+     */
+    @Test
+    void shouldTellWhetherTheDownlinkMayHoldAFrame() {
+        final VSwitch sw = host.startSwitch(SwitchSpec.of("t-may"));
+        try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
+            assertFalse(b.mayHaveFrames(), "nothing sent to b yet");
+            assertEquals(0, send(a, frame(0xFF, 0x0A, 31, 60)));
+            assertTrue(b.mayHaveFrames(), "a's broadcast is on b's downlink (b has no device to receive it directly)");
+            receive(b, 31, new ArrayList<>());
+            assertFalse(b.mayHaveFrames(), "b read it");
+        } finally {
+            sw.close();
+        }
+        try (SwitchHost plain = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(false))) {
+            final VSwitch other = plain.startSwitch(SwitchSpec.of("t-may-plain"));
+            try (SwitchPort c = other.connect("c")) {
+                assertTrue(c.mayHaveFrames(), "without cut-through the port cannot know: always poll");
             }
         }
     }

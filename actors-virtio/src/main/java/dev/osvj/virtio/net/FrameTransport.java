@@ -79,6 +79,19 @@ public interface FrameTransport extends AutoCloseable {
     }
 
     /**
+     * Whether {@link #poll} may have a frame now: false only when the transport knows nothing waits,
+     * because every frame it queues for {@link #poll} is queued in this JVM and followed by a wake-up of
+     * the polling thread (a switch port whose switch runs here: it counts what it queued). The device's
+     * backend thread then skips its receive poll, and with it the receive lock that direct receivers
+     * ({@link #connectReceiver}) take, while the wire is idle: an idle backend thread does not make a
+     * direct receive find the lock held. Called by the thread that calls {@link #poll} (the device's
+     * backend), before it would; a volatile read or two. Default true (poll always).
+     */
+    default boolean mayHaveFrames() {
+        return true;
+    }
+
+    /**
      * Direct receive capability: the device hands the transport its receive entry
      * ({@link DirectReceiver}) once, before any frame moves; a transport whose peer runs in this JVM (a
      * gateway, a switch) may then write frames straight into the guest's receive queue from its own

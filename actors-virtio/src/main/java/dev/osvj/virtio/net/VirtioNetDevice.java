@@ -41,7 +41,9 @@ import java.util.concurrent.locks.ReentrantLock;
  * index: a driver still busy with earlier completions is not interrupted again). The device hands the
  * same entry to its transport ({@link FrameTransport#connectReceiver}), so an in-JVM peer such as the
  * user gateway receives into the guest from its own thread; {@code mayWait = false} there only
- * {@code tryLock}s (a kernel thread, or a thread inside an inline transmit, must not block).
+ * {@code tryLock}s (a kernel thread, or a thread inside an inline transmit, must not block). The backend
+ * thread takes {@code rxLock} only when the guest was out of buffers or the transport may have frames
+ * ({@link FrameTransport#mayHaveFrames}), so its idle duty cycles do not make such offers find it busy.
  *
  * <p>Inline transmit: when the transport {@link FrameTransport#transmitsInline() opts in}, a kick of
  * the transmit queue is served on the kicking thread (the guest driver's; see {@link VirtioDevice}):
@@ -250,6 +252,9 @@ public final class VirtioNetDevice extends VirtioDevice {
     @Override
     protected int doWork() {
         int work = transmitBatch();
+        if (!rxStarved && !transport.mayHaveFrames()) {
+            return work; // nothing on the wire and buffers posted: the receive lock stays free for direct receives
+        }
         rxLock.lock();
         try {
             rxq = queue(VirtioNet.RX_QUEUE);

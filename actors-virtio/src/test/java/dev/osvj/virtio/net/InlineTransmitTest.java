@@ -267,6 +267,41 @@ class InlineTransmitTest {
         }
     }
 
+    /**
+     * A transport that knows nothing waits ({@link FrameTransport#mayHaveFrames} false, a switch port whose
+     * switch runs in this JVM) is not polled by the backend's duty cycles, so they never take the receive
+     * lock a direct receive needs; once it may have frames, the backend polls it and receives them.
+     */
+    @Test
+    void shouldNotPollATransportThatHasNoFramesAndPollItOnceItMay() throws Exception {
+        final AtomicInteger polls = new AtomicInteger();
+        final java.util.concurrent.atomic.AtomicBoolean may = new java.util.concurrent.atomic.AtomicBoolean();
+        final QueueTransport wire = new QueueTransport() {
+            @Override
+            public boolean mayHaveFrames() {
+                return may.get();
+            }
+
+            @Override
+            public int poll(final FrameSink sink, final int limit) {
+                polls.incrementAndGet();
+                return super.poll(sink, limit);
+            }
+        };
+        try (NetHarness h = new NetHarness(wire, 1500, 16)) {
+            for (int i = 0; i < 20; i++) { // every transmit is a backend duty cycle
+                assertEquals(0, sendRetrying(h, frame(100, i)));
+                assertArrayEquals(frame(100, i), wire.outbound.poll(WAIT_S, TimeUnit.SECONDS));
+            }
+            assertEquals(0, polls.get(), "no receive poll while the transport has nothing");
+            wire.inbound.add(frame(64, 3));
+            may.set(true);
+            h.agent.wake();
+            assertArrayEquals(frame(64, 3), h.received.poll(WAIT_S, TimeUnit.SECONDS));
+            assertTrue(polls.get() > 0);
+        }
+    }
+
     @Test
     void shouldHandTheTransportADirectReceiveThatAnswersBusyInsteadOfWaiting() throws Exception {
         final FrameTransport.DirectReceiver[] receiver = new FrameTransport.DirectReceiver[1];

@@ -46,14 +46,16 @@ import java.util.concurrent.atomic.AtomicInteger;
  * loopback ({@code debian_*}; the denominator until session 5, the paper's Linux server; absent when it
  * is not installed), the same client and server in <em>one</em> kernel over its loopback
  * ({@code one_kernel_*}: what the switch path adds), and four A/B runs of the two kernels: transmit
- * inline on the guests' kicking threads ({@code inline_*}: {@link SwitchHost.Options#inlineTransmit}
- * {@code ALL}, off by default: its p99 is worse here), on host kicking threads only ({@code host_inline_*}:
+ * with the other {@link SwitchHost.Options#inlineTransmit} setting than the host's default, which the main
+ * run uses: inline on every kicking thread ({@code inline_*}, {@code ALL}) while the default is {@code OFF},
+ * or on the devices' backend threads ({@code off_*}) if the default becomes {@code ALL}), on host kicking
+ * threads only ({@code host_inline_*}:
  * {@code HOST_THREADS}),
  * every frame through the switch thread ({@code switch_thread_*}: without cut-through), and
  * cut-through but every frame through the destination's downlink, polled by its device thread
  * ({@code downlinks_*}: without the switch receiving straight into the destination guest's queue,
  * {@code VirtioNetDevice.offerRx}; {@code switch_frames_received_direct} counts those frames in the
- * main run). {@code per_request.*} and {@code inline_per_request.*} are the two kernels' virtio-net
+ * main run). {@code per_request.*} and {@code inline_per_request.*} (or {@code off_per_request.*}) are the two kernels' virtio-net
  * counters per request: {@code kicks} (a kick not served inline wakes a device's backend thread
  * unless it is awake), {@code inline_kicks} (served on the guest's kicking thread: the hand-off the
  * switch path no longer has), {@code rx_interrupts} (receive interrupts; the vswitch devices run them
@@ -62,8 +64,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ({@link ThreadCensus}: {@code per_request.cpu_us.KIND}, {@code per_request.waits.KIND},
  * {@code sleeps.process}, {@code cores_busy}, also for the twin, {@code linux_per_request.*}, and the
  * one-kernel run, {@code one_kernel_per_request.*}), with the switch's {@code switch_lock_waits} (a
- * device thread waited for the forwarding lock) and {@code inline_sends_to_uplink} (an inline send found
- * it held and went through the switch thread). A/B system properties: {@link #CPUS}, {@link #CLIENT}, {@link #CONF}, {@link #CONTEXT}, {@link #MODE},
+ * device thread waited for the forwarding lock), {@code switch_locked_cycles} (duty cycles of the switch
+ * thread that took the forwarding lock: they had something to forward or change),
+ * {@code inline_sends_lock_busy} (an inline send found it held by another thread and handed its frame to
+ * the holder), {@code inline_sends_handed_off} (frames handed to the holder: those, re-entered sends, and
+ * the frames that followed them) and {@code inline_sends_to_uplink} (an inline send went through the
+ * switch thread: the hand-off ring was full; until session 8 every send that found the lock held).
+ * {@code per_request.run.cpu_us.*} is the CPU per request over exactly the measured load (MemcachedBench's own snapshots). A/B system properties: {@link #CPUS}, {@link #CLIENT}, {@link #CONF}, {@link #CONTEXT}, {@link #MODE},
  * {@link #INTERRUPTS}, {@link #DEFER}.
  * The workload is {@link MemcachedBench#run}'s (90/10 get/set of 100-byte values, closed loop,
  * {@value #CONNECTIONS} connections); the metric is osvj's requests per second over the twin's (higher
@@ -115,7 +122,7 @@ public final class K2kMemcachedBench {
      * (for A/B runs, e.g. {@code osvj.sched.idle-spin=20us}); default none.
      */
     public static final String CONF = "bench.fleet.k2k.conf";
-    /** System property: the main run's {@link HostMode} (A/B runs); default {@code DEFAULT}. */
+    /** System property: the main run's {@link HostMode} (A/B runs): DEFAULT (the default), INLINE, OFF, HOST_INLINE, CUT_THROUGH_DOWNLINKS or SWITCH_THREAD. */
     public static final String MODE = "bench.fleet.k2k.mode";
 
     private K2kMemcachedBench() {
@@ -135,7 +142,8 @@ public final class K2kMemcachedBench {
         try (MemcachedBench.Target t = HostTwin.start("k2k-host-twin-" + RUNS.get(), WORKERS)) {
             final ThreadCensus.Window census = census(ns);
             linux = MemcachedBench.run(t, CONNECTIONS, ns);
-            linuxThreads = ThreadCensus.perRequest(census.delta(), census.requests(linux.opsPerSecond()));
+            linuxThreads = new java.util.TreeMap<>(ThreadCensus.perRequest(census.delta(), census.requests(linux.opsPerSecond())));
+            linuxThreads.putAll(runCpu(linux));
         }
         MemcachedBench.Result debian = null;
         if (Tools.find("memcached").isPresent()) {
@@ -163,14 +171,18 @@ public final class K2kMemcachedBench {
         final SwitchRun main = switched(n, "k2k-bench-" + n, HostMode.valueOf(System.getProperty(MODE, "DEFAULT")), ns);
         final MemcachedBench.Result osvj = main.result();
         final boolean context = Boolean.parseBoolean(System.getProperty(CONTEXT, "true"));
-        SwitchRun inline = null;
+        // the context run is the other inline-transmit setting than the host's default (the main run)
+        final boolean inlineByDefault = SwitchHost.Options.defaults().inlineTransmit() == SwitchHost.InlineTransmit.ALL;
+        final String alt = inlineByDefault ? "off_" : "inline_";
+        SwitchRun other = null;
         SwitchRun hostInline = null;
         MemcachedBench.Result switchThread = null;
         MemcachedBench.Result downlinks = null;
         if (context) {
-            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on the guests' kicking threads "
-                + "(A/B context), " + CONNECTIONS + " connections");
-            inline = switched(n, "k2k-inline-" + n, HostMode.INLINE, ns);
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, " + (inlineByDefault
+                ? "transmit on the devices' backend threads, not inline" : "transmit inline on the guests' kicking threads")
+                + " (A/B context), " + CONNECTIONS + " connections");
+            other = switched(n, "k2k-" + (inlineByDefault ? "off-" : "inline-") + n, inlineByDefault ? HostMode.OFF : HostMode.INLINE, ns);
             bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on host kicking threads only "
                 + "(A/B context), " + CONNECTIONS + " connections");
             hostInline = switched(n, "k2k-hostinline-" + n, HostMode.HOST_INLINE, ns);
@@ -199,10 +211,10 @@ public final class K2kMemcachedBench {
         if (context) {
             detail.put("switch_thread_req_per_s", switchThread.opsPerSecond());
             detail.put("switch_thread_p99_us", switchThread.p99Us());
-            detail.put("inline_req_per_s", inline.result().opsPerSecond());
-            detail.put("inline_p50_us", inline.result().p50Us());
-            detail.put("inline_p99_us", inline.result().p99Us());
-            inline.perRequest().forEach((k, v) -> detail.put("inline_per_request." + k, v));
+            detail.put(alt + "req_per_s", other.result().opsPerSecond());
+            detail.put(alt + "p50_us", other.result().p50Us());
+            detail.put(alt + "p99_us", other.result().p99Us());
+            other.perRequest().forEach((k, v) -> detail.put(alt + "per_request." + k, v));
             detail.put("host_inline_req_per_s", hostInline.result().opsPerSecond());
             detail.put("host_inline_p99_us", hostInline.result().p99Us());
             hostInline.perRequest().forEach((k, v) -> detail.put("host_inline_per_request." + k, v));
@@ -261,8 +273,12 @@ public final class K2kMemcachedBench {
         try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough)
             .withDeferInterrupts(Boolean.parseBoolean(System.getProperty(DEFER, "true")))
             .withDirectReceive(mode != HostMode.CUT_THROUGH_DOWNLINKS)
-            .withInlineTransmit(mode == HostMode.INLINE ? SwitchHost.InlineTransmit.ALL
-                : mode == HostMode.HOST_INLINE ? SwitchHost.InlineTransmit.HOST_THREADS : SwitchHost.InlineTransmit.OFF))) {
+            .withInlineTransmit(switch (mode) {
+                case DEFAULT -> SwitchHost.Options.defaults().inlineTransmit();
+                case INLINE -> SwitchHost.InlineTransmit.ALL;
+                case HOST_INLINE -> SwitchHost.InlineTransmit.HOST_THREADS;
+                default -> SwitchHost.InlineTransmit.OFF;
+            }))) {
             final VSwitch fabric = host.startSwitch(SwitchSpec.of(switchName));
             try (BenchKernel server = BenchKernel.boot(tag + "-server-" + n, List.of(
                      "osvj.app.name=memcached",
@@ -275,7 +291,10 @@ public final class K2kMemcachedBench {
                      + " (" + mode + ")")) {
                 final Map<String, Long> before = deviceCounters(server, client);
                 final long busyBefore = fabric.cutBusy();
+                final long handedBefore = fabric.handedOff();
+                final long lockBusyBefore = fabric.lockBusy();
                 final long lockWaitsBefore = fabric.lockWaits();
+                final long lockedCyclesBefore = fabric.lockedDutyCycles();
                 final ThreadCensus.Window census = census(ns);
                 final MemcachedBench.Result r;
                 try {
@@ -291,12 +310,35 @@ public final class K2kMemcachedBench {
                     ? Math.round((v - before.getOrDefault(k, 0L)) / requests * 1000) / 1000.0 : 0.0));
                 perRequest.put("switch_lock_waits", requests > 0
                     ? Math.round((fabric.lockWaits() - lockWaitsBefore) / requests * 1000) / 1000.0 : 0.0);
+                perRequest.put("switch_locked_cycles", requests > 0
+                    ? Math.round((fabric.lockedDutyCycles() - lockedCyclesBefore) / requests * 1000) / 1000.0 : 0.0);
+                perRequest.put("inline_sends_handed_off", requests > 0
+                    ? Math.round((fabric.handedOff() - handedBefore) / requests * 1000) / 1000.0 : 0.0);
+                perRequest.put("inline_sends_lock_busy", requests > 0
+                    ? Math.round((fabric.lockBusy() - lockBusyBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.put("inline_sends_to_uplink", requests > 0
                     ? Math.round((fabric.cutBusy() - busyBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.putAll(ThreadCensus.perRequest(census.delta(), census.requests(r.opsPerSecond())));
+                perRequest.putAll(runCpu(r));
                 return new SwitchRun(r, List.copyOf(fabric.ports()), fabric.receivedDirect(), perRequest);
             }
         }
+    }
+
+    /**
+     * The CPU per request {@link MemcachedBench#run} measured over exactly its measured load ({@code run.cpu_us.jvm}
+     * and {@code run.cpu_us.thread.NAME}, thread names with digits folded; the load's client threads, which end
+     * with the run, are in {@code unlisted(clients)}): unlike the census window, which is timed from the run's
+     * start, it cannot miss the load when a loaded machine delays the run's preload.
+     */
+    private static Map<String, Double> runCpu(final MemcachedBench.Result r) {
+        final Map<String, Double> m = new java.util.TreeMap<>();
+        r.perOp().forEach((k, v) -> {
+            if (k.startsWith("cpu_us.")) {
+                m.put("run." + k, v);
+            }
+        });
+        return m;
     }
 
     /**
@@ -316,13 +358,19 @@ public final class K2kMemcachedBench {
     /**
      * Both kernels' virtio-net counters, summed: {@code kicks} (notifications the devices received: each
      * one not served inline is a wake-up of a device's backend thread, unless it was awake already),
-     * {@code inline_kicks} (served on the guest's kicking thread), {@code rx_interrupts} (receive-queue
+     * {@code inline_kicks} (served on the guest's kicking thread), {@code device_rx_offered} (frames the
+     * switch wrote straight into a guest's receive queue), {@code device_rx} (every frame received, so
+     * {@code device_rx - device_rx_offered} came through a downlink and a device's backend thread),
+     * {@code device_rx_busy} (direct receives that found the device's
+     * receive lock held and took the downlink), {@code rx_interrupts} (receive-queue
      * interrupts to the drivers: run inline on the raising host thread for vswitch devices, else a
      * hand-off to the interrupt actor on a vCPU); and both schedulers' vCPU counters ({@link
      * dev.osvj.sched.CpuStats}): {@code vcpu_halts} (halts, each one ended by a cross-core wake-up or a
      * timer), {@code vcpu_ipis} (wake-up messages to halted vCPUs), {@code vcpu_switches} and
      * {@code vcpu_mailbox_runs} (actor mailbox runs on the vCPUs: interrupt actors, among others).
      */
+    private static final java.util.regex.Pattern DEVICE_COUNTER = java.util.regex.Pattern.compile("([a-z_]+)=(\\d+)");
+
     private static Map<String, Long> deviceCounters(final BenchKernel... kernels) {
         final Map<String, Long> m = new java.util.TreeMap<>();
         for (final BenchKernel k : kernels) {
@@ -334,6 +382,12 @@ public final class K2kMemcachedBench {
                 if (e.transport() instanceof dev.osvj.virtio.net.VirtioNetDevice d) {
                     m.merge("kicks", d.kicksReceived(), Long::sum);
                     m.merge("inline_kicks", d.inlineKicks(), Long::sum);
+                    final java.util.regex.Matcher c = DEVICE_COUNTER.matcher(d.deviceCounters());
+                    while (c.find()) {
+                        if (c.group(1).equals("rx") || c.group(1).equals("rx_busy") || c.group(1).equals("rx_offered")) {
+                            m.merge("device_" + c.group(1), Long.parseLong(c.group(2)), Long::sum);
+                        }
+                    }
                     final dev.osvj.virtio.ring.QueueCounters rx = d.queueCounters(0);
                     if (rx != null) {
                         m.merge("rx_interrupts", rx.get(dev.osvj.virtio.ring.QueueCounters.NOTIFICATIONS), Long::sum);
@@ -398,11 +452,16 @@ public final class K2kMemcachedBench {
 
     /** How the switch host of an osvj side forwards (the default, and the A/B contexts). */
     private enum HostMode {
-        /** Cut-through on the device threads, straight into the destination's receive queue (the host's defaults). */
+        /**
+         * The host's defaults ({@link SwitchHost.Options#defaults()}): cut-through straight into the destination's
+         * receive queue, inline transmit as the default says (off).
+         */
         DEFAULT,
-        /** As {@link #DEFAULT} but the guests' transmit kicks forward inline on the kicking thread. */
+        /** Cut-through and direct receive, every kick inline ({@link SwitchHost.InlineTransmit#ALL}, whatever the default). */
         INLINE,
-        /** As {@link #DEFAULT} but transmit kicks on host threads (the load client's) forward inline. */
+        /** Cut-through on the device threads, no inline transmit (whatever the default). */
+        OFF,
+        /** As {@link #OFF} but transmit kicks on host threads (the load client's) forward inline. */
         HOST_INLINE,
         /** Cut-through on the device threads, then the destination's downlink, polled by its device thread (session 3's default). */
         CUT_THROUGH_DOWNLINKS,
