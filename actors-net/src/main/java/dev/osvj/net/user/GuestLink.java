@@ -23,8 +23,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>The stack lock ({@link #lockStack}): whoever runs the gateway stack's receive path or serves its
  * connections holds it: the gateway's loop around each round of its work, and an inline transmitter.
- * So the gateway's relays and sockets have one user at a time, and a thread that holds the stack lock
- * never finds a relay lock taken.
+ * So the gateway's relays and sockets have one user at a time. The loop never waits for an inline
+ * transmitter: it hands its work to the holder (signalled relays, with a host request it read into the
+ * relay without the stack lock), and a transmitter, after it lets go of the lock, serves what was left
+ * for it ({@link #releaseAsTransmitter}). A holder may then find a relay lock taken by the loop (for a
+ * host read): it leaves that relay signalled and, if it ends up the last to look, wakes the loop.
  *
  * <p>Guest to gateway, two modes ({@code inlineMode}):
  * <ul>

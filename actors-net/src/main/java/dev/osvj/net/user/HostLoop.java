@@ -55,9 +55,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Threads and locks: the loop does each round of its work under the guest link's stack lock (see
  * {@link GuestLink}) and releases it around the select; an inline transmitter (the guest driver's
  * kernel thread, through the virtio-net device's inline transmit, or the device's backend thread) holds
- * it while it runs a guest frame through the stack and serves the relays the frame signalled. A relay's
- * state is guarded by its own lock, taken only under the stack lock (and at close), so it is never
- * contended; every call under it is non-blocking. Lock order: stack lock, relay, gateway socket, the
+ * it while it runs a guest frame through the stack and serves the relays the frame signalled. The loop
+ * only {@code tryLock}s it: when an inline transmitter holds it (typically a vCPU carrier writing the
+ * guest's reply to a host socket just as the next request arrives), the loop reads the readable host
+ * sockets into their relays without it, signals them and leaves the round's queued work to the holder,
+ * which serves it when it lets go ({@link GuestLink#releaseAsTransmitter}). The loop parked on the lock
+ * instead until session 8 (0.2-0.3 times per memcached request: a futex sleep of the loop and a futex
+ * wake by the carrier each time); it still waits for tasks and for timers a whole tick late. A relay's
+ * state is guarded by its own lock, taken under the stack lock, at close, and by the loop alone for a
+ * handed-off host read (no other lock taken inside it); only the loop ever waits for it, a transmitter
+ * {@code tryLock}s it; every call under it is non-blocking. Lock order: stack lock, relay, gateway socket, the
  * guest NIC's receive lock. A transmitter never waits: it only {@code tryLock}s the stack lock (a busy
  * loop gets the frame queued) and the relay locks. Kernel threads run here only inside such an inline
  * transmit, which reaches no scheduler preemption point (every socket call is non-blocking), so the JDK
@@ -118,6 +125,8 @@ final class HostLoop implements AutoCloseable {
      * instead of waiting for the lock ({@link #handOffHostRead}).
      */
     private final AtomicLong handoffs = new AtomicLong();
+    /** Interest-set changes of host sockets (each one an {@code epoll_ctl} at the next select). */
+    private final AtomicLong interestChanges = new AtomicLong();
     /** Written by the select lock's holder only. */
     private volatile long rounds;
 
@@ -330,6 +339,11 @@ final class HostLoop implements AutoCloseable {
     /** Host reads handed to the stack lock's holder instead of waiting for the lock ({@link #handOffHostRead}). */
     long handoffs() {
         return handoffs.get();
+    }
+
+    /** Interest-set changes of host sockets (each one an {@code epoll_ctl}). */
+    long interestChanges() {
+        return interestChanges.get();
     }
 
     /** Times another thread woke the loop's select ({@code Selector.wakeup}). */
@@ -868,10 +882,12 @@ final class HostLoop implements AutoCloseable {
                 // that the other direction waits for, and the next segment must be able to wake us again.
                 sockets.readiness(fd);
             }
-            toHostLocked(scratch);
-            if (!closed && (toGuestLen > 0 || hostEof && !toGuestDone)) {
+            // host bytes first (a request the loop handed off): toHostLocked's interest update then sees them
+            // sent, so the host socket's interest does not flip off and on (two epoll_ctl and a loop wake-up)
+            if (toGuestLen > 0 || hostEof && !toGuestDone) {
                 flushToGuestLocked();
             }
+            toHostLocked(scratch);
             finishIfDoneLocked();
         }
 
@@ -1005,6 +1021,7 @@ final class HostLoop implements AutoCloseable {
                 ops |= SelectionKey.OP_WRITE;
             }
             if (ops != interest) {
+                interestChanges.incrementAndGet();
                 interest = ops;
                 key.interestOps(ops);
                 if (!selectLock.isHeldByCurrentThread()) {
