@@ -63,9 +63,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * instead until session 8 (0.2-0.3 times per memcached request: a futex sleep of the loop and a futex
  * wake by the carrier each time); it still waits for tasks and for timers a whole tick late. A relay's
  * state is guarded by its own lock, taken under the stack lock and at close; the loop, handing off
- * a host read without the stack lock, only {@code tryLock}s it (a relay being served gets the read
- * handed to its server instead: {@link Relay#hostReadable}), and so does a transmitter; every call
- * under it is non-blocking. Lock order: stack lock, relay, gateway socket, the
+ * a host read without the stack lock, only {@code tryLock}s it (for a relay being served it waits for
+ * the stack lock as before), and so does a transmitter; every call under it is non-blocking. Lock order: stack lock, relay, gateway socket, the
  * guest NIC's receive lock. A transmitter never waits: it only {@code tryLock}s the stack lock (a busy
  * loop gets the frame queued) and the relay locks. Kernel threads run here only inside such an inline
  * transmit, which reaches no scheduler preemption point (every socket call is non-blocking), so the JDK
@@ -560,10 +559,9 @@ final class HostLoop implements AutoCloseable {
      * readable host socket into its relay without the stack lock and leave the bytes to the holder, which
      * sends them to the guest when it lets go ({@link GuestLink#releaseAsTransmitter}), instead of parking
      * this thread on the lock and having the holder wake it (two context switches, one of them a cross-core
-     * wake-up). If the holder is serving this very relay (its relay lock is taken), the read itself is
-     * handed to it ({@link Relay#hostReadable}). Only a plain read of a connected relay with nothing pending
-     * is handed off, once until served; anything else (accepts, writes, EOF, leftovers) waits for the lock
-     * as before.
+     * wake-up). Only a plain read of a connected relay with nothing pending and not being served is
+     * handed off; anything else (accepts, writes, EOF, leftovers, the relay the holder serves right now)
+     * waits for the lock as before.
      *
      * @return true if handled (bytes read and the relay signalled, or nothing to read).
      */
@@ -571,22 +569,16 @@ final class HostLoop implements AutoCloseable {
         if (!k.isValid() || !(k.attachment() instanceof Relay r) || k.readyOps() != SelectionKey.OP_READ) {
             return false;
         }
-        if (r.hostReadable) {
-            return false; // handed off already and not served yet (the socket stays readable): wait, do not spin
-        }
         if (!r.lock.tryLock()) {
-            // the holder is serving this very relay (typically writing its reply to the host, whose client
-            // sent the next request at once): it reads the host socket itself before it lets go
-            r.hostReadable = true;
-            handoffs.incrementAndGet();
-            r.signal();
-            return true;
+            // The holder is serving this very relay (typically writing its reply, whose client sent the next
+            // request at once). Handing it the read was measured: the socket stays readable, so the loop's
+            // next select returned at once and it parked on the stack lock anyway, one epoll_wait later.
+            return false;
         }
         try {
             if (r.closed || r.connecting || r.hostEof || r.hostFailed || r.toGuestLen > 0) {
                 return false;
             }
-            r.hostReadable = false;
             final ByteBuffer into = r.toGuestBuffer().clear();
             final int n;
             try {
@@ -814,11 +806,7 @@ final class HostLoop implements AutoCloseable {
         boolean hostEof;
         /** A host read the loop handed off failed (the host client reset): the holder resets the guest side. */
         boolean hostFailed;
-        /**
-         * The loop found the host socket readable while the stack lock's holder was serving this relay: the
-         * next serve reads it ({@link #fromHostLocked}). Set by the loop without the relay lock, so volatile.
-         */
-        volatile boolean hostReadable;
+
         /** The FIN went to the guest (or the guest direction is dead). */
         boolean toGuestDone;
         /** Guest bytes the host socket has not taken yet (null or empty: none). */
@@ -906,9 +894,6 @@ final class HostLoop implements AutoCloseable {
             if (toGuestLen > 0 || hostEof && !toGuestDone) {
                 flushToGuestLocked();
             }
-            if (hostReadable) {
-                fromHostLocked(scratch); // handed off by the loop while this relay was being served
-            }
             toHostLocked(scratch);
             finishIfDoneLocked();
         }
@@ -975,7 +960,6 @@ final class HostLoop implements AutoCloseable {
 
         /** Host to guest (loop thread, host readable): read once, send as much as the guest side takes. */
         void fromHostLocked(final ByteBuffer scratch) {
-            hostReadable = false; // this read serves a handed-off readiness too
             if (closed || connecting || hostEof || toGuestLen > 0) {
                 return;
             }
