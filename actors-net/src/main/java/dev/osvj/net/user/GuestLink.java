@@ -23,8 +23,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>The stack lock ({@link #lockStack}): whoever runs the gateway stack's receive path or serves its
  * connections holds it: the gateway's loop around each round of its work, and an inline transmitter.
- * So the gateway's relays and sockets have one user at a time, and a thread that holds the stack lock
- * never finds a relay lock taken.
+ * So the gateway's relays and sockets have one user at a time. The loop never waits for an inline
+ * transmitter: it hands its work to the holder (signalled relays, with a host request it read into the
+ * relay without the stack lock), and a transmitter, after it lets go of the lock, serves what was left
+ * for it ({@link #releaseAsTransmitter}). A holder may then find a relay lock taken by the loop (for a
+ * host read): it leaves that relay signalled and, if it ends up the last to look, wakes the loop.
  *
  * <p>Guest to gateway, two modes ({@code inlineMode}):
  * <ul>
@@ -128,6 +131,77 @@ final class GuestLink {
 
     void unlockStack() {
         inline.unlock();
+    }
+
+    /**
+     * Take the stack lock only if it is free (the gateway's loop, which then hands its work to the holder
+     * instead of waiting: see {@link #setPendingWork}).
+     */
+    boolean tryLockStack() {
+        return inline.tryLock();
+    }
+
+    /**
+     * Another thread holds the stack lock now. Work queued for the holder ({@link #setPendingWork}) is then
+     * served by it when it lets go, so the gateway's loop need not wait for the lock nor spin for it.
+     */
+    boolean stackBusyElsewhere() {
+        return inline.isLocked() && !inline.isHeldByCurrentThread();
+    }
+
+    /**
+     * What the gateway's loop left for the stack lock's holder (signalled relays whose host bytes the loop
+     * read while the lock was taken, deferred flows): an inline transmitter checks it after it lets go of
+     * the lock ({@link #releaseAsTransmitter}) and serves it ({@code afterFrame}) if the lock is still free.
+     */
+    void setPendingWork(final java.util.function.BooleanSupplier pending) {
+        this.pendingWork = pending == null ? () -> false : pending;
+    }
+
+    private volatile java.util.function.BooleanSupplier pendingWork = () -> false;
+
+    /** Extra rounds an inline transmitter serves after letting go of the stack lock (bounded: it never spins). */
+    static final int RELEASE_RECHECKS = 2;
+
+    /**
+     * An inline transmitter's release of the stack lock (lock held): unlock, then, while frames or loop work
+     * are pending and the lock is still free, take it again and serve them ({@value #RELEASE_RECHECKS} times
+     * at most). This is one half of a publish-then-try protocol: the loop publishes its work first and then
+     * only {@code tryLock}s; a holder lets go first and then looks for work (both sides' steps are
+     * sequentially consistent: a queue's CAS or volatile read, the lock's CAS or volatile write), so either
+     * the loop gets the lock or a holder sees the work. If work is left and nobody holds the lock (a relay was
+     * busy), the loop is woken to serve it.
+     */
+    void releaseAsTransmitter() {
+        inline.unlock();
+        afterRelease();
+    }
+
+    /** The second half of {@link #releaseAsTransmitter}, after the unlock. */
+    private void afterRelease() {
+        for (int i = 0; i < RELEASE_RECHECKS && (hasQueued() || pendingWork.getAsBoolean()) && inline.tryLock(); i++) {
+            try {
+                inlineActive = true;
+                int frames;
+                do {
+                    frames = drainQueued(256);
+                } while (frames == 256);
+                afterFrame.run();
+            } catch (final RuntimeException e) {
+                gateway.drops.incrementAndGet();
+                if (!reported) {
+                    reported = true;
+                    System.err.println("user gateway: serving after a frame failed: " + e);
+                }
+            } finally {
+                inlineActive = false;
+                inline.unlock();
+            }
+        }
+        if ((hasQueued() || pendingWork.getAsBoolean()) && !inline.isLocked()) {
+            // left (a relay was busy, or the bound was reached) and nobody holds the lock to see it: the loop
+            onQueued.run();
+        }
     }
 
     /** Mark {@code t} (null: none) as a thread that must not wait for the guest NIC (see {@link #noWaitThread}). */
@@ -284,11 +358,9 @@ final class GuestLink {
             inlineActive = false;
             inline.unlock();
         }
-        if (hasQueued()) {
-            // queued by others while this thread held the lock, after its drain: the loop serves them now
-            // instead of at its next tick
-            onQueued.run();
-        }
+        // frames queued by others while this thread held the lock (after its drain), and host requests the
+        // loop read meanwhile and left for this holder: served now, not at the loop's next round
+        afterRelease();
         return true;
     }
 

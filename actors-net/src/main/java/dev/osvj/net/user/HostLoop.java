@@ -55,9 +55,16 @@ import java.util.concurrent.locks.ReentrantLock;
  * <p>Threads and locks: the loop does each round of its work under the guest link's stack lock (see
  * {@link GuestLink}) and releases it around the select; an inline transmitter (the guest driver's
  * kernel thread, through the virtio-net device's inline transmit, or the device's backend thread) holds
- * it while it runs a guest frame through the stack and serves the relays the frame signalled. A relay's
- * state is guarded by its own lock, taken only under the stack lock (and at close), so it is never
- * contended; every call under it is non-blocking. Lock order: stack lock, relay, gateway socket, the
+ * it while it runs a guest frame through the stack and serves the relays the frame signalled. The loop
+ * only {@code tryLock}s it: when an inline transmitter holds it (typically a vCPU carrier writing the
+ * guest's reply to a host socket just as the next request arrives), the loop reads the readable host
+ * sockets into their relays without it, signals them and leaves the round's queued work to the holder,
+ * which serves it when it lets go ({@link GuestLink#releaseAsTransmitter}). The loop parked on the lock
+ * instead until session 8 (0.2-0.3 times per memcached request: a futex sleep of the loop and a futex
+ * wake by the carrier each time); it still waits for tasks and for timers a whole tick late. A relay's
+ * state is guarded by its own lock, taken under the stack lock and at close; the loop, handing off
+ * a host read without the stack lock, only {@code tryLock}s it (for a relay being served it waits for
+ * the stack lock as before), and so does a transmitter; every call under it is non-blocking. Lock order: stack lock, relay, gateway socket, the
  * guest NIC's receive lock. A transmitter never waits: it only {@code tryLock}s the stack lock (a busy
  * loop gets the frame queued) and the relay locks. Kernel threads run here only inside such an inline
  * transmit, which reaches no scheduler preemption point (every socket call is non-blocking), so the JDK
@@ -113,6 +120,13 @@ final class HostLoop implements AutoCloseable {
     private volatile boolean sleeping;
     private volatile boolean running = true;
     private final AtomicLong wakeups = new AtomicLong();
+    /**
+     * Host reads the loop made while another thread held the stack lock, leaving the bytes to that holder
+     * instead of waiting for the lock ({@link #handOffHostRead}).
+     */
+    private final AtomicLong handoffs = new AtomicLong();
+    /** Interest-set changes of host sockets (each one an {@code epoll_ctl} at the next select). */
+    private final AtomicLong interestChanges = new AtomicLong();
     /** Written by the select lock's holder only. */
     private volatile long rounds;
 
@@ -180,6 +194,7 @@ final class HostLoop implements AutoCloseable {
         });
         link.setAfterFrame(this::serveInline);
         link.setOnQueued(this::wake);
+        link.setPendingWork(() -> !ready.isEmpty() || !readyOverflow.isEmpty() || !deferred.isEmpty());
         this.thread = Thread.ofPlatform().daemon().name(name + "-gw").start(this::run);
     }
 
@@ -321,6 +336,16 @@ final class HostLoop implements AutoCloseable {
         return true;
     }
 
+    /** Host reads handed to the stack lock's holder instead of waiting for the lock ({@link #handOffHostRead}). */
+    long handoffs() {
+        return handoffs.get();
+    }
+
+    /** Interest-set changes of host sockets (each one an {@code epoll_ctl}). */
+    long interestChanges() {
+        return interestChanges.get();
+    }
+
     /** Times another thread woke the loop's select ({@code Selector.wakeup}). */
     long wakeups() {
         return wakeups.get();
@@ -431,9 +456,14 @@ final class HostLoop implements AutoCloseable {
         }
     }
 
+    /**
+     * Work for this loop's next round. While another thread holds the stack lock, the relays, flows and
+     * frames queued for it are not: that holder serves them when it lets go ({@link GuestLink#releaseAsTransmitter}),
+     * so the loop sleeps instead of spinning on the lock.
+     */
     private boolean hasWork() {
-        return !ready.isEmpty() || !readyOverflow.isEmpty() || !tasks.isEmpty() || !deferred.isEmpty()
-            || link.hasQueued();
+        return !tasks.isEmpty() || !link.stackBusyElsewhere() && (!ready.isEmpty() || !readyOverflow.isEmpty()
+            || !deferred.isEmpty() || link.hasQueued());
     }
 
     /**
@@ -454,8 +484,9 @@ final class HostLoop implements AutoCloseable {
             rounds++;
         }
         sleeping = false;
-        if (!keysLocked) { // the select's key action took it already when it found keys
-            link.lockStack();
+        // the select's key action took it already when it found keys (unless it handed them off)
+        if (!keysLocked && !lockForRound()) {
+            return; // an inline transmitter holds it and serves what is queued when it lets go
         }
         keysLocked = false;
         try {
@@ -470,6 +501,23 @@ final class HostLoop implements AutoCloseable {
         } finally {
             link.unlockStack();
         }
+    }
+
+    /**
+     * Take the stack lock for a round's work: without waiting if it is free; if an inline transmitter holds
+     * it, wait only for work nobody else does (tasks; the stack's timers once they are a whole tick late:
+     * until then the next round, at most a millisecond away, tries again) and otherwise leave the round's
+     * work (signalled relays, queued frames, deferred flows) to that holder.
+     */
+    private boolean lockForRound() {
+        if (link.tryLockStack()) {
+            return true;
+        }
+        if (!tasks.isEmpty() || stack.now() - nextTick >= StackDriver.TICK_NS) {
+            link.lockStack();
+            return true;
+        }
+        return false;
     }
 
     private void closeAll() {
@@ -494,10 +542,67 @@ final class HostLoop implements AutoCloseable {
     private void onSelectedKey(final SelectionKey k) {
         if (!keysLocked) {
             sleeping = false; // awake: wakers need not call Selector.wakeup any more
-            link.lockStack();
-            keysLocked = true;
+            keysLocked = link.tryLockStack();
+            if (!keysLocked) {
+                if (handOffHostRead(k)) {
+                    return;
+                }
+                link.lockStack();
+                keysLocked = true;
+            }
         }
         onSelected(k);
+    }
+
+    /**
+     * The stack lock is taken (an inline transmitter: the guest's reply on its way to a host socket): read a
+     * readable host socket into its relay without the stack lock and leave the bytes to the holder, which
+     * sends them to the guest when it lets go ({@link GuestLink#releaseAsTransmitter}), instead of parking
+     * this thread on the lock and having the holder wake it (two context switches, one of them a cross-core
+     * wake-up). Only a plain read of a connected relay with nothing pending and not being served is
+     * handed off; anything else (accepts, writes, EOF, leftovers, the relay the holder serves right now)
+     * waits for the lock as before.
+     *
+     * @return true if handled (bytes read and the relay signalled, or nothing to read).
+     */
+    private boolean handOffHostRead(final SelectionKey k) {
+        if (!k.isValid() || !(k.attachment() instanceof Relay r) || k.readyOps() != SelectionKey.OP_READ) {
+            return false;
+        }
+        if (!r.lock.tryLock()) {
+            // The holder is serving this very relay (typically writing its reply, whose client sent the next
+            // request at once). Handing it the read was measured: the socket stays readable, so the loop's
+            // next select returned at once and it parked on the stack lock anyway, one epoll_wait later.
+            return false;
+        }
+        try {
+            if (r.closed || r.connecting || r.hostEof || r.hostFailed || r.toGuestLen > 0) {
+                return false;
+            }
+            final ByteBuffer into = r.toGuestBuffer().clear();
+            final int n;
+            try {
+                n = r.host.read(into);
+            } catch (final IOException e) {
+                r.hostFailed = true; // the holder resets the guest connection
+                r.signal();
+                return true;
+            }
+            if (n == 0) {
+                return true;
+            }
+            if (n < 0) {
+                r.hostEof = true; // the holder sends the FIN
+            } else {
+                r.toGuestOff = 0;
+                r.toGuestLen = n;
+            }
+            handoffs.incrementAndGet();
+            r.signal();
+            return true;
+        } finally {
+            r.lock.unlock();
+        }
     }
 
     private final java.util.function.Consumer<SelectionKey> keyAction = this::onSelectedKey;
@@ -694,9 +799,14 @@ final class HostLoop implements AutoCloseable {
         boolean connecting;
         /** Host bytes the gateway socket has not taken yet: {@code toGuest[toGuestOff, +toGuestLen)}. */
         byte[] toGuest;
+        /** {@link #toGuest} as a buffer, for a host read straight into it. */
+        private ByteBuffer toGuestBuffer;
         int toGuestOff;
         int toGuestLen;
         boolean hostEof;
+        /** A host read the loop handed off failed (the host client reset): the holder resets the guest side. */
+        boolean hostFailed;
+
         /** The FIN went to the guest (or the guest direction is dead). */
         boolean toGuestDone;
         /** Guest bytes the host socket has not taken yet (null or empty: none). */
@@ -710,6 +820,17 @@ final class HostLoop implements AutoCloseable {
             this.host = host;
             this.fd = fd;
             this.connecting = connecting;
+        }
+
+        /** {@link #toGuest} (allocated on first use) as a buffer. */
+        ByteBuffer toGuestBuffer() {
+            if (toGuest == null) {
+                toGuest = new byte[CHUNK];
+            }
+            if (toGuestBuffer == null) {
+                toGuestBuffer = ByteBuffer.wrap(toGuest);
+            }
+            return toGuestBuffer;
         }
 
         /** Racy snapshot for diagnostics: interest, bytes pending each way, end flags. */
@@ -739,6 +860,10 @@ final class HostLoop implements AutoCloseable {
             if (closed) {
                 return;
             }
+            if (hostFailed) {
+                abortGuestLocked(); // a handed-off host read failed: the host client is gone
+                return;
+            }
             if (connecting) {
                 final int bits = sockets.readiness(fd);
                 if (bits < 0 || (bits & (Sockets.POLLERR | Sockets.POLLHUP)) != 0) {
@@ -764,10 +889,12 @@ final class HostLoop implements AutoCloseable {
                 // that the other direction waits for, and the next segment must be able to wake us again.
                 sockets.readiness(fd);
             }
-            toHostLocked(scratch);
-            if (!closed && (toGuestLen > 0 || hostEof && !toGuestDone)) {
+            // host bytes first (a request the loop handed off): toHostLocked's interest update then sees them
+            // sent, so the host socket's interest does not flip off and on (two epoll_ctl and a loop wake-up)
+            if (toGuestLen > 0 || hostEof && !toGuestDone) {
                 flushToGuestLocked();
             }
+            toHostLocked(scratch);
             finishIfDoneLocked();
         }
 
@@ -858,10 +985,7 @@ final class HostLoop implements AutoCloseable {
                 return;
             }
             if (sent < n) {
-                if (toGuest == null) {
-                    toGuest = new byte[CHUNK];
-                }
-                System.arraycopy(scratch.array(), sent, toGuest, 0, n - sent);
+                System.arraycopy(scratch.array(), sent, toGuestBuffer().array(), 0, n - sent);
                 toGuestOff = 0;
                 toGuestLen = n - sent;
                 updateInterestLocked(); // stop reading the host until the guest side takes it
@@ -873,7 +997,10 @@ final class HostLoop implements AutoCloseable {
             while (toGuestLen > 0) {
                 final int w = sockets.send(fd, toGuest, toGuestOff, toGuestLen, Sockets.MSG_DONTWAIT);
                 if (w == EAGAIN || w == 0) {
-                    return; // the readiness callback brings it back when there is room
+                    // the readiness callback brings it back when there is room; the host is not read meanwhile
+                    // (bytes handed off by the loop left the interest on)
+                    updateInterestLocked();
+                    return;
                 }
                 if (w < 0) {
                     closeBoth(true);
@@ -901,6 +1028,7 @@ final class HostLoop implements AutoCloseable {
                 ops |= SelectionKey.OP_WRITE;
             }
             if (ops != interest) {
+                interestChanges.incrementAndGet();
                 interest = ops;
                 key.interestOps(ops);
                 if (!selectLock.isHeldByCurrentThread()) {

@@ -199,14 +199,22 @@ public final class UserGateway implements AutoCloseable {
 
     /**
      * Counters for lsdev and the benchmarks: "guest_frames_inline=.. guest_frames_queued=..
-     * to_guest_direct=.. to_guest_ring=.. loop_wakeups=.. loop_rounds=.. stack_lock_waits=..".
+     * to_guest_direct=.. to_guest_ring=.. loop_wakeups=.. loop_rounds=.. stack_lock_waits=.. loop_handoffs=.. interest_changes=..".
+     * {@code stack_lock_waits}: the loop waited for the stack lock; {@code loop_handoffs}: it read a host
+     * request while an inline transmitter held that lock and left the bytes to it instead of waiting.
      */
     public String counters() {
         return "guest_frames_inline=" + link.framesInline() + " guest_frames_queued=" + link.framesQueued()
             + " to_guest_direct=" + link.toGuestDirect() + " to_guest_ring=" + link.toGuestRing()
             + " loop_wakeups=" + loop.wakeups() + " loop_rounds=" + loop.rounds() + " vcpu_selects=" + loop.vcpuWaits()
             + " loop_takeovers=" + loop.takeovers() + " loop_unparks=" + loop.loopUnparks() + " stack_lock_waits="
-            + link.stackWaits();
+            + link.stackWaits() + " loop_handoffs=" + loop.handoffs()
+            + " interest_changes=" + loop.interestChanges();
+    }
+
+    /** The cable to the guest (tests: stand in for an inline transmitter holding the stack lock). */
+    GuestLink link() {
+        return link;
     }
 
     /**

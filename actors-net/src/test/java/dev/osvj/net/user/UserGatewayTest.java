@@ -323,6 +323,60 @@ class UserGatewayTest {
         }
     }
 
+    /** Write {@code text} on {@code host} and read the same number of bytes back (the guest echoes). */
+    private static String roundTrip(final Socket host, final String text) throws IOException {
+        host.getOutputStream().write(text.getBytes(StandardCharsets.US_ASCII));
+        return readBack(host, text.length());
+    }
+
+    private static String readBack(final Socket host, final int length) throws IOException {
+        final byte[] b = new byte[length];
+        int got = 0;
+        while (got < length) {
+            final int n = host.getInputStream().read(b, got, length - got);
+            assertTrue(n > 0, "the host connection ended after " + got + " bytes");
+            got += n;
+        }
+        return new String(b, StandardCharsets.US_ASCII);
+    }
+
+    @Test
+    void shouldHandAHostRequestToTheStackLocksHolderInsteadOfWaitingForTheLock() throws Exception {
+        assertNotNull(dhcp());
+        startEcho();
+        final int port = gateway.forwards().get(0).bound().getPort();
+        final GuestLink link = gateway.link();
+        try (Socket host = new Socket("127.0.0.1", port)) {
+            host.setSoTimeout(60_000);
+            assertEquals("first\n", roundTrip(host, "first\n"));
+            // This thread stands in for an inline transmitter (the guest's reply on its way to the host)
+            // that holds the stack lock when the next request arrives. The loop must read the request and
+            // leave it to the holder, not park on the lock. It still waits for the stack's timers once they
+            // are a whole tick late, so an attempt where that happened first is repeated (the old loop
+            // waited every time, and never handed off).
+            boolean handedOff = false;
+            for (int attempt = 0; attempt < 10 && !handedOff; attempt++) {
+                SchedLessWait.until("the stack lock", link::tryLockStack);
+                final long waits = counter("stack_lock_waits");
+                final long handoffs = counter("loop_handoffs");
+                final String text = "request " + attempt + "\n";
+                try {
+                    host.getOutputStream().write(text.getBytes(StandardCharsets.US_ASCII));
+                    SchedLessWait.until("the loop to read the request or wait for the lock",
+                        () -> counter("loop_handoffs") > handoffs || counter("stack_lock_waits") > waits);
+                    handedOff = counter("stack_lock_waits") == waits;
+                    if (handedOff) {
+                        assertEquals(handoffs + 1, counter("loop_handoffs"), gateway.counters());
+                    }
+                } finally {
+                    link.releaseAsTransmitter(); // serves the request the loop left: it reaches the guest
+                }
+                assertEquals(text, readBack(host, text.length()), "echoed in order, nothing lost");
+            }
+            assertTrue(handedOff, "the loop never handed a request to the lock's holder: " + gateway.counters());
+        }
+    }
+
     @Test
     void shouldCloseTheHostConnectionWhenTheGuestRefuses() throws Exception {
         assertNotNull(dhcp()); // no echo service: the guest answers the SYN with a RST

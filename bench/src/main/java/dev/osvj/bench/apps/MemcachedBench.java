@@ -412,7 +412,34 @@ public final class MemcachedBench {
      * Threads that started and ended within the run are missed by the per-thread part only.
      */
     private record CpuSnapshot(long wallNanos, long processNanos, long externalNanos, long machineBusyJiffies,
-                               long machineTotalJiffies, Map<Long, long[]> threads, Map<Long, String> names) {
+                               long machineTotalJiffies, Map<Long, long[]> threads, Map<Long, String> names,
+                               long sleeps) {
+        /**
+         * Voluntary context switches of this JVM's threads so far ({@code /proc/self/task/}*{@code /status}):
+         * each one a sleep (a park, a blocking syscall such as {@code epoll_wait} or {@code poll}) that a
+         * wake-up ended; on this VM a cross-core wake-up costs tens of microseconds. Threads that ended are
+         * missed; 0 where there is no {@code /proc}.
+         */
+        static long processSleeps() {
+            long sum = 0;
+            try (java.util.stream.Stream<Path> tasks = java.nio.file.Files.list(Path.of("/proc/self/task"))) {
+                for (final Path task : (Iterable<Path>)tasks::iterator) {
+                    try {
+                        for (final String line : java.nio.file.Files.readAllLines(task.resolve("status"))) {
+                            if (line.startsWith("voluntary_ctxt_switches:")) {
+                                sum += Long.parseLong(line.substring(line.indexOf(':') + 1).strip());
+                            }
+                        }
+                    } catch (final IOException | RuntimeException e) {
+                        // the thread ended meanwhile
+                    }
+                }
+            } catch (final IOException | RuntimeException e) {
+                // not Linux
+            }
+            return sum;
+        }
+
         static CpuSnapshot take(final Target target) {
             final java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
             final Map<Long, long[]> threads = new java.util.HashMap<>();
@@ -423,7 +450,7 @@ public final class MemcachedBench {
                 }
                 final long cpu = mx.getThreadCpuTime(ti.getThreadId());
                 if (cpu >= 0) {
-                    threads.put(ti.getThreadId(), new long[] {cpu});
+                    threads.put(ti.getThreadId(), new long[] {cpu, ti.getWaitedCount()});
                     names.put(ti.getThreadId(), ti.getThreadName());
                 }
             }
@@ -437,7 +464,7 @@ public final class MemcachedBench {
                             final long ns = Long.parseLong(java.nio.file.Files.readString(task.resolve("schedstat"))
                                 .trim().split(" ")[0]);
                             final long tid = -Long.parseLong(task.getFileName().toString()); // apart from Java ids
-                            threads.put(tid, new long[] {ns});
+                            threads.put(tid, new long[] {ns, 0});
                             names.put(tid, "jvm:" + comm);
                         }
                     } catch (final IOException | RuntimeException e) {
@@ -463,12 +490,22 @@ public final class MemcachedBench {
             }
             final long process = ((com.sun.management.OperatingSystemMXBean)java.lang.management.ManagementFactory
                 .getOperatingSystemMXBean()).getProcessCpuTime();
-            return new CpuSnapshot(System.nanoTime(), process, target.externalCpuNanos(), busy, total, threads, names);
+            return new CpuSnapshot(System.nanoTime(), process, target.externalCpuNanos(), busy, total, threads, names,
+                processSleeps());
         }
 
-        /** Microseconds of CPU per request into {@code out}: {@code cpu_us.jvm}, {@code cpu_us.server}, by thread group. */
+        /**
+         * Microseconds of CPU per request into {@code out}: {@code cpu_us.jvm}, {@code cpu_us.server}, by
+         * thread group; and sleeps per request: {@code sleeps.jvm} (voluntary context switches of the
+         * threads alive at both snapshots, see {@link #processSleeps}) and {@code waits.thread.*} (Java
+         * threads' parks and waits by group, {@code ThreadInfo.getWaitedCount}: a park on a lock or in the
+         * scheduler counts, a blocking {@code epoll_wait} does not).
+         */
         void perRequest(final CpuSnapshot before, final double requests, final Map<String, Double> out) {
             out.put("cpu_us.jvm", round((processNanos - before.processNanos) / 1e3 / requests));
+            if (sleeps > 0) {
+                out.put("sleeps.jvm", round((sleeps - before.sleeps) / requests));
+            }
             if (externalNanos > 0) {
                 out.put("cpu_us.server_process", round((externalNanos - before.externalNanos) / 1e3 / requests));
             }
@@ -479,13 +516,24 @@ public final class MemcachedBench {
                 out.put("cpu_us.machine", round((machineBusyJiffies - before.machineBusyJiffies) * 10_000.0 / requests));
             }
             final Map<String, Long> groups = new java.util.TreeMap<>();
+            final Map<String, Long> waits = new java.util.TreeMap<>();
             for (final Map.Entry<Long, long[]> e : threads.entrySet()) {
                 final long[] b = before.threads.get(e.getKey());
                 final long delta = e.getValue()[0] - (b == null ? 0 : b[0]);
+                final String group = names.get(e.getKey()).replaceAll("[0-9]+", "#");
                 if (delta > 0) {
-                    groups.merge(names.get(e.getKey()).replaceAll("[0-9]+", "#"), delta, Long::sum);
+                    groups.merge(group, delta, Long::sum);
+                }
+                final long waited = e.getValue()[1] - (b == null ? 0 : b[1]);
+                if (waited > 0) {
+                    waits.merge(group, waited, Long::sum);
                 }
             }
+            waits.forEach((g, n) -> {
+                if (n / requests >= 0.01) {
+                    out.put("waits.thread." + g, round(n / requests));
+                }
+            });
             // what no live thread accounts for: threads that ended before the snapshot (the load's client
             // threads, which end with the run) and the JVM's threads not listed above
             final long listed = groups.values().stream().mapToLong(Long::longValue).sum();
