@@ -167,7 +167,14 @@ public final class NetStack implements TcpConnection.Output {
     private final SynCookies cookies;
     private final PacketPool pool;
     private final NetCounters counters = new NetCounters();
-    /** The stack's one SecureRandom (hash keys, DHCP transaction ids): one instance per kernel, not one per use. */
+    /**
+     * The stacks' SecureRandom (hash keys, DHCP transaction ids): one per JVM, created and seeded once
+     * instead of at every boot; thread-safe, and every key drawn from it is fresh and unpredictable.
+     */
+    private static final class Entropy {
+        static final SecureRandom SHARED = new SecureRandom();
+    }
+
     private final SecureRandom random;
     private final NetFaults faults = new NetFaults();
     private volatile PcapWriter pcap;
@@ -213,7 +220,7 @@ public final class NetStack implements TcpConnection.Output {
     public NetStack(final StackSettings settings, final LongSupplier monotonicNanos) {
         this.settings = settings;
         this.clock = monotonicNanos;
-        this.random = new SecureRandom();
+        this.random = Entropy.SHARED;
         final SipHash hash = SipHash.random(random);
         this.isn = new IsnGenerator(hash);
         this.cookies = new SynCookies(SipHash.random(random));
@@ -241,8 +248,8 @@ public final class NetStack implements TcpConnection.Output {
     }
 
     /**
-     * The stack's {@link SecureRandom}, for the kernel's other network users (the DHCP client's
-     * transaction id) so a boot seeds one instance instead of one per user. Thread-safe (the JDK's
+     * The stack's {@link SecureRandom} (one per JVM), for the kernel's other network users (the DHCP client's
+     * transaction id), so no boot creates and seeds one. Thread-safe (the JDK's
      * default provider).
      */
     public SecureRandom random() {
