@@ -5,6 +5,7 @@ import dev.osvj.kernel.BootContext;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSizes;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.pcap.PcapWriter;
 import dev.osvj.mmu.phys.PageAllocator;
@@ -154,7 +155,7 @@ public final class VirtioSubsystem implements Subsystem {
         if (memory != null && frames != null) {
             return new GuestMemory(memory, frames);
         }
-        final long size = config.getBytes("osvj.virtio.fallback-memory") / PhysicalMemory.HUGE_PAGE_SIZE
+        final long size = ConfigSizes.bytes(config, "osvj.virtio.fallback-memory") / PhysicalMemory.HUGE_PAGE_SIZE
             * PhysicalMemory.HUGE_PAGE_SIZE;
         ownMemory = PhysicalMemory.allocate(Math.max(size, PhysicalMemory.HUGE_PAGE_SIZE));
         context.log().append("warn", "virtio", "no PhysicalMemory/PageAllocator service: using "
