@@ -6,6 +6,7 @@ import dev.osvj.kernel.BootContext;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSizes;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.trace.Tracepoints;
 import dev.osvj.mmu.malloc.Malloc;
@@ -106,7 +107,7 @@ public final class MmuSubsystem implements Subsystem {
     @Override
     public void boot(final BootContext context) throws Exception {
         final Config config = context.config();
-        final long size = config.getBytes("osvj.memory");
+        final long size = ConfigSizes.bytes(config, "osvj.memory");
         final int cpus = config.getInt("osvj.cpus");
         final String backing = config.getString("osvj.mmu.backing");
         if ("shared-file".equals(backing)) {
@@ -119,7 +120,7 @@ public final class MmuSubsystem implements Subsystem {
             memory = PhysicalMemory.allocate(size);
         }
         final PageAllocator frames = new PageAllocator(memory, size * config.getInt("osvj.mmu.low-watermark-percent") / 100);
-        final long zeroPool = Math.min(config.getBytes("osvj.mmu.zero-pool"), size / 4);
+        final long zeroPool = Math.min(ConfigSizes.bytes(config, "osvj.mmu.zero-pool"), size / 4);
         frames.setZeroPoolCapacity((int)(zeroPool / AddressSpace.PAGE_SIZE));
         final Scheduler scheduler = context.services().find(Scheduler.class).orElse(null);
         if (zeroPool > 0 && scheduler != null) {

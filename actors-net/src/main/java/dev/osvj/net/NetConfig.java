@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigList;
 import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigValue;
 import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSizes;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.net.stack.StackSettings;
 import dev.osvj.net.tcp.TcpConfig;
@@ -221,8 +222,8 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
     /** Parse a validated configuration. */
     public static NetConfig from(final Config c) {
         final TcpConfig tcp = new TcpConfig(
-            (int)c.getBytes("osvj.net.tcp.send-buffer").longValue(),
-            (int)c.getBytes("osvj.net.tcp.receive-buffer").longValue(),
+            (int)ConfigSizes.bytes(c, "osvj.net.tcp.send-buffer"),
+            (int)ConfigSizes.bytes(c, "osvj.net.tcp.receive-buffer"),
             ns(c, "osvj.net.tcp.initial-rto"), ns(c, "osvj.net.tcp.min-rto"), ns(c, "osvj.net.tcp.max-rto"),
             c.getInt("osvj.net.tcp.max-retries"), c.getInt("osvj.net.tcp.syn-retries"),
             ns(c, "osvj.net.tcp.delayed-ack"), ns(c, "osvj.net.tcp.time-wait"), ns(c, "osvj.net.tcp.fin-wait-2"),
@@ -230,11 +231,11 @@ public record NetConfig(StackSettings settings, List<InterfaceConfig> interfaces
             c.getInt("osvj.net.tcp.keepalive.count"), c.getBoolean("osvj.net.tcp.sack"),
             c.getBoolean("osvj.net.tcp.timestamps"), c.getInt("osvj.net.tcp.syn-backlog"),
             c.getBoolean("osvj.net.tcp.syn-cookies"), c.getInt("osvj.net.tcp.challenge-ack-limit"),
-            (int)c.getBytes("osvj.net.tcp.receive-buffer-max").longValue());
+            (int)ConfigSizes.bytes(c, "osvj.net.tcp.receive-buffer-max"));
         final StackSettings s = new StackSettings(tcp, "netchannel".equals(c.getString("osvj.net.receive-path")),
             ns(c, "osvj.net.arp.timeout"), c.getInt("osvj.net.ip.reassembly.datagrams"),
-            c.getBytes("osvj.net.ip.reassembly.memory"), ns(c, "osvj.net.ip.reassembly.timeout"),
-            (int)c.getBytes("osvj.net.udp.receive-buffer").longValue(), c.getInt("osvj.net.ip.ttl"),
+            ConfigSizes.bytes(c, "osvj.net.ip.reassembly.memory"), ns(c, "osvj.net.ip.reassembly.timeout"),
+            (int)ConfigSizes.bytes(c, "osvj.net.udp.receive-buffer"), c.getInt("osvj.net.ip.ttl"),
             c.getInt("osvj.net.icmp.error-rate"), 4096);
         final List<InterfaceConfig> ifs = new ArrayList<>();
         for (final ConfigObject o : c.getObjectList("osvj.net.interfaces")) {

@@ -6,6 +6,7 @@ import dev.osvj.kernel.Errno;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.console.OutputRedirect;
+import dev.osvj.kernel.config.ConfigSizes;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.trace.Tracepoints;
 import dev.osvj.mmu.phys.PageAllocator;
@@ -95,7 +96,7 @@ public final class VfsSubsystem implements Subsystem {
         final ProcFs procfs = new ProcFs();
         final SysFs sysfs = new SysFs();
         vfs.registerFileSystem(new RamFs());
-        vfs.registerFileSystem(new RofsFs(devfs::blockDevice, c.getBytes("osvj.vfs.page-cache-size")));
+        vfs.registerFileSystem(new RofsFs(devfs::blockDevice, ConfigSizes.bytes(c, "osvj.vfs.page-cache-size")));
         vfs.registerFileSystem(devfs);
         vfs.registerFileSystem(procfs);
         vfs.registerFileSystem(sysfs);
@@ -143,7 +144,7 @@ public final class VfsSubsystem implements Subsystem {
         }
 
         final int cpus = c.hasPath("osvj.cpus") ? c.getInt("osvj.cpus") : Runtime.getRuntime().availableProcessors();
-        final long memory = c.hasPath("osvj.memory") ? c.getBytes("osvj.memory") : Runtime.getRuntime().maxMemory();
+        final long memory = c.hasPath("osvj.memory") ? ConfigSizes.bytes(c, "osvj.memory") : Runtime.getRuntime().maxMemory();
         PseudoDefaults.install(vfs, procfs, sysfs, context.name(), cpus, memory, context.clock(), context.bootStartNanos());
         // The application's user, from here on (boot created the mount points as root).
         vfs.setCredentials(c.getInt("osvj.vfs.uid"), c.getInt("osvj.vfs.gid"));

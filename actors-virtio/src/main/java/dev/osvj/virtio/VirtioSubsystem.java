@@ -5,6 +5,7 @@ import dev.osvj.kernel.BootContext;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSizes;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.pcap.PcapWriter;
 import dev.osvj.mmu.phys.PageAllocator;
@@ -154,7 +155,7 @@ public final class VirtioSubsystem implements Subsystem {
         if (memory != null && frames != null) {
             return new GuestMemory(memory, frames);
         }
-        final long size = config.getBytes("osvj.virtio.fallback-memory") / PhysicalMemory.HUGE_PAGE_SIZE
+        final long size = ConfigSizes.bytes(config, "osvj.virtio.fallback-memory") / PhysicalMemory.HUGE_PAGE_SIZE
             * PhysicalMemory.HUGE_PAGE_SIZE;
         ownMemory = PhysicalMemory.allocate(Math.max(size, PhysicalMemory.HUGE_PAGE_SIZE));
         context.log().append("warn", "virtio", "no PhysicalMemory/PageAllocator service: using "
@@ -275,9 +276,23 @@ public final class VirtioSubsystem implements Subsystem {
 
     private VirtioDevices.Entry rng(final BootContext context, final DeviceConfig d, final String name, final int index,
         final GuestMemory guest, final int queueSize, final DeviceAgent agent) {
-        final VirtioRngDevice device = new VirtioRngDevice(guest.segment(), new SecureRandom(), Math.min(queueSize, 64));
+        final VirtioRngDevice device = new VirtioRngDevice(guest.segment(), entropy(), Math.min(queueSize, 64));
         agent.add(device);
         return wire(context, d, name, new VirtioRngDriver(name, device, guest, queueSize), device, null);
+    }
+
+    /**
+     * The host entropy source of every virtio-rng device in this JVM: one SecureRandom, created and
+     * seeded at the first rng device instead of at every boot (tens of microseconds each). The JDK's
+     * default generator is thread-safe and each request gets fresh unpredictable bytes, whichever
+     * kernel asks (as every guest of a host reads the host's one {@code /dev/urandom}).
+     */
+    static SecureRandom entropy() {
+        return Entropy.SHARED;
+    }
+
+    private static final class Entropy {
+        static final SecureRandom SHARED = new SecureRandom();
     }
 
     /** Reset every device (drivers first), stop the backend thread, close backends and transports. */

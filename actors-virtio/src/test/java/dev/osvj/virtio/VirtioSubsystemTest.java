@@ -224,6 +224,29 @@ class VirtioSubsystemTest {
     }
 
     @Test
+    void shouldGiveEachKernelsRngDifferentBytesPerRequest() {
+        final java.util.Set<String> seen = new java.util.HashSet<>();
+        for (int kernel = 0; kernel < 2; kernel++) {
+            try (PhysicalMemory ram = PhysicalMemory.allocate(8L << 20)) {
+                final Services services = new Services();
+                services.provide(PhysicalMemory.class, ram);
+                services.provide(PageAllocator.class, new PageAllocator(ram, 0));
+                final VirtioSubsystem s = new VirtioSubsystem();
+                final Boot b = boot(s, ConfigFactory.parseString("osvj.devices = [ {type = rng} ]")
+                    .withFallback(ConfigFactory.load()).resolve(), services);
+                final var rng = services.require(VirtioDevices.class).entropy().orElseThrow();
+                for (int i = 0; i < 3; i++) {
+                    final byte[] bytes = new byte[32];
+                    assertEquals(32, rng.read(MemorySegment.ofArray(bytes), 0, 32));
+                    seen.add(java.util.HexFormat.of().formatHex(bytes));
+                }
+                s.stop(b);
+            }
+        }
+        assertEquals(6, seen.size(), "32 bytes of entropy never repeat, within a kernel or across kernels: " + seen);
+    }
+
+    @Test
     void shouldBootWithNoDevicesByDefault() {
         final VirtioSubsystem s = new VirtioSubsystem();
         final Boot b = boot(s, ConfigFactory.load(), new Services());

@@ -82,15 +82,29 @@ final class InstanceConfigs {
         return keys.withFallback(settings);
     }
 
-    /** The whole kernel configuration of the instance, resolved over every reference.conf (not yet validated). */
+    /**
+     * The whole kernel configuration of the instance, resolved over every reference.conf (not yet validated).
+     *
+     * <p>The reference configuration is resolved once per JVM ({@link Reference}), not with every
+     * instance: resolving the merge of Pekko's and every module's reference.conf allocated about
+     * 0.8 MiB and threw a dozen exceptions per instance, twice per boot (the instance and the standby
+     * created ahead for the next one). The result is the same as resolving the whole merge because the
+     * instance's keys all lie below {@code osvj} and no osvj reference.conf refers to another key (a
+     * substitution there would see the reference's value, not the instance's; InstanceConfigsTest
+     * compares both ways).
+     */
     static Config kernelConfig(final FleetConfig fleet, final FleetConfig.ServiceSpec service, final int replica,
         final int addressIndex) throws ConfigException {
         try {
-            return instanceKeys(fleet, service, replica, addressIndex)
-                .withFallback(ConfigFactory.defaultReferenceUnresolved()).resolve();
+            return instanceKeys(fleet, service, replica, addressIndex).withFallback(Reference.RESOLVED).resolve();
         } catch (final com.typesafe.config.ConfigException e) {
             throw new ConfigException("settings", e.getMessage());
         }
+    }
+
+    /** Every module's reference.conf (the class path's), resolved at first use. */
+    private static final class Reference {
+        static final Config RESOLVED = ConfigFactory.defaultReferenceUnresolved().resolve();
     }
 
     /** The instance's keys as a HOCON file body. */

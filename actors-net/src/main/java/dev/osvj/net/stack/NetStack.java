@@ -167,12 +167,25 @@ public final class NetStack implements TcpConnection.Output {
     private final SynCookies cookies;
     private final PacketPool pool;
     private final NetCounters counters = new NetCounters();
-    /** The stack's one SecureRandom (hash keys, DHCP transaction ids): one instance per kernel, not one per use. */
+    /**
+     * The stacks' SecureRandom (hash keys, DHCP transaction ids): one per JVM, created and seeded once
+     * instead of at every boot; thread-safe, and every key drawn from it is fresh and unpredictable.
+     */
+    private static final class Entropy {
+        static final SecureRandom SHARED = new SecureRandom();
+    }
+
     private final SecureRandom random;
     private final NetFaults faults = new NetFaults();
     private volatile PcapWriter pcap;
-    private final ManyToManyConcurrentArrayQueue<FlowConsumer> deferredFlows = new ManyToManyConcurrentArrayQueue<>(65536);
-    private volatile FlowWaker flowWaker = deferredFlows::offer;
+    /**
+     * Flow consumers woken while no flow waker is installed, for {@link #runDeferredFlows}; created at
+     * the first such wake (65536 slots, 768 KiB: a kernel installs its waker at boot and never needs it).
+     */
+    private final java.util.concurrent.atomic.AtomicReference<ManyToManyConcurrentArrayQueue<FlowConsumer>> deferredFlows =
+        new java.util.concurrent.atomic.AtomicReference<>();
+    private volatile FlowWaker flowWaker = this::deferFlow;
+    /** The layered receive stage's queue; null on the net-channel receive path, which never uses it. */
     private final ManyToManyConcurrentArrayQueue<PacketBuffer> receiveStage;
     private volatile Runnable receiveStageNotifier = () -> { };
     private volatile java.util.function.Consumer<String> warnings = m -> { };
@@ -207,7 +220,7 @@ public final class NetStack implements TcpConnection.Output {
     public NetStack(final StackSettings settings, final LongSupplier monotonicNanos) {
         this.settings = settings;
         this.clock = monotonicNanos;
-        this.random = new SecureRandom();
+        this.random = Entropy.SHARED;
         final SipHash hash = SipHash.random(random);
         this.isn = new IsnGenerator(hash);
         this.cookies = new SynCookies(SipHash.random(random));
@@ -216,7 +229,8 @@ public final class NetStack implements TcpConnection.Output {
         this.reassembler = new Reassembler(settings.reassemblyDatagrams(), settings.reassemblyBytes(),
             settings.reassemblyTimeoutNs());
         this.pool = new PacketPool(65536 + EthernetFrame.HEADER_LENGTH, 4096);
-        this.receiveStage = new ManyToManyConcurrentArrayQueue<>(Math.max(16, settings.receiveStageDepth()));
+        this.receiveStage = settings.netChannels() ? null
+            : new ManyToManyConcurrentArrayQueue<>(Math.max(16, settings.receiveStageDepth()));
         this.nextEphemeral = EPHEMERAL_LOW + (int)((hash.hash(1, 2) >>> 1) % (EPHEMERAL_HIGH - EPHEMERAL_LOW));
         this.sockets = new Sockets(this);
     }
@@ -234,8 +248,8 @@ public final class NetStack implements TcpConnection.Output {
     }
 
     /**
-     * The stack's {@link SecureRandom}, for the kernel's other network users (the DHCP client's
-     * transaction id) so a boot seeds one instance instead of one per user. Thread-safe (the JDK's
+     * The stack's {@link SecureRandom} (one per JVM), for the kernel's other network users (the DHCP client's
+     * transaction id), so no boot creates and seeds one. Thread-safe (the JDK's
      * default provider).
      */
     public SecureRandom random() {
@@ -261,7 +275,16 @@ public final class NetStack implements TcpConnection.Output {
     }
 
     public void setFlowWaker(final FlowWaker waker) {
-        this.flowWaker = waker == null ? deferredFlows::offer : waker;
+        this.flowWaker = waker == null ? this::deferFlow : waker;
+    }
+
+    private void deferFlow(final FlowConsumer flow) {
+        ManyToManyConcurrentArrayQueue<FlowConsumer> q = deferredFlows.get();
+        if (q == null) {
+            deferredFlows.compareAndSet(null, new ManyToManyConcurrentArrayQueue<>(65536));
+            q = deferredFlows.get();
+        }
+        q.offer(flow);
     }
 
     /** Install (or with null remove) the gateway hook for traffic no socket claims. */
@@ -470,9 +493,13 @@ public final class NetStack implements TcpConnection.Output {
 
     /** Run the flow consumers woken while no flow waker was installed (the driver thread's duty). */
     public int runDeferredFlows() {
+        final ManyToManyConcurrentArrayQueue<FlowConsumer> q = deferredFlows.get();
+        if (q == null) {
+            return 0;
+        }
         int n = 0;
         FlowConsumer f;
-        while ((f = deferredFlows.poll()) != null) {
+        while ((f = q.poll()) != null) {
             f.drainFromFlowActor();
             n++;
         }
@@ -518,6 +545,9 @@ public final class NetStack implements TcpConnection.Output {
 
     /** The layered receive stage: process up to {@code budget} queued frames; returns how many. */
     public int runReceiveStage(final int budget) {
+        if (receiveStage == null) {
+            return 0;
+        }
         int n = 0;
         PacketBuffer p;
         while (n < budget && (p = receiveStage.poll()) != null) {
@@ -549,7 +579,7 @@ public final class NetStack implements TcpConnection.Output {
     }
 
     public boolean receiveStageHasWork() {
-        return !receiveStage.isEmpty();
+        return receiveStage != null && !receiveStage.isEmpty();
     }
 
     /**

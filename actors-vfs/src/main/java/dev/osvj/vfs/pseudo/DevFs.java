@@ -21,6 +21,7 @@ public final class DevFs extends PseudoFs {
 
     private final Map<String, BlockDevice> blockDevices = new ConcurrentHashMap<>();
     private volatile CharDevice console;
+    private final RandomDevice random = new RandomDevice();
 
     public DevFs() {
         super("devfs", DEVFS_MAGIC);
@@ -69,7 +70,6 @@ public final class DevFs extends PseudoFs {
                 return src.hasRemaining() ? Errno.ENOSPC.negative() : 0;
             }
         });
-        final CharDevice random = new RandomDevice();
         device("random", 0666, random);
         device("urandom", 0666, random);
         setConsole(new StreamConsole(System.out));
@@ -108,9 +108,29 @@ public final class DevFs extends PseudoFs {
         return blockDevices.get(name);
     }
 
-    /** random and urandom: the JDK's SecureRandom, which never blocks once seeded (like Linux 5.6+). */
+    /** The random and urandom device (tests). */
+    CharDevice randomDevice() {
+        return random;
+    }
+
+    /** The generator behind this devfs's random and urandom (tests: one per JVM, see {@link RandomDevice}). */
+    SecureRandom randomSource() {
+        return random.rnd;
+    }
+
+    /**
+     * random and urandom: the JDK's SecureRandom, which never blocks once seeded (like Linux 5.6+).
+     *
+     * <p>One generator per JVM, shared by the devices of every kernel instance: creating and seeding a
+     * SecureRandom costs tens of microseconds, paid once instead of at every boot. The JDK's default
+     * generator (NativePRNG on Linux: the host's {@code /dev/urandom} mixed with SHA1PRNG) is
+     * thread-safe, and each read gets fresh unpredictable bytes whoever else reads it; a write adds
+     * seed material to it, which supplements and never replaces its seed, so one kernel's writes
+     * cannot make another kernel's reads predictable (as writes to Linux's {@code /dev/random}).
+     */
     private static final class RandomDevice implements CharDevice {
-        private final SecureRandom rnd = new SecureRandom();
+        static final SecureRandom ENTROPY = new SecureRandom();
+        private final SecureRandom rnd = ENTROPY;
 
         @Override
         public long read(final ByteBuffer dst, final int flags) {

@@ -13,6 +13,8 @@ import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -28,7 +30,12 @@ import java.util.regex.Pattern;
  *   <li>{@code fleet.boot_p50_ms}: median boot of one new instance (1 vCPU, 16 MiB, echo), each
  *       booted alone and stopped before the next, in the ActorSystem the fleet created ahead for it
  *       (standby, the fleet's default); the detail has p90/p99, the same for cold boots (the boot
- *       creates the ActorSystem) and the boot chart's per-phase medians (where the time goes).</li>
+ *       creates the ActorSystem) and the boot chart's per-phase medians (where the time goes), and the
+ *       heap each boot allocates ({@code alloc_per_boot_*_kib}: every thread's allocation while the
+ *       caller scales the service to one, configuration, boot and application start, less that of
+ *       the fleet's standby thread, which meanwhile creates the next replica's ActorSystem), the heap a
+ *       whole sample allocates ({@code alloc_per_sample_kib}: a cold boot, a standby boot, both stops,
+ *       the standby ActorSystems created for them) and the GCs per 100 samples (what the p90 pays).</li>
  *   <li>{@code fleet.boots_per_s}: instances booted per second when a service is scaled from 0 to a
  *       batch at once (sequential boots, stops not counted).</li>
  *   <li>Baselines in the same run (detail): creating a bare Pekko ActorSystem, and spawning a guardian
@@ -88,11 +95,18 @@ public final class FleetBenchSuite implements BenchSuite {
             final Histogram boots = new Histogram(3);
             final Histogram coldBoots = new Histogram(3);
             final Map<String, double[]> phases = new LinkedHashMap<>();
+            final double[] bootAlloc = new double[samples];
+            final long[] standbyThreads = threadsNamed("fleet-standby");
+            final long sampleAlloc0 = Allocation.total();
+            final long gcs0 = gcCount();
             for (int i = 0; i < samples; i++) {
                 final InstanceStatus cold = bootOne(m, "cold");
                 coldBoots.recordValue(Math.max(1, (long)(cold.bootMillis() * 1e6)));
                 m.scale("cold", 0);
+                final long total0 = Allocation.total();
+                final long standby0 = Allocation.byThreads(standbyThreads);
                 final InstanceStatus r = bootOne(m, "bench");
+                bootAlloc[i] = (Allocation.total() - total0) - (Allocation.byThreads(standbyThreads) - standby0);
                 boots.recordValue(Math.max(1, (long)(r.bootMillis() * 1e6)));
                 for (final String line : m.console("bench-0")) {
                     final Matcher c = CHART.matcher(line);
@@ -102,6 +116,8 @@ public final class FleetBenchSuite implements BenchSuite {
                 }
                 m.scale("bench", 0);
             }
+            final double sampleAlloc = (double)(Allocation.total() - sampleAlloc0) / samples;
+            final long gcs = gcCount() - gcs0;
             bench.progress("fleet: " + batches + " batches of " + batch + " boots");
             long bootNanos = 0;
             int booted = 0;
@@ -119,6 +135,10 @@ public final class FleetBenchSuite implements BenchSuite {
             detail.put("cold_boot_p50_ms", coldBoots.getValueAtPercentile(50) / 1e6);
             detail.put("cold_boot_p90_ms", coldBoots.getValueAtPercentile(90) / 1e6);
             phases.forEach((p, v) -> detail.put("phase_p50_ms." + p, median(v)));
+            detail.put("alloc_per_boot_p50_kib", Math.round(median(bootAlloc) / 1024));
+            detail.put("alloc_per_boot_p90_kib", Math.round(percentile(bootAlloc, 0.9) / 1024));
+            detail.put("alloc_per_sample_kib", Math.round(sampleAlloc / 1024));
+            detail.put("gcs_per_100_samples", 100.0 * gcs / samples);
             final double[] baselines = baselines(bench.quick() ? 10 : 30);
             detail.put("actor_system_create_p50_ms", baselines[0]);
             detail.put("shared_system_guardian_spawn_p50_ms", baselines[1]);
@@ -172,8 +192,47 @@ public final class FleetBenchSuite implements BenchSuite {
     }
 
     private static double median(final double[] v) {
+        return percentile(v, 0.5);
+    }
+
+    private static double percentile(final double[] v, final double p) {
         final double[] s = v.clone();
         Arrays.sort(s);
-        return s[s.length / 2];
+        return s[Math.min(s.length - 1, (int)(s.length * p))];
+    }
+
+    /** The ids of the live threads named {@code name} (the fleet's standby maker: one per manager). */
+    private static long[] threadsNamed(final String name) {
+        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name))
+            .mapToLong(Thread::threadId).toArray();
+    }
+
+    /** Garbage collections so far, every collector. */
+    private static long gcCount() {
+        long n = 0;
+        for (final GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+            n += Math.max(0, gc.getCollectionCount());
+        }
+        return n;
+    }
+
+    /** Heap allocation counters of the JVM's threads (HotSpot's per-thread TLAB accounting). */
+    private static final class Allocation {
+        private static final com.sun.management.ThreadMXBean THREADS =
+            (com.sun.management.ThreadMXBean)ManagementFactory.getThreadMXBean();
+
+        /** Bytes allocated on the heap by every thread since the JVM started, ended threads included. */
+        static long total() {
+            return THREADS.getTotalThreadAllocatedBytes();
+        }
+
+        /** Bytes allocated by the live threads {@code ids} since they started (ended ones count 0). */
+        static long byThreads(final long[] ids) {
+            long n = 0;
+            for (final long b : THREADS.getThreadAllocatedBytes(ids)) {
+                n += Math.max(0, b);
+            }
+            return n;
+        }
     }
 }

@@ -192,8 +192,10 @@ public final class Kernel implements KernelContext {
         } finally {
             closePcap();
             log.unregister();
-            booted.completeExceptionally(new BootException("kernel", "boot",
-                new IllegalStateException("the kernel stopped before the boot finished")));
+            if (!booted.isDone()) { // after a boot, no exception (two stack traces) at every poweroff
+                booted.completeExceptionally(new BootException("kernel", "boot",
+                    new IllegalStateException("the kernel stopped before the boot finished")));
+            }
             poweredOff.complete(exitCode);
         }
     }

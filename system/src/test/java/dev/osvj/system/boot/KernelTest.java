@@ -119,6 +119,26 @@ class KernelTest {
     }
 
     @Test
+    void shouldPowerOffABootedKernelWithoutMakingABootException() throws Exception {
+        final Kernel kernel = boot(new ByteArrayOutputStream(), "osvj.name=quiet-stop");
+        final Path jfr = dir.resolve("exceptions.jfr");
+        try (jdk.jfr.Recording r = new jdk.jfr.Recording()) {
+            r.enable("jdk.JavaExceptionThrow").withoutStackTrace();
+            r.start();
+            kernel.powerOff(0);
+            assertEquals(0, kernel.awaitPoweredOff(Duration.ofSeconds(30)));
+            r.stop();
+            r.dump(jfr);
+        }
+        // The boot had finished: nothing may build the "stopped before the boot finished" failure.
+        final long made = RecordingFile.readAllEvents(jfr).stream()
+            .filter(e -> e.getEventType().getName().equals("jdk.JavaExceptionThrow"))
+            .filter(e -> e.getClass("thrownClass").getName().equals(BootException.class.getName()))
+            .count();
+        assertEquals(0, made);
+    }
+
+    @Test
     void shouldRecordBootPhaseTracepointsToAJfrFile() throws Exception {
         final Path jfr = dir.resolve("trace.jfr");
         final Kernel kernel = boot(new ByteArrayOutputStream(), "osvj.name=traced", "osvj.trace.enable=\"boot.*\"",
