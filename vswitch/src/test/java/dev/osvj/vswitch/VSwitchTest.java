@@ -201,6 +201,34 @@ class VSwitchTest {
     }
 
     /**
+     * Hold {@code sw}'s switch thread in its next idle duty cycle (as a preempted or spinning switch thread
+     * would be) until the returned handle is closed; returns once the thread is there.
+     */
+    private static AutoCloseable holdInIdleDutyCycle(final VSwitch sw) throws Exception {
+        final java.util.concurrent.CountDownLatch idle = new java.util.concurrent.CountDownLatch(1);
+        final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        sw.idleProbe(() -> {
+            if (idle.getCount() > 0) {
+                idle.countDown();
+                try {
+                    release.await(60, TimeUnit.SECONDS);
+                } catch (final InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        final AutoCloseable handle = () -> {
+            release.countDown();
+            sw.idleProbe(null);
+        };
+        if (!idle.await(30, TimeUnit.SECONDS)) {
+            handle.close();
+            throw new AssertionError("the switch thread ran no idle duty cycle within 30 s");
+        }
+        return handle;
+    }
+
+    /**
      * The switch thread in an idle duty cycle (held there by the test's probe, as a preempted or spinning
      * switch thread would be) does not hold the forwarding lock: every inline send cuts through, none
      * takes the uplink. Until session 8 every duty cycle ran under the lock, and these sends all found it
@@ -213,21 +241,8 @@ class VSwitchTest {
             try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
                 assertEquals(0, send(b, frame(0xFF, 0x0B, 1, 60)), "b is learned");
                 receive(a, 1, new ArrayList<>());
-                final java.util.concurrent.CountDownLatch idle = new java.util.concurrent.CountDownLatch(1);
-                final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-                sw.idleProbe(() -> {
-                    if (idle.getCount() > 0) {
-                        idle.countDown();
-                        try {
-                            release.await(60, TimeUnit.SECONDS);
-                        } catch (final InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
-                    }
-                });
                 final long lockedBefore;
-                try {
-                    assertTrue(idle.await(30, TimeUnit.SECONDS), "the switch thread ran an idle duty cycle");
+                try (AutoCloseable held = holdInIdleDutyCycle(sw)) {
                     lockedBefore = sw.lockedDutyCycles();
                     final int frames = 50;
                     for (int tag = 2; tag < 2 + frames; tag++) {
@@ -237,9 +252,6 @@ class VSwitchTest {
                     assertEquals(0, a.txInlineBusy());
                     assertEquals(frames, a.txCutThrough(), "every one cut through on the sending thread");
                     assertEquals(lockedBefore, sw.lockedDutyCycles(), "the switch thread is still in its idle cycle");
-                } finally {
-                    release.countDown();
-                    sw.idleProbe(null);
                 }
                 final List<byte[]> atB = new ArrayList<>();
                 receive(b, 51, atB);
@@ -261,20 +273,7 @@ class VSwitchTest {
         try (SwitchHost inlineHost = SwitchHost.start(SwitchHost.Options.defaults().withInlineTransmit(true))) {
             final VSwitch sw = inlineHost.startSwitch(SwitchSpec.of("t-handoff"));
             try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b"); SwitchPort c = sw.connect("c")) {
-                final java.util.concurrent.CountDownLatch idle = new java.util.concurrent.CountDownLatch(1);
-                final java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
-                sw.idleProbe(() -> {
-                    if (idle.getCount() > 0) {
-                        idle.countDown();
-                        try {
-                            release.await(60, TimeUnit.SECONDS);
-                        } catch (final InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                        }
-                    }
-                });
-                try {
-                    assertTrue(idle.await(30, TimeUnit.SECONDS), "the switch thread ran an idle duty cycle");
+                try (AutoCloseable idle = holdInIdleDutyCycle(sw)) {
                     final long lockedBefore = sw.lockedDutyCycles();
                     final java.util.concurrent.CountDownLatch held = new java.util.concurrent.CountDownLatch(1);
                     final java.util.concurrent.CountDownLatch sent = new java.util.concurrent.CountDownLatch(1);
@@ -302,9 +301,6 @@ class VSwitchTest {
                         "a's frame forwarded by c's sending thread, before c's own");
                     assertEquals(1, a.txHandedOff());
                     assertEquals(lockedBefore, sw.lockedDutyCycles(), "the switch thread did not forward it");
-                } finally {
-                    release.countDown();
-                    sw.idleProbe(null);
                 }
             } finally {
                 sw.close();
