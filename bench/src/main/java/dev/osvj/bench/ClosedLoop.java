@@ -116,6 +116,7 @@ public final class ClosedLoop {
             final CompletableFuture<long[]> f = new CompletableFuture<>();
             done.add(f);
             launcher.start("bench-client-" + t, () -> {
+                final long[] result;
                 try (Client c = factory.open(index)) {
                     connected.incrementAndGet();
                     final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
@@ -144,11 +145,13 @@ public final class ClosedLoop {
                         now = after;
                         n++;
                     }
-                    f.complete(new long[] {n, now - t0});
+                    result = new long[] {n, now - t0};
                 } catch (final Throwable e) {
                     failed.incrementAndGet();
                     f.completeExceptionally(e);
+                    return;
                 }
+                f.complete(result); // after the connection is closed: run() returns with every client closed
             });
         }
         double ops = 0;
