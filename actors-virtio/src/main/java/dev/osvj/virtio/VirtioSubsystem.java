@@ -38,7 +38,6 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 import java.io.File;
 import java.nio.file.Path;
-import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -276,23 +275,9 @@ public final class VirtioSubsystem implements Subsystem {
 
     private VirtioDevices.Entry rng(final BootContext context, final DeviceConfig d, final String name, final int index,
         final GuestMemory guest, final int queueSize, final DeviceAgent agent) {
-        final VirtioRngDevice device = new VirtioRngDevice(guest.segment(), entropy(), Math.min(queueSize, 64));
+        final VirtioRngDevice device = new VirtioRngDevice(guest.segment(), dev.osvj.kernel.HostEntropy.shared(), Math.min(queueSize, 64));
         agent.add(device);
         return wire(context, d, name, new VirtioRngDriver(name, device, guest, queueSize), device, null);
-    }
-
-    /**
-     * The host entropy source of every virtio-rng device in this JVM: one SecureRandom, created and
-     * seeded at the first rng device instead of at every boot (tens of microseconds each). The JDK's
-     * default generator is thread-safe and each request gets fresh unpredictable bytes, whichever
-     * kernel asks (as every guest of a host reads the host's one {@code /dev/urandom}).
-     */
-    static SecureRandom entropy() {
-        return Entropy.SHARED;
-    }
-
-    private static final class Entropy {
-        static final SecureRandom SHARED = new SecureRandom();
     }
 
     /** Reset every device (drivers first), stop the backend thread, close backends and transports. */

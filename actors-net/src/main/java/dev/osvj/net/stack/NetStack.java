@@ -167,14 +167,6 @@ public final class NetStack implements TcpConnection.Output {
     private final SynCookies cookies;
     private final PacketPool pool;
     private final NetCounters counters = new NetCounters();
-    /**
-     * The stacks' SecureRandom (hash keys, DHCP transaction ids): one per JVM, created and seeded once
-     * instead of at every boot; thread-safe, and every key drawn from it is fresh and unpredictable.
-     */
-    private static final class Entropy {
-        static final SecureRandom SHARED = new SecureRandom();
-    }
-
     private final SecureRandom random;
     private final NetFaults faults = new NetFaults();
     private volatile PcapWriter pcap;
@@ -220,7 +212,7 @@ public final class NetStack implements TcpConnection.Output {
     public NetStack(final StackSettings settings, final LongSupplier monotonicNanos) {
         this.settings = settings;
         this.clock = monotonicNanos;
-        this.random = Entropy.SHARED;
+        this.random = dev.osvj.kernel.HostEntropy.shared(); // hash keys, DHCP ids: the JVM's one generator
         final SipHash hash = SipHash.random(random);
         this.isn = new IsnGenerator(hash);
         this.cookies = new SynCookies(SipHash.random(random));

@@ -121,16 +121,13 @@ public final class DevFs extends PseudoFs {
     /**
      * random and urandom: the JDK's SecureRandom, which never blocks once seeded (like Linux 5.6+).
      *
-     * <p>One generator per JVM, shared by the devices of every kernel instance: creating and seeding a
-     * SecureRandom costs tens of microseconds, paid once instead of at every boot. The JDK's default
-     * generator (NativePRNG on Linux: the host's {@code /dev/urandom} mixed with SHA1PRNG) is
-     * thread-safe, and each read gets fresh unpredictable bytes whoever else reads it; a write adds
-     * seed material to it, which supplements and never replaces its seed, so one kernel's writes
-     * cannot make another kernel's reads predictable (as writes to Linux's {@code /dev/random}).
+     * <p>The JVM's one generator ({@link dev.osvj.kernel.HostEntropy}), shared by the devices of every
+     * kernel instance; a write adds seed material to it, which supplements and never replaces its seed,
+     * so one kernel's writes cannot make another kernel's reads predictable (as writes to Linux's
+     * {@code /dev/random}).
      */
     private static final class RandomDevice implements CharDevice {
-        static final SecureRandom ENTROPY = new SecureRandom();
-        private final SecureRandom rnd = ENTROPY;
+        private final SecureRandom rnd = dev.osvj.kernel.HostEntropy.shared();
 
         @Override
         public long read(final ByteBuffer dst, final int flags) {
