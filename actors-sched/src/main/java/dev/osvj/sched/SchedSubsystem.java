@@ -8,6 +8,7 @@ import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigProblem;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.trace.Tracepoints;
+import dev.osvj.sched.arch.ContextSwitch;
 import dev.osvj.sched.dispatch.VcpuDispatcher;
 
 import java.time.Duration;
@@ -81,6 +82,11 @@ public final class SchedSubsystem implements Subsystem {
         context.commands().register(new TopCommand(s));
         context.note(config.cpus() + " vCPUs up: " + config.arch() + " contexts, "
             + (config.tickHz() == 0 ? "tickless" : config.tickHz() + " Hz tick"));
+        if ("continuation".equals(config.arch()) && !ContextSwitch.kernelThreadsHaveOwnIdentity()) {
+            context.log().append("WARN", "sched", "kernel threads run as their carrier to the JDK (no "
+                + "--add-opens java.base/java.lang=ALL-UNNAMED): JDK locks and ThreadLocals are only safe "
+                + "in pinned kernel threads");
+        }
     }
 
     @Override

@@ -56,21 +56,20 @@
  *   <li>a thread that blocks its carrier in a JDK call ({@code Thread.sleep}, {@code LockSupport.park},
  *       {@code Object.wait}, blocking I/O) stops the whole vCPU; the blocked-carrier watchdog reports it
  *       ({@code osvj.sched.blocked-carrier-threshold});</li>
- *   <li>with the continuation arch, Java monitors and {@code java.util.concurrent} locks are owned by
- *       the carrier thread, not by the kernel thread: never block in a kernel primitive while holding
- *       one that another kernel thread of the same vCPU may take (it would acquire it "reentrantly");
- *       use {@link dev.osvj.sched.Mutex}. A switch refused by the JVM (a native frame or
- *       {@code Continuation.pin()} on the stack) keeps the thread running and is counted
- *       ({@link dev.osvj.sched.CpuStats#pinnedRefusals()});</li>
- *   <li>{@code Thread.currentThread()} on a kernel thread is its vCPU's carrier, and the JIT treats it
- *       as constant within one compiled method: read before a switch, it may be reused after the
- *       thread resumed on another carrier (measured: a compiled loop that yields and resumes on
- *       alternating carriers saw its old carrier in 94% of iterations). Everything keyed by the host
- *       thread - JDK lock ownership, {@code ThreadLocal}s, {@code LockSupport} waiters recorded as a
- *       {@code Thread} - can then name the wrong carrier. {@link dev.osvj.sched.KThread#current()}
- *       (the current continuation) is not affected. So kernel threads that use such host-keyed
- *       state around a blocking call must be pinned ({@link dev.osvj.sched.ThreadAttr#pinnedTo}),
- *       as the applications' workers are; unpinned threads should only use kernel primitives.</li>
+ *   <li>with the continuation arch, {@code Thread.currentThread()} in a kernel thread is the thread's
+ *       own {@link dev.osvj.sched.arch.KernelThreadIdentity}, the same object on every carrier, as the
+ *       JDK mounts a virtual thread: JDK lock ownership, {@code ThreadLocal}s, monitors and
+ *       {@code LockSupport} waiters are the kernel thread's and survive migration between vCPUs (the
+ *       JIT treats {@code currentThread()} as constant within a compiled method, so with the carrier as
+ *       identity a migrated thread kept naming its old carrier: {@code IllegalMonitorStateException}
+ *       in the socket layer). It needs {@code --add-opens java.base/java.lang=ALL-UNNAMED} (in
+ *       {@code osvj.jvm.flags}); without it the scheduler logs a warning and kernel threads are their
+ *       carrier again, safe for JDK locks only when pinned ({@link dev.osvj.sched.ThreadAttr#pinnedTo});</li>
+ *   <li>a kernel thread that blocks in a JDK lock another kernel thread of its vCPU holds blocks that
+ *       vCPU's carrier, and the holder can then only release it from another vCPU: use
+ *       {@link dev.osvj.sched.Mutex} for locks held across blocking calls. A switch refused by the JVM
+ *       (a native frame or {@code Continuation.pin()} on the stack) keeps the thread
+ *       running and is counted ({@link dev.osvj.sched.CpuStats#pinnedRefusals()});</li>
  *   <li>CPU time is accounted at switches: a running thread's {@code cpuTimeNanos} lags by at most
  *       its current slice.</li>
  * </ul>

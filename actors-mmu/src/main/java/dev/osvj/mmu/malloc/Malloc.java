@@ -1,5 +1,7 @@
 package dev.osvj.mmu.malloc;
 
+import dev.osvj.sched.arch.KernelThreadIdentity;
+
 import dev.osvj.kernel.Errno;
 import dev.osvj.mmu.VcpuTopology;
 import dev.osvj.mmu.phys.PageAllocator;
@@ -588,7 +590,9 @@ public final class Malloc {
 
     /**
      * Empty the calling thread's cache and those of threads that have ended (their caches can be
-     * touched safely: a thread's end happens-before {@code isAlive()} returns false).
+     * touched safely: a thread's end happens-before {@link KernelThreadIdentity#hasEnded} returns true;
+     * a kernel thread's identity is not alive to the JDK whenever it is off its carrier, so
+     * {@code isAlive()} alone would take the cache of a thread that merely waits).
      */
     private void flushThreadCaches(final boolean tryOnly) {
         final ThreadCache own = threadCache.get();
@@ -597,7 +601,7 @@ public final class Malloc {
         }
         for (final var it = threadCaches.iterator(); it.hasNext(); ) {
             final ThreadCache tc = it.next();
-            if (tc != own && !tc.thread.isAlive() && flushThreadCache(tc, tryOnly)) {
+            if (tc != own && KernelThreadIdentity.hasEnded(tc.thread) && flushThreadCache(tc, tryOnly)) {
                 it.remove();
             }
         }

@@ -137,7 +137,20 @@ public final class NetStack implements TcpConnection.Output {
         final TcpSegment tcp = new TcpSegment();
         final TcpRepr repr = new TcpRepr();
         final TcpRepr reply = new TcpRepr();
-        final UnsafeBuffer reassembled = new UnsafeBuffer(new byte[65536]);
+        /**
+         * Reassembly output, made on the first fragment: every kernel thread that runs the receive path
+         * has its own scratch (a kernel thread is its own host thread to the JDK), and few ever see one.
+         */
+        private UnsafeBuffer reassembled;
+
+        UnsafeBuffer reassembled() {
+            UnsafeBuffer r = reassembled;
+            if (r == null) {
+                r = new UnsafeBuffer(new byte[65536]);
+                reassembled = r;
+            }
+            return r;
+        }
         NetInterface routeIf;
         int routeNextHop;
         /**
@@ -769,7 +782,7 @@ public final class NetStack implements TcpConnection.Output {
             final int n;
             synchronized (reassembler) {
                 n = reassembler.add(now, src, dst, ip.identification(), proto, ip.fragmentOffset(), ip.moreFragments(),
-                    b, ip.payloadOffset(), ip.payloadLength(), s.reassembled);
+                    b, ip.payloadOffset(), ip.payloadLength(), s.reassembled());
             }
             if (n == Reassembler.DROPPED) {
                 counters.increment(Counter.DROP_IP_REASSEMBLY);
@@ -778,7 +791,7 @@ public final class NetStack implements TcpConnection.Output {
                 return;
             }
             counters.increment(Counter.IP_REASSEMBLED);
-            l4Input(ifc, s, src, dst, proto, s.reassembled, 0, n, now, b, off, ip.headerLength());
+            l4Input(ifc, s, src, dst, proto, s.reassembled(), 0, n, now, b, off, ip.headerLength());
             return;
         }
         l4Input(ifc, s, src, dst, proto, b, ip.payloadOffset(), ip.payloadLength(), now, b, off, ip.headerLength());

@@ -72,6 +72,15 @@ public interface ContextSwitch {
     }
 
     /**
+     * True when code in a continuation kernel thread sees its own {@link KernelThreadIdentity} as
+     * {@code Thread.currentThread()} on every carrier (needs {@code --add-opens java.base/java.lang});
+     * false when it sees its carrier (see {@link ContinuationSwitch}).
+     */
+    static boolean kernelThreadsHaveOwnIdentity() {
+        return ContinuationSwitch.hasOwnIdentity();
+    }
+
+    /**
      * True for the throwable a disposed context unwinds with (platform implementation); kernel-thread
      * wrappers must let it through instead of reporting it.
      */

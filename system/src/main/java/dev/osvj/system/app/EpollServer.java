@@ -179,13 +179,10 @@ public final class EpollServer implements AutoCloseable {
          * Application kernel threads of {@code syscalls}' kernel (pthread_create), the thread of slot
          * {@code s >= 0} pinned to vCPU {@code s % cpus}: one worker per vCPU, as memcached runs one
          * worker per core, so a worker and the connections it owns stay on one vCPU and the balancer
-         * never moves it. Pinning is also required for correctness: the socket layer's locks are JDK
-         * locks, which record {@code Thread.currentThread()} - for a kernel thread, its vCPU's carrier -
-         * as their owner, and the JIT may keep that value across a switch inside one compiled method.
-         * An unpinned thread that migrated between a release and a re-acquire around a wait then held
-         * a lock in the name of its old carrier (seen under load as IllegalMonitorStateException in
-         * Epoll and connection resets). A pinned thread always runs on the same carrier, so the
-         * recorded identity is always right. Joining one blocks a kernel-thread caller through the
+         * never moves it. (Pinning used to be required for correctness too: the socket layer's JDK locks
+         * record {@code Thread.currentThread()}, which was the vCPU's carrier, and a migrated thread could
+         * release a lock in its old carrier's name. A kernel thread now has its own identity on every
+         * carrier: {@link dev.osvj.sched.arch.KernelThreadIdentity}.) Joining one blocks a kernel-thread caller through the
          * scheduler (its vCPU runs the others, the joined thread among them) and parks a host-thread
          * caller.
          */
