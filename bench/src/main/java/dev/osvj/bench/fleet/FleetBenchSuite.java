@@ -3,6 +3,7 @@ package dev.osvj.bench.fleet;
 import com.typesafe.config.ConfigFactory;
 import dev.osvj.bench.BenchContext;
 import dev.osvj.bench.BenchSuite;
+import dev.osvj.bench.census.ThreadCensus;
 import dev.osvj.fleet.FleetConfig;
 import dev.osvj.fleet.FleetManager;
 import dev.osvj.fleet.InstanceState;
@@ -203,7 +204,7 @@ public final class FleetBenchSuite implements BenchSuite {
 
     /** The ids of the live threads named {@code name} (the fleet's standby maker: one per manager). */
     private static long[] threadsNamed(final String name) {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name))
+        return ThreadCensus.liveThreads().stream().filter(t -> t.getName().equals(name))
             .mapToLong(Thread::threadId).toArray();
     }
 
