@@ -46,8 +46,11 @@ import java.util.function.Function;
  *       once, excluding blocking system calls.) A Java thread is matched to its native thread by name:
  *       HotSpot names a started thread's native thread with the first 15 bytes of its UTF-8 name (the
  *       Linux limit), and a thread that renames itself renames its native thread too; threads with the
- *       same 15-byte prefix (the threads of one kernel) are paired in order of CPU time, which both
- *       sides count alike. A pair of such threads with nearly the same CPU time may swap their sleeps;
+ *       same 15-byte prefix (the threads of one kernel, or of two kernels whose names differ later) are
+ *       paired by CPU time, which both sides read from the kernel: a thread that was not running
+ *       shows the same nanoseconds on both, the others are paired in order of CPU time (see
+ *       {@link #match}). Two running threads of one prefix with nearly the same CPU time may swap
+ *       their sleeps;
  *       a thread renamed by another thread, or the {@code main} thread (native name {@code java}), has
  *       no match and no sleeps (its CPU still counts).</li>
  *   <li>The process's CPU ({@code OperatingSystemMXBean.getProcessCpuTime}) and the machine's busy and
@@ -172,9 +175,11 @@ public final class ThreadCensus {
     }
 
     /**
-     * Java thread id to native thread id: per native name, the Java threads whose name gives it and the
-     * native threads that carry it, paired in order of CPU time when the counts agree, else greedily
-     * by the closest CPU times. Each native thread is paired at most once.
+     * Java thread id to native thread id, per native name (the Java threads whose name gives it, the
+     * native threads that carry it): first the pairs whose CPU times are the same nanoseconds (a
+     * thread that ran at neither read: both read the kernel's {@code sum_exec_runtime}, and it is the
+     * only one of its name with that time), then the rest in order of CPU time when their counts
+     * agree, else greedily by the closest CPU times. Each native thread is paired at most once.
      */
     static Map<Long, Integer> match(final Map<Long, String> names, final Map<Long, long[]> counters,
         final Map<Integer, NativeSample> natives) {
@@ -185,36 +190,57 @@ public final class ThreadCensus {
         final Map<Long, Integer> out = new HashMap<>();
         for (final Map.Entry<String, List<Long>> e : javaByComm.entrySet()) {
             final List<Integer> tasks = tasksByComm.get(e.getKey());
-            if (tasks == null) {
-                continue;
-            }
-            final List<Long> java = e.getValue();
-            java.sort(Comparator.comparingLong((Long id) -> counters.get(id)[0]).thenComparingLong(id -> id));
-            tasks.sort(Comparator.comparingLong((Integer tid) -> natives.get(tid).cpuNs()).thenComparingInt(tid -> tid));
-            if (java.size() == tasks.size()) {
-                for (int i = 0; i < java.size(); i++) {
-                    out.put(java.get(i), tasks.get(i));
-                }
-                continue;
-            }
-            final List<long[]> pairs = new ArrayList<>(); // {|cpu difference|, java index, task index}
-            for (int j = 0; j < java.size(); j++) {
-                for (int t = 0; t < tasks.size(); t++) {
-                    pairs.add(new long[] {Math.abs(counters.get(java.get(j))[0] - natives.get(tasks.get(t)).cpuNs()), j, t});
-                }
-            }
-            pairs.sort(Comparator.comparingLong((long[] p) -> p[0]).thenComparingLong(p -> p[1]).thenComparingLong(p -> p[2]));
-            final Set<Long> javaDone = new HashSet<>();
-            final Set<Long> tasksDone = new HashSet<>();
-            for (final long[] p : pairs) {
-                if (!javaDone.contains(p[1]) && !tasksDone.contains(p[2])) {
-                    javaDone.add(p[1]);
-                    tasksDone.add(p[2]);
-                    out.put(java.get((int)p[1]), tasks.get((int)p[2]));
-                }
+            if (tasks != null) {
+                pair(e.getValue(), tasks, id -> counters.get(id)[0], tid -> natives.get(tid).cpuNs(), out);
             }
         }
         return out;
+    }
+
+    /** {@link #match} within one native name: {@code java} and {@code tasks} with their CPU times. */
+    private static void pair(final List<Long> java, final List<Integer> tasks, final java.util.function.ToLongFunction<Long> javaCpu,
+        final java.util.function.ToLongFunction<Integer> taskCpu, final Map<Long, Integer> out) {
+        final Map<Long, Integer> javaAt = new HashMap<>(); // CPU ns -> how many Java threads show it
+        java.forEach(id -> javaAt.merge(javaCpu.applyAsLong(id), 1, Integer::sum));
+        final Map<Long, List<Integer>> tasksAt = new HashMap<>();
+        tasks.forEach(tid -> tasksAt.computeIfAbsent(taskCpu.applyAsLong(tid), k -> new ArrayList<>()).add(tid));
+        final List<Long> restJava = new ArrayList<>();
+        final Set<Integer> exact = new HashSet<>();
+        for (final Long id : java) {
+            final long ns = javaCpu.applyAsLong(id);
+            final List<Integer> same = tasksAt.get(ns);
+            if (javaAt.get(ns) == 1 && same != null && same.size() == 1) {
+                out.put(id, same.get(0));
+                exact.add(same.get(0));
+            } else {
+                restJava.add(id);
+            }
+        }
+        final List<Integer> restTasks = new ArrayList<>(tasks.stream().filter(t -> !exact.contains(t)).toList());
+        restJava.sort(Comparator.comparingLong(javaCpu).thenComparingLong(id -> id));
+        restTasks.sort(Comparator.comparingLong(taskCpu).thenComparingInt(tid -> tid));
+        if (restJava.size() == restTasks.size()) {
+            for (int i = 0; i < restJava.size(); i++) {
+                out.put(restJava.get(i), restTasks.get(i));
+            }
+            return;
+        }
+        final List<long[]> pairs = new ArrayList<>(); // {|cpu difference|, java index, task index}
+        for (int j = 0; j < restJava.size(); j++) {
+            for (int t = 0; t < restTasks.size(); t++) {
+                pairs.add(new long[] {Math.abs(javaCpu.applyAsLong(restJava.get(j)) - taskCpu.applyAsLong(restTasks.get(t))), j, t});
+            }
+        }
+        pairs.sort(Comparator.comparingLong((long[] p) -> p[0]).thenComparingLong(p -> p[1]).thenComparingLong(p -> p[2]));
+        final Set<Long> javaDone = new HashSet<>();
+        final Set<Long> tasksDone = new HashSet<>();
+        for (final long[] p : pairs) {
+            if (!javaDone.contains(p[1]) && !tasksDone.contains(p[2])) {
+                javaDone.add(p[1]);
+                tasksDone.add(p[2]);
+                out.put(restJava.get((int)p[1]), restTasks.get((int)p[2]));
+            }
+        }
     }
 
     /** {busy, total} jiffies of all cores from {@code /proc/stat} (busy: all but idle and iowait); zeros elsewhere. */

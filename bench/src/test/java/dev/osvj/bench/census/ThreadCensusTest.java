@@ -63,6 +63,18 @@ class ThreadCensusTest {
     }
 
     @Test
+    void shouldPairAThreadThatDidNotRunByItsExactCpuTimeFirst() {
+        // a ran on between the two reads (5,000 -> 8,000 ns), b slept (7,000 ns on both sides): in order of
+        // CPU time a would take b's native thread
+        final Map<Long, String> names = Map.of(1L, "k2k-inline-server-2-a", 2L, "k2k-inline-server-2-b");
+        final Map<Long, long[]> counters = Map.of(1L, new long[] {5_000, 0}, 2L, new long[] {7_000, 0});
+        final Map<Integer, ThreadCensus.NativeSample> natives = Map.of(
+            200, new ThreadCensus.NativeSample("k2k-inline-serv", 8_000, 0),
+            201, new ThreadCensus.NativeSample("k2k-inline-serv", 7_000, 0));
+        assertEquals(Map.of(1L, 200, 2L, 201), ThreadCensus.match(names, counters, natives));
+    }
+
+    @Test
     void shouldListTheLiveThreadsWithoutAStackWalk() {
         final List<Thread> live = ThreadCensus.liveThreads();
         assertTrue(live.contains(Thread.currentThread()));
