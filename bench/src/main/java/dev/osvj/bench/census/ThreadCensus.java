@@ -19,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Function;
+import java.util.function.ToLongFunction;
 
 /**
  * The benchmarks' one census of this JVM's threads: where a run's CPU time, sleeps and heap allocation
@@ -198,8 +199,8 @@ public final class ThreadCensus {
     }
 
     /** {@link #match} within one native name: {@code java} and {@code tasks} with their CPU times. */
-    private static void pair(final List<Long> java, final List<Integer> tasks, final java.util.function.ToLongFunction<Long> javaCpu,
-        final java.util.function.ToLongFunction<Integer> taskCpu, final Map<Long, Integer> out) {
+    private static void pair(final List<Long> java, final List<Integer> tasks, final ToLongFunction<Long> javaCpu,
+        final ToLongFunction<Integer> taskCpu, final Map<Long, Integer> out) {
         final Map<Long, Integer> javaAt = new HashMap<>(); // CPU ns -> how many Java threads show it
         java.forEach(id -> javaAt.merge(javaCpu.applyAsLong(id), 1, Integer::sum));
         final Map<Long, List<Integer>> tasksAt = new HashMap<>();
