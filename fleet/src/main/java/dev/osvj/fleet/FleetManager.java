@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -36,7 +37,14 @@ import java.util.function.Consumer;
  * index); that boot then adopts it instead of creating one. The creation of the next system overlaps
  * the boot of the current one; a change that boots several replicas (a {@code scale} up by more than
  * one) starts creating each next replica's system as soon as the current boot has taken its own, so
- * every replica of the batch boots from a standby. A standby whose name is no longer next is closed.
+ * every replica of the batch boots from a standby.
+ *
+ * <p>A standby whose replica is no longer next is kept, not closed: a service scaled up and down
+ * again needs it once more (scaling 0 to 1 and back prepares {@code s-1} then {@code s-0}; the next
+ * cycle finds {@code s-1} ready), so a scale cycle creates at most the one system its next boot needs
+ * instead of creating two and closing one. A service keeps at most {@link #STANDBYS_PER_SERVICE}
+ * standbys (each an idle ActorSystem with its scheduler thread); preparing another closes the
+ * oldest.
  *
  * <h2>Virtual switches</h2>
  * A network with {@code backend = vswitch} is a switch of the vswitch module named
@@ -76,8 +84,16 @@ public final class FleetManager {
         r -> Thread.ofPlatform().daemon().name("fleet-restart").unstarted(r));
     /** The address the switches listen on for other nodes' trunks ({@code "127.0.0.2"}), or null (one host). */
     private final String switchUdpHost;
-    /** Per service: the ActorSystem being created ahead for its next replica (see {@link KernelStandby}). */
-    private final Map<String, Standby> standbys = new HashMap<>();
+    /** Standbys a service keeps at most: its next replica's and the one before. */
+    static final int STANDBYS_PER_SERVICE = 2;
+    /**
+     * Per service, by instance name, oldest first: the ActorSystems created ahead for its replicas (see
+     * {@link KernelStandby}), among them the next replica's.
+     */
+    private final Map<String, LinkedHashMap<String, Standby>> standbys = new HashMap<>();
+    /** Standbys created and standbys closed unused, since the start (tests, the fleet bench). */
+    private int standbysCreated;
+    private int standbysClosed;
     private final ExecutorService standbyMaker = Executors.newSingleThreadExecutor(r -> Thread.ofPlatform().daemon()
         .name("fleet-standby").unstarted(r));
     private volatile FleetConfig config;
@@ -186,7 +202,7 @@ public final class FleetManager {
     public synchronized void stopAll() throws InterruptedException {
         stopped = true;
         restarter.shutdownNow();
-        standbys.values().forEach(FleetManager::discard);
+        standbys.values().forEach(pool -> pool.values().forEach(this::discard));
         standbys.clear();
         standbyMaker.shutdown();
         final List<Instance> all = new ArrayList<>(instances);
@@ -222,10 +238,29 @@ public final class FleetManager {
         return instance(name) instanceof InJvmInstance i ? i.consoleLines() : List.of();
     }
 
-    /** The name of the replica whose ActorSystem is being created ahead for {@code service}, or null (tests). */
+    /**
+     * The name of the next replica of {@code service} (the lowest free index) if its ActorSystem is
+     * being created ahead or ready, else null (tests).
+     */
     synchronized String standbyName(final String service) {
-        final Standby st = standbys.get(service);
-        return st == null ? null : st.name();
+        final LinkedHashMap<String, Standby> pool = standbys.get(service);
+        final FleetConfig.ServiceSpec s = config.service(service).orElse(null);
+        if (pool == null || s == null) {
+            return null;
+        }
+        final String next = InstanceConfigs.instanceName(s, nextReplica(s));
+        return pool.containsKey(next) ? next : null;
+    }
+
+    /** The instance names whose ActorSystems {@code service} keeps ahead, oldest first (tests). */
+    synchronized List<String> standbyNames(final String service) {
+        final LinkedHashMap<String, Standby> pool = standbys.get(service);
+        return pool == null ? List.of() : List.copyOf(pool.keySet());
+    }
+
+    /** {@code {standbys created, standbys closed unused}} since the manager started (tests, benchmarks). */
+    public synchronized int[] standbyCounts() {
+        return new int[] {standbysCreated, standbysClosed};
     }
 
     /** The instance named {@code name}, for tests and in-JVM tools. */
@@ -258,25 +293,30 @@ public final class FleetManager {
         prepareStandby(s);
     }
 
-    /** Create ahead the ActorSystem of {@code s}'s next replica (lowest free index), unless it exists. */
-    private void prepareStandby(final FleetConfig.ServiceSpec s) {
+    /** The lowest replica index of {@code s} with no instance in the table. */
+    private int nextReplica(final FleetConfig.ServiceSpec s) {
         final BitSet used = new BitSet();
         instances.stream().filter(i -> i.service().equals(s.name())).forEach(i -> used.set(slots.get(i).replica()));
-        prepareStandby(s, used.nextClearBit(0));
+        return used.nextClearBit(0);
     }
 
-    /** Create ahead the ActorSystem of {@code s}'s replica {@code next}, unless it exists (closing another one). */
+    /** Create ahead the ActorSystem of {@code s}'s next replica (lowest free index), unless it exists. */
+    private void prepareStandby(final FleetConfig.ServiceSpec s) {
+        prepareStandby(s, nextReplica(s));
+    }
+
+    /**
+     * Create ahead the ActorSystem of {@code s}'s replica {@code next}, unless the service keeps it
+     * already; beyond {@link #STANDBYS_PER_SERVICE}, the service's oldest standby is closed.
+     */
     private void prepareStandby(final FleetConfig.ServiceSpec s, final int next) {
         if (stopped || !s.standby() || s.mode() != FleetConfig.Mode.IN_JVM) {
             return;
         }
         final String name = InstanceConfigs.instanceName(s, next);
-        final Standby existing = standbys.get(s.name());
-        if (existing != null && existing.name().equals(name)) {
+        final LinkedHashMap<String, Standby> pool = standbys.computeIfAbsent(s.name(), k -> new LinkedHashMap<>());
+        if (pool.containsKey(name)) {
             return;
-        }
-        if (existing != null) {
-            discard(existing);
         }
         final Config kernel;
         try {
@@ -284,20 +324,25 @@ public final class FleetManager {
         } catch (final ConfigException e) {
             return; // validated at load; the boot reports it
         }
-        standbys.put(s.name(), new Standby(name, CompletableFuture.supplyAsync(() -> KernelStandby.prepare(name, kernel), standbyMaker)));
-    }
-
-    /** The standby being created for {@code name} (the instance's boot waits for it), or null. */
-    private CompletableFuture<KernelStandby> takeStandby(final FleetConfig.ServiceSpec s, final String name) {
-        final Standby st = standbys.get(s.name());
-        if (st == null || !st.name().equals(name)) {
-            return null;
+        while (pool.size() >= STANDBYS_PER_SERVICE) {
+            final var oldest = pool.entrySet().iterator();
+            discard(oldest.next().getValue());
+            oldest.remove();
         }
-        standbys.remove(s.name());
-        return st.future();
+        pool.put(name, new Standby(name, CompletableFuture.supplyAsync(() -> KernelStandby.prepare(name, kernel), standbyMaker)));
+        standbysCreated++;
     }
 
-    private static void discard(final Standby st) {
+    /** The standby kept for {@code name} (the instance's boot waits for it if it is still being created), or null. */
+    private CompletableFuture<KernelStandby> takeStandby(final FleetConfig.ServiceSpec s, final String name) {
+        final LinkedHashMap<String, Standby> pool = standbys.get(s.name());
+        final Standby st = pool == null ? null : pool.remove(name);
+        return st == null ? null : st.future();
+    }
+
+    /** Close {@code st} once created (it was not used). */
+    private void discard(final Standby st) {
+        standbysClosed++;
         st.future().thenAccept(KernelStandby::close);
     }
 

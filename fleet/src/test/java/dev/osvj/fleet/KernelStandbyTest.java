@@ -105,4 +105,50 @@ class KernelStandbyTest {
             m.stopAll();
         }
     }
+
+    /**
+     * Scaling 0 to 1 and back, as the fleet bench does: each cycle creates one ActorSystem (the next
+     * boot's), closes none, and every boot adopts a standby. (Until session 9 the scale-up created the
+     * next replica's and the scale-down closed it for replica 0's: two created and one closed per cycle.)
+     */
+    @Test
+    void shouldCreateOneStandbyPerScaleCycleAndCloseNone() throws Exception {
+        final FleetManager m = new FleetManager(fleet("""
+            osvj.fleet.services = [ { name = sb-cycle, app = echo, replicas = 0, memory = 16M } ]
+            """), "local", r -> { });
+        final int cycles = 4;
+        try {
+            m.deploy();
+            assertEquals(List.of("sb-cycle-0"), m.standbyNames("sb-cycle"));
+            for (int c = 0; c < cycles; c++) {
+                m.scale("sb-cycle", 1);
+                assertEquals(InstanceState.RUNNING, row(m, "sb-cycle-0").state());
+                assertTrue(((InJvmInstance)m.instance("sb-cycle-0")).bootedFromStandby(), "cycle " + c);
+                assertEquals("sb-cycle-1", m.standbyName("sb-cycle"));
+                m.scale("sb-cycle", 0);
+                assertEquals("sb-cycle-0", m.standbyName("sb-cycle"));
+            }
+            // deploy: replica 0's; first scale-up: replica 1's; every scale-down: replica 0's again
+            assertEquals(cycles + 2, m.standbyCounts()[0], "standbys created");
+            assertEquals(0, m.standbyCounts()[1], "standbys closed unused");
+            assertEquals(List.of("sb-cycle-1", "sb-cycle-0"), m.standbyNames("sb-cycle"));
+            // up by two and back: replicas 2's and 0's are created, none closed
+            m.scale("sb-cycle", 2);
+            assertTrue(((InJvmInstance)m.instance("sb-cycle-1")).bootedFromStandby());
+            m.scale("sb-cycle", 0);
+            assertEquals(List.of("sb-cycle-2", "sb-cycle-0"), m.standbyNames("sb-cycle"));
+            assertEquals(cycles + 4, m.standbyCounts()[0], "standbys created");
+            assertEquals(0, m.standbyCounts()[1], "standbys closed unused");
+            // a third one (replica 1's, then 0's again) closes the oldest: at most two per service
+            m.scale("sb-cycle", 1);
+            m.scale("sb-cycle", 0);
+            assertEquals(List.of("sb-cycle-1", "sb-cycle-0"), m.standbyNames("sb-cycle"));
+            assertEquals(cycles + 6, m.standbyCounts()[0], "standbys created");
+            assertEquals(1, m.standbyCounts()[1], "standbys closed unused");
+        } finally {
+            m.stopAll();
+        }
+        assertEquals(List.of(), m.standbyNames("sb-cycle"));
+        assertEquals(3, m.standbyCounts()[1], "closed at the stop");
+    }
 }

@@ -8,6 +8,7 @@ import dev.osvj.kernel.BootContext;
 import dev.osvj.kernel.KernelContext;
 import dev.osvj.kernel.Subsystem;
 import dev.osvj.kernel.config.ConfigProblem;
+import dev.osvj.kernel.config.ConfigSizes;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.console.ConsoleCommand;
 import dev.osvj.kernel.console.Terminal;
@@ -65,7 +66,7 @@ public final class VSwitchSubsystem implements Subsystem {
     public void declareConfig(final ConfigSpec spec) {
         spec.rule("osvj.vswitch.switches", VSwitchSubsystem::checkSwitches);
         spec.rule("osvj.vswitch.term-length", (c, p, shown, out) -> {
-            final long n = c.getBytes(p);
+            final long n = ConfigSizes.bytes(c, p); // not getBytes: three internal exceptions per boot
             if (n < 64 * 1024 || n > 1L << 30 || Long.bitCount(n) != 1) {
                 out.add(new ConfigProblem(shown, "expected a power of two 64K..1G, got " + ConfigSpec.show(c.getValue(p))));
             }
@@ -114,8 +115,9 @@ public final class VSwitchSubsystem implements Subsystem {
         }
     }
 
-    private static SwitchHost.Options hostOptions(final Config config) {
-        return new SwitchHost.Options(null, config.getBytes("osvj.vswitch.term-length").intValue(),
+    /** The switch host options of an instance that hosts switches (package-private: tests). */
+    static SwitchHost.Options hostOptions(final Config config) {
+        return new SwitchHost.Options(null, (int)ConfigSizes.bytes(config, "osvj.vswitch.term-length"),
             config.getDuration("osvj.vswitch.idle-max-park"), config.getBoolean("osvj.vswitch.cut-through"), true,
             SwitchHost.InlineTransmit.ofConfig(config.getString("osvj.vswitch.inline-transmit")),
             config.getBoolean("osvj.vswitch.defer-interrupts"));

@@ -4,6 +4,7 @@ import dev.osvj.bench.BenchKernel;
 import dev.osvj.bench.ClosedLoop;
 import dev.osvj.bench.NetNamespace;
 import dev.osvj.bench.Tools;
+import dev.osvj.bench.census.ThreadCensus;
 import dev.osvj.net.stack.Sockets;
 import dev.osvj.net.wire.Addresses;
 import org.HdrHistogram.Histogram;
@@ -385,10 +386,12 @@ public final class MemcachedBench {
             ClosedLoop.run(load, connections, warmupNanos, target.launcher()); // not measured: the JIT compiles the path first
         }
         final Map<String, Long> before = target.counters();
-        final CpuSnapshot cpuBefore = CpuSnapshot.take(target);
+        final long externalBefore = target.externalCpuNanos();
+        final ThreadCensus cpuBefore = ThreadCensus.take();
         final ClosedLoop.Result r = ClosedLoop.run(load, connections, durationNanos, target.launcher());
         final Map<String, Long> after = target.counters();
-        final CpuSnapshot cpuAfter = CpuSnapshot.take(target);
+        final ThreadCensus cpuAfter = ThreadCensus.take();
+        final long externalAfter = target.externalCpuNanos();
         // ClosedLoop runs a tenth of the duration as warm-up before it measures: requests over both
         final double requests = r.opsPerSecond() * durationNanos * 1.1 / 1e9;
         final Map<String, Double> perOp = new java.util.TreeMap<>();
@@ -398,156 +401,10 @@ public final class MemcachedBench {
                 perOp.put(e.getKey(), Math.round(delta / requests * 1000) / 1000.0);
             }
         }
-        if (requests > 0) {
-            cpuAfter.perRequest(cpuBefore, requests, perOp);
-        }
+        // where the CPU went (dev.osvj.bench.census.ThreadCensus: cpu_us.*, sleeps.jvm, waits.thread.*)
+        ThreadCensus.perRequestByName(cpuAfter.since(cpuBefore), requests,
+            externalAfter > 0 ? externalAfter - externalBefore : 0, perOp);
         return new Result(r.opsPerSecond(), r.latencyNanos(), perOp);
-    }
-
-    /**
-     * Where the CPU went during a run: this JVM's process CPU, the server process's (native peer only),
-     * the whole machine's busy time from {@code /proc/stat} (all cores, every process: other load on a
-     * shared machine shows here too), and this JVM's threads' CPU grouped by name with digits folded
-     * ({@code bench-client-#}, the gateway loop {@code ...-gw}, the vCPU carriers, Pekko's dispatchers).
-     * Threads that started and ended within the run are missed by the per-thread part only.
-     */
-    private record CpuSnapshot(long wallNanos, long processNanos, long externalNanos, long machineBusyJiffies,
-                               long machineTotalJiffies, Map<Long, long[]> threads, Map<Long, String> names,
-                               long sleeps) {
-        /**
-         * Voluntary context switches of this JVM's threads so far ({@code /proc/self/task/}*{@code /status}):
-         * each one a sleep (a park, a blocking syscall such as {@code epoll_wait} or {@code poll}) that a
-         * wake-up ended; on this VM a cross-core wake-up costs tens of microseconds. Threads that ended are
-         * missed; 0 where there is no {@code /proc}.
-         */
-        static long processSleeps() {
-            long sum = 0;
-            try (java.util.stream.Stream<Path> tasks = java.nio.file.Files.list(Path.of("/proc/self/task"))) {
-                for (final Path task : (Iterable<Path>)tasks::iterator) {
-                    try {
-                        for (final String line : java.nio.file.Files.readAllLines(task.resolve("status"))) {
-                            if (line.startsWith("voluntary_ctxt_switches:")) {
-                                sum += Long.parseLong(line.substring(line.indexOf(':') + 1).strip());
-                            }
-                        }
-                    } catch (final IOException | RuntimeException e) {
-                        // the thread ended meanwhile
-                    }
-                }
-            } catch (final IOException | RuntimeException e) {
-                // not Linux
-            }
-            return sum;
-        }
-
-        static CpuSnapshot take(final Target target) {
-            final java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
-            final Map<Long, long[]> threads = new java.util.HashMap<>();
-            final Map<Long, String> names = new java.util.HashMap<>();
-            for (final java.lang.management.ThreadInfo ti : mx.getThreadInfo(mx.getAllThreadIds())) {
-                if (ti == null) {
-                    continue;
-                }
-                final long cpu = mx.getThreadCpuTime(ti.getThreadId());
-                if (cpu >= 0) {
-                    threads.put(ti.getThreadId(), new long[] {cpu, ti.getWaitedCount()});
-                    names.put(ti.getThreadId(), ti.getThreadName());
-                }
-            }
-            // the JVM's own threads (JIT compilers, GC, VM thread) are not Java threads: from /proc, by comm
-            try (java.util.stream.Stream<Path> tasks = java.nio.file.Files.list(Path.of("/proc/self/task"))) {
-                for (final Path task : (Iterable<Path>)tasks::iterator) {
-                    try {
-                        final String comm = java.nio.file.Files.readString(task.resolve("comm")).trim();
-                        if (comm.startsWith("C1 Comp") || comm.startsWith("C2 Comp") || comm.startsWith("GC ")
-                            || comm.startsWith("G1 ") || comm.startsWith("VM ")) {
-                            final long ns = Long.parseLong(java.nio.file.Files.readString(task.resolve("schedstat"))
-                                .trim().split(" ")[0]);
-                            final long tid = -Long.parseLong(task.getFileName().toString()); // apart from Java ids
-                            threads.put(tid, new long[] {ns, 0});
-                            names.put(tid, "jvm:" + comm);
-                        }
-                    } catch (final IOException | RuntimeException e) {
-                        // the thread ended meanwhile
-                    }
-                }
-            } catch (final IOException | RuntimeException e) {
-                // not Linux
-            }
-            long busy = 0;
-            long total = 0;
-            try {
-                final String[] f = java.nio.file.Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
-                for (int i = 1; i < f.length && i <= 8; i++) {
-                    final long v = Long.parseLong(f[i]);
-                    total += v;
-                    if (i != 4 && i != 5) { // idle, iowait
-                        busy += v;
-                    }
-                }
-            } catch (final IOException | RuntimeException e) {
-                // not Linux: no machine figures
-            }
-            final long process = ((com.sun.management.OperatingSystemMXBean)java.lang.management.ManagementFactory
-                .getOperatingSystemMXBean()).getProcessCpuTime();
-            return new CpuSnapshot(System.nanoTime(), process, target.externalCpuNanos(), busy, total, threads, names,
-                processSleeps());
-        }
-
-        /**
-         * Microseconds of CPU per request into {@code out}: {@code cpu_us.jvm}, {@code cpu_us.server}, by
-         * thread group; and sleeps per request: {@code sleeps.jvm} (voluntary context switches of the
-         * threads alive at both snapshots, see {@link #processSleeps}) and {@code waits.thread.*} (Java
-         * threads' parks and waits by group, {@code ThreadInfo.getWaitedCount}: a park on a lock or in the
-         * scheduler counts, a blocking {@code epoll_wait} does not).
-         */
-        void perRequest(final CpuSnapshot before, final double requests, final Map<String, Double> out) {
-            out.put("cpu_us.jvm", round((processNanos - before.processNanos) / 1e3 / requests));
-            if (sleeps > 0) {
-                out.put("sleeps.jvm", round((sleeps - before.sleeps) / requests));
-            }
-            if (externalNanos > 0) {
-                out.put("cpu_us.server_process", round((externalNanos - before.externalNanos) / 1e3 / requests));
-            }
-            final long total = machineTotalJiffies - before.machineTotalJiffies;
-            if (total > 0) {
-                // busy share of all cores over the run, and busy core-microseconds per request (jiffies: 10 ms)
-                out.put("machine_busy_fraction", round((double)(machineBusyJiffies - before.machineBusyJiffies) / total));
-                out.put("cpu_us.machine", round((machineBusyJiffies - before.machineBusyJiffies) * 10_000.0 / requests));
-            }
-            final Map<String, Long> groups = new java.util.TreeMap<>();
-            final Map<String, Long> waits = new java.util.TreeMap<>();
-            for (final Map.Entry<Long, long[]> e : threads.entrySet()) {
-                final long[] b = before.threads.get(e.getKey());
-                final long delta = e.getValue()[0] - (b == null ? 0 : b[0]);
-                final String group = names.get(e.getKey()).replaceAll("[0-9]+", "#");
-                if (delta > 0) {
-                    groups.merge(group, delta, Long::sum);
-                }
-                final long waited = e.getValue()[1] - (b == null ? 0 : b[1]);
-                if (waited > 0) {
-                    waits.merge(group, waited, Long::sum);
-                }
-            }
-            waits.forEach((g, n) -> {
-                if (n / requests >= 0.01) {
-                    out.put("waits.thread." + g, round(n / requests));
-                }
-            });
-            // what no live thread accounts for: threads that ended before the snapshot (the load's client
-            // threads, which end with the run) and the JVM's threads not listed above
-            final long listed = groups.values().stream().mapToLong(Long::longValue).sum();
-            groups.put("unlisted(clients)", processNanos - before.processNanos - listed);
-            groups.forEach((g, ns) -> {
-                if (ns / 1e3 / requests >= 0.05) {
-                    out.put("cpu_us.thread." + g, round(ns / 1e3 / requests));
-                }
-            });
-        }
-
-        private static double round(final double v) {
-            return Math.round(v * 1000) / 1000.0;
-        }
     }
 
     private static final java.util.regex.Pattern COUNTER = java.util.regex.Pattern.compile("([a-z_]+)=(\\d+)");

@@ -3,6 +3,7 @@ package dev.osvj.bench.fleet;
 import com.typesafe.config.ConfigFactory;
 import dev.osvj.bench.BenchContext;
 import dev.osvj.bench.BenchSuite;
+import dev.osvj.bench.census.ThreadCensus;
 import dev.osvj.fleet.FleetConfig;
 import dev.osvj.fleet.FleetManager;
 import dev.osvj.fleet.InstanceState;
@@ -35,7 +36,8 @@ import java.util.regex.Pattern;
  *       caller scales the service to one, configuration, boot and application start, less that of
  *       the fleet's standby thread, which meanwhile creates the next replica's ActorSystem), the heap a
  *       whole sample allocates ({@code alloc_per_sample_kib}: a cold boot, a standby boot, both stops,
- *       the standby ActorSystems created for them) and the GCs per 100 samples (what the p90 pays).</li>
+ *       the standby ActorSystems created for them), the GCs per 100 samples (what the p90 pays) and
+ *       the standby ActorSystems created per sample ({@code standbys_per_sample}: 1, the next boot's).</li>
  *   <li>{@code fleet.boots_per_s}: instances booted per second when a service is scaled from 0 to a
  *       batch at once (sequential boots, stops not counted).</li>
  *   <li>Baselines in the same run (detail): creating a bare Pekko ActorSystem, and spawning a guardian
@@ -99,6 +101,7 @@ public final class FleetBenchSuite implements BenchSuite {
             final long[] standbyThreads = threadsNamed("fleet-standby");
             final long sampleAlloc0 = Allocation.total();
             final long gcs0 = gcCount();
+            final int standbys0 = m.standbyCounts()[0];
             for (int i = 0; i < samples; i++) {
                 final InstanceStatus cold = bootOne(m, "cold");
                 coldBoots.recordValue(Math.max(1, (long)(cold.bootMillis() * 1e6)));
@@ -118,6 +121,7 @@ public final class FleetBenchSuite implements BenchSuite {
             }
             final double sampleAlloc = (double)(Allocation.total() - sampleAlloc0) / samples;
             final long gcs = gcCount() - gcs0;
+            final double standbysPerSample = (double)(m.standbyCounts()[0] - standbys0) / samples;
             bench.progress("fleet: " + batches + " batches of " + batch + " boots");
             long bootNanos = 0;
             int booted = 0;
@@ -139,6 +143,7 @@ public final class FleetBenchSuite implements BenchSuite {
             detail.put("alloc_per_boot_p90_kib", Math.round(percentile(bootAlloc, 0.9) / 1024));
             detail.put("alloc_per_sample_kib", Math.round(sampleAlloc / 1024));
             detail.put("gcs_per_100_samples", 100.0 * gcs / samples);
+            detail.put("standbys_per_sample", standbysPerSample);
             final double[] baselines = baselines(bench.quick() ? 10 : 30);
             detail.put("actor_system_create_p50_ms", baselines[0]);
             detail.put("shared_system_guardian_spawn_p50_ms", baselines[1]);
@@ -203,7 +208,7 @@ public final class FleetBenchSuite implements BenchSuite {
 
     /** The ids of the live threads named {@code name} (the fleet's standby maker: one per manager). */
     private static long[] threadsNamed(final String name) {
-        return Thread.getAllStackTraces().keySet().stream().filter(t -> t.getName().equals(name))
+        return ThreadCensus.liveThreads().stream().filter(t -> t.getName().equals(name))
             .mapToLong(Thread::threadId).toArray();
     }
 

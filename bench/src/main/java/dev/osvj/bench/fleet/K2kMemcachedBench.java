@@ -6,6 +6,7 @@ import dev.osvj.bench.ClosedLoop;
 import dev.osvj.bench.MetricGuard;
 import dev.osvj.bench.Tools;
 import dev.osvj.bench.apps.MemcachedBench;
+import dev.osvj.bench.census.ThreadCensus;
 import dev.osvj.net.wire.Addresses;
 import dev.osvj.vswitch.Drop;
 import dev.osvj.vswitch.PortStats;
@@ -142,7 +143,7 @@ public final class K2kMemcachedBench {
         try (MemcachedBench.Target t = HostTwin.start("k2k-host-twin-" + RUNS.get(), WORKERS)) {
             final ThreadCensus.Window census = census(ns);
             linux = MemcachedBench.run(t, CONNECTIONS, ns);
-            linuxThreads = new java.util.TreeMap<>(ThreadCensus.perRequest(census.delta(), census.requests(linux.opsPerSecond())));
+            linuxThreads = new java.util.TreeMap<>(census.perRequest(linux.opsPerSecond()));
             linuxThreads.putAll(runCpu(linux));
         }
         MemcachedBench.Result debian = null;
@@ -162,7 +163,7 @@ public final class K2kMemcachedBench {
             : MemcachedBench.bootOsvj("k2k-one-" + n, WORKERS)) {
             final ThreadCensus.Window census = census(ns);
             oneKernel = MemcachedBench.run(t, CONNECTIONS, ns);
-            oneKernelThreads = ThreadCensus.perRequest(census.delta(), census.requests(oneKernel.opsPerSecond()));
+            oneKernelThreads = census.perRequest(oneKernel.opsPerSecond());
         }
         bench.progress("memcached k2k: two kernels on an aeron:ipc switch, warm-up (not recorded: the first run of the "
             + "switch path pays its JIT compilation, which biased whichever mode ran first)");
@@ -318,7 +319,7 @@ public final class K2kMemcachedBench {
                     ? Math.round((fabric.lockBusy() - lockBusyBefore) / requests * 1000) / 1000.0 : 0.0);
                 perRequest.put("inline_sends_to_uplink", requests > 0
                     ? Math.round((fabric.cutBusy() - busyBefore) / requests * 1000) / 1000.0 : 0.0);
-                perRequest.putAll(ThreadCensus.perRequest(census.delta(), census.requests(r.opsPerSecond())));
+                perRequest.putAll(census.perRequest(r.opsPerSecond()));
                 perRequest.putAll(runCpu(r));
                 return new SwitchRun(r, List.copyOf(fabric.ports()), fabric.receivedDirect(), perRequest);
             }
