@@ -209,7 +209,8 @@ public final class UserGateway implements AutoCloseable {
             + " loop_wakeups=" + loop.wakeups() + " loop_rounds=" + loop.rounds() + " vcpu_selects=" + loop.vcpuWaits()
             + " loop_takeovers=" + loop.takeovers() + " loop_unparks=" + loop.loopUnparks() + " stack_lock_waits="
             + link.stackWaits() + " loop_handoffs=" + loop.handoffs()
-            + " interest_changes=" + loop.interestChanges();
+            + " interest_changes=" + loop.interestChanges() + " transmit_polls=" + loop.transmitPolls()
+            + " transmit_poll_keys=" + loop.transmitPollKeys() + " poller_waits=" + loop.pollerWaits();
     }
 
     /** The cable to the guest (tests: stand in for an inline transmitter holding the stack lock). */
