@@ -85,7 +85,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * until an idle vCPU asks for it back ({@link #wanted}: the vCPU wakes the selector and waits for the
  * lock; its first round then does not block, because a wakeup meant for it may have gone to the loop's
  * select). So host sockets are never unwatched for longer than a tick, and a busy guest is served as
- * without vCPU waits.
+ * without vCPU waits. Between selects, while nobody holds the select lock (the vCPU that selected last
+ * runs the guest, the other is halted in its mailbox, the loop thread parked), every inline transmitter
+ * polls the host sockets once without blocking after its frame ({@link #pollHostInline}): the guest's next
+ * reply takes in the requests that arrived meanwhile, instead of their waiting for a vCPU to go idle or
+ * for the loop's tick.
  *
  * <p>A relay ends when both directions are closed (or either side reset): both sockets are closed.
  */
