@@ -85,7 +85,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * until an idle vCPU asks for it back ({@link #wanted}: the vCPU wakes the selector and waits for the
  * lock; its first round then does not block, because a wakeup meant for it may have gone to the loop's
  * select). So host sockets are never unwatched for longer than a tick, and a busy guest is served as
- * without vCPU waits.
+ * without vCPU waits. Between selects, while nobody holds the select lock (the vCPU that selected last
+ * runs the guest, the other is halted in its mailbox, the loop thread parked), every inline transmitter
+ * polls the host sockets once without blocking after its frame ({@link #pollHostInline}): the guest's next
+ * reply takes in the requests that arrived meanwhile, instead of their waiting for a vCPU to go idle or
+ * for the loop's tick.
  *
  * <p>A relay ends when both directions are closed (or either side reset): both sockets are closed.
  */
@@ -303,15 +307,48 @@ final class HostLoop implements AutoCloseable {
         boolean blockingOk = true;
         if (!selectLock.tryLock()) {
             if (!loopOwns) {
-                return false; // another vCPU selects: halt as usual (its select serves this vCPU's wakers too)
+                // An inline transmitter's poll holds it for a moment (non-blocking): wait for it, or nobody would
+                // select once it lets go. Otherwise another vCPU selects: halt as usual (its select serves this
+                // vCPU's wakers too).
+                return pollers.get() > 0 && awaitPoller() && vcpuRoundLocked(true, timeoutNanos, woken);
             }
             wanted = true;
             selector.wakeup(); // the loop's round ends at once, and it lets go
             selectLock.lock();
             blockingOk = false; // a waker's wakeup may have gone to the loop's select: no blocking select now
         }
+        wanted = false;
+        return vcpuRoundLocked(blockingOk, timeoutNanos, woken);
+    }
+
+    /**
+     * Wait (a vCPU, in {@link #vcpuAwait}) for an inline transmitter's poll to let go of the select lock:
+     * {@value #POLLER_WAIT_NANOS} ns at most (a poll never blocks); true with the lock held.
+     */
+    private boolean awaitPoller() {
+        pollerWaits.incrementAndGet();
         try {
-            wanted = false;
+            return selectLock.tryLock(POLLER_WAIT_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS);
+        } catch (final InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    /** vCPUs that found an inline transmitter's poll holding the select lock and waited for it. */
+    private final AtomicLong pollerWaits = new AtomicLong();
+
+    long pollerWaits() {
+        return pollerWaits.get();
+    }
+
+    /** How long a vCPU waits for a transmitter's poll to let go of the select lock before it halts as usual. */
+    static final long POLLER_WAIT_NANOS = 200_000L;
+
+    /** A vCPU's round as the selector (select lock held; released here). */
+    private boolean vcpuRoundLocked(final boolean blockingOk, final long timeoutNanos,
+        final java.util.function.BooleanSupplier woken) {
+        try {
             if (!running) {
                 return false;
             }
@@ -619,6 +656,80 @@ final class HostLoop implements AutoCloseable {
     /** Serve the guest link's work: called by its transmitting thread after each frame (stack lock held). */
     private void serveInline() {
         serve(null);
+        pollHostInline();
+    }
+
+    /** Non-blocking host polls made by inline transmitters that found nobody selecting ({@link #pollHostInline}). */
+    private final AtomicLong transmitPolls = new AtomicLong();
+    /** Host sockets those polls found ready and served (each one a request that did not wait for a select). */
+    private final AtomicLong transmitPollKeys = new AtomicLong();
+    private final java.util.function.Consumer<SelectionKey> pollAction = this::onPolledKey;
+
+    /**
+     * vCPU waits on, an inline transmitter (typically a vCPU carrier sending a guest's reply) after it served
+     * its frame, stack lock held: when nobody selects (the select lock is free: every vCPU is busy or halted in
+     * its mailbox and the loop thread is parked until its tick), poll the host sockets once without blocking
+     * ({@code selectNow}) and serve what is ready now, on this thread. Without it a request that reached its
+     * host socket while the selecting vCPU ran the guest waited until that vCPU went idle again (or for the
+     * loop thread's tick, 5 ms), which was vcpu-select's bad p99; with it the next reply the guest sends
+     * takes it in, and the frame it makes wakes the guest's other vCPU if that is where its thread runs.
+     * No wake-up is added: one {@code epoll_wait(0)} per transmitted frame while nobody selects. Not nested
+     * in a select (the select lock's holder is mid-round), and relays another thread holds are left ready
+     * (level-triggered: the next select sees them); listeners wait for a select.
+     */
+    private void pollHostInline() {
+        if (!vcpuWait || !running || selectLock.isHeldByCurrentThread()) {
+            return;
+        }
+        pollers.incrementAndGet(); // before the try: a vCPU that finds the lock taken then waits for it
+        try {
+            if (!selectLock.tryLock()) {
+                return; // a vCPU or the loop selects
+            }
+            try {
+                transmitPolls.incrementAndGet();
+                selector.selectNow(pollAction);
+            } catch (final IOException | java.nio.channels.ClosedSelectorException e) {
+                // closing: the loop closes every relay
+            } finally {
+                selectLock.unlock();
+            }
+        } finally {
+            pollers.decrementAndGet();
+        }
+    }
+
+    /** Inline transmitters in {@link #pollHostInline} now (a vCPU finding the select lock taken waits for them). */
+    private final java.util.concurrent.atomic.AtomicInteger pollers = new java.util.concurrent.atomic.AtomicInteger();
+
+    /** {@link #pollHostInline}'s key action (select and stack locks held): host reads and writes of relays. */
+    private void onPolledKey(final SelectionKey k) {
+        if (!k.isValid() || !(k.attachment() instanceof Relay r) || !r.lock.tryLock()) {
+            return;
+        }
+        try {
+            transmitPollKeys.incrementAndGet();
+            if (k.isValid() && k.isWritable()) {
+                r.toHostLocked(loopScratch);
+            }
+            if (k.isValid() && k.isReadable()) {
+                r.fromHostLocked(loopScratch);
+            }
+            r.finishIfDoneLocked();
+        } catch (final RuntimeException e) {
+            r.failed(e);
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    /** Host polls of inline transmitters that found nobody selecting, and the host sockets they served. */
+    long transmitPolls() {
+        return transmitPolls.get();
+    }
+
+    long transmitPollKeys() {
+        return transmitPollKeys.get();
     }
 
     private final ThreadLocal<ByteBuffer> linkScratch = ThreadLocal.withInitial(() -> ByteBuffer.allocate(CHUNK));

@@ -48,7 +48,11 @@ import java.util.List;
  * request into the guest's queue and interrupts the guest) and the client once (the guest's reply,
  * written to the host socket by the guest's transmitting thread), where the first design woke pump A,
  * the stack's driver thread, pump B and the client, and session 4's woke the loop twice and the
- * device's backend thread twice. Besides the loop: one thread serves DHCP, one accepts the outbound NAT's connections
+ * device's backend thread twice. With {@code osvj.net.user.vcpu-select} (the default since session 9) an
+ * idle vCPU selects instead of the loop thread, and between selects the guest's transmitting threads poll
+ * the host sockets (see {@link HostLoop}): a request wakes the selecting vCPU's carrier (or none, when a
+ * transmitting thread's poll takes it in), plus the other vCPU if the guest thread that serves it runs
+ * there, and the reply wakes the client; no gateway thread. Besides the loop: one thread serves DHCP, one accepts the outbound NAT's connections
  * (then carried by the loop), and a virtual thread per outbound UDP flow.
  *
  * <p>Not implemented: UDP forwards from the host, DNS, ICMP to the host.
@@ -202,6 +206,10 @@ public final class UserGateway implements AutoCloseable {
      * to_guest_direct=.. to_guest_ring=.. loop_wakeups=.. loop_rounds=.. stack_lock_waits=.. loop_handoffs=.. interest_changes=..".
      * {@code stack_lock_waits}: the loop waited for the stack lock; {@code loop_handoffs}: it read a host
      * request while an inline transmitter held that lock and left the bytes to it instead of waiting.
+     * With vCPU waits ({@code osvj.net.user.vcpu-select}): {@code vcpu_selects}, rounds of idle vCPUs as the
+     * selector; {@code transmit_polls}, non-blocking host polls of inline transmitters that found nobody
+     * selecting, and {@code transmit_poll_keys}, the host sockets they served; {@code poller_waits}, vCPUs
+     * that found such a poll holding the selector and waited for it.
      */
     public String counters() {
         return "guest_frames_inline=" + link.framesInline() + " guest_frames_queued=" + link.framesQueued()
@@ -209,7 +217,8 @@ public final class UserGateway implements AutoCloseable {
             + " loop_wakeups=" + loop.wakeups() + " loop_rounds=" + loop.rounds() + " vcpu_selects=" + loop.vcpuWaits()
             + " loop_takeovers=" + loop.takeovers() + " loop_unparks=" + loop.loopUnparks() + " stack_lock_waits="
             + link.stackWaits() + " loop_handoffs=" + loop.handoffs()
-            + " interest_changes=" + loop.interestChanges();
+            + " interest_changes=" + loop.interestChanges() + " transmit_polls=" + loop.transmitPolls()
+            + " transmit_poll_keys=" + loop.transmitPollKeys() + " poller_waits=" + loop.pollerWaits();
     }
 
     /** The cable to the guest (tests: stand in for an inline transmitter holding the stack lock). */

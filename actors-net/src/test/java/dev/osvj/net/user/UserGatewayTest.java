@@ -312,6 +312,87 @@ class UserGatewayTest {
         }
     }
 
+    /**
+     * vcpu-select: a host request that arrives while the vCPU that selected last runs the guest (nobody
+     * selects: the loop thread is parked until its tick) is taken in by that vCPU's next inline transmit
+     * (here the guest's reply on another connection, sent on this thread), not left until the vCPU is idle
+     * again or the loop's tick. The old gateway never read a host socket on an inline transmitter (only a
+     * request the loop had read and handed off reached the guest from there, counted in loop_handoffs), so
+     * every attempt failed; an attempt where the loop's tick took the request first is repeated.
+     */
+    @Test
+    void shouldTakeInAHostRequestOnTheNextInlineTransmitWhileNobodySelects() throws Exception {
+        tearDown();
+        echo = null;
+        gateway = UserGateway.start("eth0", NET.withVcpuSelect(true), 1500,
+            List.of(NetConfig.HostForward.parse("tcp:127.0.0.1:0-:7")));
+        guest = new NetStack(StackSettings.defaults(), System::nanoTime);
+        eth0 = guest.addInterface(new Cable(gateway.guestEnd()), false, 0, 0xFFFFFF00, 0);
+        driver = new StackDriver(guest, "guest");
+        final dev.osvj.sched.HaltWait wait = gateway.haltWait();
+        assertNotNull(wait);
+        // the guest NIC's direct receive entry, watching which thread hands the guest a request (and leaving
+        // every frame to the guest end's ring, as a NIC without a posted buffer does)
+        final Thread self = Thread.currentThread();
+        final AtomicReference<byte[]> marker = new AtomicReference<>(new byte[0]);
+        final java.util.concurrent.atomic.AtomicBoolean onTransmit = new java.util.concurrent.atomic.AtomicBoolean();
+        gateway.directReceive((buffer, offset, length, mayWait) -> {
+            if (Thread.currentThread() == self && contains(buffer, offset, length, marker.get())) {
+                onTransmit.set(true);
+            }
+            return UserGateway.GuestReceiver.NO_ROOM;
+        });
+        assertNotNull(dhcp());
+        final java.util.concurrent.BlockingQueue<Integer> accepted = new java.util.concurrent.LinkedBlockingQueue<>();
+        guestListener(accepted);
+        final Sockets s = guest.sockets();
+        final int port = gateway.forwards().get(0).bound().getPort();
+        try (Socket a = new Socket("127.0.0.1", port); Socket b = new Socket("127.0.0.1", port)) {
+            a.setSoTimeout(60_000);
+            b.setSoTimeout(60_000);
+            final int guestA = take(accepted);
+            final int guestB = take(accepted);
+            boolean taken = false;
+            for (int attempt = 0; attempt < 50 && !taken; attempt++) {
+                // This thread is the vCPU: a non-blocking round as the selector (it asks the selector back if
+                // the loop took it over), then it "runs the guest" while a request arrives on b.
+                assertTrue(wait.await(1_000_000L, () -> true));
+                final long handoffs = counter("loop_handoffs");
+                final byte[] request = ("request " + attempt + " on b\n").getBytes(StandardCharsets.US_ASCII);
+                marker.set(request);
+                onTransmit.set(false);
+                b.getOutputStream().write(request); // in the gateway's host socket when write returns (loopback)
+                // the guest's reply on connection a, transmitted inline on this thread
+                assertEquals(1, s.send(guestA, new byte[] {'a'}, 0, 1, 0));
+                taken = onTransmit.get() && counter("loop_handoffs") == handoffs;
+                // whoever took it in, the request reaches the guest in order and the reply reaches a
+                final byte[] in = new byte[request.length];
+                int got = 0;
+                while (got < in.length) {
+                    final int n = s.recv(guestB, in, got, in.length - got, 0);
+                    assertTrue(n > 0, "the guest's connection b ended");
+                    got += n;
+                }
+                assertArrayEquals(request, in);
+                assertEquals('a', a.getInputStream().read());
+            }
+            assertTrue(taken, "no request was taken in by an inline transmit: " + gateway.counters());
+        }
+    }
+
+    private static boolean contains(final DirectBuffer buffer, final int offset, final int length, final byte[] what) {
+        outer:
+        for (int i = offset; i <= offset + length - what.length; i++) {
+            for (int j = 0; j < what.length; j++) {
+                if (buffer.getByte(i + j) != what[j]) {
+                    continue outer;
+                }
+            }
+            return what.length > 0;
+        }
+        return false;
+    }
+
     /** A bounded condition wait (generous timeout; no timing assumption). */
     private static final class SchedLessWait {
         static void until(final String what, final java.util.function.BooleanSupplier condition) {

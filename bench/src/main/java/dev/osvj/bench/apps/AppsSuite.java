@@ -34,7 +34,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *
  * <p>{@code -Dbench.apps.only=user} (or {@code tap}) runs only native memcached with
  * {@value #LOAD_CONNECTIONS} connections and that one osvj path: for A/B runs and profiles of one path
- * (the property is not under {@code osvj.}: the kernels validate every {@code osvj.*} system property).
+ * (the property is not under {@code osvj.}: the kernels validate every {@code osvj.*} system property);
+ * {@code -Dbench.apps.only=http} runs only the HTTP metric.
  * The user and tap metrics' details carry the network device's and the gateway's counters per request
  * ({@code per_request.*}: kicks, inline kicks, receive interrupts, loop wake-ups...).
  */
@@ -59,12 +60,16 @@ public final class AppsSuite implements BenchSuite {
             + "host sockets";
     }
 
-    /** {@code bench.apps.only}: empty (everything), {@code user} or {@code tap}. */
+    /** {@code bench.apps.only}: empty (everything), {@code user}, {@code tap} or {@code http}. */
     private static final String ONLY = System.getProperty("bench.apps.only", "");
 
     @Override
     public void run(final BenchContext bench) throws Exception {
         final long ns = (bench.quick() ? 3 : 15) * 1_000_000_000L;
+        if ("http".equals(ONLY)) {
+            http(bench, ns);
+            return;
+        }
         if (!ONLY.isEmpty()) {
             onePath(bench, ns);
             return;
@@ -75,6 +80,11 @@ public final class AppsSuite implements BenchSuite {
         } else {
             memcached(bench, ns);
         }
+        http(bench, ns);
+    }
+
+    /** {@code http.ratio_vs_host}. */
+    private void http(final BenchContext bench, final long ns) {
         MetricGuard.run(bench, () -> {
             bench.progress("http: osvj's httpd through the user gateway, and the same code on host sockets");
             final HttpBench.Results r = HttpBench.run("osvj-bench-apps-" + KERNELS.incrementAndGet(), LOAD_CONNECTIONS, ns);
