@@ -495,6 +495,9 @@ public final class VSwitch implements AutoCloseable {
             return HANDED_OFF;
         }
         int result = CUT;
+        // An inline sender runs the destination's receive handler under the lock (see the class comment):
+        // the wake-ups it makes (an IPI to a halted vCPU) wait until the lock is released.
+        final int wakes = noWait ? dev.osvj.net.stack.WakeDeferral.open() : -1;
         try {
             if (closed) {
                 return handed ? HANDED_OFF : CUT_GONE;
@@ -521,6 +524,9 @@ public final class VSwitch implements AutoCloseable {
         } finally {
             this.noWait = false;
             forwarding.unlock();
+            if (wakes >= 0) {
+                dev.osvj.net.stack.WakeDeferral.close(wakes);
+            }
             afterUnlock(noWait);
         }
     }
@@ -572,6 +578,7 @@ public final class VSwitch implements AutoCloseable {
     private void afterUnlock(final boolean noWait) {
         while (handOffs.size() > 0 && !closed && forwarding.tryLock()) {
             final int n;
+            final int wakes = noWait ? dev.osvj.net.stack.WakeDeferral.open() : -1;
             try {
                 nowNs = System.nanoTime();
                 this.noWait = noWait;
@@ -580,6 +587,9 @@ public final class VSwitch implements AutoCloseable {
             } finally {
                 this.noWait = false;
                 forwarding.unlock();
+                if (wakes >= 0) {
+                    dev.osvj.net.stack.WakeDeferral.close(wakes);
+                }
             }
             if (n == 0) {
                 return; // a record claimed but not committed yet: its sender drains after committing
