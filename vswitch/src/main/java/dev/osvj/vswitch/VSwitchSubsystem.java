@@ -46,6 +46,8 @@ public final class VSwitchSubsystem implements Subsystem {
     private static final Map<String, Object> SWITCH_DEFAULTS = Map.of("udp", "", "mtu", 1500, "ageing", "300s", "dhcp", "");
 
     private volatile SwitchHost hosted;
+    /** The scheduler whose halt wait this subsystem installed ({@code osvj.vswitch.vcpu-park}), or null. */
+    private volatile dev.osvj.sched.Scheduler parked;
 
     @Override
     public String name() {
@@ -75,6 +77,7 @@ public final class VSwitchSubsystem implements Subsystem {
         spec.bool("osvj.vswitch.cut-through");
         spec.oneOf("osvj.vswitch.inline-transmit", "off", "host-threads", "all");
         spec.bool("osvj.vswitch.defer-interrupts");
+        spec.bool("osvj.vswitch.vcpu-park");
     }
 
     private static void checkSwitches(final Config config, final String path, final String shown, final List<ConfigProblem> out) {
@@ -140,6 +143,13 @@ public final class VSwitchSubsystem implements Subsystem {
             }
         }
         context.services().find(VirtioDevices.class).ifPresent(devices -> {
+            if (config.getBoolean("osvj.vswitch.vcpu-park") && !devices.pluggableOf("vswitch").isEmpty()) {
+                context.services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
+                    s.setHaltWait(new ParkHaltWait()); // idle vCPUs park their carriers (ParkHaltWait)
+                    parked = s;
+                    context.note("vswitch: idle vCPUs park their carriers (vcpu-park)");
+                });
+            }
             for (final VirtioDevices.Entry entry : devices.pluggableOf("vswitch")) {
                 final PluggableTransport slot = entry.pluggable();
                 final SwitchPort port = join(context, entry.name(), entry.options());
@@ -181,6 +191,11 @@ public final class VSwitchSubsystem implements Subsystem {
 
     @Override
     public void stop(final KernelContext context) {
+        final dev.osvj.sched.Scheduler s = parked;
+        if (s != null) {
+            s.setHaltWait(null); // the vCPUs halt into their mailboxes again, as a stopping kernel's must
+            parked = null;
+        }
         final SwitchHost host = hosted;
         hosted = null;
         if (host != null) {

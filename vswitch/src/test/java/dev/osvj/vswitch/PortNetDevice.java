@@ -26,6 +26,9 @@ final class PortNetDevice implements NetDevice {
     /** Runs on the receiving thread before each received frame goes to the stack (tests observe that thread). */
     volatile Runnable onReceive = () -> {
     };
+    /** Runs on the receiving thread after each received frame went through the stack's receive path. */
+    volatile Runnable afterReceive = () -> {
+    };
 
     PortNetDevice(final String name, final NetDevicePort port) {
         this.name = name;
@@ -83,6 +86,7 @@ final class PortNetDevice implements NetDevice {
             onReceive.run();
             MemorySegment.copy(segment, ValueLayout.JAVA_BYTE, offset, rx, 0, length);
             receivePath.onFrame(rxView, 0, length);
+            afterReceive.run();
         });
         return true;
     }

@@ -306,6 +306,70 @@ class TwoKernelsTest {
         }
     }
 
+    /**
+     * An inline sender (inline transmit on every kicking thread, this class's switch) forwards its frame and
+     * runs the receiver's handler under the forwarding lock; the wake-up of the receiver's blocked caller
+     * that the handler makes (an IPI to a halted vCPU, or an unpark) is done only after the sender released
+     * the lock ({@link dev.osvj.net.stack.WakeDeferral}): seen from inside the lock, the stack's receive path
+     * has recorded it, not done it, and when the send returns nothing is left recorded. The receiver reads
+     * in a loop, so some datagram finds it blocked; on the old code every wake was done under the lock and
+     * none is ever seen recorded there.
+     */
+    @Test
+    void shouldWakeTheReceiversBlockedCallerOnlyAfterAnInlineSenderReleasedTheForwardingLock() throws Exception {
+        final Running s = boot("kws", "52:54:00:07:00:21", "10.7.0.21");
+        final Running r = boot("kwr", "52:54:00:07:00:22", "10.7.0.22");
+        final java.util.concurrent.atomic.AtomicInteger recordedUnderLock = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicInteger doneUnderLock = new java.util.concurrent.atomic.AtomicInteger();
+        r.ports().get("eth0").afterReceive = () -> {
+            if (fabric.forwardingLock().isHeldByCurrentThread()) {
+                if (dev.osvj.net.stack.WakeDeferral.pending() > 0) {
+                    recordedUnderLock.incrementAndGet();
+                } else {
+                    doneUnderLock.incrementAndGet();
+                }
+            }
+        };
+        final Sockets ss = s.kernel().services().require(Sockets.class);
+        final Sockets sr = r.kernel().services().require(Sockets.class);
+        final int rx = sr.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+        assertEquals(0, sr.bind(rx, Addresses.parseIpv4("10.7.0.22"), 5001));
+        assertEquals(0, sr.setsockopt(rx, Sockets.SOL_SOCKET, Sockets.SO_RCVTIMEO, 30_000));
+        final java.util.concurrent.atomic.AtomicInteger received = new java.util.concurrent.atomic.AtomicInteger();
+        final java.util.concurrent.atomic.AtomicBoolean done = new java.util.concurrent.atomic.AtomicBoolean();
+        final Thread reader = Thread.ofPlatform().name("kwr-reader").start(() -> {
+            final byte[] got = new byte[64];
+            while (!done.get() && sr.recvfrom(rx, got, 0, got.length, 0, null) > 0) {
+                received.incrementAndGet();
+            }
+        });
+        final int tx = ss.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0);
+        final byte[] datagram = "wake me after the lock".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        int sent = 0;
+        try {
+            while (recordedUnderLock.get() == 0) {
+                assertTrue(System.nanoTime() - deadline < 0, "no wake recorded under the forwarding lock in " + sent
+                    + " datagrams (" + doneUnderLock.get() + " frames handled under it with nothing recorded)");
+                assertEquals(datagram.length, ss.sendto(tx, datagram, 0, datagram.length, 0, Addresses.parseIpv4("10.7.0.22"), 5001));
+                sent++;
+                assertEquals(0, dev.osvj.net.stack.WakeDeferral.pending(), "the send returned with its wakes done");
+                final int expect = sent;
+                final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+                while (received.get() < expect) { // the datagram's wake was done: the reader got it
+                    assertTrue(System.nanoTime() - until < 0, "datagram " + expect + " not received");
+                    LockSupport.parkNanos(100_000);
+                }
+            }
+        } finally {
+            done.set(true);
+            ss.sendto(tx, datagram, 0, datagram.length, 0, Addresses.parseIpv4("10.7.0.22"), 5001); // let the reader out
+            reader.join(TimeUnit.SECONDS.toMillis(30));
+            ss.close(tx);
+            sr.close(rx);
+        }
+    }
+
     /** The counters of the instance's virtio-net devices and their queues, for a failure's message. */
     private static String counters(final Running r) {
         final StringBuilder b = new StringBuilder();

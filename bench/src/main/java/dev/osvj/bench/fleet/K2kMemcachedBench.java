@@ -367,7 +367,9 @@ public final class K2kMemcachedBench {
      * interrupts to the drivers: run inline on the raising host thread for vswitch devices, else a
      * hand-off to the interrupt actor on a vCPU); and both schedulers' vCPU counters ({@link
      * dev.osvj.sched.CpuStats}): {@code vcpu_halts} (halts, each one ended by a cross-core wake-up or a
-     * timer), {@code vcpu_ipis} (wake-up messages to halted vCPUs), {@code vcpu_switches} and
+     * timer), {@code vcpu_halt_waits} (idle waits in a halt wait instead, such as {@code osvj.vswitch.vcpu-park}'s:
+     * each one a sleep and a wake-up too, not among the halts), {@code vcpu_ipis} (wake-up messages to halted
+     * vCPUs), {@code vcpu_switches} and
      * {@code vcpu_mailbox_runs} (actor mailbox runs on the vCPUs: interrupt actors, among others).
      */
     private static final java.util.regex.Pattern DEVICE_COUNTER = java.util.regex.Pattern.compile("([a-z_]+)=(\\d+)");
@@ -396,6 +398,7 @@ public final class K2kMemcachedBench {
                 }
             }
             k.kernel().services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
+                m.merge("vcpu_halt_waits", s.haltWaits(), Long::sum);
                 for (final dev.osvj.sched.CpuStats c : s.cpuStats()) {
                     m.merge("vcpu_halts", c.halts(), Long::sum);
                     m.merge("vcpu_ipis", c.ipisReceived(), Long::sum);
