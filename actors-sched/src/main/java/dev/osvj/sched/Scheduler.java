@@ -442,11 +442,26 @@ public final class Scheduler {
      * one at a time, a second call replaces it, null removes it. vCPUs halted in their mailboxes get an
      * IPI so they go idle again into the new wait; vCPUs waiting on the old one are woken through it.
      */
-    public void setHaltWait(final HaltWait wait) {
+    public synchronized void setHaltWait(final HaltWait wait) {
         this.haltWait = wait;
         for (final Cpu c : cpus) {
             c.haltWaitChanged(); // a vCPU halted in its mailbox comes round to the new wait
         }
+    }
+
+    /**
+     * Install {@code wait} as by {@link #setHaltWait} unless another wait source is installed already
+     * (two devices that both offer one, e.g. the user gateway's vcpu-select and the switch's vcpu-park:
+     * the first to boot keeps the idle vCPUs).
+     *
+     * @return true when {@code wait} is now the installed source.
+     */
+    public synchronized boolean installHaltWait(final HaltWait wait) {
+        if (haltWait != null && haltWait != wait) {
+            return false;
+        }
+        setHaltWait(wait);
+        return true;
     }
 
     /** Waits of idle vCPUs in the {@link HaltWait} (each one a sleep, like a halt, and a wake-up). */

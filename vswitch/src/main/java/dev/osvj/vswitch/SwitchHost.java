@@ -84,7 +84,7 @@ public final class SwitchHost implements AutoCloseable {
     public record Options(Path aeronDir, int termLength, Duration idleMaxPark, boolean cutThrough, boolean directReceive,
         InlineTransmit inlineTransmit, boolean deferInterrupts) {
         public static Options defaults() {
-            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, InlineTransmit.OFF, true);
+            return new Options(null, 1 << 20, Duration.ofNanos(200_000), true, true, InlineTransmit.ALL, true);
         }
 
         public Options withDeferInterrupts(final boolean value) {

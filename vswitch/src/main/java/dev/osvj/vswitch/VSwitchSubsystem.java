@@ -145,9 +145,12 @@ public final class VSwitchSubsystem implements Subsystem {
         context.services().find(VirtioDevices.class).ifPresent(devices -> {
             if (config.getBoolean("osvj.vswitch.vcpu-park") && !devices.pluggableOf("vswitch").isEmpty()) {
                 context.services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
-                    s.setHaltWait(new ParkHaltWait()); // idle vCPUs park their carriers (ParkHaltWait)
-                    parked = s;
-                    context.note("vswitch: idle vCPUs park their carriers (vcpu-park)");
+                    if (s.installHaltWait(new ParkHaltWait())) { // idle vCPUs park their carriers (ParkHaltWait)
+                        parked = s;
+                        context.note("vswitch: idle vCPUs park their carriers (vcpu-park)");
+                    } else {
+                        context.note("vswitch: vcpu-park not used: the idle vCPUs wait in another device's halt wait");
+                    }
                 });
             }
             for (final VirtioDevices.Entry entry : devices.pluggableOf("vswitch")) {

@@ -72,6 +72,6 @@ class InlineTransmitModeTest {
             assertEquals(m, SwitchHost.InlineTransmit.ofConfig(m.configName()));
         }
         assertEquals("host-threads", SwitchHost.InlineTransmit.HOST_THREADS.configName());
-        assertEquals(SwitchHost.InlineTransmit.OFF, SwitchHost.Options.defaults().inlineTransmit());
+        assertEquals(SwitchHost.InlineTransmit.ALL, SwitchHost.Options.defaults().inlineTransmit());
     }
 }

@@ -362,8 +362,14 @@ class VSwitchTest {
     }
 
     @Test
-    void shouldNotTransmitInlineByDefault() {
+    void shouldTransmitInlineByDefaultYetCutThroughOnTheDevicesThreadWhenAsked() {
         try (SwitchHost h = SwitchHost.start()) {
+            final VSwitch sw = h.startSwitch(SwitchSpec.of("t-inline-default"));
+            try (SwitchPort p = sw.connect("p")) {
+                assertTrue(p.transmitsInline(), "inline-transmit = all by default");
+            }
+        }
+        try (SwitchHost h = SwitchHost.start(SwitchHost.Options.defaults().withInlineTransmit(false))) {
             final VSwitch sw = h.startSwitch(SwitchSpec.of("t-no-inline"));
             try (SwitchPort a = sw.connect("a"); SwitchPort b = sw.connect("b")) {
                 assertFalse(a.transmitsInline());

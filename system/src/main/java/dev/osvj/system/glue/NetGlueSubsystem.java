@@ -138,8 +138,11 @@ public final class NetGlueSubsystem implements Subsystem {
                 if (gateway.haltWait() != null && scheduler == null) {
                     // osvj.net.user.vcpu-select: idle vCPUs wait in this gateway's selector (the first one only)
                     context.services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
-                        s.setHaltWait(gateway.haltWait());
-                        scheduler = s;
+                        if (s.installHaltWait(gateway.haltWait())) {
+                            scheduler = s;
+                        } else {
+                            context.note(name + ": vcpu-select not used: the idle vCPUs wait in another device's halt wait");
+                        }
                     });
                 }
                 context.note(name + ": " + gateway.describe());
