@@ -709,6 +709,15 @@ final class HostLoop implements AutoCloseable {
         }
         try {
             transmitPollKeys.incrementAndGet();
+            serviceLocked(k, r);
+        } finally {
+            r.lock.unlock();
+        }
+    }
+
+    /** A ready relay's host side, its lock held: write what waits for the host, read what the host sent. */
+    private void serviceLocked(final SelectionKey k, final Relay r) {
+        try {
             if (k.isValid() && k.isWritable()) {
                 r.toHostLocked(loopScratch);
             }
@@ -718,8 +727,6 @@ final class HostLoop implements AutoCloseable {
             r.finishIfDoneLocked();
         } catch (final RuntimeException e) {
             r.failed(e);
-        } finally {
-            r.lock.unlock();
         }
     }
 
@@ -806,15 +813,7 @@ final class HostLoop implements AutoCloseable {
         final Relay r = (Relay)k.attachment();
         r.lock.lock();
         try {
-            if (k.isValid() && k.isWritable()) {
-                r.toHostLocked(loopScratch);
-            }
-            if (k.isValid() && k.isReadable()) {
-                r.fromHostLocked(loopScratch);
-            }
-            r.finishIfDoneLocked();
-        } catch (final RuntimeException e) {
-            r.failed(e);
+            serviceLocked(k, r);
         } finally {
             r.lock.unlock();
         }
