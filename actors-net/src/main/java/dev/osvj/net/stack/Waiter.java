@@ -47,69 +47,11 @@ final class Waiter {
 
     /**
      * Wake {@code record} unless it is null or already woken (a plain read saves the atomic); inside a
-     * deferral scope of the calling thread ({@link #deferWakes}) the wake is recorded and done when the
-     * scope closes.
+     * {@link WakeDeferral} scope of the calling thread the wake is recorded and done when the scope closes.
      */
     static void wake(final WaitRecord record) {
-        if (record != null && !record.woken()) {
-            final Deferred d = DEFERRED.get();
-            if (d.depth > 0) {
-                d.add(record);
-                return;
-            }
+        if (record != null && !record.woken() && !WakeDeferral.record(record)) {
             record.wake();
         }
-    }
-
-    /** Per thread: the wakes recorded in its open deferral scopes, in order. */
-    private static final class Deferred {
-        WaitRecord[] records = new WaitRecord[8];
-        int count;
-        int depth;
-
-        void add(final WaitRecord record) {
-            if (count == records.length) {
-                records = java.util.Arrays.copyOf(records, count * 2);
-            }
-            records[count++] = record;
-        }
-    }
-
-    private static final ThreadLocal<Deferred> DEFERRED = ThreadLocal.withInitial(Deferred::new);
-
-    /** Open a deferral scope on the calling thread ({@link WakeDeferral#open}); returns its mark. */
-    static int deferWakes() {
-        final Deferred d = DEFERRED.get();
-        d.depth++;
-        return d.count;
-    }
-
-    /**
-     * Close the scope {@code mark} opened and do the wakes recorded in it, oldest first
-     * ({@link WakeDeferral#close}). A wake never runs a handler or takes a lock, so none is recorded
-     * meanwhile; each record is woken once however often it was recorded (a record is one-shot).
-     */
-    static void runDeferredWakes(final int mark) {
-        final Deferred d = DEFERRED.get();
-        d.depth--;
-        try {
-            for (int i = mark; i < d.count; i++) {
-                final WaitRecord r = d.records[i];
-                d.records[i] = null;
-                if (!r.woken()) {
-                    r.wake();
-                }
-            }
-        } finally {
-            for (int i = mark; i < d.count; i++) {
-                d.records[i] = null;
-            }
-            d.count = mark;
-        }
-    }
-
-    /** Wakes recorded in the calling thread's open deferral scopes and not done yet (tests). */
-    static int deferredWakes() {
-        return DEFERRED.get().count;
     }
 }

@@ -1,5 +1,7 @@
 package dev.osvj.net.stack;
 
+import dev.osvj.sched.WaitRecord;
+
 /**
  * A scope on the calling thread in which the net stack's wake-ups of blocked callers are recorded
  * instead of done, and done when the scope closes: the threads blocked in a socket call or in
@@ -17,8 +19,9 @@ package dev.osvj.net.stack;
  * timed out or before it waits is harmless, and waiters re-check their condition), the condition
  * itself (the packet in the channel, the ready list entry) is published at once, and nothing inside
  * the scope waits for the woken threads. Every {@link #open} must be closed by {@link #close} on the
- * same thread, in a {@code finally}, with no kernel-thread switch in between (the scope is per host
- * thread: a kernel thread's carrier). Scopes nest; each close does the wakes recorded since its open.
+ * same thread, in a {@code finally}. The scope is per thread, and a kernel thread is its own thread to
+ * the JDK on whichever carrier it runs ({@code dev.osvj.sched.arch.KernelThreadIdentity}), so a switch
+ * in between keeps each thread's wakes apart. Scopes nest; each close does the wakes recorded since its open.
  *
  * <pre>
  *   int mark = WakeDeferral.open();
@@ -27,6 +30,15 @@ package dev.osvj.net.stack;
  * </pre>
  */
 public final class WakeDeferral {
+    /** Per thread: the wakes recorded in its open scopes, in order. */
+    private static final class Scopes {
+        WaitRecord[] records = new WaitRecord[8];
+        int count;
+        int depth;
+    }
+
+    private static final ThreadLocal<Scopes> SCOPES = ThreadLocal.withInitial(Scopes::new);
+
     private WakeDeferral() {
     }
 
@@ -36,16 +48,47 @@ public final class WakeDeferral {
      * @return the scope's mark, for {@link #close}.
      */
     public static int open() {
-        return Waiter.deferWakes();
+        final Scopes d = SCOPES.get();
+        d.depth++;
+        return d.count;
     }
 
-    /** Close the scope {@code mark} opened and do the wakes recorded in it, in the order recorded. */
+    /**
+     * Close the scope {@code mark} opened and do the wakes recorded in it, in the order recorded. A wake
+     * never runs a handler or takes a lock, so none is recorded meanwhile; each record is woken once however
+     * often it was recorded (a record is one-shot).
+     */
     public static void close(final int mark) {
-        Waiter.runDeferredWakes(mark);
+        final Scopes d = SCOPES.get();
+        d.depth--;
+        try {
+            for (int i = mark; i < d.count; i++) {
+                final WaitRecord r = d.records[i];
+                if (!r.woken()) {
+                    r.wake();
+                }
+            }
+        } finally {
+            java.util.Arrays.fill(d.records, mark, d.count, null);
+            d.count = mark;
+        }
     }
 
     /** Wakes recorded on the calling thread and not done yet (tests, diagnostics). */
     public static int pending() {
-        return Waiter.deferredWakes();
+        return SCOPES.get().count;
+    }
+
+    /** {@link Waiter#wake}: record {@code record} if the calling thread is in a scope; false if it is not. */
+    static boolean record(final WaitRecord record) {
+        final Scopes d = SCOPES.get();
+        if (d.depth == 0) {
+            return false;
+        }
+        if (d.count == d.records.length) {
+            d.records = java.util.Arrays.copyOf(d.records, d.count * 2);
+        }
+        d.records[d.count++] = record;
+        return true;
     }
 }

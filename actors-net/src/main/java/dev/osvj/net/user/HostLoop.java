@@ -666,7 +666,7 @@ final class HostLoop implements AutoCloseable {
     private final java.util.function.Consumer<SelectionKey> pollAction = this::onPolledKey;
 
     /**
-     * vCPU waits on, an inline transmitter (typically a vCPU carrier sending a guest's reply) after it served
+     * An inline transmitter (typically a vCPU carrier sending a guest's reply), after it served
      * its frame, stack lock held: when nobody selects (the select lock is free: every vCPU is busy or halted in
      * its mailbox and the loop thread is parked until its tick), poll the host sockets once without blocking
      * ({@code selectNow}) and serve what is ready now, on this thread. Without it a request that reached its
