@@ -82,6 +82,8 @@ final class Cpu {
     private static final VarHandle EPOCH;
     private static final VarHandle RUNNING_THREAD;
     private static final VarHandle REVOCATIONS;
+    private static final VarHandle LEND;
+    private static final VarHandle DEFERRED;
 
     static {
         try {
@@ -92,6 +94,8 @@ final class Cpu {
             EPOCH = l.findVarHandle(Cpu.class, "mountEpoch", long.class);
             RUNNING_THREAD = l.findVarHandle(Cpu.class, "running", KThread.class);
             REVOCATIONS = l.findVarHandle(Cpu.class, "revocations", Mutex.class);
+            LEND = l.findVarHandle(Cpu.class, "lendState", int.class);
+            DEFERRED = l.findVarHandle(Cpu.class, "deferredWake", Cpu.class);
         } catch (final ReflectiveOperationException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -347,10 +351,17 @@ final class Cpu {
         }
         carrier = Thread.currentThread();
         CARRIER.set(this);
+        Exit exit = Exit.STOPPED;
         try {
-            return loop();
+            exit = loop();
+            return exit;
         } finally {
             CARRIER.remove();
+            if (exit != Exit.BUDGET && deferredWake != null) {
+                // halting into the mailbox or stopping: what this vCPU's threads woke gets its own carrier now
+                // (a mailbox turn comes straight back, and the delay still applies at the next switch)
+                releaseDeferredWake();
+            }
         }
     }
 
@@ -385,26 +396,57 @@ final class Cpu {
                 }
             }
             next = null;
-            if (n.application) {
-                if (!runningApplication) {
-                    runningApplication = true;
-                }
-                // After the store, before the thread runs (the MMU's lazy TLB flush).
-                final IntConsumer hook = scheduler.applicationSwitchInHook;
-                if (hook != null) {
-                    hook.accept(id);
-                }
-            } else if (runningApplication) {
-                runningApplication = false;
+            runThread(n);
+            if (deferredWake != null) {
+                yieldAtSwitch();
             }
-            RUNNING_THREAD.setRelease(this, n);
-            EPOCH.setRelease(this, mountEpoch + 1);
-            n.context.resume();
-            RUNNING_THREAD.setRelease(this, (KThread)null);
-            afterSwitchOut(n);
             if ((++loopSwitches & 63) == 0 && System.nanoTime() - loopEnteredHostNanos >= budgetNanos) {
                 mailboxReturns++;
                 return Exit.BUDGET;
+            }
+        }
+    }
+
+    /** Resume {@code n}, chosen to run, on the calling carrier until it suspends or ends (scheduler context). */
+    private void runThread(final KThread n) {
+        if (n.application) {
+            if (!runningApplication) {
+                runningApplication = true;
+            }
+            // After the store, before the thread runs (the MMU's lazy TLB flush).
+            final IntConsumer hook = scheduler.applicationSwitchInHook;
+            if (hook != null) {
+                hook.accept(id);
+            }
+        } else if (runningApplication) {
+            runningApplication = false;
+        }
+        RUNNING_THREAD.setRelease(this, n);
+        EPOCH.setRelease(this, mountEpoch + 1);
+        n.context.resume();
+        RUNNING_THREAD.setRelease(this, (KThread)null);
+        afterSwitchOut(n);
+    }
+
+    /**
+     * A switch of this vCPU's own loop with a deferred wakeup: with {@link DirectedYield.When#SWITCH} the thread
+     * that woke a parked vCPU has left the carrier, so run that vCPU here now ({@link #runLent}), before this
+     * vCPU's next thread; with {@link DirectedYield.When#IDLE}, only past the delay wake its own carrier.
+     */
+    private void yieldAtSwitch() {
+        final DirectedYield dy = yieldGroup;
+        if (dy == null || dy.when() != DirectedYield.When.SWITCH || scheduler.haltWait != dy || stopRequested) {
+            expireDeferredWake();
+            return;
+        }
+        Cpu target = takeDeferredWake();
+        final long deadline = loopEnteredHostNanos + budgetNanos;
+        while (target != null) {
+            if (target.lendCas(LEND_PARKED, LEND_BORROWED)) {
+                lendings++;
+                target = target.runLent(this, deadline);
+            } else {
+                target = null;
             }
         }
     }
@@ -566,12 +608,211 @@ final class Cpu {
     private boolean wakeHaltWait() {
         if (haltWaiting) {
             final HaltWait w = currentHaltWait;
-            if (w != null) {
+            if (w instanceof DirectedYield dy) {
+                dy.wakeup(this);
+            } else if (w != null) {
                 w.wakeup();
             }
             return true;
         }
         return false;
+    }
+
+    // ----- directed yield: a clearly delimited addition to the halt wait (see DirectedYield) -----------
+
+    static final int LEND_OWN = 0;
+    static final int LEND_PARKED = 1;
+    static final int LEND_BORROWED = 2;
+    /**
+     * While this vCPU waits in a {@link DirectedYield}: {@link #LEND_PARKED} when its carrier is parked and
+     * another idle carrier may run its loop, {@link #LEND_BORROWED} while one does; {@link #LEND_OWN}
+     * otherwise (its own carrier runs it, or lends itself to another vCPU from the wait).
+     */
+    @SuppressWarnings("unused") // through LEND
+    private volatile int lendState;
+    /** The carrier parked in the directed-yield wait (valid while {@link #lendState} is not OWN). */
+    private volatile Thread parkedCarrier;
+    /**
+     * A halted vCPU of the same {@link DirectedYield} that a thread of this vCPU woke while this vCPU runs:
+     * its carrier is not woken; this vCPU runs it on its own carrier when it goes idle, or wakes its carrier
+     * when this vCPU has not gone idle within the yield's delay ({@link #expireDeferredWake}, or the
+     * yield's watchdog). Written by this vCPU's carrier, taken (getAndSet) by it or the watchdog.
+     */
+    @SuppressWarnings("unused") // through DEFERRED
+    private volatile Cpu deferredWake;
+    /** Host time (ns) {@link #deferredWake} was set (written before it). */
+    private volatile long deferredSince;
+    /** The directed yield this vCPU joined (its watchdog's list), or null. */
+    DirectedYield yieldGroup;
+    /** Times this vCPU's loop ran on another vCPU's carrier (carrier only, read racily). */
+    long lentRuns;
+    /** Times this vCPU's carrier ran another vCPU's loop while idle (carrier only, read racily). */
+    long lendings;
+    /** Wakeups of other vCPUs this vCPU's threads deferred (carrier only, read racily). */
+    long deferredWakeups;
+    /** Of those, the ones whose target's own carrier was woken after all (any thread). */
+    final AtomicLong deferralsExpired = new AtomicLong();
+    /** Lent runs that ended with work left for this vCPU's own carrier (read racily). */
+    long givenBack;
+    /** Host wake-ups of this vCPU's carrier parked in the directed-yield wait (any thread). */
+    final AtomicLong carrierWakeups = new AtomicLong();
+
+    /** Unpark this vCPU's carrier parked in the directed-yield wait. */
+    void wakeOwnCarrier(final Thread own) {
+        if (own != null) {
+            carrierWakeups.incrementAndGet();
+            LockSupport.unpark(own);
+        }
+    }
+
+    int lendState() {
+        return (int)LEND.getVolatile(this);
+    }
+
+    Thread parkedCarrier() {
+        return parkedCarrier;
+    }
+
+    /** In the directed-yield wait: mark this vCPU's parked carrier borrowable. */
+    void lendPark(final Thread own) {
+        parkedCarrier = own;
+        LEND.setVolatile(this, LEND_PARKED);
+    }
+
+    /** Take this vCPU for {@code from}: PARKED to {@code to}; false when another carrier runs it. */
+    boolean lendCas(final int from, final int to) {
+        return LEND.compareAndSet(this, from, to);
+    }
+
+    /** A thread of this vCPU woke the halted {@code target}: run it here when idle, unless a wake is pending already. */
+    boolean deferWake(final Cpu target) {
+        final Cpu pending = (Cpu)DEFERRED.getVolatile(this);
+        if (pending == target) {
+            return true;
+        }
+        if (stopRequested || pending != null) {
+            return false;
+        }
+        deferredSince = System.nanoTime();
+        DEFERRED.setVolatile(this, target);
+        deferredWakeups++;
+        return true;
+    }
+
+    /** Take the deferred wakeup, or null. */
+    Cpu takeDeferredWake() {
+        return (Cpu)DEFERRED.getAndSet(this, (Cpu)null);
+    }
+
+    boolean hasDeferredWake() {
+        return (Cpu)DEFERRED.getVolatile(this) != null;
+    }
+
+    /** Host time the pending deferred wakeup was made. */
+    long deferredSince() {
+        return deferredSince;
+    }
+
+    /** A switch point with a deferred wakeup: past the yield's delay, its target gets its own carrier. */
+    private void expireDeferredWake() {
+        final DirectedYield dy = yieldGroup;
+        if (dy == null || System.nanoTime() - deferredSince >= dy.delayNanos()) {
+            releaseDeferredWake();
+        }
+    }
+
+    /** Wake the deferred target's own carrier (no-op when none or someone runs it already). */
+    void releaseDeferredWake() {
+        final Cpu t = takeDeferredWake();
+        if (t != null) {
+            deferralsExpired.incrementAndGet();
+            DirectedYield.unparkOwn(t);
+        }
+    }
+
+    /**
+     * Directed yield: run this vCPU, which {@code lender}'s idle carrier (the caller) took from its parked
+     * carrier ({@link #LEND_BORROWED}), until it is idle again, until {@code lender} has work, or until
+     * {@code deadline} (host ns, the lender's mailbox turn). Scheduler context on the lender's carrier.
+     *
+     * @return a vCPU this one's threads woke meanwhile with their wakeup deferred (the lender's next loan), or null.
+     */
+    Cpu runLent(final Cpu lender, final long deadline) {
+        final Thread own = parkedCarrier;
+        carrier = Thread.currentThread();
+        CARRIER.set(this);
+        runState = RUNNING;
+        lentRuns++;
+        boolean giveBack = false;
+        int n = 0;
+        final long delay = yieldGroup.delayNanos();
+        long wantedSince = 0; // host time the lender was first seen with work of its own, 0: not yet
+        try {
+            while (true) {
+                if (stopRequested || returnToMailbox || scheduler.haltWait != yieldGroup) {
+                    giveBack = true; // its own carrier stops it, gives its mailbox a turn, or waits elsewhere now
+                    break;
+                }
+                // The lender's own work waits up to the yield's delay, as a deferred wakeup does: a short
+                // burst of this vCPU's finishes on this carrier, a long one gets its own carrier.
+                boolean lenderWanted = (++n & 63) == 0 && System.nanoTime() >= deadline;
+                if (!lenderWanted && (lender.attention() || lender.next != null || !lender.runqueue.isEmpty())) {
+                    final long now = System.nanoTime();
+                    if (wantedSince == 0) {
+                        wantedSince = now;
+                    }
+                    lenderWanted = now - wantedSince >= delay;
+                }
+                KThread t = next;
+                if (t == null && !lenderWanted) {
+                    t = pickFromIdle();
+                    if (t != null && returnToMailbox) {
+                        next = t;
+                        giveBack = true;
+                        break;
+                    }
+                }
+                if (t == null) {
+                    if (lenderWanted && (!runqueue.isEmpty() || attention())) {
+                        giveBack = true; // work left and the lender has its own: both carriers run
+                        break;
+                    }
+                    if (runningApplication) {
+                        runningApplication = false;
+                    }
+                    rearmDevice();
+                    // Dekker with the wakers: they set their bit, then read runState and lendState
+                    runState = HALTED;
+                    LEND.setVolatile(this, LEND_PARKED);
+                    if (attention()) {
+                        if (!lenderWanted && LEND.compareAndSet(this, LEND_PARKED, LEND_BORROWED)) {
+                            runState = RUNNING;
+                            continue;
+                        }
+                        wakeOwnCarrier(own); // its own carrier takes the work (or a borrower already did)
+                    } else if (stopRequested || scheduler.haltWait != yieldGroup) {
+                        wakeOwnCarrier(own); // Dekker with setHaltWait and kick: its own carrier leaves the wait
+                    }
+                    break; // idle: borrowable again
+                }
+                next = null;
+                runThread(t);
+                if (deferredWake != null) {
+                    expireDeferredWake();
+                }
+            }
+        } finally {
+            CARRIER.set(lender);
+            carrier = own;
+        }
+        if (giveBack) {
+            // work left: its own carrier takes over (CAS PARKED to OWN) and goes on from next/the run queue
+            LEND.setVolatile(this, LEND_PARKED);
+            givenBack++;
+            wakeOwnCarrier(own);
+        }
+        final Cpu d = takeDeferredWake();
+        return d == lender ? null : d;
     }
 
     /** Back in the loop after {@code t} suspended or ended. */
@@ -1332,6 +1573,10 @@ final class Cpu {
     /** Called once the loop reported STOPPED or the actor stopped. */
     void markStopped() {
         runState = STOPPED;
+        final DirectedYield dy = yieldGroup;
+        if (dy != null) {
+            dy.leave(this);
+        }
         // No thread of this vCPU runs any more: convert what remote callers asked for (they also do it
         // themselves when they see STOPPED, see requestRevocation).
         drainRevocations();

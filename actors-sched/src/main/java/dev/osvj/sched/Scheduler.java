@@ -473,6 +473,25 @@ public final class Scheduler {
         return n;
     }
 
+    /** The directed-yield counters of this kernel's vCPUs ({@link DirectedYield}; zeros when none was installed). */
+    public DirectedYield.Stats directedYields() {
+        long lent = 0;
+        long lendings = 0;
+        long deferred = 0;
+        long expired = 0;
+        long givenBack = 0;
+        long wakeups = 0;
+        for (final Cpu c : cpus) {
+            lent += c.lentRuns;
+            lendings += c.lendings;
+            deferred += c.deferredWakeups;
+            expired += c.deferralsExpired.get();
+            givenBack += c.givenBack;
+            wakeups += c.carrierWakeups.get();
+        }
+        return new DirectedYield.Stats(lent, lendings, deferred, expired, givenBack, wakeups);
+    }
+
     public String name() {
         return name;
     }

@@ -12,6 +12,7 @@ import dev.osvj.kernel.config.ConfigSizes;
 import dev.osvj.kernel.config.ConfigSpec;
 import dev.osvj.kernel.console.ConsoleCommand;
 import dev.osvj.kernel.console.Terminal;
+import dev.osvj.sched.DirectedYield;
 import dev.osvj.virtio.VirtioDevices;
 import dev.osvj.virtio.net.PluggableTransport;
 import io.aeron.Aeron;
@@ -78,6 +79,8 @@ public final class VSwitchSubsystem implements Subsystem {
         spec.oneOf("osvj.vswitch.inline-transmit", "off", "host-threads", "all");
         spec.bool("osvj.vswitch.defer-interrupts");
         spec.bool("osvj.vswitch.vcpu-park");
+        spec.oneOf("osvj.vswitch.directed-yield", "switch", "idle", "off");
+        spec.duration("osvj.vswitch.directed-yield-delay", Duration.ZERO, Duration.ofMillis(10));
     }
 
     private static void checkSwitches(final Config config, final String path, final String shown, final List<ConfigProblem> out) {
@@ -145,9 +148,15 @@ public final class VSwitchSubsystem implements Subsystem {
         context.services().find(VirtioDevices.class).ifPresent(devices -> {
             if (config.getBoolean("osvj.vswitch.vcpu-park") && !devices.pluggableOf("vswitch").isEmpty()) {
                 context.services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
-                    if (s.installHaltWait(new ParkHaltWait())) { // idle vCPUs park their carriers (ParkHaltWait)
+                    final String when = config.getString("osvj.vswitch.directed-yield");
+                    final boolean yield = !"off".equals(when);
+                    final dev.osvj.sched.HaltWait wait = yield
+                        ? DirectedYield.shared(DirectedYield.When.of(when), config.getDuration("osvj.vswitch.directed-yield-delay"))
+                        : new ParkHaltWait();
+                    if (s.installHaltWait(wait)) { // idle vCPUs park their carriers (ParkHaltWait, DirectedYield)
                         parked = s;
-                        context.note("vswitch: idle vCPUs park their carriers (vcpu-park)");
+                        context.note(yield ? "vswitch: idle vCPUs park their carriers and run the vCPUs they woke"
+                            + " (vcpu-park, directed-yield = " + when + ")" : "vswitch: idle vCPUs park their carriers (vcpu-park)");
                     } else {
                         context.note("vswitch: vcpu-park not used: the idle vCPUs wait in another device's halt wait");
                     }

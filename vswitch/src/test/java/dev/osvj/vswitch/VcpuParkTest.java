@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code osvj.vswitch.vcpu-park}: an instance with a vswitch device installs {@link ParkHaltWait}, its idle
+ * {@code osvj.vswitch.vcpu-park}: an instance with a vswitch device installs the directed yield (the default,
+ * {@code osvj.vswitch.directed-yield}) or {@link ParkHaltWait}, its idle
  * vCPU parks its carrier in it (the scheduler counts a halt wait), and a wakeup from outside the kernel
  * (here a host thread starting a kernel thread: a foreign wakeup, the path a frame from another kernel
  * takes) unparks it every time; the key off, nothing is installed. The protocol of {@link ParkHaltWait}
@@ -51,6 +52,12 @@ class VcpuParkTest {
     /** A one-vCPU scheduler and an instance with a vswitch device on {@code sw}, vcpu-park as given. */
     private static void withKernel(final String name, final boolean park, final java.util.function.Consumer<Scheduler> body)
         throws Exception {
+        withKernel(name, park, "switch", body);
+    }
+
+    /** As above, with {@code osvj.vswitch.directed-yield} as given. */
+    private static void withKernel(final String name, final boolean park, final String yield,
+                                   final java.util.function.Consumer<Scheduler> body) throws Exception {
         try (SwitchHost host = SwitchHost.start()) {
             host.startSwitch(SwitchSpec.of(name));
             final Scheduler sched = Scheduler.create(name, SchedConfig.defaults(1), KernelClock.SYSTEM, null);
@@ -58,7 +65,8 @@ class VcpuParkTest {
             final Config config = StandaloneKernel.config("""
                 osvj.devices = [{type = net, backend = vswitch, switch = "%s"}]
                 osvj.vswitch.vcpu-park = %s
-                """.formatted(name, park));
+                osvj.vswitch.directed-yield = %s
+                """.formatted(name, park, yield));
             final StandaloneKernel kernel = new StandaloneKernel(name, config);
             kernel.services().provide(Scheduler.class, sched);
             final VirtioSubsystem virtio = new VirtioSubsystem();
@@ -67,6 +75,8 @@ class VcpuParkTest {
             kernel.boot(vswitch);
             try {
                 assertEquals(park, kernel.notes().stream().anyMatch(n -> n.contains("vcpu-park")), kernel.notes().toString());
+                assertEquals(park && !"off".equals(yield), kernel.notes().stream().anyMatch(
+                    n -> n.contains("directed-yield = " + yield)), kernel.notes().toString());
                 body.accept(sched);
             } finally {
                 vswitch.stop(kernel);
@@ -90,6 +100,28 @@ class VcpuParkTest {
                     throw new AssertionError(e);
                 }
             }
+            // with directed yield (the default) a host thread's wakeup is never deferred: it unparks the carrier
+            // (when the vCPU is parked; the test's rounds also catch it back from a timed-out wait)
+            assertTrue(sched.directedYields().carrierWakeups() > 0, sched.directedYields().toString());
+            assertEquals(0, sched.directedYields().deferredWakeups(), sched.directedYields().toString());
+        });
+    }
+
+    @Test
+    void shouldParkInVcpuParksOwnWaitWithoutDirectedYield() throws Exception {
+        withKernel("park-no-yield", true, "off", sched -> {
+            for (int i = 0; i < 50; i++) {
+                final long waits = sched.haltWaits();
+                await("the idle vCPU parks (halt waits past " + waits + ")", () -> sched.haltWaits() > waits);
+                final CountDownLatch ran = new CountDownLatch(1);
+                sched.spawn("woken-" + i, ran::countDown);
+                try {
+                    assertTrue(ran.await(30, TimeUnit.SECONDS), "round " + i + ": the parked vCPU was woken and ran the thread");
+                } catch (final InterruptedException e) {
+                    throw new AssertionError(e);
+                }
+            }
+            assertEquals(0, sched.directedYields().carrierWakeups(), "no directed yield installed");
         });
     }
 

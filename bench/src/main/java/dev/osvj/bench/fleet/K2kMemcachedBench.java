@@ -46,13 +46,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * For context the detail also has: Debian's C {@code memcached} with the same client over the same
  * loopback ({@code debian_*}; the denominator until session 5, the paper's Linux server; absent when it
  * is not installed), the same client and server in <em>one</em> kernel over its loopback
- * ({@code one_kernel_*}: what the switch path adds), and four A/B runs of the two kernels: transmit
+ * ({@code one_kernel_*}: what the switch path adds), and five A/B runs of the two kernels: transmit
  * with the other {@link SwitchHost.Options#inlineTransmit} setting than the host's default, which the main
  * run uses: inline on every kicking thread ({@code inline_*}, {@code ALL}) while the default is {@code OFF},
  * or on the devices' backend threads ({@code off_*}) if the default becomes {@code ALL}), on host kicking
  * threads only ({@code host_inline_*}:
  * {@code HOST_THREADS}),
- * every frame through the switch thread ({@code switch_thread_*}: without cut-through), and
+ * every frame through the switch thread ({@code switch_thread_*}: without cut-through), without the
+ * directed yield ({@code no_yield_*}: {@code osvj.vswitch.directed-yield = off}, every wakeup of a parked
+ * vCPU a host wake-up of its carrier, the default until session 10), and
  * cut-through but every frame through the destination's downlink, polled by its device thread
  * ({@code downlinks_*}: without the switch receiving straight into the destination guest's queue,
  * {@code VirtioNetDevice.offerRx}; {@code switch_frames_received_direct} counts those frames in the
@@ -177,6 +179,7 @@ public final class K2kMemcachedBench {
         final String alt = inlineByDefault ? "off_" : "inline_";
         SwitchRun other = null;
         SwitchRun hostInline = null;
+        SwitchRun noYield = null;
         MemcachedBench.Result switchThread = null;
         MemcachedBench.Result downlinks = null;
         if (context) {
@@ -187,6 +190,9 @@ public final class K2kMemcachedBench {
             bench.progress("memcached k2k: two kernels on an aeron:ipc switch, transmit inline on host kicking threads only "
                 + "(A/B context), " + CONNECTIONS + " connections");
             hostInline = switched(n, "k2k-hostinline-" + n, HostMode.HOST_INLINE, ns);
+            bench.progress("memcached k2k: two kernels on an aeron:ipc switch, without directed yield (A/B context: "
+                + "osvj.vswitch.directed-yield = off, vcpu-park's wait), " + CONNECTIONS + " connections");
+            noYield = switched(n, "k2k-noyield-" + n, HostMode.DEFAULT, ns, "osvj.vswitch.directed-yield=off");
             bench.progress("memcached k2k: two kernels on an aeron:ipc switch, every frame through the switch thread (A/B "
                 + "context), " + CONNECTIONS + " connections");
             switchThread = switched(n, "k2k-thread-" + n, HostMode.SWITCH_THREAD, ns).result();
@@ -203,6 +209,11 @@ public final class K2kMemcachedBench {
         detail.put("linux_p50_us", linux.p50Us());
         detail.put("osvj_p99_us", osvj.p99Us());
         detail.put("linux_p99_us", linux.p99Us());
+        for (final double pct : new double[] {90, 95, 99.9}) {
+            final String key = pct == 99.9 ? "p999" : "p" + (int)pct;
+            detail.put("osvj_" + key + "_us", osvj.latencyNanos().getValueAtPercentile(pct) / 1000.0);
+            detail.put("linux_" + key + "_us", linux.latencyNanos().getValueAtPercentile(pct) / 1000.0);
+        }
         detail.put("p99_ratio", p99Ratio);
         detail.put("one_kernel_req_per_s", oneKernel.opsPerSecond());
         detail.put("one_kernel_p99_us", oneKernel.p99Us());
@@ -219,6 +230,10 @@ public final class K2kMemcachedBench {
             detail.put("host_inline_req_per_s", hostInline.result().opsPerSecond());
             detail.put("host_inline_p99_us", hostInline.result().p99Us());
             hostInline.perRequest().forEach((k, v) -> detail.put("host_inline_per_request." + k, v));
+            detail.put("no_yield_req_per_s", noYield.result().opsPerSecond());
+            detail.put("no_yield_p50_us", noYield.result().p50Us());
+            detail.put("no_yield_p99_us", noYield.result().p99Us());
+            noYield.perRequest().forEach((k, v) -> detail.put("no_yield_per_request." + k, v));
             detail.put("downlinks_req_per_s", downlinks.opsPerSecond());
             detail.put("downlinks_p99_us", downlinks.p99Us());
         }
@@ -269,6 +284,12 @@ public final class K2kMemcachedBench {
      */
     private static SwitchRun switched(final int n, final String switchName, final HostMode mode, final long ns)
         throws Exception {
+        return switched(n, switchName, mode, ns, "");
+    }
+
+    /** As above, with more configuration lines for both kernels ({@code extra}, after {@link #CONF}'s). */
+    private static SwitchRun switched(final int n, final String switchName, final HostMode mode, final long ns,
+                                      final String extra) throws Exception {
         final String tag = switchName.substring(0, switchName.lastIndexOf('-'));
         final boolean cutThrough = mode != HostMode.SWITCH_THREAD;
         try (SwitchHost host = SwitchHost.start(SwitchHost.Options.defaults().withCutThrough(cutThrough)
@@ -284,8 +305,9 @@ public final class K2kMemcachedBench {
             try (BenchKernel server = BenchKernel.boot(tag + "-server-" + n, List.of(
                      "osvj.app.name=memcached",
                      "osvj.app.args=[\"-p\", \"" + PORT + "\", \"-m\", \"64\", \"-t\", \"" + WORKERS + "\", \"-c\", \"1024\"]",
-                     device(switchName), interfaces(SERVER_IP)), true);
-                 BenchKernel client = BenchKernel.boot(tag + "-client-" + n, List.of(device(switchName), interfaces(CLIENT_IP)),
+                     device(switchName) + "\n" + extra, interfaces(SERVER_IP)), true);
+                 BenchKernel client = BenchKernel.boot(tag + "-client-" + n, List.of(device(switchName) + "\n" + extra,
+                     interfaces(CLIENT_IP)),
                      false);
                  MemcachedBench.Target target = clientTarget(client, "osvj memcached in kernel " + tag + "-server-" + n
                      + ", Java client in kernel " + tag + "-client-" + n + ", joined by the aeron:ipc switch " + switchName
@@ -368,7 +390,13 @@ public final class K2kMemcachedBench {
      * hand-off to the interrupt actor on a vCPU); and both schedulers' vCPU counters ({@link
      * dev.osvj.sched.CpuStats}): {@code vcpu_halts} (halts, each one ended by a cross-core wake-up or a
      * timer), {@code vcpu_halt_waits} (idle waits in a halt wait instead, such as {@code osvj.vswitch.vcpu-park}'s:
-     * each one a sleep and a wake-up too, not among the halts), {@code vcpu_ipis} (wake-up messages to halted
+     * each one a sleep and a wake-up too, not among the halts), {@code vcpu_lent_runs} (with
+     * {@code osvj.vswitch.directed-yield}: runs of a vCPU on another vCPU's idle carrier, no wake-up),
+     * {@code vcpu_deferred_wakeups} (wakeups of parked vCPUs left for the waker's carrier to run) and
+     * {@code vcpu_deferrals_expired} (of those, the ones that woke the parked carrier after all),
+     * {@code vcpu_lent_given_back} (lent runs that left work for the vCPU's own carrier) and
+     * {@code vcpu_carrier_wakeups} (host wake-ups of carriers parked in the directed-yield wait),
+     * {@code vcpu_ipis} (wake-up messages to halted
      * vCPUs), {@code vcpu_switches} and
      * {@code vcpu_mailbox_runs} (actor mailbox runs on the vCPUs: interrupt actors, among others).
      */
@@ -399,6 +427,12 @@ public final class K2kMemcachedBench {
             }
             k.kernel().services().find(dev.osvj.sched.Scheduler.class).ifPresent(s -> {
                 m.merge("vcpu_halt_waits", s.haltWaits(), Long::sum);
+                final dev.osvj.sched.DirectedYield.Stats y = s.directedYields();
+                m.merge("vcpu_lent_runs", y.lentRuns(), Long::sum);
+                m.merge("vcpu_deferred_wakeups", y.deferredWakeups(), Long::sum);
+                m.merge("vcpu_deferrals_expired", y.expired(), Long::sum);
+                m.merge("vcpu_lent_given_back", y.givenBack(), Long::sum);
+                m.merge("vcpu_carrier_wakeups", y.carrierWakeups(), Long::sum);
                 for (final dev.osvj.sched.CpuStats c : s.cpuStats()) {
                     m.merge("vcpu_halts", c.halts(), Long::sum);
                     m.merge("vcpu_ipis", c.ipisReceived(), Long::sum);
