@@ -21,7 +21,10 @@ import java.util.function.IntConsumer;
  * ({@link #runFor}, "scheduler context", like OSv's interrupt context) or in the kernel thread the
  * carrier currently runs ({@link #reschedule} and friends, "thread context", like OSv's
  * {@code reschedule_from_interrupt} which runs on the old thread's stack). Only one of them runs at a
- * time, so the run queue, the timer set and the policy fields are plain fields.
+ * time, so the run queue, the timer set and the policy fields are plain fields. "This vCPU's carrier" is
+ * the thread running its loop: its own, or, with a {@link DirectedYield}, another vCPU's idle carrier that
+ * borrowed it ({@link #runLent}); the hand-over is a CAS of {@link #lendState}, so one runs it at a time
+ * and each sees the other's plain writes.
  *
  * <h2>Switching</h2>
  * A thread that must leave the vCPU picks its successor itself ({@link #next}) and suspends its
@@ -435,7 +438,11 @@ final class Cpu {
      */
     private void yieldAtSwitch() {
         final DirectedYield dy = yieldGroup;
-        if (dy == null || dy.when() != DirectedYield.When.SWITCH || scheduler.haltWait != dy || stopRequested) {
+        if (dy == null || scheduler.haltWait != dy || stopRequested) {
+            releaseDeferredWake(); // this vCPU will not lend its carrier: the woken vCPU's own carrier runs it
+            return;
+        }
+        if (dy.when() != DirectedYield.When.SWITCH) {
             expireDeferredWake();
             return;
         }

@@ -163,7 +163,7 @@ public final class DirectedYield implements HaltWait {
             return; // its carrier or its borrower re-reads its work after storing the parked state
         }
         final Cpu me = Cpu.current();
-        if (me != null && me != target && me.yieldGroup == this && me.deferWake(target)) {
+        if (me != null && me != target && me.yieldGroup == this && me.scheduler.haltWait == this && me.deferWake(target)) {
             if (watchdogSleeping) {
                 wakeWatchdog();
             }

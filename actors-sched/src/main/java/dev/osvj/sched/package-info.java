@@ -31,6 +31,11 @@
  *       {@link dev.osvj.sched.SpinLock} (for the lock-holder-preemption experiment only). All of them
  *       also work from host threads (they park instead of switching), so tests and boot code can use
  *       them.</li>
+ *   <li>Idle: a vCPU halts into its actor's mailbox, or waits in an installed
+ *       {@link dev.osvj.sched.HaltWait} (the user gateway's selector, the switch's parked carrier).
+ *       {@link dev.osvj.sched.DirectedYield} is the halt wait that kernels of one JVM share: a vCPU whose
+ *       thread woke a parked vCPU runs that vCPU's loop on its own carrier ({@code Cpu.runLent}) instead of
+ *       waking the parked carrier, so a vCPU's loop runs on whichever carrier lends itself, one at a time.</li>
  * </ul>
  *
  * <h2>The limit: preemption happens at preemption points only</h2>
