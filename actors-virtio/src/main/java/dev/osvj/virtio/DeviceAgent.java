@@ -80,6 +80,16 @@ public final class DeviceAgent implements Agent {
         return name;
     }
 
+    /** True when any device must be polled while idle ({@link VirtioDevice#needsPolling}); any thread. */
+    public boolean needsPolling() {
+        for (final VirtioDevice d : devices) {
+            if (d.needsPolling()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     public long errors() {
         return errors.get();
     }

@@ -440,6 +440,15 @@ public abstract class VirtioDevice implements VirtioTransport {
     protected abstract int doWork() throws Exception;
 
     /**
+     * Whether the backend must run this device's {@link #doWork} now and then even without a kick (a transport
+     * whose frames arrive unannounced). True by default; a device that is told about all its work says false,
+     * and an idle backend whose devices all say so parks until a kick ({@link DeviceAgent#needsPolling}).
+     */
+    public boolean needsPolling() {
+        return true;
+    }
+
+    /**
      * Turn kicks on for every queue before idling (check again afterwards), or off while polling.
      *
      * @return true when a queue has work after turning kicks on: keep polling.

@@ -138,7 +138,7 @@ public final class VirtioSubsystem implements Subsystem {
         }
         entries = List.copyOf(created);
         if (!created.isEmpty() && created.stream().anyMatch(e -> e.transport() instanceof VirtioDevice)) {
-            runner = DeviceAgent.start(agent, idleStrategy(config));
+            runner = DeviceAgent.start(agent, idleStrategy(config, agent));
         }
         final VirtioDevices registry = new VirtioDevices(created);
         context.services().provide(VirtioDevices.class, registry);
@@ -162,12 +162,62 @@ public final class VirtioSubsystem implements Subsystem {
         return new GuestMemory(ownMemory, new PageAllocator(ownMemory, 0));
     }
 
-    static IdleStrategy idleStrategy(final Config config) {
+    static IdleStrategy idleStrategy(final Config config, final DeviceAgent agent) {
         return switch (config.getString("osvj.virtio.idle-strategy")) {
             case "spin" -> new BusySpinIdleStrategy();
             case "yield" -> new YieldingIdleStrategy();
-            default -> new BackoffIdleStrategy(100, 10, 1000, config.getDuration("osvj.virtio.idle-max-park").toNanos());
+            default -> new PollingAwareBackoff(config.getDuration("osvj.virtio.idle-max-park").toNanos(), agent::needsPolling);
         };
+    }
+
+    /** The longest park of an idle backend whose devices are all told about their work (no polling needed). */
+    static final long UNPOLLED_MAX_PARK_NANOS = 100_000_000L;
+
+    /**
+     * Agrona's backoff (spin, yield, park from 1 us doubling up to a limit), whose limit is {@code idle-max-park}
+     * while a device needs polling and {@value #UNPOLLED_MAX_PARK_NANOS} ns otherwise: such a backend (every device
+     * a vswitch port cut through by a switch in this JVM) is woken by each kick and each downlink frame, so a
+     * timed poll only wakes a core for nothing and takes it from the kernels' carriers.
+     */
+    static final class PollingAwareBackoff implements IdleStrategy {
+        private final BackoffIdleStrategy polled;
+        private final BackoffIdleStrategy unpolled;
+        private final java.util.function.BooleanSupplier needsPolling;
+
+        PollingAwareBackoff(final long maxParkNanos, final java.util.function.BooleanSupplier needsPolling) {
+            this.polled = new BackoffIdleStrategy(100, 10, 1000, maxParkNanos);
+            this.unpolled = new BackoffIdleStrategy(100, 10, 1000, Math.max(maxParkNanos, UNPOLLED_MAX_PARK_NANOS));
+            this.needsPolling = needsPolling;
+        }
+
+        BackoffIdleStrategy current() {
+            return needsPolling.getAsBoolean() ? polled : unpolled;
+        }
+
+        @Override
+        public void idle(final int workCount) {
+            if (workCount > 0) {
+                reset();
+            } else {
+                current().idle();
+            }
+        }
+
+        @Override
+        public void idle() {
+            current().idle();
+        }
+
+        @Override
+        public void reset() {
+            polled.reset();
+            unpolled.reset();
+        }
+
+        @Override
+        public String alias() {
+            return "backoff";
+        }
     }
 
     private VirtioDevices.Entry wire(final BootContext context, final DeviceConfig d, final String name,

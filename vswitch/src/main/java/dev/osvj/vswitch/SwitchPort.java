@@ -462,6 +462,15 @@ public final class SwitchPort implements FrameTransport {
         return cutSwitch == null || closed || downlinkOffered.get() != rxFrames.get();
     }
 
+    /**
+     * {@link FrameTransport#needsPolling}: false while the port's switch runs in this JVM with cut-through, which
+     * wakes the poller after every frame it puts on the downlink ({@link #mayHaveFrames}).
+     */
+    @Override
+    public boolean needsPolling() {
+        return cutSwitch == null || closed;
+    }
+
     /** Forwarding-lock holder: one more frame offered to this port's downlink (before waking its poller). */
     void downlinkOffered() {
         downlinkOffered.lazySet(downlinkOffered.get() + 1);

@@ -92,6 +92,16 @@ public interface FrameTransport extends AutoCloseable {
     }
 
     /**
+     * Whether the device's backend thread must poll this transport now and then: false when every frame it
+     * queues for {@link #poll} is followed by a wake-up of the polling thread ({@link #mayHaveFrames}'s
+     * condition, as a standing property), so an idle backend may park until a kick or that wake-up. Default
+     * true (sockets, taps: frames arrive without telling the backend).
+     */
+    default boolean needsPolling() {
+        return true;
+    }
+
+    /**
      * Direct receive capability: the device hands the transport its receive entry
      * ({@link DirectReceiver}) once, before any frame moves; a transport whose peer runs in this JVM (a
      * gateway, a switch) may then write frames straight into the guest's receive queue from its own

@@ -48,6 +48,18 @@ public final class PluggableTransport implements FrameTransport {
         return t != null && t.transmitsInline();
     }
 
+    @Override
+    public boolean mayHaveFrames() {
+        final FrameTransport t = target;
+        return t == null || t.mayHaveFrames();
+    }
+
+    @Override
+    public boolean needsPolling() {
+        final FrameTransport t = target;
+        return t == null || t.needsPolling();
+    }
+
     public boolean attached() {
         return target != null;
     }

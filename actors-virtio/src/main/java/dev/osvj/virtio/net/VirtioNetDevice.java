@@ -211,6 +211,11 @@ public final class VirtioNetDevice extends VirtioDevice {
     }
 
     @Override
+    public boolean needsPolling() {
+        return rxStarved || transport.needsPolling();
+    }
+
+    @Override
     protected boolean servesKicksInline(final int queue) {
         return queue == VirtioNet.TX_QUEUE && transport.transmitsInline();
     }
