@@ -5,6 +5,8 @@ import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,10 +53,12 @@ class DirectedYieldTest {
         }
     }
 
-    @Test
-    void shouldRunTheWokenKernelsThreadOnTheWakersCarrierWithoutWakingItsOwn() {
-        // a delay no switch ever waits for: every deferral is served by the waker's carrier
-        final DirectedYield yield = new DirectedYield(DirectedYield.When.SWITCH, Duration.ofSeconds(30));
+    @ParameterizedTest
+    @EnumSource(DirectedYield.When.class)
+    void shouldRunTheWokenKernelsThreadOnTheWakersCarrierWithoutWakingItsOwn(final DirectedYield.When when) {
+        // a delay no switch ever waits for: every deferral is served by the waker's carrier (at its next switch,
+        // or, IDLE, when its vCPU goes idle: here the same moment, the waking thread blocks right after)
+        final DirectedYield yield = new DirectedYield(when, Duration.ofSeconds(30));
         final Scheduler a = start(1, yield);
         final Scheduler b = start(1, yield);
         final int rounds = 2000;
@@ -87,13 +91,15 @@ class DirectedYieldTest {
             assertNotNull(aCarrier.get());
             final DirectedYield.Stats bStats = b.directedYields();
             final DirectedYield.Stats aStats = a.directedYields();
-            // b's own carrier still has its mailbox turn every 20 ms (HALT_WAIT_MAX_NANOS); a post that finds
-            // it there is not deferred, so a few rounds may run on b's own carrier, never through a wake-up
-            assertTrue(onACarrier.get() >= rounds / 2, onACarrier.get() + " of " + rounds
-                + " rounds of b's thread ran on a's carrier (b " + bStats + ", a " + aStats + ")");
-            assertEquals(bWakeups, bStats.carrierWakeups(), "b's parked carrier was never woken (b " + bStats + ")");
-            assertTrue(bStats.lentRuns() >= onACarrier.get(), "a lent run per round served on a's carrier");
-            assertTrue(aStats.deferredWakeups() >= onACarrier.get(), "a deferred those wakeups of b");
+            // Each kernel's loop runs on whichever carrier is awake: a's while a's carrier lends itself to b, and
+            // b's if b's carrier came back on its own (its mailbox turn every 20 ms) and then lent itself to a.
+            // Either way a round needs no host wake-up: a parked carrier is woken only by a wakeup nobody can
+            // defer (the test thread starting a's thread), a few times at most however long the run takes.
+            final long wakeups = bStats.carrierWakeups() - bWakeups + aStats.carrierWakeups();
+            assertTrue(wakeups <= 8, wakeups + " wake-ups of parked carriers in " + rounds + " rounds (b " + bStats
+                + ", a " + aStats + ")");
+            assertTrue(aStats.lentRuns() + bStats.lentRuns() >= rounds / 2, "the kernels ran on each other's carriers: "
+                + onACarrier.get() + " of b's rounds on a's (b " + bStats + ", a " + aStats + ")");
             assertEquals(0, aStats.expired(), "none waited past the delay");
         } finally {
             stop(a, b);
