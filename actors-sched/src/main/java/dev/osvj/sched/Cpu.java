@@ -446,16 +446,23 @@ final class Cpu {
             expireDeferredWake();
             return;
         }
-        Cpu target = takeDeferredWake();
         final long deadline = loopEnteredHostNanos + budgetNanos;
-        while (target != null) {
-            if (target.lendCas(LEND_PARKED, LEND_BORROWED)) {
-                lendings++;
-                target = target.runLent(this, deadline);
-            } else {
-                target = null;
-            }
+        for (Cpu target = takeDeferredWake(); target != null; ) {
+            target = lendTo(target, deadline);
         }
+    }
+
+    /**
+     * Run the parked {@code target} on this vCPU's carrier ({@link #runLent}) if no other carrier has it.
+     *
+     * @return what {@code target}'s threads woke meanwhile (the next loan), or null.
+     */
+    Cpu lendTo(final Cpu target, final long deadline) {
+        if (!target.lendCas(LEND_PARKED, LEND_BORROWED)) {
+            return null; // its own carrier, or another one, runs it
+        }
+        lendings++;
+        return target.runLent(this, deadline);
     }
 
     private boolean stopping() {

@@ -124,12 +124,7 @@ public final class DirectedYield implements HaltWait {
                 unparkOwn(target); // own work first: the target gets its own carrier
                 return true;
             }
-            if (target.lendCas(Cpu.LEND_PARKED, Cpu.LEND_BORROWED)) {
-                me.lendings++;
-                target = target.runLent(me, deadline);
-            } else {
-                target = null; // its own carrier, or another one, runs it
-            }
+            target = me.lendTo(target, deadline);
         }
         if (woken.getAsBoolean()) {
             return true;
