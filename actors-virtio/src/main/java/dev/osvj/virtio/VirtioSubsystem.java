@@ -176,7 +176,8 @@ public final class VirtioSubsystem implements Subsystem {
     /**
      * Agrona's backoff (spin, yield, park from 1 us doubling up to a limit), whose limit is {@code idle-max-park}
      * while a device needs polling and {@value #UNPOLLED_MAX_PARK_NANOS} ns otherwise: such a backend (every device
-     * a vswitch port cut through by a switch in this JVM) is woken by each kick and each downlink frame, so a
+     * a vswitch port cut through by a switch in this JVM, or a {@code user} gateway device) is woken by each kick
+     * and each frame its transport leaves for it, so a
      * timed poll only wakes a core for nothing and takes it from the kernels' carriers.
      */
     static final class PollingAwareBackoff implements IdleStrategy {

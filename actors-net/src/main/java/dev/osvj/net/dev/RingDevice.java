@@ -155,6 +155,16 @@ public abstract class RingDevice implements NetDevice {
         return outstanding.get() == 0;
     }
 
+    /**
+     * Whether a {@link #poll} now may find a frame: one is queued, or a delivery's notification is still
+     * pending (a poll clears it). A poller that saw false and then sleeps until the receive notifier wakes
+     * it misses no frame: a producer advances the ring's tail (a CAS) before it reads {@code pending}, and
+     * {@link #poll} clears {@code pending} before it reads the tail, so one of the two sees the other.
+     */
+    public final boolean mayHaveFrames() {
+        return pending.get() || hasPending();
+    }
+
     /** Frames waiting in the receive queue (approximate). */
     public boolean hasPending() {
         final ManyToOneRingBuffer r = rx;

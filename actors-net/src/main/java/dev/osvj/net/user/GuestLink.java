@@ -297,7 +297,7 @@ final class GuestLink {
     }
 
     /** The guest NIC's end: transmit runs the gateway inline, poll drains the gateway's frames. */
-    NetDevice guestEnd() {
+    RingDevice guestEnd() {
         return guest;
     }
 

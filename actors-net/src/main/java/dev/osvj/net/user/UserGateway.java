@@ -2,6 +2,7 @@ package dev.osvj.net.user;
 
 import dev.osvj.net.NetConfig;
 import dev.osvj.net.dev.NetDevice;
+import dev.osvj.net.dev.RingDevice;
 import dev.osvj.net.stack.NetInterface;
 import dev.osvj.net.stack.NetStack;
 import dev.osvj.net.stack.Sockets;
@@ -229,9 +230,10 @@ public final class UserGateway implements AutoCloseable {
     /**
      * The guest NIC's end of the cable: {@link NetDevice#transmit} runs a frame the guest sent through
      * the gateway at once, on the calling thread (see {@link GuestLink}), {@link NetDevice#poll} hands
-     * out the frames the gateway sends to the guest (views valid during the call). One poller at a time.
+     * out the frames the gateway sends to the guest (views valid during the call). One poller at a time;
+     * {@link RingDevice#mayHaveFrames} tells it whether a poll may find anything.
      */
-    public NetDevice guestEnd() {
+    public RingDevice guestEnd() {
         return link.guestEnd();
     }
 

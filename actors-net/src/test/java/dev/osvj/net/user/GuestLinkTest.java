@@ -59,9 +59,13 @@ class GuestLinkTest {
         final AtomicInteger wakes = new AtomicInteger();
         link.guestEnd().setRxNotifier(wakes::incrementAndGet);
         guest.room.set(3);
-        for (int i = 0; i < 4; i++) {
+        assertFalse(link.guestEnd().mayHaveFrames(), "nothing sent yet: the NIC's backend need not poll");
+        for (int i = 0; i < 3; i++) {
             assertTrue(link.gatewayEnd().transmit(frame(i), 0, 60));
         }
+        assertFalse(link.guestEnd().mayHaveFrames(), "frames that went straight into the guest leave none to poll");
+        assertTrue(link.gatewayEnd().transmit(frame(3), 0, 60));
+        assertTrue(link.guestEnd().mayHaveFrames(), "the frame the guest had no room for waits on the ring");
         assertEquals(List.of(0, 1, 2), guest.taken, "straight into the guest while it had buffers");
         assertEquals(1, guest.noRoom.get());
         assertEquals(1, wakes.get(), "frame 3 is kept on the ring and the guest's poller woken");
@@ -77,6 +81,7 @@ class GuestLinkTest {
         final List<Integer> polled = new CopyOnWriteArrayList<>();
         assertEquals(5, link.guestEnd().poll((b, o, l) -> polled.add((int)b.getByte(o)), 100));
         assertEquals(List.of(3, 4, 5, 6, 7), polled);
+        assertFalse(link.guestEnd().mayHaveFrames(), "drained: the backend may park until the next notification");
         // drained: direct again
         assertTrue(link.gatewayEnd().transmit(frame(8), 0, 60));
         assertEquals(List.of(0, 1, 2, 8), guest.taken);

@@ -1,7 +1,7 @@
 package dev.osvj.system.glue;
 
 import dev.osvj.net.dev.FrameHandler;
-import dev.osvj.net.dev.NetDevice;
+import dev.osvj.net.dev.RingDevice;
 import dev.osvj.net.user.UserGateway;
 import dev.osvj.virtio.net.FrameSink;
 import dev.osvj.virtio.net.FrameTransport;
@@ -34,7 +34,7 @@ import java.util.concurrent.locks.LockSupport;
 final class UserFrameTransport implements FrameTransport {
     private static final long BYTE_ARRAY_BASE = org.agrona.UnsafeApi.arrayBaseOffset(byte[].class);
     private final UserGateway gateway;
-    private final NetDevice end;
+    private final RingDevice end;
     private final UnsafeBuffer txView = new UnsafeBuffer(0, 0);
     private FrameSink sink;
     private MutableDirectBuffer ringBuffer;
@@ -61,6 +61,27 @@ final class UserFrameTransport implements FrameTransport {
         if (t != null) {
             LockSupport.unpark(t);
         }
+    }
+
+    /**
+     * {@link FrameTransport#mayHaveFrames}: frames wait only in the gateway's ring (the others went straight
+     * into the guest's queue), and every one the ring gets wakes the poller ({@link #wakePoller}), so the
+     * device's backend takes its receive lock only when the ring has something for it. The asking thread
+     * is the backend's: it becomes the one to wake even before its first poll.
+     */
+    @Override
+    public boolean mayHaveFrames() {
+        final Thread self = Thread.currentThread();
+        if (poller != self) {
+            poller = self;
+        }
+        return end.mayHaveFrames();
+    }
+
+    /** {@link FrameTransport#needsPolling}: false, the gateway wakes the poller for each frame it leaves in its ring. */
+    @Override
+    public boolean needsPolling() {
+        return false;
     }
 
     /** Guest frames run through the gateway on the device's kicking thread when the gateway processes inline. */
