@@ -363,6 +363,10 @@ public final class Vfs {
             }
             final int kept = flags & ~(Posix.O_CREAT | Posix.O_EXCL | Posix.O_NOCTTY | Posix.O_TRUNC | Posix.O_CLOEXEC);
             final OpenFile f = newOpenFile(vp, kept | Posix.O_LARGEFILE);
+            if (freedBeforeOpen(vp)) {
+                release(f);
+                return Errno.ENOENT.negative();
+            }
             final int fd = fds.install(f, 0, (flags & Posix.O_CLOEXEC) != 0 ? Posix.FD_CLOEXEC : 0);
             if (fd < 0) {
                 release(f);
@@ -438,6 +442,24 @@ public final class Vfs {
             }
             out[0] = existing;
             return false;
+        }
+    }
+
+    /**
+     * Whether {@code vp} was freed between this open's lookup and its open reference: its last name was
+     * unlinked and its last open file closed ({@link #maybeInactive}) after the lookup found it. The open
+     * then fails with ENOENT, as if it had come after the unlink. Checked after the reference is taken,
+     * under the vnode's read lock: {@link #maybeInactive} checks the open count and frees under the write
+     * lock, so either it saw this open's reference and kept the data, or it finished first and this sees
+     * {@code inactivated}. (Without this check a reader could read a file whose data was already freed.)
+     */
+    private static boolean freedBeforeOpen(final Vnode vp) {
+        final Lock rl = vp.lock().readLock();
+        rl.lock();
+        try {
+            return vp.inactivated;
+        } finally {
+            rl.unlock();
         }
     }
 

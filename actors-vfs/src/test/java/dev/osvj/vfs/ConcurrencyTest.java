@@ -81,6 +81,13 @@ class ConcurrencyTest {
     private record Owned(int dir, byte fill) {
     }
 
+    /** An unexpected throwable with its stack, so that a failure that shows up once in CI can be located. */
+    private static String trace(final Throwable t) {
+        final java.io.StringWriter w = new java.io.StringWriter();
+        t.printStackTrace(new java.io.PrintWriter(w));
+        return w.toString();
+    }
+
     @Test
     void shouldKeepInvariantsUnderReadersWritersRenamersAndUnlinkers() throws Exception {
         final Vfs vfs = TestVfs.ramfsRoot(4096, 256);
@@ -170,7 +177,7 @@ class ConcurrencyTest {
                         }
                     }
                 } catch (final Throwable t) {
-                    failures.add(id + ": " + t);
+                    failures.add(id + ": " + trace(t));
                 }
             }));
         }
@@ -189,7 +196,7 @@ class ConcurrencyTest {
                     }
                 }
             } catch (final Throwable t) {
-                failures.add("mover: " + t);
+                failures.add("mover: " + trace(t));
             }
         }));
         threads.add(Thread.ofPlatform().unstarted(() -> {
@@ -209,7 +216,7 @@ class ConcurrencyTest {
                     }
                 }
             } catch (final Throwable t) {
-                failures.add("walker: " + t);
+                failures.add("walker: " + trace(t));
             }
         }));
         threads.forEach(Thread::start);
