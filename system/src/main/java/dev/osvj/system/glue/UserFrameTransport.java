@@ -65,7 +65,8 @@ final class UserFrameTransport implements FrameTransport {
 
     /**
      * {@link FrameTransport#mayHaveFrames}: frames wait only in the gateway's ring (the others went straight
-     * into the guest's queue), and every one the ring gets wakes the poller ({@link #wakePoller}), so the
+     * into the guest's queue), whose receive notifier wakes the poller ({@link #wakePoller}) whenever a frame
+     * finds no notification pending ({@link RingDevice#mayHaveFrames} is true until the next poll), so the
      * device's backend takes its receive lock only when the ring has something for it. The asking thread
      * is the backend's: it becomes the one to wake even before its first poll.
      */
@@ -78,7 +79,7 @@ final class UserFrameTransport implements FrameTransport {
         return end.mayHaveFrames();
     }
 
-    /** {@link FrameTransport#needsPolling}: false, the gateway wakes the poller for each frame it leaves in its ring. */
+    /** {@link FrameTransport#needsPolling}: false, the ring's notifier wakes the poller (see {@link #mayHaveFrames}). */
     @Override
     public boolean needsPolling() {
         return false;
