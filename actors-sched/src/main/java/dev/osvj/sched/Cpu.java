@@ -872,6 +872,38 @@ final class Cpu {
         target.pushWakeup(t, this);
     }
 
+    /** Threads the wake-affine rule moved here from a halted vCPU ({@link #pullAffine}); this carrier only. */
+    long affinePulls;
+
+    /**
+     * The wake-affine rule, for a sync wakeup ({@link KThread#wakeSync}) of {@code t} (WAKING, owned by the
+     * caller; its vCPU is this one) by a thread or interrupt running on {@code source} (the caller's vCPU,
+     * its carrier): move {@code t} to {@code source} when this vCPU is halted (its wake-up would be a host
+     * wake-up of its carrier), {@code source} has nothing queued (it runs at most the waker, which is about
+     * to wait), {@code t} is not pinned and has no armed timer (only this vCPU touches its timer set), and
+     * the scheduler allows it ({@code osvj.sched.wake-affine}).
+     *
+     * <p>Why it is safe without this vCPU's help: a halted vCPU does not run {@code t} (a WAITING thread is
+     * off its vCPU before the vCPU halts, and only the caller can queue it now), and holds nothing of it
+     * but armed timers, which rule it out. Its R'' is brought to the absolute scale with this vCPU's
+     * {@code c}, read racily (a halted vCPU does not change it; a stale value only skews fairness a little).
+     *
+     * @return true when {@code t} now belongs to {@code source}: the caller queues it there.
+     */
+    boolean pullAffine(final KThread t, final Cpu source) {
+        if (!scheduler.wakeAffine() || source.scheduler != scheduler || runState != HALTED || t.migrationLock != 0
+            || t.timers != null || source.runState == STOPPED || source.load() > 1) {
+            return false;
+        }
+        t.runtime.exportRuntime(this);
+        t.migrations++;
+        t.migrating = true;
+        t.cpu = source;
+        source.affinePulls++;
+        SchedEvents.migrated(t, id, source.id);
+        return true;
+    }
+
     /**
      * OSv's load balancer step, on the balancer tick (scheduler context): when the least loaded vCPU
      * has a load below ours minus one, hand it our last migratable queued thread.

@@ -526,6 +526,29 @@ public final class KThread {
     }
 
     /**
+     * {@link #wake()} with the sync hint (Linux's {@code WF_SYNC}, which its socket wakeups carry): the
+     * waker hands this thread work and will soon wait itself. When this thread's vCPU is halted (waking it
+     * would cost a host wake-up) and the waker's vCPU has nothing else queued, the thread moves to the
+     * waker's vCPU and runs there next (the wake-affine rule, {@link Cpu#pullAffine}); otherwise as
+     * {@link #wake()}.
+     *
+     * @return true when this call woke it.
+     */
+    public boolean wakeSync() {
+        final Cpu source = Cpu.current();
+        if (state != ThreadState.WAITING || !STATE.compareAndSet(this, ThreadState.WAITING, ThreadState.WAKING)) {
+            return false;
+        }
+        final Cpu c = cpu;
+        if (source != null && source != c && c.pullAffine(this, source)) {
+            source.pushWakeup(this, source);
+        } else {
+            c.pushWakeup(this, source);
+        }
+        return true;
+    }
+
+    /**
      * {@link #wakeFrom} for a WAITING thread that the caller just made the owner of a {@link Mutex}
      * (a morphed condition waiter handed the mutex): the wakeup carries the {@link #lockBoost}, set
      * only once this call owns the WAITING-to-WAKING transition, before the push that publishes it.

@@ -60,6 +60,7 @@ public final class SchedSubsystem implements Subsystem {
         spec.duration("osvj.sched.blocked-carrier-threshold", Duration.ofMillis(1), Duration.ofHours(1));
         spec.duration("osvj.sched.balance-interval", Duration.ofMillis(1), Duration.ofHours(1));
         spec.duration("osvj.sched.mailbox-interval", Duration.ofNanos(100_000), Duration.ofSeconds(1));
+        spec.bool("osvj.sched.wake-affine");
     }
 
     @Override
@@ -74,6 +75,7 @@ public final class SchedSubsystem implements Subsystem {
         final SchedConfig config = SchedConfig.from(context.config());
         context.note(config.cpus() + " CPUs detected");
         final Scheduler s = Scheduler.create(context.name(), config, context.clock(), context.log());
+        s.setWakeAffine(context.config().getBoolean("osvj.sched.wake-affine"));
         VcpuDispatcher.attach(s);
         s.start(context.actorContext());
         scheduler = s;

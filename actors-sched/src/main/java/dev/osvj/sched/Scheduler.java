@@ -496,6 +496,31 @@ public final class Scheduler {
         return name;
     }
 
+    /** {@code osvj.sched.wake-affine}: sync wakeups may move a thread to the waker's vCPU ({@link Cpu#pullAffine}). */
+    private volatile boolean wakeAffine;
+
+    /** Whether sync wakeups may move a thread to the waker's vCPU ({@link Cpu#pullAffine}). */
+    boolean wakeAffine() {
+        return wakeAffine;
+    }
+
+    /**
+     * Let sync wakeups ({@link KThread#wakeSync}) move a thread whose vCPU is halted to the waker's vCPU
+     * ({@code osvj.sched.wake-affine}; off unless set). Any time, any thread.
+     */
+    public void setWakeAffine(final boolean on) {
+        wakeAffine = on;
+    }
+
+    /** Threads sync wakeups moved to their waker's vCPU so far, over all vCPUs (racy sum). */
+    public long affinePulls() {
+        long n = 0;
+        for (final Cpu c : cpus) {
+            n += c.affinePulls;
+        }
+        return n;
+    }
+
     public SchedConfig config() {
         return config;
     }

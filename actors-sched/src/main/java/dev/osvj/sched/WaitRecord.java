@@ -114,6 +114,19 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
         }
     }
 
+    /**
+     * {@link #wake()} with the sync hint ({@link KThread#wakeSync}): the waker will soon wait itself, so a
+     * kernel-thread waiter whose vCPU is halted may run on the waker's vCPU instead. Any thread.
+     */
+    public void wakeSync() {
+        final Object w = WAITER.getAndSet(this, (Object)null);
+        if (w instanceof KThread k) {
+            k.wakeSync();
+        } else if (w != null) {
+            LockSupport.unpark((Thread)w);
+        }
+    }
+
     /** {@link #wake()} by a caller that knows its vCPU ({@code source}: {@link Cpu#current()}). */
     void wakeFrom(final Cpu source) {
         final Object w = WAITER.getAndSet(this, (Object)null);

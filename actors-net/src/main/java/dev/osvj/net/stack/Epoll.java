@@ -338,7 +338,13 @@ final class Epoll implements Socket.Watcher {
             } finally {
                 lock.unlock();
             }
-            Waiter.await(record, waitNs);
+            if (deadline == 0) {
+                // no deadline: a kernel thread waits without a timer, so it carries none while it sleeps
+                // and may follow a sync wakeup to the waker's vCPU (the scheduler's wake-affine rule)
+                Waiter.awaitUntilWoken(record, waitNs);
+            } else {
+                Waiter.await(record, waitNs);
+            }
             if (!record.woken()) {
                 lock.lock();
                 try {

@@ -46,12 +46,28 @@ final class Waiter {
     }
 
     /**
+     * Block until {@code record} is woken: a kernel thread without a timer (its scheduler wakeups are not
+     * lost, and a thread with no armed timer may follow a sync wakeup to the waker's vCPU), a host thread
+     * for at most {@code hostCapNs} at a time (then the caller re-checks). May return early.
+     */
+    static void awaitUntilWoken(final WaitRecord record, final long hostCapNs) {
+        if (record.woken()) {
+            return;
+        }
+        if (KThread.current() != null) {
+            KThread.waitFor(record);
+        } else {
+            LockSupport.parkNanos(record, hostCapNs);
+        }
+    }
+
+    /**
      * Wake {@code record} unless it is null or already woken (a plain read saves the atomic); inside a
      * {@link WakeDeferral} scope of the calling thread the wake is recorded and done when the scope closes.
      */
     static void wake(final WaitRecord record) {
         if (record != null && !record.woken() && !WakeDeferral.record(record)) {
-            record.wake();
+            record.wakeSync();
         }
     }
 }

@@ -65,7 +65,7 @@ public final class WakeDeferral {
             for (int i = mark; i < d.count; i++) {
                 final WaitRecord r = d.records[i];
                 if (!r.woken()) {
-                    r.wake();
+                    r.wakeSync();
                 }
             }
         } finally {

@@ -423,6 +423,7 @@ public final class MemcachedBench {
                 m.merge("vcpu_switches", c.switches(), Long::sum);
             }
             m.put("vcpu_halt_waits", s.haltWaits()); // waits in the user gateway's selector (vcpu-select)
+            m.put("vcpu_affine_pulls", s.affinePulls()); // sync wakeups that ran the woken thread on the waker's vCPU
         });
         kernel.kernel().services().find(dev.osvj.net.stack.NetStack.class).ifPresent(n ->
             m.put("guest_tx_lock_waits", n.counters().get(dev.osvj.net.stack.NetCounters.Counter.TX_LOCK_WAITS)));

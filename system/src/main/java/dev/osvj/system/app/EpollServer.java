@@ -32,8 +32,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * {@code <name>-worker-<i>}, are made by a {@link Threads}: application kernel threads on the vCPUs by
  * default ({@link Threads#kernel}: a blocked worker gives its vCPU to other threads, the socket calls
  * block through the scheduler), or host platform daemon threads ({@link Threads#platform}, for
- * comparison and for kernels without a scheduler). They wake at least every {@link #WAKE_MS} ms to
- * notice {@link #close()}.
+ * comparison and for kernels without a scheduler). The workers wait in epoll without a timeout (a
+ * kernel thread's wait then arms no timer, see {@link Threads#kernel}); {@link #close()} wakes them
+ * through a loopback UDP socket in every worker's epoll set. The acceptor wakes at least every
+ * {@link #WAKE_MS} ms (its accept's receive timeout) to notice {@link #close()}.
  * The acceptor creates a connection's {@link Session} (with {@link Protocol#open()}) and registers the
  * socket on one worker's epoll instance (epoll is thread-safe; the per-worker connection map is a
  * concurrent map, which publishes the session to the worker). From then on only that worker touches
@@ -60,9 +62,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * stop-hook budget ({@link #STOP_BUDGET_NS}).
  */
 public final class EpollServer implements AutoCloseable {
-    /** Longest sleep of a worker or the acceptor before it re-checks that the server still runs, in ms. */
+    /** Longest sleep of the acceptor before it re-checks that the server still runs, in ms. */
     public static final int WAKE_MS = 200;
     private static final int EAGAIN = Errno.EAGAIN.number();
+    private static final int LOOPBACK = 0x7F000001;
     private static final int READ_BUFFER = 64 * 1024;
     private static final int READ_ROUNDS = 16;
     private static final int BACKLOG = 1024;
@@ -149,6 +152,9 @@ public final class EpollServer implements AutoCloseable {
      */
     @FunctionalInterface
     public interface Threads {
+        /** Kernel threads are themselves to the JDK on any carrier ({@code --add-opens java.base/java.lang}): they need not stay pinned. */
+        boolean OWN_IDENTITY = dev.osvj.sched.arch.ContextSwitch.kernelThreadsHaveOwnIdentity();
+
         /**
          * Start a thread named {@code name} running {@code body}; {@code slot} (0, 1, 2...; -1 for
          * none) spreads threads over the vCPUs where that means something.
@@ -176,23 +182,30 @@ public final class EpollServer implements AutoCloseable {
         }
 
         /**
-         * Application kernel threads of {@code syscalls}' kernel (pthread_create), the thread of slot
-         * {@code s >= 0} pinned to vCPU {@code s % cpus}: one worker per vCPU, as memcached runs one
-         * worker per core, so a worker and the connections it owns stay on one vCPU and the balancer
-         * never moves it. (Pinning used to be required for correctness too: the socket layer's JDK locks
-         * record {@code Thread.currentThread()}, which was the vCPU's carrier, and a migrated thread could
-         * release a lock in its old carrier's name. A kernel thread now has its own identity on every
-         * carrier: {@link dev.osvj.sched.arch.KernelThreadIdentity}.) Joining one blocks a kernel-thread caller through the
-         * scheduler (its vCPU runs the others, the joined thread among them) and parks a host-thread
-         * caller.
+         * Application kernel threads of {@code syscalls}' kernel (pthread_create), one worker per vCPU as
+         * memcached runs one worker per core: the thread of slot {@code s >= 0} starts on vCPU
+         * {@code s % cpus} and is then free to move, so the scheduler's wake-affine rule can run a worker on
+         * the vCPU that took its connection's request in (a sync socket wakeup from a vCPU while the worker's
+         * own vCPU is halted) instead of waking that vCPU, and the balancer spreads workers that queue up.
+         * Only when kernel threads run as their carrier to the JDK ({@code ContextSwitch#kernelThreadsHaveOwnIdentity}
+         * false: no {@code --add-opens java.base/java.lang}) does the thread stay pinned to that vCPU: the
+         * socket layer's JDK locks record {@code Thread.currentThread()}, and a migrated thread could then
+         * release a lock in its old carrier's name. Joining one blocks a kernel-thread caller through the
+         * scheduler (its vCPU runs the others, the joined thread among them) and parks a host-thread caller.
          */
         static Threads kernel(final Syscalls syscalls, final int cpus) {
             return (name, slot, body) -> {
-                final ThreadAttr attr = slot >= 0 && cpus > 0 ? ThreadAttr.named(name).pinnedTo(slot % cpus)
+                final boolean placed = slot >= 0 && cpus > 0;
+                final ThreadAttr attr = placed && !OWN_IDENTITY ? ThreadAttr.named(name).pinnedTo(slot % cpus)
                     : ThreadAttr.named(name);
+                final Runnable run = placed && OWN_IDENTITY ? () -> {
+                    KThread.pinCurrent(slot % cpus); // start on the slot's vCPU...
+                    KThread.migrateEnable(); // ...and be free to move from there
+                    body.run();
+                } : body;
                 final KThread t;
                 try {
-                    t = syscalls.threadCreate(attr, body);
+                    t = syscalls.threadCreate(attr, run);
                 } catch (final ErrnoException e) {
                     throw new IllegalStateException(name + ": thread: " + e.errno(), e);
                 }
@@ -200,7 +213,8 @@ public final class EpollServer implements AutoCloseable {
                 return new Handle() {
                     @Override
                     public void interrupt() {
-                        // kernel threads have no interrupt: they notice close() within WAKE_MS
+                        // kernel threads have no interrupt: close() wakes the workers (the wake socket) and the
+                        // acceptor notices within WAKE_MS
                     }
 
                     @Override
@@ -241,8 +255,22 @@ public final class EpollServer implements AutoCloseable {
     private final List<Handle> handles = new CopyOnWriteArrayList<>();
     private final List<String> handleNames = new CopyOnWriteArrayList<>();
 
+    /**
+     * The workers' wake-up (the self-pipe trick, as memcached's notify pipes): a UDP socket on the kernel's
+     * loopback in every worker's epoll set; {@link #close()} sends it a datagram, which makes it readable
+     * for all of them, so the workers can wait without a timeout. Its epoll data is {@link #WAKE_DATA}.
+     */
+    private final int wakeFd;
+    private final int wakePort;
+    private static final long WAKE_DATA = -1;
+
     private EpollServer(final String name, final Sockets sockets, final Protocol protocol, final Threads starter,
         final int threads, final int maxConnections, final AtomicLong open, final int listenFd, final int port) {
+        this.wakeFd = check(name, sockets.socket(Sockets.AF_INET, Sockets.SOCK_DGRAM, 0), "socket (wake)");
+        check(name, sockets.bind(wakeFd, LOOPBACK, 0), "bind (wake)");
+        final SockAddr wake = new SockAddr();
+        sockets.getsockname(wakeFd, wake);
+        this.wakePort = wake.port;
         this.name = name;
         this.sockets = sockets;
         this.protocol = protocol;
@@ -337,7 +365,7 @@ public final class EpollServer implements AutoCloseable {
 
     /**
      * Stop accepting, close every connection; waits (at most {@link #STOP_BUDGET_NS} in all) for the
-     * threads, which notice within {@link #WAKE_MS}. Idempotent.
+     * threads: the workers at once (the wake socket's datagram), the acceptor within {@link #WAKE_MS}. Idempotent.
      *
      * @throws IllegalStateException naming the threads that did not end in time (the listening socket is
      *     closed anyway).
@@ -348,6 +376,7 @@ public final class EpollServer implements AutoCloseable {
             return;
         }
         running = false;
+        sockets.sendto(wakeFd, new byte[1], 0, 1, 0, LOOPBACK, wakePort); // every worker's epoll wakes
         for (final Handle h : handles) {
             h.interrupt();
         }
@@ -359,6 +388,7 @@ public final class EpollServer implements AutoCloseable {
             }
         }
         sockets.close(listenFd);
+        sockets.close(wakeFd);
         if (!stuck.isEmpty()) {
             throw new IllegalStateException(name + ": threads did not stop within "
                 + TimeUnit.NANOSECONDS.toMillis(STOP_BUDGET_NS) + " ms: " + String.join(", ", stuck));
@@ -415,6 +445,7 @@ public final class EpollServer implements AutoCloseable {
         Worker(final int index) {
             this.index = index;
             epfd = check(name, sockets.epollCreate(), "epoll_create");
+            check(name, sockets.epollCtl(epfd, Sockets.EPOLL_CTL_ADD, wakeFd, Sockets.EPOLLIN, WAKE_DATA), "epoll_ctl wake");
         }
 
         /** Called by the acceptor: the worker's epoll is thread-safe. */
@@ -435,7 +466,7 @@ public final class EpollServer implements AutoCloseable {
             final long[] data = new long[256];
             try {
                 while (running) {
-                    final int n = sockets.epollWait(epfd, fds, events, data, fds.length, WAKE_MS);
+                    final int n = sockets.epollWait(epfd, fds, events, data, fds.length, -1);
                     if (n < 0) {
                         if (n == -Errno.EINTR.number()) {
                             continue;
@@ -443,6 +474,9 @@ public final class EpollServer implements AutoCloseable {
                         break;
                     }
                     for (int i = 0; i < n; i++) {
+                        if (data[i] == WAKE_DATA) {
+                            continue; // close(): the loop condition sees it
+                        }
                         final Conn c = conns.get((int)data[i]);
                         if (c != null) {
                             serve(c);

@@ -17,8 +17,8 @@ import java.util.function.Function;
  * sent. A connection over {@code maxConnections} is closed without an answer.
  *
  * <p>Threads are host platform threads unless {@code osvj.app.threads = kernel} (the handlers call into
- * the VFS and the management API, which may still block on JDK primitives); they wake at least every
- * {@link EpollServer#WAKE_MS} ms to notice {@link #close()}.
+ * the VFS and the management API, which may still block on JDK primitives); {@link #close()} wakes
+ * the workers at once and the acceptor within {@link EpollServer#WAKE_MS} ms.
  */
 public final class HttpServer implements AutoCloseable {
     private final HttpdOptions options;

@@ -19,8 +19,8 @@ import java.nio.charset.StandardCharsets;
  * closed. The connection and traffic counters of {@code stats} are {@link ServerStats}'.
  *
  * <p>Threads are application kernel threads on the vCPUs ({@code osvj.app.threads = kernel}, the
- * default) or host platform threads ({@code platform}, for comparison); they wake at least every
- * {@link EpollServer#WAKE_MS} ms to notice {@link #close()}.
+ * default) or host platform threads ({@code platform}, for comparison); {@link #close()} wakes the
+ * workers at once and the acceptor within {@link EpollServer#WAKE_MS} ms.
  */
 public final class MemcachedServer implements AutoCloseable {
     private static final byte[] TOO_MANY = "ERROR Too many open connections\r\n".getBytes(StandardCharsets.US_ASCII);

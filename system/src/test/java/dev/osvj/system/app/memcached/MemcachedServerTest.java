@@ -140,7 +140,7 @@ class MemcachedServerTest {
     }
 
     @Test
-    void shouldRunItsAcceptorAndWorkersAsApplicationKernelThreadsOneWorkerPerVcpu() {
+    void shouldRunItsAcceptorAndWorkersAsApplicationKernelThreadsOneWorkerStartedPerVcpu() {
         final List<KThread> threads = kernel.services().require(Scheduler.class).threads();
         for (final String name : List.of("memcached-acceptor", "memcached-worker-0", "memcached-worker-1")) {
             final KThread t = threads.stream().filter(k -> k.name().equals(name)).findFirst()
@@ -149,9 +149,9 @@ class MemcachedServerTest {
         }
         final KThread w0 = threads.stream().filter(k -> k.name().equals("memcached-worker-0")).findFirst().orElseThrow();
         final KThread w1 = threads.stream().filter(k -> k.name().equals("memcached-worker-1")).findFirst().orElseThrow();
-        assertTrue(w0.isPinned() && w1.isPinned(), "workers pinned");
-        assertEquals(0, w0.cpuId());
-        assertEquals(1, w1.cpuId());
+        // one worker per vCPU to start with, free to move (the scheduler's wake-affine rule and balancer)
+        assertTrue(!w0.isPinned() && !w1.isPinned(), "workers not pinned");
+        assertEquals(2, java.util.Set.of(w0.cpuId(), w1.cpuId()).size(), "the workers started on different vCPUs");
     }
 
     @Test
