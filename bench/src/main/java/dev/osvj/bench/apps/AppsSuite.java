@@ -20,8 +20,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>{@code memcached.ratio_vs_native} (target >= 0.8): requests per second of osvj's memcached
  *       reached from host JDK sockets through the embedded {@code user} gateway's port forward, over
  *       Debian's memcached 1.6 over the host's loopback, {@value #LOAD_CONNECTIONS} connections; p50 and
- *       p99 of both in the detail.</li>
- *   <li>{@code memcached.tap_ratio_vs_native}: the same with the kernel on a {@code tap} device in a
+ *       p99 of both in the detail. Measured in alternating slices with both servers up
+ *       ({@link MemcachedBench#interleaved}: 5 slices of 3 s each, 3 of 1 s with {@code --quick}); the value is
+ *       the median of the slice ratios ({@code detail.slice_ratios}, {@code detail.ratio_of_means}), because
+ *       this machine kind's speed drifts: the native baseline measured alone swung from 36k to 66k requests
+ *       per second between runs of one session.</li>
+ *   <li>{@code memcached.tap_ratio_vs_native}: the same (interleaved too) with the kernel on a {@code tap} device in a
  *       network namespace the suite creates (client sockets inside it, so Linux's TCP is the peer);
  *       null with the reason without root or iproute2.</li>
  *   <li>{@code http.ratio_vs_host}: requests per second of osvj's httpd through the user gateway over
@@ -32,8 +36,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * </ul>
  * A metric whose setup fails is null with the failure as {@code detail.reason}; the others still run.
  *
- * <p>{@code -Dbench.apps.only=user} (or {@code tap}) runs only native memcached with
- * {@value #LOAD_CONNECTIONS} connections and that one osvj path: for A/B runs and profiles of one path
+ * <p>{@code -Dbench.apps.only=user} (or {@code tap}) runs only that one osvj path against native memcached
+ * with {@value #LOAD_CONNECTIONS} connections: for A/B runs and profiles of one path
  * (the property is not under {@code osvj.}: the kernels validate every {@code osvj.*} system property);
  * {@code -Dbench.apps.only=http} runs only the HTTP metric.
  * The user and tap metrics' details carry the network device's and the gateway's counters per request
@@ -100,29 +104,64 @@ public final class AppsSuite implements BenchSuite {
         }, "http.ratio_vs_host");
     }
 
-    /** Native memcached and one osvj path ({@link #ONLY}), {@value #LOAD_CONNECTIONS} connections. */
+    /** Native memcached and one osvj path ({@link #ONLY}), {@value #LOAD_CONNECTIONS} connections, interleaved. */
     private void onePath(final BenchContext bench, final long ns) throws Exception {
-        final MemcachedBench.Result nativeLoad;
-        bench.progress("memcached: native (Debian) over the host's loopback, " + LOAD_CONNECTIONS + " connections");
-        try (MemcachedBench.Target t = MemcachedBench.startNative(WORKERS)) {
-            nativeLoad = MemcachedBench.run(t, LOAD_CONNECTIONS, ns, MemcachedBench.WARMUP_NANOS);
-        }
         final boolean user = "user".equals(ONLY);
-        final String metric = user ? "memcached.ratio_vs_native" : "memcached.tap_ratio_vs_native";
-        bench.progress("memcached osvj (" + ONLY + "), " + LOAD_CONNECTIONS + " connections");
-        final NetNamespace netns = user ? null : NetNamespace.create();
-        try (MemcachedBench.Target t = user
-            ? MemcachedBench.bootOsvjUser("osvj-bench-apps-" + KERNELS.incrementAndGet(), WORKERS)
-            : MemcachedBench.bootOsvjTap("osvj-bench-apps-" + KERNELS.incrementAndGet(), WORKERS, netns, TAP,
-                TAP_KERNEL_IP, TAP_LINUX_IP)) {
-            final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns, MemcachedBench.WARMUP_NANOS);
-            bench.metric(metric, o.opsPerSecond() / nativeLoad.opsPerSecond(), "ratio", "higher",
-                loadDetail(o, nativeLoad, "osvj memcached (" + ONLY + ") vs Debian memcached over the host loopback"));
-        } finally {
-            if (netns != null) {
-                netns.close();
+        bench.progress("memcached osvj (" + ONLY + ") and native (Debian) over the host's loopback, in alternating slices, "
+            + LOAD_CONNECTIONS + " connections");
+        try (MemcachedBench.Target nativeTarget = MemcachedBench.startNative(WORKERS)) {
+            if (user) {
+                userMetric(bench, ns, nativeTarget);
+            } else {
+                tapMetric(bench, ns, nativeTarget);
             }
         }
+    }
+
+    /** Slices of each interleaved load ({@link MemcachedBench#interleaved}). */
+    private static int slices(final BenchContext bench) {
+        return bench.quick() ? 3 : 5;
+    }
+
+    /** {@code memcached.ratio_vs_native}: the user gateway against {@code nativeTarget}, interleaved. */
+    private void userMetric(final BenchContext bench, final long ns, final MemcachedBench.Target nativeTarget) {
+        MetricGuard.run(bench, () -> {
+            bench.progress("memcached osvj through the user gateway against native, " + LOAD_CONNECTIONS + " connections");
+            try (MemcachedBench.Target t = MemcachedBench.bootOsvjUser("osvj-bench-apps-" + KERNELS.incrementAndGet(),
+                WORKERS)) {
+                final MemcachedBench.Interleaved r = MemcachedBench.interleaved(t, nativeTarget, LOAD_CONNECTIONS, ns,
+                    slices(bench), MemcachedBench.WARMUP_NANOS);
+                bench.metric("memcached.ratio_vs_native", r.medianRatio(), "ratio", "higher",
+                    loadDetail(r, "osvj memcached reached from host JDK sockets through the embedded user gateway "
+                        + "(hostfwd) vs Debian memcached over the host loopback; the same Java client"));
+                bench.latency("memcached.user.latency", "osvj", r.osvj().latencyNanos());
+                bench.latency("memcached.user.latency", "native", r.peer().latencyNanos());
+            }
+        }, "memcached.ratio_vs_native");
+    }
+
+    /** {@code memcached.tap_ratio_vs_native}: a tap in a network namespace against {@code nativeTarget}, interleaved. */
+    private void tapMetric(final BenchContext bench, final long ns, final MemcachedBench.Target nativeTarget) {
+        final String noTap = NetNamespace.unavailable();
+        if (noTap != null) {
+            MetricGuard.unavailable(bench, noTap, "memcached.tap_ratio_vs_native");
+            return;
+        }
+        MetricGuard.run(bench, () -> {
+            bench.progress("memcached osvj on a tap in a network namespace against native, " + LOAD_CONNECTIONS
+                + " connections");
+            try (NetNamespace netns = NetNamespace.create();
+                MemcachedBench.Target t = MemcachedBench.bootOsvjTap("osvj-bench-apps-" + KERNELS.incrementAndGet(),
+                    WORKERS, netns, TAP, TAP_KERNEL_IP, TAP_LINUX_IP)) {
+                final MemcachedBench.Interleaved r = MemcachedBench.interleaved(t, nativeTarget, LOAD_CONNECTIONS, ns,
+                    slices(bench), MemcachedBench.WARMUP_NANOS);
+                bench.metric("memcached.tap_ratio_vs_native", r.medianRatio(), "ratio", "higher",
+                    loadDetail(r, "osvj memcached on a tap device in a network namespace, reached from JDK sockets "
+                        + "inside it (Linux's TCP) vs Debian memcached over the host loopback; the same Java client"));
+                bench.latency("memcached.tap.latency", "osvj", r.osvj().latencyNanos());
+                bench.latency("memcached.tap.latency", "native", r.peer().latencyNanos());
+            }
+        }, "memcached.tap_ratio_vs_native");
     }
 
     private void memcached(final BenchContext bench, final long ns) throws Exception {
@@ -134,38 +173,9 @@ public final class AppsSuite implements BenchSuite {
                 bench.progress("memcached native, " + c + " connection(s)");
                 linux.put(c, MemcachedBench.run(t, c, ns, MemcachedBench.WARMUP_NANOS));
             }
-        }
-        final MemcachedBench.Result nativeLoad = linux.get(LOAD_CONNECTIONS);
-        MetricGuard.run(bench, () -> {
-            bench.progress("memcached osvj through the user gateway, " + LOAD_CONNECTIONS + " connections");
-            try (MemcachedBench.Target t = MemcachedBench.bootOsvjUser("osvj-bench-apps-" + KERNELS.incrementAndGet(),
-                WORKERS)) {
-                final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns, MemcachedBench.WARMUP_NANOS);
-                bench.metric("memcached.ratio_vs_native", o.opsPerSecond() / nativeLoad.opsPerSecond(), "ratio", "higher",
-                    loadDetail(o, nativeLoad, "osvj memcached reached from host JDK sockets through the embedded user "
-                        + "gateway (hostfwd) vs Debian memcached over the host loopback; the same Java client"));
-                bench.latency("memcached.user.latency", "osvj", o.latencyNanos());
-                bench.latency("memcached.user.latency", "native", nativeLoad.latencyNanos());
-            }
-        }, "memcached.ratio_vs_native");
-        final String noTap = NetNamespace.unavailable();
-        if (noTap != null) {
-            MetricGuard.unavailable(bench, noTap, "memcached.tap_ratio_vs_native");
-        } else {
-            MetricGuard.run(bench, () -> {
-                bench.progress("memcached osvj on a tap in a network namespace, " + LOAD_CONNECTIONS + " connections");
-                try (NetNamespace netns = NetNamespace.create();
-                    MemcachedBench.Target t = MemcachedBench.bootOsvjTap("osvj-bench-apps-" + KERNELS.incrementAndGet(),
-                        WORKERS, netns, TAP, TAP_KERNEL_IP, TAP_LINUX_IP)) {
-                    final MemcachedBench.Result o = MemcachedBench.run(t, LOAD_CONNECTIONS, ns, MemcachedBench.WARMUP_NANOS);
-                    bench.metric("memcached.tap_ratio_vs_native", o.opsPerSecond() / nativeLoad.opsPerSecond(), "ratio",
-                        "higher", loadDetail(o, nativeLoad, "osvj memcached on a tap device in a network namespace, "
-                            + "reached from JDK sockets inside it (Linux's TCP) vs Debian memcached over the host "
-                            + "loopback; the same Java client"));
-                    bench.latency("memcached.tap.latency", "osvj", o.latencyNanos());
-                    bench.latency("memcached.tap.latency", "native", nativeLoad.latencyNanos());
-                }
-            }, "memcached.tap_ratio_vs_native");
+            // the network paths against the same native server, in alternating slices while both are up
+            userMetric(bench, ns, t);
+            tapMetric(bench, ns, t);
         }
         bench.progress("memcached: booting an osvj kernel with the built-in memcached");
         try (MemcachedBench.Target t = MemcachedBench.bootOsvj("osvj-bench-apps-" + KERNELS.incrementAndGet(), WORKERS)) {
@@ -189,11 +199,15 @@ public final class AppsSuite implements BenchSuite {
         }
     }
 
-    private static Map<String, Object> loadDetail(final MemcachedBench.Result o, final MemcachedBench.Result n,
-        final String compared) {
+    private static Map<String, Object> loadDetail(final MemcachedBench.Interleaved r, final String compared) {
+        final MemcachedBench.Result o = r.osvj();
+        final MemcachedBench.Result n = r.peer();
         final Map<String, Object> d = detail("osvj_ops_per_s", o.opsPerSecond(), "native_ops_per_s", n.opsPerSecond(),
             "osvj_p50_us", o.p50Us(), "native_p50_us", n.p50Us(), "osvj_p99_us", o.p99Us(), "native_p99_us", n.p99Us(),
-            "connections", LOAD_CONNECTIONS, "compared", compared);
+            "connections", LOAD_CONNECTIONS, "compared", compared + "; the value is the median of the ratios of "
+                + r.sliceRatios().length + " alternating slices (both servers up throughout)");
+        d.put("slice_ratios", java.util.Arrays.stream(r.sliceRatios()).map(x -> Math.round(x * 1000) / 1000.0).boxed().toList());
+        d.put("ratio_of_means", o.opsPerSecond() / n.opsPerSecond());
         // the slowest request: a connection that stalled (a lost segment waiting for a retransmission) shows here
         d.put("osvj_max_us", o.latencyNanos().getMaxValue() / 1000.0);
         // the network device's and gateway's counters per request: kicks, inline kicks, interrupts, loop wake-ups

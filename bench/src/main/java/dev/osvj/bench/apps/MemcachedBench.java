@@ -344,6 +344,74 @@ public final class MemcachedBench {
     // ----- the load --------------------------------------------------------------------------------
 
     /**
+     * Two targets measured in alternating slices ({@link #interleaved}).
+     *
+     * @param osvj         osvj's slices merged: mean requests per second, all latencies, per-request counters
+     *                     weighted by each slice's requests.
+     * @param peer         the peer's (native memcached's) slices merged the same way.
+     * @param sliceRatios  osvj's requests per second over the peer's, slice by slice.
+     */
+    public record Interleaved(Result osvj, Result peer, double[] sliceRatios) {
+        /** The median of {@link #sliceRatios}: the ratio the apps suite reports. */
+        public double medianRatio() {
+            final double[] r = sliceRatios.clone();
+            java.util.Arrays.sort(r);
+            final int n = r.length;
+            return n % 2 == 1 ? r[n / 2] : (r[n / 2 - 1] + r[n / 2]) / 2;
+        }
+    }
+
+    /**
+     * {@code slices} pairs of runs of {@code totalNanos / slices} each, alternating the peer and osvj (ABBA:
+     * the peer first in even slices, osvj first in odd ones), after one unmeasured warm-up of each: both
+     * servers stay up the whole time, so a machine whose speed drifts during the run (this suite's native
+     * baseline swung from 36k to 66k requests per second between runs of one session) slows both sides of
+     * a slice alike, and the median of the slice ratios is what the same conditions gave.
+     */
+    public static Interleaved interleaved(final Target osvj, final Target peer, final int connections,
+        final long totalNanos, final int slices, final long warmupNanos) throws Exception {
+        final long sliceNanos = totalNanos / slices;
+        final List<Result> o = new ArrayList<>();
+        final List<Result> p = new ArrayList<>();
+        final double[] ratios = new double[slices];
+        for (int i = 0; i < slices; i++) {
+            final long warm = i == 0 ? warmupNanos : 0;
+            final Result a;
+            final Result b;
+            if (i % 2 == 0) {
+                b = run(peer, connections, sliceNanos, warm);
+                a = run(osvj, connections, sliceNanos, warm);
+            } else {
+                a = run(osvj, connections, sliceNanos, warm);
+                b = run(peer, connections, sliceNanos, warm);
+            }
+            o.add(a);
+            p.add(b);
+            ratios[i] = a.opsPerSecond() / b.opsPerSecond();
+        }
+        return new Interleaved(merge(o), merge(p), ratios);
+    }
+
+    /** Equal-length runs as one: mean rate, all latencies, per-request counters weighted by requests. */
+    static Result merge(final List<Result> parts) {
+        double ops = 0;
+        final Histogram latency = parts.get(0).latencyNanos().copy();
+        final Map<String, Double> weighted = new java.util.TreeMap<>();
+        for (int i = 0; i < parts.size(); i++) {
+            final Result r = parts.get(i);
+            ops += r.opsPerSecond();
+            if (i > 0) {
+                latency.add(r.latencyNanos());
+            }
+            r.perOp().forEach((k, v) -> weighted.merge(k, v * r.opsPerSecond(), Double::sum));
+        }
+        final double total = ops;
+        final Map<String, Double> perOp = new java.util.TreeMap<>();
+        weighted.forEach((k, v) -> perOp.put(k, total > 0 ? Math.round(v / total * 1000) / 1000.0 : 0.0));
+        return new Result(ops / parts.size(), latency, perOp);
+    }
+
+    /**
      * Preload {@link #KEYS} keys, then run {@code connections} closed-loop clients for {@code durationNanos}
      * (plus a tenth as warm-up, not recorded).
      */
