@@ -106,12 +106,7 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
 
     /** Wake the waiter (once; later calls do nothing). Any thread may call it. */
     public void wake() {
-        final Object w = WAITER.getAndSet(this, (Object)null);
-        if (w instanceof KThread k) {
-            k.wake();
-        } else if (w != null) {
-            LockSupport.unpark((Thread)w);
-        }
+        wake(false);
     }
 
     /**
@@ -119,9 +114,17 @@ public final class WaitRecord implements Waitable, BooleanSupplier {
      * kernel-thread waiter whose vCPU is halted may run on the waker's vCPU instead. Any thread.
      */
     public void wakeSync() {
+        wake(true);
+    }
+
+    private void wake(final boolean sync) {
         final Object w = WAITER.getAndSet(this, (Object)null);
         if (w instanceof KThread k) {
-            k.wakeSync();
+            if (sync) {
+                k.wakeSync();
+            } else {
+                k.wake();
+            }
         } else if (w != null) {
             LockSupport.unpark((Thread)w);
         }

@@ -129,13 +129,9 @@ public final class AppsSuite implements BenchSuite {
             bench.progress("memcached osvj through the user gateway against native, " + LOAD_CONNECTIONS + " connections");
             try (MemcachedBench.Target t = MemcachedBench.bootOsvjUser("osvj-bench-apps-" + KERNELS.incrementAndGet(),
                 WORKERS)) {
-                final MemcachedBench.Interleaved r = MemcachedBench.interleaved(t, nativeTarget, LOAD_CONNECTIONS, ns,
-                    slices(bench), MemcachedBench.WARMUP_NANOS);
-                bench.metric("memcached.ratio_vs_native", r.medianRatio(), "ratio", "higher",
-                    loadDetail(r, "osvj memcached reached from host JDK sockets through the embedded user gateway "
-                        + "(hostfwd) vs Debian memcached over the host loopback; the same Java client"));
-                bench.latency("memcached.user.latency", "osvj", r.osvj().latencyNanos());
-                bench.latency("memcached.user.latency", "native", r.peer().latencyNanos());
+                interleaved(bench, ns, t, nativeTarget, "memcached.ratio_vs_native", "memcached.user.latency",
+                    "osvj memcached reached from host JDK sockets through the embedded user gateway (hostfwd) vs "
+                        + "Debian memcached over the host loopback; the same Java client");
             }
         }, "memcached.ratio_vs_native");
     }
@@ -153,15 +149,22 @@ public final class AppsSuite implements BenchSuite {
             try (NetNamespace netns = NetNamespace.create();
                 MemcachedBench.Target t = MemcachedBench.bootOsvjTap("osvj-bench-apps-" + KERNELS.incrementAndGet(),
                     WORKERS, netns, TAP, TAP_KERNEL_IP, TAP_LINUX_IP)) {
-                final MemcachedBench.Interleaved r = MemcachedBench.interleaved(t, nativeTarget, LOAD_CONNECTIONS, ns,
-                    slices(bench), MemcachedBench.WARMUP_NANOS);
-                bench.metric("memcached.tap_ratio_vs_native", r.medianRatio(), "ratio", "higher",
-                    loadDetail(r, "osvj memcached on a tap device in a network namespace, reached from JDK sockets "
-                        + "inside it (Linux's TCP) vs Debian memcached over the host loopback; the same Java client"));
-                bench.latency("memcached.tap.latency", "osvj", r.osvj().latencyNanos());
-                bench.latency("memcached.tap.latency", "native", r.peer().latencyNanos());
+                interleaved(bench, ns, t, nativeTarget, "memcached.tap_ratio_vs_native", "memcached.tap.latency",
+                    "osvj memcached on a tap device in a network namespace, reached from JDK sockets inside it "
+                        + "(Linux's TCP) vs Debian memcached over the host loopback; the same Java client");
             }
         }, "memcached.tap_ratio_vs_native");
+    }
+
+    /** Load {@code osvj} and {@code nativeTarget} in alternating slices; record the metric and both latencies. */
+    private static void interleaved(final BenchContext bench, final long ns, final MemcachedBench.Target osvj,
+        final MemcachedBench.Target nativeTarget, final String metric, final String latency, final String compared)
+        throws Exception {
+        final MemcachedBench.Interleaved r = MemcachedBench.interleaved(osvj, nativeTarget, LOAD_CONNECTIONS, ns,
+            slices(bench), MemcachedBench.WARMUP_NANOS);
+        bench.metric(metric, r.medianRatio(), "ratio", "higher", loadDetail(r, compared));
+        bench.latency(latency, "osvj", r.osvj().latencyNanos());
+        bench.latency(latency, "native", r.peer().latencyNanos());
     }
 
     private void memcached(final BenchContext bench, final long ns) throws Exception {
