@@ -518,11 +518,7 @@ public final class KThread {
     }
 
     boolean wakeFrom(final Cpu source) {
-        if (state != ThreadState.WAITING || !STATE.compareAndSet(this, ThreadState.WAITING, ThreadState.WAKING)) {
-            return false;
-        }
-        cpu.pushWakeup(this, source);
-        return true;
+        return wakeFrom(source, false);
     }
 
     /**
@@ -535,12 +531,16 @@ public final class KThread {
      * @return true when this call woke it.
      */
     public boolean wakeSync() {
-        final Cpu source = Cpu.current();
+        return wakeFrom(Cpu.current(), true);
+    }
+
+    /** WAITING to WAKING, then queued on this thread's vCPU, or with {@code sync} maybe on {@code source}'s. */
+    private boolean wakeFrom(final Cpu source, final boolean sync) {
         if (state != ThreadState.WAITING || !STATE.compareAndSet(this, ThreadState.WAITING, ThreadState.WAKING)) {
             return false;
         }
         final Cpu c = cpu;
-        if (source != null && source != c && c.pullAffine(this, source)) {
+        if (sync && source != null && source != c && c.pullAffine(this, source)) {
             source.pushWakeup(this, source);
         } else {
             c.pushWakeup(this, source);

@@ -35,14 +35,7 @@ final class Waiter {
      * (the interrupt flag stays set for the caller to see).
      */
     static void await(final WaitRecord record, final long waitNs) {
-        if (record.woken()) {
-            return;
-        }
-        if (KThread.current() != null) {
-            KThread.waitFor(waitNs, record);
-        } else {
-            LockSupport.parkNanos(record, waitNs);
-        }
+        await(record, waitNs, true);
     }
 
     /**
@@ -51,13 +44,20 @@ final class Waiter {
      * for at most {@code hostCapNs} at a time (then the caller re-checks). May return early.
      */
     static void awaitUntilWoken(final WaitRecord record, final long hostCapNs) {
+        await(record, hostCapNs, false);
+    }
+
+    /** {@code kernelTimer}: a kernel thread's wait ends after {@code ns} too; a host thread's always does. */
+    private static void await(final WaitRecord record, final long ns, final boolean kernelTimer) {
         if (record.woken()) {
             return;
         }
-        if (KThread.current() != null) {
-            KThread.waitFor(record);
+        if (KThread.current() == null) {
+            LockSupport.parkNanos(record, ns);
+        } else if (kernelTimer) {
+            KThread.waitFor(ns, record);
         } else {
-            LockSupport.parkNanos(record, hostCapNs);
+            KThread.waitFor(record);
         }
     }
 

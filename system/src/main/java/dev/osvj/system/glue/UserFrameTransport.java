@@ -55,6 +55,14 @@ final class UserFrameTransport implements FrameTransport {
     /** Times the gateway woke the device's backend thread for frames it left in its ring. */
     private final java.util.concurrent.atomic.AtomicLong pollerWakes = new java.util.concurrent.atomic.AtomicLong();
 
+    /** The calling thread (the device's backend) is the one {@link #wakePoller} wakes. */
+    private void registerPoller() {
+        final Thread self = Thread.currentThread();
+        if (poller != self) {
+            poller = self;
+        }
+    }
+
     private void wakePoller() {
         pollerWakes.incrementAndGet();
         final Thread t = poller;
@@ -72,10 +80,7 @@ final class UserFrameTransport implements FrameTransport {
      */
     @Override
     public boolean mayHaveFrames() {
-        final Thread self = Thread.currentThread();
-        if (poller != self) {
-            poller = self;
-        }
+        registerPoller();
         return end.mayHaveFrames();
     }
 
@@ -146,10 +151,7 @@ final class UserFrameTransport implements FrameTransport {
 
     @Override
     public int poll(final FrameSink frameSink, final int limit) {
-        final Thread self = Thread.currentThread();
-        if (poller != self) {
-            poller = self;
-        }
+        registerPoller();
         sink = frameSink;
         try {
             return end.poll(toSink, limit);
